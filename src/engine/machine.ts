@@ -1,0 +1,172 @@
+/**
+ * A machine: one arena and the workers attached to it. The main thread only orchestrates,
+ * collects and reports; it never waits on a shared-memory word.
+ *
+ * `run(roles)` starts one piscina worker per role instance (each is one cpu), waits until every
+ * worker has attached (READY), opens the start barrier, and gathers the roles' results. A worker
+ * that throws or exits ends the run with a `MachineError` naming its cpu and role; the other
+ * workers are asked to stop, then terminated: no hang, no leaked worker.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { Arena } from '../shm/arena.js';
+import { type SyncSnapshot, snapshot } from '../sync/snapshot.js';
+import { Sync } from '../sync/sync.js';
+import type { RoleResult, RoleTask, WorkerMessage } from './protocol.js';
+import { MachineLayout, type MachineSpec, initializers, planMachine } from './spec.js';
+import './subsystems.js';
+
+export interface RoleSpec {
+  role: string;
+  args?: unknown;
+  /** How many cpus run this role (default 1). */
+  count?: number;
+}
+
+export interface RunOptions {
+  /** Fail the run (and stop every worker) if it has not finished by then. */
+  timeoutMs?: number;
+  /** How long stopping workers get to return on their own before they are terminated. */
+  graceMs?: number;
+  onMessage?: (m: WorkerMessage) => void;
+}
+
+export class MachineError extends Error {
+  constructor(
+    message: string,
+    readonly cpu: number,
+    readonly role: string,
+    override readonly cause?: unknown,
+    readonly snapshot?: SyncSnapshot,
+  ) {
+    super(message);
+    this.name = 'MachineError';
+  }
+}
+
+const WORKER_URL = new URL('../../workers/role.js', import.meta.url).href;
+
+export class Machine {
+  readonly arena: Arena;
+  readonly sync: Sync;
+  private readonly M;
+  private readonly m: number;
+  private running = false;
+
+  constructor(readonly spec: MachineSpec) {
+    validateSpec(spec);
+    this.arena = Arena.create(planMachine(spec));
+    this.sync = Sync.init(this.arena);
+    for (const f of initializers) f(this.arena, this.sync, spec);
+    this.M = this.arena.view(MachineLayout);
+    this.m = this.arena.pool('machine', MachineLayout).addr(0);
+  }
+
+  /** Who sleeps on what, which locks are held: a sample of the running machine. */
+  snapshot(): SyncSnapshot {
+    return snapshot(this.sync);
+  }
+
+  /** Ask every role to stop (roles poll `k.shuttingDown()`). */
+  requestShutdown(): void {
+    this.M.store(this.m, 'm_shutdown', 1);
+  }
+
+  async run(roles: RoleSpec[], opts: RunOptions = {}): Promise<RoleResult[]> {
+    if (this.running) throw new Error('machine: already running');
+    this.running = true;
+    const instances: { role: string; args: unknown }[] = [];
+    for (const r of roles) {
+      const n = r.count ?? 1;
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`machine: role ${r.role} has a bad count ${n}`);
+      for (let i = 0; i < n; i++) instances.push({ role: r.role, args: r.args ?? {} });
+    }
+    if (instances.length === 0) throw new RangeError('machine: no roles to run');
+    if (instances.length > this.spec.ncpu) {
+      throw new RangeError(`machine: ${instances.length} role instances but the spec has only ${this.spec.ncpu} cpus`);
+    }
+    const n = instances.length;
+    const pool = new Piscina({
+      filename: WORKER_URL,
+      minThreads: n,
+      maxThreads: n,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+      atomics: 'disabled',
+    });
+    let failure: MachineError | null = null;
+    let settle!: () => void;
+    const failed = new Promise<void>((res) => (settle = res));
+    const fail = (e: MachineError): void => {
+      if (failure) return;
+      failure = e;
+      this.requestShutdown();
+      settle();
+    };
+    let ready = 0;
+    const results: RoleResult[] = new Array(n);
+    const ports: MessagePortLike[] = [];
+    const tasks = instances.map((inst, cpu) => {
+      const ch = new MessageChannel();
+      ports.push(ch.port1);
+      ch.port1.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready' && ++ready === n) {
+          this.M.store(this.m, 'm_go', 1);
+          Atomics.notify(this.arena.i32, this.M.idx(this.m, 'm_go'));
+        }
+        opts.onMessage?.(m);
+      });
+      const task: RoleTask = { sab: this.arena.sab, spec: this.spec, cpu, role: inst.role, args: inst.args, port: ch.port2 };
+      return pool.run(task, { transferList: [ch.port2] as never }).then(
+        (value) => {
+          results[cpu] = { cpu, role: inst.role, value };
+        },
+        (err: unknown) => {
+          const msg = err instanceof Error ? err.message : String(err);
+          fail(new MachineError(`cpu ${cpu} (role ${inst.role}) failed: ${msg}`, cpu, inst.role, err, this.snapshot()));
+        },
+      );
+    });
+    const all = Promise.all(tasks);
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        const snap = this.snapshot();
+        const asleep = snap.sleepers.map((s) => `cpu ${s.cpu} (${s.role}) on "${s.wmesg}"`).join(', ') || 'nobody asleep';
+        fail(new MachineError(`machine: run exceeded ${opts.timeoutMs} ms (${asleep})`, -1, '', undefined, snap));
+      }, opts.timeoutMs);
+    }
+    try {
+      await Promise.race([all, failed]);
+      if (failure) {
+        // Give the others a moment to notice m_shutdown, then terminate whoever is left.
+        await Promise.race([all, delay(opts.graceMs ?? 300)]);
+        throw failure;
+      }
+      return results;
+    } finally {
+      if (timer) clearTimeout(timer);
+      for (const p of ports) p.close();
+      await pool.destroy();
+      this.running = false;
+    }
+  }
+}
+
+interface MessagePortLike {
+  close(): void;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms).unref());
+}
+
+export function validateSpec(spec: MachineSpec): void {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError('machine spec must be an object');
+  if (!Number.isInteger(spec.ncpu) || spec.ncpu < 1 || spec.ncpu > 256) {
+    throw new RangeError(`machine spec: ncpu must be an integer in [1, 256], got ${JSON.stringify(spec.ncpu)}`);
+  }
+  if (spec.maxLocks !== undefined && (!Number.isInteger(spec.maxLocks) || spec.maxLocks < 16)) {
+    throw new RangeError(`machine spec: maxLocks must be an integer >= 16, got ${JSON.stringify(spec.maxLocks)}`);
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The arena: one SharedArrayBuffer holding every shared struct and the page memory.
+ *
+ * `ArenaPlan` lists the regions (fixed pools of structs, or raw byte regions) in a deterministic
+ * order; `Arena.create(plan)` allocates and initializes the buffer and writes the header;
+ * `Arena.attach(sab, plan)` (in every worker) only builds views and checks that the header —
+ * magic, layout version, total size and every region's offset and size — matches the plan the
+ * worker computed from the same configuration.
+ */
+import { CACHE_LINE, StructLayout, roundUp } from './layout.js';
+import { StructView } from './view.js';
+
+export const ARENA_MAGIC = 0x4b494f4c; // 'KIOL'
+/** Bump when any shared layout changes shape. */
+export const LAYOUT_VERSION = 1;
+
+const HDR_MAGIC = 0;
+const HDR_VERSION = 1;
+const HDR_TOTAL_LO = 2;
+const HDR_TOTAL_HI = 3;
+const HDR_NREGIONS = 4;
+const HDR_EPOCH = 6; // float64 at byte 24: Date.now() at creation
+const HDR_DIR = 16; // region directory: per region [offset lo, offset hi, bytes lo, bytes hi]
+const DIR_WORDS = 4;
+
+export class ArenaError extends Error {
+  readonly code = 'EINVAL';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArenaError';
+  }
+}
+
+export interface RegionSpec {
+  name: string;
+  /** Present for struct pools. */
+  layout?: StructLayout<string>;
+  count: number;
+  bytes: number;
+  align: number;
+}
+
+export class ArenaPlan {
+  readonly regions: RegionSpec[] = [];
+  private readonly names = new Set<string>();
+
+  /** Reserve a pool of `count` structs of `layout`. */
+  pool(name: string, layout: StructLayout<string>, count: number): this {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RangeError(`arena plan: pool ${name} has a bad count ${count}`);
+    }
+    return this.add({ name, layout, count, bytes: layout.bytes * count, align: layout.align });
+  }
+
+  /** Reserve a raw byte region (page memory, a device's backing store). */
+  bytes(name: string, bytes: number, align = 4096): this {
+    if (!Number.isInteger(bytes) || bytes < 0) {
+      throw new RangeError(`arena plan: region ${name} has a bad size ${bytes}`);
+    }
+    return this.add({ name, count: 1, bytes, align });
+  }
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  private add(r: RegionSpec): this {
+    if (this.names.has(r.name)) throw new RangeError(`arena plan: region ${r.name} declared twice`);
+    this.names.add(r.name);
+    this.regions.push(r);
+    return this;
+  }
+
+  /** Header bytes: fixed words plus the region directory, rounded to a cache line. */
+  headerBytes(): number {
+    return roundUp((HDR_DIR + this.regions.length * DIR_WORDS) * 4, CACHE_LINE);
+  }
+
+  /** Offsets of every region and the total size, in plan order. */
+  placement(): { offsets: number[]; total: number } {
+    let at = this.headerBytes();
+    const offsets: number[] = [];
+    for (const r of this.regions) {
+      at = roundUp(at, r.align);
+      offsets.push(at);
+      at += r.bytes;
+    }
+    return { offsets, total: roundUp(at, 8) };
+  }
+}
+
+/** A placed pool of structs: address arithmetic lives here and nowhere else. */
+export class Pool<F extends string> {
+  constructor(
+    readonly name: string,
+    readonly layout: StructLayout<F>,
+    readonly base: number,
+    readonly count: number,
+  ) {}
+
+  /** Byte address of element `i`. */
+  addr(i: number): number {
+    if (i < 0 || i >= this.count || !Number.isInteger(i)) {
+      throw new RangeError(`pool ${this.name}: index ${i} out of range [0, ${this.count})`);
+    }
+    return this.base + i * this.layout.bytes;
+  }
+
+  /** Index of the element at byte address `addr`. */
+  index(addr: number): number {
+    const i = (addr - this.base) / this.layout.bytes;
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) {
+      throw new RangeError(`pool ${this.name}: address ${addr} is not an element`);
+    }
+    return i;
+  }
+
+  contains(addr: number): boolean {
+    const d = addr - this.base;
+    return d >= 0 && d < this.count * this.layout.bytes && d % this.layout.bytes === 0;
+  }
+}
+
+export class Arena {
+  readonly i32: Int32Array;
+  readonly i64: BigInt64Array;
+  readonly u8: Uint8Array;
+  readonly size: number;
+  /** Date.now() when the arena was created: the machine's time zero. */
+  readonly epoch: number;
+  private readonly placed = new Map<string, { spec: RegionSpec; offset: number }>();
+  private readonly views = new Map<StructLayout<string>, StructView<string>>();
+
+  private constructor(
+    readonly sab: SharedArrayBuffer,
+    readonly plan: ArenaPlan,
+  ) {
+    this.i32 = new Int32Array(sab);
+    this.i64 = new BigInt64Array(sab, 0, Math.floor(sab.byteLength / 8));
+    this.u8 = new Uint8Array(sab);
+    this.size = sab.byteLength;
+    const { offsets } = plan.placement();
+    plan.regions.forEach((r, k) => this.placed.set(r.name, { spec: r, offset: offsets[k] }));
+    this.epoch = new Float64Array(sab, HDR_EPOCH * 4, 1)[0];
+  }
+
+  /** Allocate and initialize a new arena for `plan`. Memory starts zeroed. */
+  static create(plan: ArenaPlan): Arena {
+    const { offsets, total } = plan.placement();
+    if (total > 2 ** 32) throw new RangeError(`arena: ${total} bytes is more than this build supports`);
+    const sab = new SharedArrayBuffer(total);
+    const h = new Int32Array(sab);
+    h[HDR_MAGIC] = ARENA_MAGIC;
+    h[HDR_VERSION] = LAYOUT_VERSION;
+    h[HDR_TOTAL_LO] = total >>> 0;
+    h[HDR_TOTAL_HI] = Math.floor(total / 2 ** 32);
+    h[HDR_NREGIONS] = plan.regions.length;
+    new Float64Array(sab, HDR_EPOCH * 4, 1)[0] = Date.now();
+    plan.regions.forEach((r, k) => {
+      const d = HDR_DIR + k * DIR_WORDS;
+      h[d] = offsets[k] >>> 0;
+      h[d + 1] = Math.floor(offsets[k] / 2 ** 32);
+      h[d + 2] = r.bytes >>> 0;
+      h[d + 3] = Math.floor(r.bytes / 2 ** 32);
+    });
+    return new Arena(sab, plan);
+  }
+
+  /** Attach to an arena made by another thread; checks the header against `plan`. */
+  static attach(sab: unknown, plan: ArenaPlan): Arena {
+    if (!(sab instanceof SharedArrayBuffer)) {
+      throw new ArenaError(`arena: expected a SharedArrayBuffer, got ${describe(sab)}`);
+    }
+    if (sab.byteLength < HDR_DIR * 4) {
+      throw new ArenaError(`arena: buffer of ${sab.byteLength} bytes is too short to hold a header`);
+    }
+    const h = new Int32Array(sab);
+    if (h[HDR_MAGIC] !== ARENA_MAGIC) {
+      throw new ArenaError(
+        `arena: bad magic 0x${(h[HDR_MAGIC] >>> 0).toString(16)}, not a kiolab arena (expected 0x${ARENA_MAGIC.toString(16)})`,
+      );
+    }
+    if (h[HDR_VERSION] !== LAYOUT_VERSION) {
+      throw new ArenaError(`arena: layout version ${h[HDR_VERSION]}, this build expects ${LAYOUT_VERSION}`);
+    }
+    const { offsets, total } = plan.placement();
+    const recorded = (h[HDR_TOTAL_LO] >>> 0) + h[HDR_TOTAL_HI] * 2 ** 32;
+    if (recorded !== total) {
+      throw new ArenaError(`arena: header says ${recorded} bytes but the configuration needs ${total}`);
+    }
+    if (sab.byteLength < total) {
+      throw new ArenaError(`arena: short buffer: ${sab.byteLength} bytes, the configuration needs ${total}`);
+    }
+    if (h[HDR_NREGIONS] !== plan.regions.length) {
+      throw new ArenaError(
+        `arena: header lists ${h[HDR_NREGIONS]} regions but the configuration has ${plan.regions.length}`,
+      );
+    }
+    plan.regions.forEach((r, k) => {
+      const d = HDR_DIR + k * DIR_WORDS;
+      const off = (h[d] >>> 0) + h[d + 1] * 2 ** 32;
+      const bytes = (h[d + 2] >>> 0) + h[d + 3] * 2 ** 32;
+      if (off !== offsets[k] || bytes !== r.bytes) {
+        throw new ArenaError(
+          `arena: region ${r.name} is at ${off} (${bytes} bytes) but the configuration places it at ${offsets[k]} (${r.bytes} bytes)`,
+        );
+      }
+    });
+    return new Arena(sab, plan);
+  }
+
+  /** The pool named `name`, typed by `layout` (which must be the layout it was planned with). */
+  pool<F extends string>(name: string, layout: StructLayout<F>): Pool<F> {
+    const p = this.placed.get(name);
+    if (!p) throw new ArenaError(`arena: no region named ${name}`);
+    if (p.spec.layout !== (layout as StructLayout<string>)) {
+      throw new ArenaError(`arena: region ${name} holds ${p.spec.layout?.name ?? 'bytes'}, not ${layout.name}`);
+    }
+    return new Pool(name, layout, p.offset, p.spec.count);
+  }
+
+  /** Byte offset and size of a raw region. */
+  region(name: string): { offset: number; bytes: number } {
+    const p = this.placed.get(name);
+    if (!p) throw new ArenaError(`arena: no region named ${name}`);
+    return { offset: p.offset, bytes: p.spec.bytes };
+  }
+
+  hasRegion(name: string): boolean {
+    return this.placed.has(name);
+  }
+
+  /** A cached accessor for structs of `layout` in this arena. */
+  view<F extends string>(layout: StructLayout<F>): StructView<F> {
+    let v = this.views.get(layout);
+    if (!v) {
+      v = new StructView(layout as StructLayout<string>, this.i32, this.i64);
+      this.views.set(layout, v);
+    }
+    return v as unknown as StructView<F>;
+  }
+
+  /** Milliseconds since the arena was created (a clock every worker shares). */
+  now(): number {
+    return Date.now() - this.epoch;
+  }
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (x instanceof ArrayBuffer) return `an ArrayBuffer (not shared) of ${x.byteLength} bytes`;
+  return typeof x === 'object' ? (x as object).constructor?.name ?? 'an object' : typeof x;
+}

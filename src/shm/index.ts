@@ -1,0 +1,3 @@
+export * from './arena.js';
+export * from './layout.js';
+export * from './view.js';

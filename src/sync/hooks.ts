@@ -1,0 +1,46 @@
+/**
+ * Instrumentation points. Every lock, unlock, sleep and wakeup calls `hook.at(point, addr)` when a
+ * hook is installed; with none installed the cost is one null check. The race lab installs hooks
+ * that perturb (stress) or serialize (explore, replay) the schedule.
+ */
+export const enum Point {
+  SPIN_LOCK = 1,
+  SPIN_WAIT,
+  SPIN_LOCKED,
+  SPIN_UNLOCK,
+  MTX_LOCK,
+  MTX_BLOCK,
+  MTX_LOCKED,
+  MTX_UNLOCK,
+  INTERLOCK,
+  SLEEP_BLOCK,
+  SLEEP_WOKE,
+  WAKEUP,
+  /** A named point of a subsystem (see `Sync.point`). */
+  USER,
+}
+
+export const POINT_NAMES: Record<number, string> = {
+  [Point.SPIN_LOCK]: 'spin_lock',
+  [Point.SPIN_WAIT]: 'spin_wait',
+  [Point.SPIN_LOCKED]: 'spin_locked',
+  [Point.SPIN_UNLOCK]: 'spin_unlock',
+  [Point.MTX_LOCK]: 'lock',
+  [Point.MTX_BLOCK]: 'lock_block',
+  [Point.MTX_LOCKED]: 'locked',
+  [Point.MTX_UNLOCK]: 'unlock',
+  [Point.INTERLOCK]: 'tsleep_interlock',
+  [Point.SLEEP_BLOCK]: 'tsleep',
+  [Point.SLEEP_WOKE]: 'tsleep_woke',
+  [Point.WAKEUP]: 'wakeup',
+  [Point.USER]: 'point',
+};
+
+export interface Hook {
+  /**
+   * Called at an instrumentation point. `addr` is the lock or channel (0 when none); `name` is
+   * the name id of a USER point. Points `MTX_BLOCK` and `SLEEP_BLOCK` come right before the
+   * thread blocks in the host kernel; `MTX_LOCKED` and `SLEEP_WOKE` right after it runs again.
+   */
+  at(point: Point, addr: number, name: number): void;
+}

@@ -1,0 +1,116 @@
+/**
+ * Shared structs of the synchronization layer. Each struct is one or more cache lines so that
+ * words written by different CPUs never share a line.
+ */
+import { defineStruct } from '../shm/layout.js';
+
+/**
+ * A lock: spinlock or sleep lock (mutex). 64 bytes.
+ *  lk_word     atomic. spin: 0 free, 1 held. mutex: 0 free, 1 locked, 2 locked with waiters.
+ *  lk_owner    owner cpu + 1, 0 when free; written by the holder (plain), read for diagnostics.
+ *  lk_class    name id of the lock class (for the lock table); set at init.
+ *  lk_kind     LK_SPIN or LK_MTX; set at init.
+ *  counters    written by the holder only, inside the critical section (the lock protects them):
+ *              64-bit values as lo/hi word pairs.
+ */
+export const LockLayout = defineStruct(
+  'lock',
+  {
+    lk_word: 'i32',
+    lk_owner: 'i32',
+    lk_class: 'i32',
+    lk_kind: 'i32',
+    lk_acq_lo: 'i32',
+    lk_acq_hi: 'i32',
+    lk_contended_lo: 'i32',
+    lk_contended_hi: 'i32',
+    lk_spins_lo: 'i32',
+    lk_spins_hi: 'i32',
+    lk_sleeps_lo: 'i32',
+    lk_sleeps_hi: 'i32',
+    lk_waitus_lo: 'i32',
+    lk_waitus_hi: 'i32',
+    lk_maxwaitus: 'i32',
+  },
+  { align: 64 },
+);
+export type LockField = keyof typeof LockLayout.off;
+
+export const LK_SPIN = 1;
+export const LK_MTX = 2;
+
+/**
+ * Per-CPU thread record (the kernel's `struct thread` as far as sleeping goes). Four lines:
+ * only the first is written by other cpus (wakers).
+ *  td_wchan       atomic. Sleep channel (arena address) this cpu is interlocked on, 0 when none.
+ *                 Set by the owner; cleared by a waker (CAS ident→0) or by the owner on timeout.
+ *  td_wakegen     atomic. Bumped by a waker after it cleared td_wchan; the owner Atomics.waits on it.
+ *  td_blockaddr   atomic. Lock address this cpu waits for (mutex sleep or spin), 0 when none.
+ *  td_blockkind   atomic. LK_SPIN / LK_MTX while td_blockaddr is set.
+ */
+export const ThreadLayout = defineStruct(
+  'thread',
+  {
+    // line 0: written by wakers and the owner
+    td_wchan: { line: 'i32' },
+    td_wakegen: 'i32',
+    // line 1: lock waits, written by the owner, read by snapshots
+    td_blockaddr: { line: 'i32' },
+    td_blockkind: 'i32',
+    td_blocksince: 'i32',
+    // line 2: owner-only sleep bookkeeping, read by snapshots and wakeup_one
+    td_wmesg: { line: 'i32' },
+    td_flags: 'i32',
+    td_sleepstart: 'i32',
+    td_sleepseq: 'i32',
+    td_role: 'i32',
+    td_alive: 'i32',
+    td_nsleeps: 'i32',
+    td_nwoken: 'i32',
+    td_ntimeouts: 'i32',
+    td_progress: 'i32',
+    // line 3: the word a spinning cpu waits on to give its core away
+    td_yield: { line: 'i32' },
+  },
+  { align: 64 },
+);
+export type ThreadField = keyof typeof ThreadLayout.off;
+
+/** td_flags */
+export const TDF_SLEEPING = 0x1;
+export const TDF_INTERLOCKED = 0x2;
+
+/** A sleep queue bucket: how many cpus are interlocked on channels hashing here. */
+export const SleepBucketLayout = defineStruct('sleepq', { sq_count: { line: 'i32' } });
+
+/** One interned name (a wmesg or a lock class). 32 bytes; written once, before nm_ready is published. */
+export const NAME_CHARS = 6; // 6 words = 24 bytes of UTF-8
+export const NameLayout = defineStruct('name', {
+  nm_ready: 'i32',
+  nm_len: 'i32',
+  nm_chars: { i32: NAME_CHARS },
+});
+
+/**
+ * Sleep statistics of one cpu for one wmesg (the sleep table sums them over cpus). 32 bytes.
+ * Written by the owning cpu only (plain writes); read as samples.
+ */
+export const SleepStatLayout = defineStruct('sleepstat', {
+  ss_sleeps: 'i32',
+  ss_wakeups: 'i32',
+  ss_timeouts: 'i32',
+  ss_maxus: 'i32',
+  ss_totalus_lo: 'i32',
+  ss_totalus_hi: 'i32',
+});
+
+/** Machine-wide words of the sync layer. */
+export const SyncGlobalsLayout = defineStruct(
+  'syncglobals',
+  {
+    sg_names_lock: { struct: LockLayout },
+    sg_nnames: 'i32',
+    sg_shutdown: { line: 'i32' },
+  },
+  { align: 64 },
+);

@@ -1,0 +1,52 @@
+import { expect } from 'chai';
+import { labWords } from '../../src/engine/lab.js';
+import { Machine } from '../../src/engine/machine.js';
+import { EWOULDBLOCK } from '../../src/sync/errno.js';
+import { lockTable } from '../../src/sync/snapshot.js';
+
+describe('sync: locks', () => {
+  it('spinlock and sleep lock exclude: 4 workers on 2 cores, plain counters come out exact', async () => {
+    const m = new Machine({ ncpu: 4, lab: true });
+    const iters = 100_000;
+    await m.run(
+      [
+        { role: 'lab:count-spin', args: { iters, work: 5 }, count: 2 },
+        { role: 'lab:count-mtx', args: { iters, work: 5 }, count: 2 },
+      ],
+      { timeoutMs: 90_000 },
+    );
+    const w = labWords(m.arena);
+    expect(w.spincount).to.equal(2 * iters);
+    expect(w.mtxcount).to.equal(2 * iters);
+    const table = lockTable(m.sync);
+    const spin = table.find((t) => t.className === 'lab_spin')!;
+    const mtx = table.find((t) => t.className === 'lab_mtx')!;
+    expect(spin.acquisitions).to.equal(2 * iters);
+    expect(mtx.acquisitions).to.equal(2 * iters);
+    expect(spin.contended).to.be.at.most(spin.acquisitions);
+    expect(mtx.sleeps).to.be.at.least(0);
+  });
+
+  it('each lock kind alone excludes 4 workers', async () => {
+    for (const role of ['lab:count-spin', 'lab:count-mtx']) {
+      const m = new Machine({ ncpu: 4, lab: true });
+      await m.run([{ role, args: { iters: 50_000 }, count: 4 }], { timeoutMs: 90_000 });
+      const w = labWords(m.arena);
+      expect(role.endsWith('spin') ? w.spincount : w.mtxcount, role).to.equal(200_000);
+    }
+  });
+
+  it('try-lock fails and the timed lock returns EWOULDBLOCK while held; unlock by a non-owner names both', async () => {
+    const m = new Machine({ ncpu: 2, lab: true });
+    const [, probe] = await m.run([{ role: 'lab:hold' }, { role: 'lab:try-timed' }], { timeoutMs: 30_000 });
+    const r = probe.value as Record<string, unknown>;
+    expect(r.trylockWhileHeld).to.equal(false);
+    expect(r.spinTrylockWhileHeld).to.equal(false);
+    expect(r.timedWhileHeld).to.equal(EWOULDBLOCK);
+    expect(r.unlockError).to.match(/unlock: lab_mtx@\d+ is held by cpu 0, not by cpu 1 \(the caller\)/);
+    expect(r.owner).to.equal(0);
+    expect(r.timedAfterRelease).to.equal(0);
+    expect(r.held).to.equal(true);
+    expect(r.spinTrylockAfter).to.equal(true);
+  });
+});
