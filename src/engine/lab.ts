@@ -36,11 +36,11 @@ export const LabLayout = defineStruct(
 );
 type LabField = keyof typeof LabLayout.off;
 
-registerPlanner((plan, spec) => {
+registerPlanner('lab', (plan, spec) => {
   if (spec.lab) plan.pool('lab', LabLayout, 1);
 });
 
-registerInitializer((arena, sync, spec) => {
+registerInitializer('lab', (arena, sync, spec) => {
   if (!spec.lab) return;
   const lab = arena.pool('lab', LabLayout).addr(0);
   sync.lock_init(LabLayout.addrOf(lab, 'spin'), 'lab_spin', LK_SPIN);

@@ -21,6 +21,11 @@ export interface RoleSpec {
   args?: unknown;
   /** How many cpus run this role (default 1). */
   count?: number;
+  /**
+   * A daemon (device worker, buf_daemon) runs until the load is done: when every non-daemon role
+   * has returned, the machine asks all roles to stop and wakes every sleeper.
+   */
+  daemon?: boolean;
 }
 
 export interface RunOptions {
@@ -57,7 +62,7 @@ export class Machine {
     validateSpec(spec);
     this.arena = Arena.create(planMachine(spec));
     this.sync = Sync.init(this.arena);
-    for (const f of initializers) f(this.arena, this.sync, spec);
+    for (const f of initializers()) f(this.arena, this.sync, spec);
     this.M = this.arena.view(MachineLayout);
     this.m = this.arena.pool('machine', MachineLayout).addr(0);
   }
@@ -72,14 +77,21 @@ export class Machine {
     this.M.store(this.m, 'm_shutdown', 1);
   }
 
+  /** Ask every role to stop and wake every sleeper so daemons notice. */
+  stopDaemons(): void {
+    this.requestShutdown();
+    // Daemons also sleep with short timeouts, so one that interlocks after this still sees the flag.
+    this.sync.wakeup_all_cpus();
+  }
+
   async run(roles: RoleSpec[], opts: RunOptions = {}): Promise<RoleResult[]> {
     if (this.running) throw new Error('machine: already running');
     this.running = true;
-    const instances: { role: string; args: unknown }[] = [];
+    const instances: { role: string; args: unknown; daemon: boolean }[] = [];
     for (const r of roles) {
       const n = r.count ?? 1;
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`machine: role ${r.role} has a bad count ${n}`);
-      for (let i = 0; i < n; i++) instances.push({ role: r.role, args: r.args ?? {} });
+      for (let i = 0; i < n; i++) instances.push({ role: r.role, args: r.args ?? {}, daemon: !!r.daemon });
     }
     if (instances.length === 0) throw new RangeError('machine: no roles to run');
     if (instances.length > this.spec.ncpu) {
@@ -104,6 +116,10 @@ export class Machine {
       settle();
     };
     let ready = 0;
+    let loadLeft = instances.filter((i) => !i.daemon).length;
+    const loadDone = (): void => {
+      if (--loadLeft === 0) this.stopDaemons();
+    };
     const results: RoleResult[] = new Array(n);
     const ports: MessagePortLike[] = [];
     const tasks = instances.map((inst, cpu) => {
@@ -120,6 +136,7 @@ export class Machine {
       return pool.run(task, { transferList: [ch.port2] as never }).then(
         (value) => {
           results[cpu] = { cpu, role: inst.role, value };
+          if (!inst.daemon) loadDone();
         },
         (err: unknown) => {
           const msg = err instanceof Error ? err.message : String(err);

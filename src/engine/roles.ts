@@ -9,6 +9,7 @@ export type RoleFn = (k: Kernel, args: any) => unknown | Promise<unknown>;
 
 const loaders: Record<string, () => Promise<Record<string, RoleFn>>> = {
   lab: () => import('./lab.js').then((m) => m.roles),
+  device: () => import('./roles-device.js').then((m) => m.roles),
 };
 
 /** Resolve `family:name` (e.g. `lab:counter`) to its function. */

@@ -6,8 +6,9 @@
 import { Arena, ArenaPlan } from '../shm/arena.js';
 import { Sync } from '../sync/sync.js';
 import { defineStruct } from '../shm/layout.js';
+import type { DeviceSpecPart } from '../device/config.js';
 
-export interface MachineSpec {
+export interface MachineSpec extends DeviceSpecPart {
   /** cpus (workers) the arena has thread records for. */
   ncpu: number;
   maxLocks?: number;
@@ -27,26 +28,33 @@ export const MachineLayout = defineStruct(
 );
 
 export type Planner = (plan: ArenaPlan, spec: MachineSpec) => void;
-const planners: Planner[] = [];
+const planners = new Map<string, Planner>();
 
-/** Subsystems register how they reserve arena space from a spec (in a fixed order). */
-export function registerPlanner(p: Planner): void {
-  if (!planners.includes(p)) planners.push(p);
+/**
+ * Subsystems register how they reserve arena space from a spec. Planners run in the order of
+ * their names, so the arena layout never depends on the order modules were imported in.
+ */
+export function registerPlanner(name: string, p: Planner): void {
+  planners.set(name, p);
 }
 
 export type Initializer = (arena: Arena, sync: Sync, spec: MachineSpec) => void;
-export const initializers: Initializer[] = [];
+const initializerTable = new Map<string, Initializer>();
 
-/** Subsystems register how they initialize their part of a new arena (main thread, once). */
-export function registerInitializer(f: Initializer): void {
-  if (!initializers.includes(f)) initializers.push(f);
+/** Subsystems register how they initialize their part of a new arena (main thread, once; in name order). */
+export function registerInitializer(name: string, f: Initializer): void {
+  initializerTable.set(name, f);
+}
+
+export function initializers(): Initializer[] {
+  return [...initializerTable.keys()].sort().map((k) => initializerTable.get(k)!);
 }
 
 export function planMachine(spec: MachineSpec): ArenaPlan {
   const plan = new ArenaPlan();
   plan.pool('machine', MachineLayout, 1);
   Sync.plan(plan, { ncpu: spec.ncpu, maxLocks: spec.maxLocks });
-  for (const p of planners) p(plan, spec);
+  for (const name of [...planners.keys()].sort()) planners.get(name)!(plan, spec);
   return plan;
 }
 

@@ -600,6 +600,20 @@ export class Sync {
     }
   }
 
+  /** Wake every cpu that sleeps or is interlocked, whatever its channel (machine shutdown). */
+  wakeup_all_cpus(): number {
+    let n = 0;
+    for (let c = 0; c < this.ncpu; c++) {
+      const td = this.threads.base + c * ThreadLayout.bytes;
+      const ch = this.td_wchan.load(td);
+      if (ch !== 0 && this.td_wchan.cas(td, ch, 0) === ch) {
+        this.kick(td);
+        n++;
+      }
+    }
+    return n;
+  }
+
   private kick(td: number): void {
     const g = this.td_wakegen.idx(td);
     Atomics.add(this.i32, g, 1);

@@ -1,0 +1,58 @@
+/**
+ * Raw device I/O through a pbuf: the simplest strategy caller. Synchronous (`strategy` +
+ * `biowait`) or asynchronous (a named bio_done callback runs on the completing cpu).
+ */
+import { ContractError } from '../sync/errno.js';
+import { BUF_CMD_READ, BUF_CMD_WRITE, b_bio1 } from './buf.js';
+import type { Devices } from './disk.js';
+
+export interface RawResult {
+  error: number;
+  resid: number;
+}
+
+/** Prepare pbuf `bp` for a transfer of `nblk` blocks at block `blk` of `unit`; returns the device-layer bio. */
+export function setupRaw(dev: Devices, bp: number, unit: number, write: boolean, blk: number, nblk: number, data: number): number {
+  const io = dev.io;
+  const d = dev.conf[unit];
+  io.B.store(bp, 'b_cmd', write ? BUF_CMD_WRITE : BUF_CMD_READ);
+  io.B.store(bp, 'b_data', data);
+  io.B.store(bp, 'b_bcount', nblk * d.blockSize);
+  io.B.store(bp, 'b_bufsize', nblk * d.blockSize);
+  io.B.store(bp, 'b_resid', nblk * d.blockSize);
+  io.B.store(bp, 'b_error', 0);
+  io.B.store(bp, 'b_flags', 0);
+  io.B.store(bp, 'b_dev', unit);
+  const bio2 = io.push_bio(b_bio1(bp));
+  io.set_offset(bio2, blk * d.blockSize);
+  return bio2;
+}
+
+/** Read or write `nblk` blocks synchronously; sleeps in biowait. */
+export function rawSync(dev: Devices, unit: number, write: boolean, blk: number, nblk: number, data: number, wmesg?: string): RawResult {
+  const bp = dev.pbufs.getpbuf();
+  if (bp === null) throw new ContractError('rawSync: no pbuf');
+  try {
+    const bio2 = setupRaw(dev, bp, unit, write, blk, nblk, data);
+    const bio1 = dev.io.setup_sync(bp);
+    dev.dev_dstrategy(unit, bio2);
+    const error = dev.io.biowait(bio1, wmesg ?? null);
+    return { error, resid: dev.io.B.load(bp, 'b_resid') };
+  } finally {
+    dev.pbufs.relpbuf(bp);
+  }
+}
+
+/**
+ * Start an asynchronous transfer; `done` (a registered bio_done name) runs on the completing cpu
+ * with b_bio1 and must release the pbuf (`dev.pbufs.relpbuf`). `cookie` lands in bio_caller1.
+ */
+export function rawAsync(dev: Devices, unit: number, write: boolean, blk: number, nblk: number, data: number, done: string, cookie = 0): void {
+  const bp = dev.pbufs.getpbuf();
+  if (bp === null) throw new ContractError('rawAsync: no pbuf');
+  const bio2 = setupRaw(dev, bp, unit, write, blk, nblk, data);
+  const bio1 = b_bio1(bp);
+  dev.io.O.store(bio1, 'bio_caller1', cookie);
+  dev.io.set_done(bio1, done);
+  dev.dev_dstrategy(unit, bio2);
+}
