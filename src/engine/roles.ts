@@ -10,6 +10,9 @@ export type RoleFn = (k: Kernel, args: any) => unknown | Promise<unknown>;
 const loaders: Record<string, () => Promise<Record<string, RoleFn>>> = {
   lab: () => import('./lab.js').then((m) => m.roles),
   device: () => import('./roles-device.js').then((m) => m.roles),
+  bootcache: () => import('./roles-bootcache.js').then((m) => m.roles),
+  bufcache: () => import('./roles-bufcache.js').then((m) => m.roles),
+  swap: () => import('./roles-swap.js').then((m) => m.roles),
 };
 
 /** Resolve `family:name` (e.g. `lab:counter`) to its function. */

@@ -4,6 +4,9 @@ import { resolveDevice } from '../device/config.js';
 import { initDevices, planDevices } from '../device/disk.js';
 import './lab.js';
 import './roles-device.js';
+import './roles-bootcache.js';
+import './roles-bufcache.js';
+import './roles-swap.js';
 import { registerInitializer, registerPlanner } from './spec.js';
 
 registerPlanner('device', (plan, spec) => planDevices(plan, spec));

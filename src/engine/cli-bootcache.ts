@@ -1,0 +1,2 @@
+/** The bootcache scenario and commands of the kiolab command (registered here; see registry.ts). */
+export {};

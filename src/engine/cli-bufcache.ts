@@ -1,0 +1,2 @@
+/** The bufcache scenario and commands of the kiolab command (registered here; see registry.ts). */
+export {};

@@ -1,0 +1,14 @@
+/** The `primitives` scenario: spinlock, sleep lock and tsleep/wakeup against raw Atomics. */
+import { type PrimitivesReport, benchPrimitives, formatPrimitives } from './bench-primitives.js';
+import { numOpt, registerScenario } from './registry.js';
+
+registerScenario({
+  name: 'primitives',
+  description: 'spinlock, sleep lock and tsleep/wakeup against raw Atomics baselines',
+  options: {
+    scale: { type: 'string', help: 'multiply the amount of work (default 1)' },
+    reps: { type: 'string', help: 'repetitions per figure; the median is reported (default 5)' },
+  },
+  run: (o, progress) => benchPrimitives({ scale: numOpt('scale', o.scale, 0.001), reps: numOpt('reps', o.reps, 1, { integer: true }) }, progress),
+  format: (r) => formatPrimitives(r as PrimitivesReport),
+});
