@@ -1,2 +1,216 @@
-/** The bootcache scenario and commands of the kiolab command (registered here; see registry.ts). */
-export {};
+/**
+ * The bootcache scenario (`kiolab bench bootcache`) and the boot-loop command (`kiolab playlist`).
+ *
+ * A run: a machine with one oracle-checked memory device, BootCache started with the playlist,
+ * the reader daemon, two device workers and N strategy callers replaying the request stream;
+ * then STATS, STOP and HISTORY. Without --locking both modes run on the same workload, so the
+ * report shows the same results with their different contention.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
+import { PAGE_SIZE } from '../bootcache/defs.js';
+import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
+import { type BCRequest, dealRequests, parseTrace, synthBoot } from '../bootcache/workload.js';
+import { resolveDevice } from '../device/config.js';
+import { Oracle } from '../device/oracle.js';
+import { type JobStats, jobStats } from '../report/types.js';
+import { Machine } from './machine.js';
+import { UsageError, numOpt, registerCommand, registerScenario } from './registry.js';
+import type { CallerResult } from './roles-bootcache.js';
+
+export interface BootCacheRun {
+  locking: 'funnel' | 'fine';
+  callers: number;
+  warm: boolean;
+  playlist: { entries: number; bytes: number };
+  requests: number;
+  stats: BC_statistics;
+  /** Percent of lookups that found an extent, and of requested blocks served from the cache. */
+  hitRate: { extents: number; blocks: number };
+  throughput: JobStats;
+  runtimeMs: number;
+  funnel: { acquisitions: number; contended: number; waitUs: number };
+  stop: { entries: number; bc_length: number; errors: Record<string, number> };
+  mismatches: string[];
+  errors: number;
+  history: number;
+}
+
+export interface BootCacheBenchOptions {
+  playlist: Playlist;
+  requests: BCRequest[];
+  callers: number;
+  warm: boolean;
+  locking: 'funnel' | 'fine';
+  historyOut?: string;
+  blocks: number;
+  /** Device latency model (µs per request, MB/s). */
+  latencyUs?: number;
+  bandwidthMBps?: number;
+}
+
+const roundup = (x: number, m: number) => Math.ceil(x / m) * m;
+
+/** One run of the boot in one locking mode. */
+export async function runBootCacheBench(o: BootCacheBenchOptions): Promise<BootCacheRun> {
+  const dev = { name: 'disk0', blocks: o.blocks, oracle: true, latency: { baseUs: o.latencyUs ?? 50, bandwidthMBps: o.bandwidthMBps ?? 400 } };
+  const bytes = o.playlist.entries.reduce((s, e) => s + roundup(e.pce_length, PAGE_SIZE), 0);
+  const maxReq = Math.max(PAGE_SIZE, ...o.requests.map((q) => roundup(q.length, PAGE_SIZE)));
+  const m = new Machine({
+    ncpu: o.callers + 3,
+    devices: [dev],
+    bootcache: {
+      locking: o.locking,
+      maxExtents: Math.max(16, o.playlist.entries.length),
+      bufferBytes: Math.max(1 << 20, roundup(bytes, PAGE_SIZE * 32)),
+      callerSliceBytes: maxReq,
+    },
+  });
+  new Oracle(m.arena, 0, resolveDevice(dev, 0)).format(m.arena.region('dev.0.store').offset);
+  const ctl = new BootCacheControl(m);
+  try {
+    await ctl.start(o.playlist);
+    const res = await m.run(
+      [
+        { role: 'bootcache:reader', daemon: true },
+        { role: 'device:worker', args: { unit: 0 }, daemon: true, count: 2 },
+        ...dealRequests(o.requests, o.callers).map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm } })),
+      ],
+      { timeoutMs: 300_000 },
+    );
+    const cs = res.filter((r) => r.role === 'bootcache:caller').map((r) => r.value as CallerResult);
+    const runtimeMs = Math.max(...cs.map((c) => c.t1)) - Math.min(...cs.map((c) => c.t0));
+    const stats = await ctl.stats();
+    const lk = ctl.bc.funnelLk;
+    const L = m.sync.L;
+    const w64 = (lo: 'lk_acq_lo' | 'lk_contended_lo' | 'lk_waitus_lo', hi: 'lk_acq_hi' | 'lk_contended_hi' | 'lk_waitus_hi') => (L.load(lk, lo) >>> 0) + L.load(lk, hi) * 4294967296;
+    const stop = await ctl.stop();
+    const history = await ctl.history();
+    if (o.historyOut) writeFileSync(o.historyOut, o.historyOut.endsWith('.json') ? JSON.stringify({ history }, null, 1) : formatHistoryText(history));
+    const n = (k: string) => stats[k] as number;
+    return {
+      locking: o.locking,
+      callers: o.callers,
+      warm: o.warm,
+      playlist: { entries: o.playlist.entries.length, bytes: o.playlist.entries.reduce((s, e) => s + e.pce_length, 0) },
+      requests: o.requests.length,
+      stats,
+      hitRate: { extents: n('ss_extent_lookups') ? (100 * n('ss_extent_hits')) / n('ss_extent_lookups') : 0, blocks: n('ss_requested_blocks') ? (100 * n('ss_hit_blocks')) / n('ss_requested_blocks') : 0 },
+      throughput: jobStats('bootcache:caller', cs.map((c) => c.rec), runtimeMs),
+      runtimeMs,
+      funnel: { acquisitions: w64('lk_acq_lo', 'lk_acq_hi'), contended: w64('lk_contended_lo', 'lk_contended_hi'), waitUs: w64('lk_waitus_lo', 'lk_waitus_hi') },
+      stop,
+      mismatches: cs.flatMap((c) => c.mismatches),
+      errors: cs.reduce((s, c) => s + c.errors, 0),
+      history: history.length,
+    };
+  } finally {
+    ctl.untimeout();
+  }
+}
+
+export interface BootCacheReport {
+  scenario: 'bootcache';
+  runs: BootCacheRun[];
+}
+
+function formatRun(r: BootCacheRun): string {
+  const s = r.stats as Record<string, number>;
+  const t = r.throughput;
+  const us = (ns: number) => (ns / 1000).toFixed(1);
+  return [
+    `locking ${r.locking}: ${r.callers} caller(s)${r.warm ? ', warm' : ''}, ${r.requests} requests, playlist ${r.playlist.entries} extents / ${(r.playlist.bytes / 1024).toFixed(0)} KiB`,
+    `  hits        ${s.ss_extent_hits}/${s.ss_extent_lookups} lookups (${r.hitRate.extents.toFixed(1)}%), ${s.ss_hit_blocks}/${s.ss_requested_blocks} blocks (${r.hitRate.blocks.toFixed(1)}%)`,
+    `  readahead   ${s.ss_initiated_reads} reads, ${s.ss_read_blocks} blocks, ${s.ss_read_errors} errors; batches ${(s.ss_batch_size as unknown as number[]).filter((x) => x > 0).join('/')}`,
+    `  strategy    ${s.ss_strategy_calls} calls, ${s.ss_strategy_nonread} writes, ${s.ss_strategy_bypassed} bypassed, ${s.ss_strategy_blocked} blocked (${s.ss_wait_time.toFixed(1)} ms), ${s.ss_write_discards} write discards`,
+    `  reads       ${t.read.iops.toFixed(0)} IOPS, ${(t.read.bw_bytes / 1048576).toFixed(1)} MiB/s, p50 ${us(t.read.clat_ns.percentile['50.000000'])} µs, p99 ${us(t.read.clat_ns.percentile['99.000000'])} µs`,
+    `  writes      ${t.write.iops.toFixed(0)} IOPS, p50 ${us(t.write.clat_ns.percentile['50.000000'])} µs`,
+    `  funnel      ${r.locking === 'funnel' ? `${r.funnel.acquisitions} acquisitions, ${r.funnel.contended} contended, ${(r.funnel.waitUs / 1000).toFixed(1)} ms waited` : 'not used'}`,
+    `  history     ${r.history} entries; oracle ${r.mismatches.length ? `FAILED: ${r.mismatches.length} stale or corrupt hits (${r.mismatches[0]})` : 'ok: no stale hit'}${r.errors ? `; ${r.errors} I/O errors` : ''}`,
+  ].join('\n');
+}
+
+function readText(opt: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--${opt}: cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+}
+
+registerScenario({
+  name: 'bootcache',
+  description: 'BootCache: playlist readahead with a reader worker and N parallel strategy callers',
+  options: {
+    playlist: { type: 'string', help: 'playlist file (text or JSON; default: a synthetic boot)', arg: 'FILE' },
+    trace: { type: 'string', help: 'request trace: "R|W offset length" or "T tag" per line', arg: 'FILE' },
+    callers: { type: 'string', help: 'strategy-caller workers (default 2)', number: { min: 1, max: 64, integer: true } },
+    warm: { type: 'boolean', help: 'start requests only after readahead completes' },
+    'history-out': { type: 'string', help: 'write the recorded history here (text, or JSON if *.json)', arg: 'FILE' },
+    locking: { type: 'string', help: 'funnel | fine (default: both, same workload)', arg: 'MODE' },
+    seed: { type: 'string', help: 'seed of the synthetic boot (default 1)', number: { min: 0, integer: true } },
+  },
+  honours: ['seed', 'device'],
+  async run(o) {
+    const callers = numOpt('callers', o.callers, 1, { integer: true, max: 64 }) ?? 2;
+    const seed = numOpt('seed', o.seed, 0, { integer: true }) ?? 1;
+    const latencyUs = numOpt('latency-us', o['latency-us'], 0);
+    const bandwidthMBps = numOpt('bandwidth', o.bandwidth, 0);
+    if (o['device-file'] !== undefined) throw new UsageError('--device-file: bench bootcache runs on a memory device, so that the oracle can check every hit');
+    const lk = o.locking;
+    if (lk !== undefined && lk !== 'funnel' && lk !== 'fine') throw new UsageError(`--locking: expected funnel or fine, got ${JSON.stringify(lk)}`);
+    const modes: ('funnel' | 'fine')[] = lk === undefined ? ['fine', 'funnel'] : [lk];
+    let blocks = 65536;
+    const synth = synthBoot({ seed, blocks, blockSize: 512, extents: 512, batches: 3, writeRatio: 0.05, missRatio: 0.1 });
+    const playlist = typeof o.playlist === 'string' ? parsePlaylist(readText('playlist', o.playlist)) : synth.playlist;
+    const requests = typeof o.trace === 'string' ? parseTrace(readText('trace', o.trace)) : synth.requests;
+    const end = Math.max(...playlist.entries.map((e) => e.pce_offset + e.pce_length), ...requests.map((q) => q.offset + q.length), 0);
+    blocks = Math.max(blocks, Math.ceil(end / 512));
+    for (const q of requests) {
+      if (q.op !== 'T' && (q.offset % 512 || q.length % 512)) throw new UsageError(`--trace: request ${q.op} ${q.offset} ${q.length} is not aligned to the 512-byte block`);
+    }
+    const runs: BootCacheRun[] = [];
+    for (const locking of modes) {
+      const historyOut = typeof o['history-out'] === 'string' ? (modes.length > 1 ? o['history-out'].replace(/(\.\w+)?$/, `.${locking}$1`) : o['history-out']) : undefined;
+      runs.push(await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }));
+    }
+    return { scenario: 'bootcache', runs } satisfies BootCacheReport;
+  },
+  format: (r) => (r as BootCacheReport).runs.map(formatRun).join('\n\n'),
+  exitCode: (r) => ((r as BootCacheReport).runs.some((x) => x.mismatches.length > 0) ? 1 : 0),
+});
+
+const PLAYLIST_USAGE = `Usage: kiolab playlist --history H --out P [--blocksize B] [--batches N] [--json]
+
+The boot loop: turn the history recorded by one run (kiolab bench bootcache --history-out H)
+into the playlist of the next: reads sorted, adjacent and overlapping ranges merged, batches by
+first use (tags in the history start new batches; without tags --batches N splits the order).
+Writes P as text (or JSON when P ends in .json).`;
+
+registerCommand({
+  name: 'playlist',
+  summary: 'build the next BootCache playlist from a recorded history (the boot loop)',
+  usage: PLAYLIST_USAGE,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { history: { type: 'string' }, out: { type: 'string' }, blocksize: { type: 'string' }, batches: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      console.log(PLAYLIST_USAGE);
+      return 0;
+    }
+    if (!values.history) throw new UsageError('playlist: --history H is required');
+    if (!values.out) throw new UsageError('playlist: --out P is required');
+    const bs = numOpt('blocksize', values.blocksize, 512, { integer: true }) ?? 512;
+    if (bs & (bs - 1)) throw new UsageError(`--blocksize: expected a power of two, got ${bs}`);
+    const batches = numOpt('batches', values.batches, 1, { integer: true, max: 256 }) ?? 1;
+    const history = parseHistory(readText('history', values.history));
+    const p = playlistFromHistory(history, bs, batches);
+    writeFileSync(values.out, values.out.endsWith('.json') ? JSON.stringify({ ph_magic: p.ph_magic >>> 0, ph_blocksize: p.ph_blocksize, ph_entries: p.entries.length, entries: p.entries }, null, 1) : formatPlaylistText(p));
+    const summary = { history: history.length, entries: p.entries.length, bytes: p.entries.reduce((s, e) => s + e.pce_length, 0), batches: 1 + Math.max(0, ...p.entries.map((e) => e.pce_batch)), out: values.out };
+    console.log(values.json ? JSON.stringify(summary, null, 2) : `playlist: ${summary.entries} extents (${(summary.bytes / 1024).toFixed(0)} KiB, ${summary.batches} batch(es)) from ${summary.history} history entries → ${summary.out}`);
+    return 0;
+  },
+});

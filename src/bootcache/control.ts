@@ -1,0 +1,361 @@
+/**
+ * The command interface (BC_sysctl) on the main thread: START(playlist), STOP, HISTORY, STATS,
+ * TAG(param), serialized with async-mutex as the kernel serializes them under the funnel. The
+ * main thread never sleeps on a shared word: terminations are driven by `runAsync`.
+ *
+ * Errors are thrown as `KernelError` with the reference's errno: EBUSY (already running), ENOMEM
+ * (too little memory, too many extents, buffer too small), EINVAL (bad magic/opcode, playlist
+ * block size below the device's), ENXIO (no such device).
+ */
+import { Mutex } from 'async-mutex';
+import { Devices } from '../device/disk.js';
+import type { Arena } from '../shm/arena.js';
+import { EBUSY, EINVAL, ENOMEM, ENXIO, KernelError } from '../sync/errno.js';
+import type { Sync } from '../sync/sync.js';
+import { BootCache } from './cache.js';
+import {
+  BCHistClusterLayout,
+  BCStatsLayout,
+  BC_FLAG_CACHEACTIVE,
+  BC_FLAG_HTRUNCATED,
+  BC_FLAG_IOBUSY,
+  BC_FLAG_RECORDING,
+  BC_FLAG_STARTED,
+  BC_FLAG_TEARDOWN,
+  CE_ABORTED,
+  CE_IODONE,
+  ceflagsToString,
+  BC_HE_TAG,
+  BC_MAGIC,
+  BC_OP_HISTORY,
+  BC_OP_START,
+  BC_OP_STATS,
+  BC_OP_STOP,
+  BC_OP_TAG,
+  type BootCacheSpec,
+  CB_MAPFIELDBITS,
+  CE_BATCH_MASK,
+  HE_WORDS,
+  PAGE_SIZE,
+  R_BLOCKMAPS,
+  R_BUFFER,
+  R_CLUSTERS,
+  R_HISTORY,
+  STAT_BATCHMAX,
+  cflagsToString,
+  resolveBootCache,
+} from './defs.js';
+import type { BC_history_entry, Playlist } from './playlist.js';
+import { BC_terminate_cache, BC_terminate_history, BC_terminate_readahead, runAsync } from './terminate.js';
+
+/** sizeof(struct BC_history_entry) in the reference (two u_int64_t and an int, padded). */
+export const BC_HISTORY_ENTRY_SIZE = 24;
+
+export interface BC_command {
+  bc_magic: number;
+  bc_opcode: number;
+  bc_param?: number;
+  bc_data?: Playlist | null;
+  /** HISTORY: room the caller has, bytes (ENOMEM when the history is larger); STATS: must be the statistics' size when given. */
+  bc_length?: number;
+}
+
+/** sizeof(struct BC_statistics) as kiolab lays it out (what STATS's bc_length must say when given). */
+export const BC_STATISTICS_SIZE = BCStatsLayout.bytes;
+
+export type BC_statistics = Record<string, number | number[]>;
+
+const roundup = (x: number, m: number) => Math.ceil(x / m) * m;
+
+export class BootCacheControl {
+  readonly bc: BootCache;
+  readonly dev: Devices;
+  readonly mutex = new Mutex();
+  readonly unit: number;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly cacheTimeoutMs: number;
+
+  constructor(m: { arena: Arena; sync: Sync; spec: { bootcache?: BootCacheSpec; devices?: unknown[] } }) {
+    if (!m.spec.bootcache) throw new KernelError(ENXIO, 'BootCache: the machine spec has no "bootcache" part');
+    const r = resolveBootCache(m.spec.bootcache);
+    this.dev = Devices.of(m.sync, m.spec as never);
+    this.bc = BootCache.of(m.sync);
+    this.bc.dev = this.dev;
+    this.unit = typeof r.device === 'string' ? this.dev.unit(r.device) : r.device;
+    if (this.unit >= this.dev.conf.length) throw new KernelError(ENXIO, `BootCache: no device ${this.unit} (the machine has ${this.dev.conf.length})`);
+    this.cacheTimeoutMs = r.cacheTimeoutMs;
+  }
+
+  /** BC_sysctl: validate the command and run it under the command mutex. */
+  async sysctl(cmd: BC_command): Promise<unknown> {
+    if (cmd.bc_magic !== BC_MAGIC) throw new KernelError(EINVAL, `BC_sysctl: bad command magic 0x${(cmd.bc_magic >>> 0).toString(16)}`);
+    switch (cmd.bc_opcode) {
+      case BC_OP_START:
+        return this.start(cmd.bc_data ?? null);
+      case BC_OP_STOP:
+        return this.stop();
+      case BC_OP_HISTORY:
+        return this.history(cmd.bc_length);
+      case BC_OP_STATS:
+        if (cmd.bc_length !== undefined && cmd.bc_length !== BC_STATISTICS_SIZE) {
+          throw new KernelError(ENOMEM, `BC_OP_STATS: stats structure wrong size (${cmd.bc_length}, expected ${BC_STATISTICS_SIZE})`);
+        }
+        return this.stats();
+      case BC_OP_TAG:
+        return this.tag(cmd.bc_param ?? 0);
+      default:
+        throw new KernelError(EINVAL, `BC_sysctl: unknown opcode ${cmd.bc_opcode}`);
+    }
+  }
+
+  /** START: BC_init_cache, then the cache timeout and BC_FLAG_STARTED. */
+  start(playlist: Playlist | null): Promise<{ extents: number; recordOnly: boolean }> {
+    return this.mutex.runExclusive(() => {
+      const r = this.BC_init_cache(playlist);
+      this.timer = setTimeout(() => void this.mutex.runExclusive(() => this.BC_timeout_cache()), this.cacheTimeoutMs);
+      this.timer.unref();
+      this.bc.setFlag(BC_FLAG_STARTED);
+      return r;
+    });
+  }
+
+  /** STOP: cancel the timeout, terminate readahead, cache and history; the history size in bytes (0 when truncated). */
+  stop(): Promise<{ bc_length: number; entries: number; errors: { readahead: number; cache: number; history: number } }> {
+    return this.mutex.runExclusive(async () => {
+      this.untimeout();
+      const errors = await this.terminateAll();
+      const entries = this.bc.cflags() & BC_FLAG_HTRUNCATED ? 0 : this.BC_size_history();
+      return { bc_length: entries * BC_HISTORY_ENTRY_SIZE, entries, errors };
+    });
+  }
+
+  /**
+   * HISTORY: the entries in order, then release the history and clear every flag. ENOMEM when
+   * `room` (bytes) is given and too small; EBUSY while the cache still records (kiolab: the
+   * reference copies out regardless, racing the recorder).
+   */
+  history(room?: number): Promise<BC_history_entry[]> {
+    return this.mutex.runExclusive(() => {
+      const f = this.bc.cflags();
+      if (f & (BC_FLAG_RECORDING | BC_FLAG_CACHEACTIVE | BC_FLAG_IOBUSY)) {
+        throw new KernelError(EBUSY, `BC_OP_HISTORY: the cache is still running (${cflagsToString(f)}); STOP it first`);
+      }
+      const need = this.BC_size_history() * BC_HISTORY_ENTRY_SIZE;
+      if (room !== undefined && room < need) throw new KernelError(ENOMEM, `BC_OP_HISTORY: supplied history buffer too small (${room} bytes, ${need} needed)`);
+      const out = this.BC_copyout_history();
+      this.bc.sync.spin_lock(this.bc.hlock);
+      this.BC_discard_history();
+      this.bc.C.store(this.bc.c, 'c_flags', 0);
+      this.bc.sync.spin_unlock(this.bc.hlock);
+      return out;
+    });
+  }
+
+  /** STATS: every ss_* counter under its reference name (ss_wait_time in ms, times in ms since the arena epoch). */
+  stats(): Promise<BC_statistics> {
+    return this.mutex.runExclusive(() => this.readStats());
+  }
+
+  /** TAG: a BC_HE_TAG history entry carrying `param`. */
+  tag(param: number): Promise<void> {
+    return this.mutex.runExclusive(() => this.bc.BC_add_history(param, 0, BC_HE_TAG));
+  }
+
+  /** Cancel the cache timeout (the machine's owner calls this when done). */
+  untimeout(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  readStats(): BC_statistics {
+    const S = this.bc.S;
+    const st = this.bc.st;
+    const out: BC_statistics = {};
+    for (const f of Object.keys(BCStatsLayout.off) as (keyof typeof BCStatsLayout.off)[]) {
+      if (f === 'ss_batch_size') out[f] = Array.from({ length: STAT_BATCHMAX }, (_, k) => S.loadAt(st, f, k));
+      else if (f === 'ss_batch_time') out[f] = Array.from({ length: STAT_BATCHMAX + 1 }, (_, k) => S.loadAt(st, f, k));
+      else if (f === 'ss_wait_time') out[f] = S.load64(st, f) / 1000;
+      else out[f] = S.load(st, f);
+    }
+    out.ss_cache_flags = this.bc.cflags();
+    return out;
+  }
+
+  /**
+   * The invariants of RACES.md, checked from the main thread (any time; exact when no caller
+   * runs): counts never negative, hits within lookups and within what was read, a stopped reader
+   * left every extent done or aborted, an inactive cache owns no extents, history within bounds.
+   * Returns the violations (empty when all hold).
+   */
+  checkInvariants(): string[] {
+    const bc = this.bc;
+    const C = bc.C;
+    const c = bc.c;
+    const s = this.readStats() as Record<string, number>;
+    const out: string[] = [];
+    const f = bc.cflags();
+    if (C.load(c, 'c_strategycalls') < 0) out.push(`c_strategycalls is ${C.load(c, 'c_strategycalls')} < 0`);
+    if (C.load(c, 'c_bypasscalls') < 0) out.push(`c_bypasscalls is ${C.load(c, 'c_bypasscalls')} < 0`);
+    if (s.ss_extent_hits > s.ss_extent_lookups) out.push(`ss_extent_hits ${s.ss_extent_hits} > ss_extent_lookups ${s.ss_extent_lookups}`);
+    if (s.ss_hit_blocks > s.ss_read_blocks) out.push(`ss_hit_blocks ${s.ss_hit_blocks} > ss_read_blocks ${s.ss_read_blocks}`);
+    bc.sync_extents();
+    if (!(f & BC_FLAG_IOBUSY)) {
+      for (let i = 0; i < bc.n; i++) {
+        if (!(bc.ceFlags(i) & (CE_IODONE | CE_ABORTED))) out.push(`extent ${i} is ${ceflagsToString(bc.ceFlags(i))} with the reader stopped`);
+      }
+    }
+    if (!(f & (BC_FLAG_CACHEACTIVE | BC_FLAG_TEARDOWN)) && C.load(c, 'c_extent_count') !== 0) out.push(`the cache is inactive (${cflagsToString(f)}) but owns ${C.load(c, 'c_extent_count')} extents`);
+    if (s.ss_history_clusters > C.load(c, 't_hist_maxclusters')) out.push(`ss_history_clusters ${s.ss_history_clusters} > ${C.load(c, 't_hist_maxclusters')}`);
+    if (this.BC_size_history() > s.ss_history_clusters * C.load(c, 't_hist_entries')) out.push('more history entries than the clusters hold');
+    return out;
+  }
+
+  private async terminateAll(): Promise<{ readahead: number; cache: number; history: number }> {
+    const readahead = await runAsync(this.bc, BC_terminate_readahead(this.bc));
+    const cache = await runAsync(this.bc, BC_terminate_cache(this.bc));
+    const history = await runAsync(this.bc, BC_terminate_history(this.bc));
+    return { readahead, cache, history };
+  }
+
+  /** BC_timeout_cache: release the cache but keep the history. */
+  private async BC_timeout_cache(): Promise<void> {
+    this.timer = null;
+    await this.terminateAll();
+  }
+
+  /**
+   * BC_init_cache + BC_copyin_playlist: refuse when running (EBUSY) or short of memory (ENOMEM);
+   * set up extents, blockmaps and the page buffer; record-only when the cache would exceed half
+   * of the configured memory; start the reader; take over the device's strategy; go active.
+   */
+  private BC_init_cache(pl: Playlist | null): { extents: number; recordOnly: boolean } {
+    const bc = this.bc;
+    const C = bc.C;
+    const c = bc.c;
+    if (C.load(c, 'c_flags') !== 0) throw new KernelError(EBUSY, `BC_init_cache: the cache is already running (${cflagsToString(C.load(c, 'c_flags'))})`);
+    if (C.load(c, 'c_strategycalls') !== 0 || C.load(c, 'c_bypasscalls') !== 0) throw new KernelError(EBUSY, 'BC_init_cache: callers are still inside the previous cache');
+    // bzero the control structure (not its locks and tunables) and the statistics.
+    for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history', 'c_pages_freed'] as const) C.store(c, f, 0);
+    C.store64(c, 'c_history_bytes', 0);
+    const sr = bc.arena.pool('bootcache.stats', BCStatsLayout);
+    bc.arena.i32.fill(0, sr.addr(0) >> 2, (sr.addr(0) + BCStatsLayout.bytes) >> 2);
+    const mem = C.load(c, 't_mem_mb');
+    if (mem < C.load(c, 't_min_mem_mb')) throw new KernelError(ENOMEM, `BC_init_cache: insufficient physical memory (${mem}MB < ${C.load(c, 't_min_mem_mb')}MB required)`);
+    const d = this.dev.conf[this.unit];
+    const bs = d.blockSize;
+    if (bs > PAGE_SIZE) throw new KernelError(ENXIO, `BC_init_cache: device ${d.name} block size ${bs} is larger than a page (${PAGE_SIZE})`);
+    C.store(c, 'c_dev', this.unit);
+    C.store(c, 'c_blocksize', bs);
+    C.store64(c, 'c_devsize', bs * d.blocks);
+    bc.S.store(bc.st, 'ss_blocksize', bs);
+    let recordOnly = false;
+    let n = 0;
+    if (pl && pl.entries.length > 0) {
+      if (bs > pl.ph_blocksize) throw new KernelError(EINVAL, `BC_init_cache: playlist blocksize ${pl.ph_blocksize} not compatible with device ${d.name}'s ${bs}`);
+      const r = this.BC_copyin_playlist(pl, bs, mem);
+      n = r.n;
+      recordOnly = r.recordOnly;
+    }
+    C.store(c, 'c_extent_count', n);
+    C.add(c, 'c_gen', 1);
+    bc.S.storeAt(bc.st, 'ss_batch_time', 0, bc.arena.now());
+    if (n > 0) {
+      bc.setFlag(BC_FLAG_IOBUSY);
+      C.add(c, 'c_reader_go', 1);
+      bc.sync.wakeup(C.addrOf(c, 'c_reader_go'));
+    }
+    const old = this.dev.interpose(this.unit, 'bootcache');
+    if (old === C.load(c, 'c_self')) throw new KernelError(EBUSY, `BC_init_cache: device ${d.name} is already covered by BootCache`);
+    C.store(c, 'c_strategy', old);
+    bc.setFlag(BC_FLAG_CACHEACTIVE | BC_FLAG_RECORDING);
+    return { extents: n, recordOnly };
+  }
+
+  private BC_copyin_playlist(pl: Playlist, bs: number, memMB: number): { n: number; recordOnly: boolean } {
+    const bc = this.bc;
+    const C = bc.C;
+    const c = bc.c;
+    const n = pl.entries.length;
+    if (n > C.load(c, 't_max_extents')) throw new KernelError(ENOMEM, `BC_copyin_playlist: can't allocate memory for ${n} extents (the arena holds ${C.load(c, 't_max_extents')})`);
+    let size = 0;
+    for (const e of pl.entries) size += roundup(e.pce_length, PAGE_SIZE);
+    size = roundup(size, PAGE_SIZE * CB_MAPFIELDBITS);
+    bc.S.store(bc.st, 'ss_total_extents', n);
+    if (size > (memMB * 1024 * 1024) / 2) {
+      bc.message(`cache size (${size} bytes) too large for physical memory (${memMB * 1024 * 1024} bytes): recording only`);
+      bc.S.store(bc.st, 'ss_total_extents', 0);
+      return { n: 0, recordOnly: true };
+    }
+    if (size > C.load(c, 't_buffer_bytes')) {
+      bc.S.store(bc.st, 'ss_total_extents', 0);
+      throw new KernelError(ENOMEM, `BC_alloc_pagebuffer: can't allocate ${size} bytes for cache buffer (the arena holds ${C.load(c, 't_buffer_bytes')})`);
+    }
+    const buffer = bc.arena.region(R_BUFFER).offset;
+    let map = bc.arena.region(R_BLOCKMAPS).offset;
+    const i32 = bc.arena.i32;
+    let p = buffer;
+    let batches = 0;
+    pl.entries.forEach((e, i) => {
+      const a = bc.extents.addr(i);
+      const nblk = Math.ceil(e.pce_length / bs);
+      const words = Math.ceil(nblk / CB_MAPFIELDBITS);
+      bc.E.store64(a, 'ce_offset', e.pce_offset);
+      bc.E.store64(a, 'ce_length', e.pce_length);
+      bc.E.store(a, 'ce_flags', e.pce_batch & CE_BATCH_MASK);
+      bc.E.store(a, 'ce_data', p);
+      bc.E.store(a, 'ce_blockmap', map);
+      i32.fill(0, map >> 2, (map >> 2) + words);
+      for (let b = 0; b < nblk; b++) i32[(map >> 2) + ((b / CB_MAPFIELDBITS) | 0)] |= 1 << b % CB_MAPFIELDBITS;
+      batches = Math.max(batches, e.pce_batch & CE_BATCH_MASK);
+      p += roundup(e.pce_length, PAGE_SIZE);
+      map += 4 * words;
+    });
+    i32.fill(0, buffer >> 2, (buffer + size) >> 2);
+    C.store(c, 'c_batch_count', batches);
+    C.store(c, 'c_buffer', buffer);
+    C.store(c, 'c_mapsize', size);
+    return { n, recordOnly: false };
+  }
+
+  /** Clusters oldest first (the list is kept newest first through hc_link). */
+  private clustersInOrder(): number[] {
+    const H = this.bc.arena.view(BCHistClusterLayout);
+    const pool = this.bc.arena.pool(R_CLUSTERS, BCHistClusterLayout);
+    const order: number[] = [];
+    for (let k = this.bc.C.load(this.bc.c, 'c_history'); k !== 0; k = H.load(pool.addr(k - 1), 'hc_link')) order.push(k);
+    return order.reverse();
+  }
+
+  BC_size_history(): number {
+    const H = this.bc.arena.view(BCHistClusterLayout);
+    const pool = this.bc.arena.pool(R_CLUSTERS, BCHistClusterLayout);
+    return this.clustersInOrder().reduce((s, k) => s + H.load(pool.addr(k - 1), 'hc_entries'), 0);
+  }
+
+  BC_copyout_history(): BC_history_entry[] {
+    const bc = this.bc;
+    const H = bc.arena.view(BCHistClusterLayout);
+    const pool = bc.arena.pool(R_CLUSTERS, BCHistClusterLayout);
+    const per = bc.C.load(bc.c, 't_hist_entries');
+    const base = bc.arena.region(R_HISTORY).offset >> 2;
+    const i32 = bc.arena.i32;
+    const out: BC_history_entry[] = [];
+    bc.sync.spin_lock(bc.hlock);
+    try {
+      for (const k of this.clustersInOrder()) {
+        const n = H.load(pool.addr(k - 1), 'hc_entries');
+        for (let j = 0; j < n; j++) {
+          const w = base + ((k - 1) * per + j) * HE_WORDS;
+          out.push({ he_offset: (i32[w] >>> 0) + i32[w + 1] * 4294967296, he_length: i32[w + 2], he_flags: i32[w + 3] });
+        }
+      }
+    } finally {
+      bc.sync.spin_unlock(bc.hlock);
+    }
+    return out;
+  }
+
+  BC_discard_history(): void {
+    this.bc.C.store(this.bc.c, 'c_history', 0);
+  }
+}

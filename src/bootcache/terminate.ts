@@ -1,0 +1,191 @@
+/**
+ * Termination: BC_terminate_readahead, BC_terminate_cache, BC_terminate_history.
+ *
+ * They run in two contexts: inline in a worker (the hit-rate cutoff in BC_strategy_bypass) and
+ * on the main thread (the commands and the cache timeout), which must never sleep on a shared
+ * word. So each is written once, as a generator that yields what it needs to block on — a sleep
+ * with its wake condition, or an extent lock — and a driver blocks the kernel's way: `runSync`
+ * in a worker (tsleep with an interlock, dropping the funnel), `runAsync` on the main thread
+ * (polling with timers).
+ */
+import { EBUSY, ENXIO, EWOULDBLOCK } from '../sync/errno.js';
+import { PINTERLOCKED } from '../sync/sync.js';
+import { bugs } from '../race/switch.js';
+import type { BootCache } from './cache.js';
+import {
+  BC_FLAG_CACHEACTIVE,
+  BC_FLAG_IOBUSY,
+  BC_FLAG_RECORDING,
+  BC_FLAG_SHUTDOWN,
+  BC_FLAG_TEARDOWN,
+  CB_MAPFIELDBITS,
+  CE_ABORTED,
+} from './defs.js';
+
+export type BlockOp =
+  /** Sleep on `ident` up to `ms` unless `until()` holds; resume with 0 (condition true / woken) or EWOULDBLOCK. */
+  | { op: 'sleep'; ident: number; wmesg: string; ms: number; until: () => boolean; nointerlock?: boolean }
+  /** Take sleep lock `lk` (an extent lock); resume with 0. */
+  | { op: 'lock'; lk: number };
+
+export type TermGen = Generator<BlockOp, number, number>;
+
+/** Drive a termination in a worker: real sleeps and locks; the funnel is dropped across them. May sleep. */
+export function runSync(bc: BootCache, g: TermGen): number {
+  const s = bc.sync;
+  let r = g.next(0);
+  while (!r.done) {
+    const op = r.value;
+    let v = 0;
+    if (op.op === 'lock') {
+      if (!s.trylock(op.lk)) {
+        const held = bc.funnel_drop();
+        s.lock(op.lk);
+        bc.funnel_reacquire(held);
+      }
+    } else if (op.nointerlock) {
+      // bc-terminate-no-interlock: the condition was tested before; sleep without recheck.
+      const held = bc.funnel_drop();
+      v = s.tsleep(op.ident, 0, op.wmesg, op.ms);
+      bc.funnel_reacquire(held);
+    } else {
+      s.tsleep_interlock(op.ident);
+      if (op.until()) s.tsleep_remove();
+      else {
+        const held = bc.funnel_drop();
+        v = s.tsleep(op.ident, PINTERLOCKED, op.wmesg, op.ms);
+        bc.funnel_reacquire(held);
+        if (v === EWOULDBLOCK && op.until()) v = 0;
+      }
+    }
+    r = g.next(v);
+  }
+  return r.value;
+}
+
+const tick = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
+
+/** Drive a termination on the main thread: poll conditions and try-locks with short timers. */
+export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<number> {
+  const s = bc.sync;
+  let r = g.next(0);
+  while (!r.done) {
+    const op = r.value;
+    let v = 0;
+    if (op.op === 'lock') {
+      while (!s.trylock(op.lk)) await tick(pollMs);
+    } else {
+      const deadline = performance.now() + op.ms;
+      while (op.nointerlock ? performance.now() < deadline : !op.until()) {
+        if (performance.now() >= deadline) {
+          v = EWOULDBLOCK;
+          break;
+        }
+        await tick(Math.min(pollMs, Math.max(0, deadline - performance.now())));
+      }
+    }
+    r = g.next(v);
+  }
+  return r.value;
+}
+
+/**
+ * BC_terminate_readahead: if the reader runs, ask it to stop (BC_FLAG_SHUTDOWN) and wait for it
+ * to clear IOBUSY, up to t_terminate_ms ("BC_terminate_readahead"); EBUSY if it does not.
+ */
+export function* BC_terminate_readahead(bc: BootCache): TermGen {
+  if (!(bc.cflags() & BC_FLAG_IOBUSY)) return 0;
+  bc.setFlag(BC_FLAG_SHUTDOWN);
+  bc.sync.wakeup(bc.C.addrOf(bc.c, 'c_reader_go'));
+  const done = () => !(bc.cflags() & BC_FLAG_IOBUSY);
+  bc.sync.point(bc.pt.terminateSleep, bc.c);
+  const noInterlock = bugs.any && bugs.enabled('bc-terminate-no-interlock');
+  const err = yield { op: 'sleep', ident: bc.C.addrOf(bc.c, 'c_flags'), wmesg: 'BC_terminate_readahead', ms: bc.tun('t_terminate_ms'), until: done, nointerlock: noInterlock };
+  if (err === EWOULDBLOCK && (noInterlock || !done())) {
+    bc.message('timed out waiting for I/O to stop');
+    return EBUSY;
+  }
+  return 0;
+}
+
+/**
+ * BC_terminate_cache: refuse while readahead runs (EBUSY) or when not active (ENXIO); clear
+ * CACHEACTIVE, abort every extent and wake its sleepers, count the blocks never used, wait for
+ * the strategy callers to drain (EBUSY after t_drain_retries slices, cache marked active again),
+ * then free the page buffer and the extents.
+ */
+export function* BC_terminate_cache(bc: BootCache): TermGen {
+  if (bc.cflags() & BC_FLAG_IOBUSY) return EBUSY;
+  const old = bc.clearFlag(BC_FLAG_CACHEACTIVE);
+  if (!(old & BC_FLAG_CACHEACTIVE)) return ENXIO;
+  bc.setFlag(BC_FLAG_TEARDOWN);
+  bc.sync_extents();
+  for (let i = 0; i < bc.n; i++) {
+    yield { op: 'lock', lk: bc.ceLock(i) };
+    bc.setExtentFlag(i, CE_ABORTED);
+    bc.UNLOCK_EXTENT(i);
+    if (!(bugs.any && bugs.enabled('bc-abort-no-wakeup'))) bc.sync.wakeup(bc.eaddr[i]);
+    bc.stat('ss_spurious_blocks', bc.presentCount(i));
+  }
+  const calls = () => bc.C.load(bc.c, 'c_strategycalls');
+  for (let retry = 0; calls() > 0; ) {
+    yield { op: 'sleep', ident: bc.c, wmesg: 'BC_terminate_cache', ms: bc.tun('t_drain_slice_ms'), until: () => calls() === 0 };
+    if (calls() > 0 && retry++ >= bc.tun('t_drain_retries')) {
+      bc.message(`could not terminate cache, timed out with ${calls()} caller(s) in BC_strategy`);
+      bc.setFlag(BC_FLAG_CACHEACTIVE);
+      bc.clearFlag(BC_FLAG_TEARDOWN);
+      return EBUSY;
+    }
+  }
+  BC_free_pagebuffer(bc);
+  bc.clearFlag(BC_FLAG_TEARDOWN);
+  return 0;
+}
+
+/** BC_free_pagebuffer + freeing the extents: poison the buffer, clear the blockmaps, empty the table. */
+export function BC_free_pagebuffer(bc: BootCache): void {
+  const C = bc.C;
+  const c = bc.c;
+  const buf = C.load(c, 'c_buffer');
+  const size = C.load(c, 'c_mapsize');
+  if (buf && size) bc.arena.i32.fill(0xdeadbeef | 0, buf >> 2, (buf + size) >> 2);
+  bc.sync_extents();
+  for (let i = 0; i < bc.n; i++) {
+    const words = Math.ceil(Math.ceil(bc.elen[i] / bc.bs) / CB_MAPFIELDBITS);
+    bc.arena.i32.fill(0, bc.emap[i] >> 2, (bc.emap[i] >> 2) + words);
+    bc.E.store(bc.eaddr[i], 'ce_data', 0);
+  }
+  C.store(c, 'c_buffer', 0);
+  C.store(c, 'c_mapsize', 0);
+  C.store(c, 'c_extent_count', 0);
+  C.add(c, 'c_gen', 1);
+}
+
+/**
+ * BC_terminate_history: give the device its strategy routine back, wait for the bypass callers
+ * to drain (EBUSY after t_drain_retries slices), stop recording; record the stop time.
+ */
+export function* BC_terminate_history(bc: BootCache): TermGen {
+  const C = bc.C;
+  const c = bc.c;
+  const dev = bc.dev;
+  const self = C.load(c, 'c_self');
+  if (dev && C.load(c, 'c_strategy')) {
+    const unit = C.load(c, 'c_dev');
+    dev.D.cas(dev.disk(unit), 'd_strategy', self, C.load(c, 'c_strategy'));
+  }
+  const calls = () => C.load(c, 'c_bypasscalls');
+  for (let retry = 0; calls() > 0; ) {
+    yield { op: 'sleep', ident: c, wmesg: 'BC_terminate_history', ms: bc.tun('t_drain_slice_ms'), until: () => calls() === 0 };
+    if (calls() > 0 && retry++ >= bc.tun('t_drain_retries')) {
+      bc.message(`could not terminate history, timed out with ${calls()} caller(s) in BC_strategy_bypass`);
+      return EBUSY;
+    }
+  }
+  // Recording stops once the last bypass is out, so a caller that slept through the teardown is still recorded.
+  bc.sync.spin_lock(bc.hlock);
+  bc.clearFlag(BC_FLAG_RECORDING);
+  bc.sync.spin_unlock(bc.hlock);
+  bc.S.store(bc.st, 'ss_cache_stop', bc.arena.now());
+  return 0;
+}
