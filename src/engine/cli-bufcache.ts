@@ -1,2 +1,273 @@
-/** The bufcache scenario and commands of the kiolab command (registered here; see registry.ts). */
-export {};
+/**
+ * The bufcache scenario (`kiolab bench bufcache`) and the `kiolab sysctl` command, whose
+ * subsystems register through `registerSysctl` (bufcache registers itself here; swap can add
+ * `sysctl swap` the same way).
+ */
+import { parseArgs } from 'node:util';
+import { checkInvariants } from '../bufcache/invariants.js';
+import type { LoadArgs, LoadResult } from '../bufcache/load.js';
+import { sysctlSnapshot, sysctlTunables } from '../bufcache/sysctl.js';
+import { NBUF_MAX, RESTART_NAMES } from '../bufcache/tunables.js';
+import { resolveDevice } from '../device/config.js';
+import { deviceStats } from '../device/disk.js';
+import { Oracle } from '../device/oracle.js';
+import { type JobStats, jobStats } from '../report/types.js';
+import { type LockClassStats, type SleepStats, lockTable, sleepTable } from '../sync/snapshot.js';
+import { Machine } from './machine.js';
+import { type OptionSpec, type OptionValues, UsageError, numOpt, optionsHelp, registerCommand, registerScenario } from './registry.js';
+import type { MachineSpec } from './spec.js';
+
+// ---------------------------------------------------------------- kiolab sysctl <subsystem>
+
+export interface SysctlProvider {
+  /** The subsystem name users type: `kiolab sysctl <name>`. */
+  name: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  /** The values, by sysctl name. Throw UsageError for bad options. */
+  run(values: OptionValues): Record<string, number> | Promise<Record<string, number>>;
+}
+
+const sysctlProviders = new Map<string, SysctlProvider>();
+
+/** Add a subsystem to `kiolab sysctl`. */
+export function registerSysctl(p: SysctlProvider): void {
+  sysctlProviders.set(p.name, p);
+}
+
+function sysctlHelp(): string {
+  return `Usage: kiolab sysctl <subsystem> [options] [--json]\n\nSubsystems:\n${[...sysctlProviders.values()]
+    .map((p) => `  ${p.name.padEnd(12)} ${p.summary}`)
+    .join('\n')}`;
+}
+
+registerCommand({
+  name: 'sysctl',
+  summary: "print a subsystem's tunables (kiolab sysctl bufcache --nbuf N)",
+  async run(argv) {
+    const name = argv.find((a) => !a.startsWith('-'));
+    const p = name ? sysctlProviders.get(name) : undefined;
+    if (!p) {
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(sysctlHelp());
+        return 0;
+      }
+      throw new UsageError(name ? `sysctl: unknown subsystem ${JSON.stringify(name)}; one of: ${[...sysctlProviders.keys()].join(', ')}` : `sysctl: which subsystem? One of: ${[...sysctlProviders.keys()].join(', ')}`);
+    }
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...Object.fromEntries(Object.entries(p.options).map(([k, o]) => [k, { type: o.type }])), json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as never,
+    });
+    if (positionals.length > 1) throw new UsageError(`sysctl: unexpected argument ${JSON.stringify(positionals[1])}`);
+    const v = values as OptionValues;
+    if (v.help) {
+      console.log(`Usage: kiolab sysctl ${p.name} [options] [--json]\n\n${p.summary}\n\nOptions:\n${optionsHelp({ ...p.options, json: { type: 'boolean', help: 'print JSON' } })}`);
+      return 0;
+    }
+    const out = await p.run(v);
+    if (v.json) console.log(JSON.stringify(out, null, 2));
+    else {
+      const w = Math.max(...Object.keys(out).map((k) => k.length));
+      for (const [k, x] of Object.entries(out)) console.log(`${k.padEnd(w)}: ${x}`);
+    }
+    return 0;
+  },
+});
+
+registerSysctl({
+  name: 'bufcache',
+  summary: 'the vfs.* tunables bufinit derives from nbuf',
+  options: { nbuf: { type: 'string', help: 'number of buffer headers (default 1024)' } },
+  run: (o) => sysctlTunables(numOpt('nbuf', o.nbuf, 1, { integer: true }) ?? 1024),
+});
+
+// ---------------------------------------------------------------- kiolab bench bufcache
+
+export interface BufBenchOptions {
+  nbuf: number;
+  callers: number;
+  ops: number;
+  readRatio: number;
+  pattern: 'seq' | 'random' | 'mixed';
+  writeMode: 'delayed' | 'async' | 'sync' | 'mixed';
+  files: number;
+  bsize: number;
+  /** Working set in multiples of the cache (nbuf × bsize). */
+  workingSet: number;
+  flushEvery: number;
+  readahead: number;
+  heavyFiles: number;
+  globalQueues: boolean;
+  latencyUs: number;
+  deviceWorkers: number;
+  seed: number;
+}
+
+export interface BufRunSummary {
+  queues: 'per-cpu' | 'global';
+  runtimeMs: number;
+  opsPerSec: number;
+  jobs: JobStats[];
+  hits: number;
+  misses: number;
+  hitRatio: number;
+  oracle: { mismatches: string[]; mismatchCount: number; lostWrites: string[]; checkedBlocks: number };
+  invariants: string[];
+  sysctl: Record<string, number>;
+  locks: LockClassStats[];
+  sleeps: SleepStats[];
+  device: ReturnType<typeof deviceStats>;
+}
+
+export interface BufBenchReport {
+  scenario: 'bufcache';
+  config: BufBenchOptions & { fileBlocks: number; cacheBytes: number; workingSetBytes: number };
+  runs: BufRunSummary[];
+  /** per-cpu throughput / global throughput, when both ran. */
+  perCpuSpeedup?: number;
+}
+
+export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => void, both = false): Promise<BufBenchReport> {
+  const fileBlocks = Math.max(1, Math.ceil((o.workingSet * o.nbuf) / o.files));
+  const blocks = (o.files * fileBlocks * o.bsize) / 4096;
+  const config = { ...o, fileBlocks, cacheBytes: o.nbuf * o.bsize, workingSetBytes: o.files * fileBlocks * o.bsize };
+  const runs: BufRunSummary[] = [];
+  for (const globalQueues of both ? [false, true] : [o.globalQueues]) {
+    progress?.(`bufcache: ${o.callers} callers, ${globalQueues ? 'one global queue set' : 'per-cpu queues'}`);
+    const spec: MachineSpec = {
+      ncpu: o.callers + 2 + o.deviceWorkers,
+      devices: [{ name: 'md0', blocks, blockSize: 4096, oracle: true, latency: { baseUs: o.latencyUs } }],
+      bufcache: { nbuf: o.nbuf, files: o.files, fileBlocks, bsize: o.bsize, heavyFiles: o.heavyFiles, globalQueues, queueSets: o.callers },
+    };
+    const m = new Machine(spec);
+    new Oracle(m.arena, 0, resolveDevice(spec.devices![0], 0)).format(m.arena.region('dev.0.store').offset);
+    new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, blocks).fill(1);
+    const args: LoadArgs = { ops: o.ops, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
+    const res = await m.run(
+      [
+        { role: 'bufcache:load', args, count: o.callers },
+        { role: 'bufcache:buf_daemon', daemon: true },
+        { role: 'bufcache:buf_daemon_hw', daemon: true },
+        { role: 'device:worker', args: { unit: 0 }, daemon: true, count: o.deviceWorkers },
+      ],
+      { timeoutMs: 600_000 },
+    );
+    const loads = res.slice(0, o.callers).map((r) => r.value as LoadResult);
+    const runtimeMs = Math.max(...loads.map((l) => l.t1)) - Math.min(...loads.map((l) => l.t0));
+    const hits = loads.reduce((s, l) => s + l.hits, 0);
+    const misses = loads.reduce((s, l) => s + l.misses, 0);
+    const final = loads.find((l) => l.final)?.final;
+    const mismatches = loads.flatMap((l) => l.mismatches);
+    runs.push({
+      queues: globalQueues ? 'global' : 'per-cpu',
+      runtimeMs,
+      opsPerSec: (loads.reduce((s, l) => s + l.ops, 0) / runtimeMs) * 1000,
+      jobs: [jobStats('bufcache:load', loads.map((l) => l.rec), runtimeMs)],
+      hits,
+      misses,
+      hitRatio: hits + misses ? hits / (hits + misses) : 0,
+      oracle: { mismatches: mismatches.slice(0, 10), mismatchCount: mismatches.length, lostWrites: final?.lostWrites ?? ['the final sync did not run'], checkedBlocks: final?.checkedBlocks ?? 0 },
+      invariants: checkInvariants(m.arena),
+      sysctl: sysctlSnapshot(m.arena),
+      locks: lockTable(m.sync).filter((l) => ['buf', 'bufpcpu', 'bufqueues_global', 'v_token', 'disk_queue', 'disk_media'].includes(l.className)),
+      sleeps: sleepTable(m.sync),
+      device: deviceStats(m.arena, m.sync, m.spec),
+    });
+  }
+  const report: BufBenchReport = { scenario: 'bufcache', config, runs };
+  if (runs.length === 2) report.perCpuSpeedup = runs[0].opsPerSec / runs[1].opsPerSec;
+  return report;
+}
+
+function fmtRun(r: BufRunSummary): string[] {
+  const j = r.jobs[0];
+  const us = (ns: number) => (ns / 1000).toFixed(1);
+  const pct = (d: typeof j.read) => `p50 ${us(d.clat_ns.percentile['50.000000'] ?? 0)} µs, p99 ${us(d.clat_ns.percentile['99.000000'] ?? 0)} µs`;
+  const s = r.sysctl;
+  const lines = [
+    `${r.queues} queues: ${Math.round(r.opsPerSec).toLocaleString('en-US')} ops/s over ${(r.runtimeMs / 1000).toFixed(2)} s, hit ratio ${(r.hitRatio * 100).toFixed(1)}%`,
+    `  read : ${Math.round(j.read.iops).toLocaleString('en-US')} IOPS, ${(j.read.bw_bytes / 1048576).toFixed(1)} MiB/s, ${pct(j.read)}`,
+    `  write: ${Math.round(j.write.iops).toLocaleString('en-US')} IOPS, ${(j.write.bw_bytes / 1048576).toFixed(1)} MiB/s, ${pct(j.write)}`,
+    `  oracle: ${r.oracle.mismatchCount} stale/corrupt reads, ${r.oracle.lostWrites.length} lost writes (${r.oracle.checkedBlocks} blocks checked); invariants: ${r.invariants.length ? r.invariants.length + ' VIOLATED' : 'hold'}`,
+    `  getnewbuf: ${s['vfs.getnewbufcalls']} calls; restarts ${RESTART_NAMES.map((n) => `${n} ${s[`kiolab.bufcache.getnewbuf_restart.${n}`]}`).filter((x) => !x.endsWith(' 0')).join(', ') || 'none'}`,
+    `  daemons flushed ${s['kiolab.bufcache.flushed']} buffers; read-ahead ${s['kiolab.bufcache.readahead']}`,
+    '  locks (class: acquisitions / contended / wait µs):',
+    ...r.locks.map((l) => `    ${l.className.padEnd(18)} ${String(l.acquisitions).padStart(10)} ${String(l.contended).padStart(9)} ${String(l.waitUsTotal).padStart(10)}`),
+    '  sleeps (wmesg: sleeps / timeouts / total µs):',
+    ...r.sleeps.slice(0, 10).map((x) => `    ${x.wmesg.padEnd(18)} ${String(x.sleeps).padStart(10)} ${String(x.timeouts).padStart(9)} ${String(x.totalUs).padStart(10)}`),
+  ];
+  for (const m of r.oracle.mismatches) lines.push(`  MISMATCH ${m}`);
+  for (const m of r.oracle.lostWrites) lines.push(`  LOST ${m}`);
+  for (const m of r.invariants.slice(0, 10)) lines.push(`  INVARIANT ${m}`);
+  return lines;
+}
+
+export function formatBufBench(rep: BufBenchReport): string {
+  const c = rep.config;
+  const lines = [
+    `kiolab bench bufcache — nbuf ${c.nbuf} (${(c.cacheBytes / 1048576).toFixed(1)} MiB of ${c.bsize / 1024} KiB blocks), working set ${(c.workingSetBytes / 1048576).toFixed(1)} MiB in ${c.files} files`,
+    `${c.callers} callers × ${c.ops} ops, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, flush every ${c.flushEvery}, read-ahead ${c.readahead}`,
+    '',
+  ];
+  for (const r of rep.runs) lines.push(...fmtRun(r), '');
+  if (rep.perCpuSpeedup !== undefined) lines.push(`per-cpu queues vs one global queue set: ${rep.perCpuSpeedup.toFixed(2)}x the throughput`);
+  return lines.join('\n');
+}
+
+function choice<T extends string>(name: string, v: string | boolean | undefined, allowed: readonly T[], def: T): T {
+  if (v === undefined) return def;
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+export function parseBufBench(o: OptionValues): BufBenchOptions {
+  const nbuf = numOpt('nbuf', o.nbuf, 16, { integer: true, max: NBUF_MAX }) ?? 1024;
+  const bsize = numOpt('bsize', o.bsize, 4096, { integer: true, max: 65536 }) ?? 16384;
+  if (bsize % 4096 !== 0) throw new UsageError(`--bsize: expected a multiple of 4096, got ${JSON.stringify(o.bsize)}`);
+  return {
+    nbuf,
+    bsize,
+    callers: numOpt('callers', o.callers, 1, { integer: true, max: 64 }) ?? 4,
+    ops: numOpt('ops', o.ops, 1, { integer: true }) ?? 4000,
+    readRatio: numOpt('mix', o.mix, 0, { max: 1 }) ?? 0.7,
+    pattern: choice('pattern', o.pattern, ['seq', 'random', 'mixed'] as const, 'mixed'),
+    writeMode: choice('write-mode', o['write-mode'], ['delayed', 'async', 'sync', 'mixed'] as const, 'mixed'),
+    files: numOpt('files', o.files, 1, { integer: true, max: 256 }) ?? 8,
+    workingSet: numOpt('working-set', o['working-set'], 0.01, { max: 64 }) ?? 4,
+    flushEvery: numOpt('flush-every', o['flush-every'], 0, { integer: true }) ?? 200,
+    readahead: numOpt('readahead', o.readahead, 0, { integer: true, max: 16 }) ?? 2,
+    heavyFiles: numOpt('heavy-files', o['heavy-files'], 0, { integer: true }) ?? 1,
+    globalQueues: o.global === true,
+    latencyUs: numOpt('latency-us', o['latency-us'], 0) ?? 0,
+    deviceWorkers: numOpt('device-workers', o['device-workers'], 1, { integer: true, max: 8 }) ?? 1,
+    seed: numOpt('seed', o.seed, 0, { integer: true }) ?? 1,
+  };
+}
+
+registerScenario({
+  name: 'bufcache',
+  description: 'the DragonFly buffer cache: callers, buf_daemon[_hw] and the device, oracle-checked',
+  options: {
+    nbuf: { type: 'string', help: `buffer headers, 16..${NBUF_MAX} (default 1024)` },
+    callers: { type: 'string', help: 'caller workers (default 4)' },
+    ops: { type: 'string', help: 'operations per caller (default 4000)' },
+    mix: { type: 'string', help: 'fraction of reads, 0..1 (default 0.7)' },
+    pattern: { type: 'string', help: 'seq, random or mixed (default mixed)' },
+    'write-mode': { type: 'string', help: 'delayed (bdwrite), async (bawrite), sync (bwrite) or mixed (default)' },
+    files: { type: 'string', help: 'files (vnodes) (default 8)' },
+    'working-set': { type: 'string', help: 'working set as a multiple of the cache size (default 4)' },
+    bsize: { type: 'string', help: 'file system block size, a multiple of 4096 (default 16384)' },
+    'flush-every': { type: 'string', help: 'each caller fsyncs a file every N ops, 0 = never (default 200)' },
+    readahead: { type: 'string', help: 'blocks of read-ahead on sequential reads (default 2)' },
+    'heavy-files': { type: 'string', help: 'files whose buffers are B_HEAVY (buf_daemon_hw) (default 1)' },
+    global: { type: 'boolean', help: 'one global set of queues under one spinlock' },
+    compare: { type: 'boolean', help: 'run per-cpu and global queues and report the ratio' },
+    'latency-us': { type: 'string', help: 'device base latency per request, µs (default 0)' },
+    'device-workers': { type: 'string', help: 'device workers (default 1)' },
+    seed: { type: 'string', help: 'seed of the load (default 1)' },
+  },
+  run: (o, progress) => runBufBench(parseBufBench(o), progress, o.compare === true),
+  format: (r) => formatBufBench(r as BufBenchReport),
+  exitCode: (r) => ((r as BufBenchReport).runs.some((x) => x.oracle.mismatchCount > 0 || x.oracle.lostWrites.length > 0 || x.invariants.length > 0) ? 1 : 0),
+});

@@ -1,0 +1,280 @@
+/**
+ * Lookup and allocation: the vnode hash (bgetvp / brelvp), bmap, findblk, getblk, getcacheblk,
+ * regetblk, inmem, allocbuf and vfs_vmio_release.
+ *
+ * Vnodes are named by index + 1 (`vp`, 0 = none), as b_vp stores them.
+ */
+import { BUF_CMD_DONE, B_AGE, B_CACHE, B_DELWRI, B_HASHED, B_HEAVY, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VMIO, NOOFFSET, b_bio2 } from '../device/buf.js';
+import { ContractError, EWOULDBLOCK } from '../sync/errno.js';
+import type { BufCache } from './core.js';
+import { getnewbuf } from './getnewbuf.js';
+import { brelse, bwrite } from './io.js';
+import { VHASH_SIZE } from './layout.js';
+import { bufspacewakeup } from './space.js';
+import { DEV_BSIZE, FINDBLK_NBLOCK, FINDBLK_REF, FINDBLK_TEST, GETBLK_NOWAIT, GETBLK_SZMATCH, MAXBSIZE } from './tunables.js';
+
+function hashSlot(loffset: number): number {
+  return (Math.imul(loffset >>> 9, 0x9e3779b1) >>> 0) % VHASH_SIZE;
+}
+
+/** The device byte offset of file offset `loffset` of `vp` (VOP_BMAP: files are contiguous). */
+export function bmap(bc: BufCache, vp: number, loffset: number): number {
+  const v = bc.vnode(vp);
+  const size = bc.V.load(v, 'v_size');
+  if (loffset < 0 || loffset >= size) throw new ContractError(`bmap: offset ${loffset} is outside vnode ${vp} (${size} bytes)`);
+  return bc.V.load(v, 'v_base') + loffset;
+}
+
+/** Hash lookup of (vp, loffset). Caller holds the vnode's v_token. */
+function hashLookup(bc: BufCache, v: number, loffset: number): number {
+  const B = bc.B;
+  for (let bp = bc.V.loadAt(v, 'v_hash', hashSlot(loffset)); bp !== 0; bp = B.load(bp, 'b_hnext')) {
+    if (B.load(bp, 'b_loffset') === loffset) return bp;
+  }
+  return 0;
+}
+
+/**
+ * bgetvp: associate locked buffer `bp` (b_loffset set) with `vp` and hash it. Returns false on a
+ * collision (another buffer already holds (vp, loffset)). Takes v_token. Never sleeps.
+ */
+export function bgetvp(bc: BufCache, vp: number, bp: number): boolean {
+  const v = bc.vnode(vp);
+  const tok = bc.V.addrOf(v, 'v_token');
+  const loffset = bc.B.load(bp, 'b_loffset');
+  bc.sync.spin_lock(tok);
+  try {
+    if (hashLookup(bc, v, loffset) !== 0) return false;
+    const k = hashSlot(loffset);
+    bc.B.store(bp, 'b_hnext', bc.V.loadAt(v, 'v_hash', k));
+    bc.V.storeAt(v, 'v_hash', k, bp);
+    bc.B.store(bp, 'b_vp', vp);
+    bc.b_flags.or(bp, B_HASHED);
+    bc.V.add(v, 'v_nbufs', 1);
+    return true;
+  } finally {
+    bc.sync.spin_unlock(tok);
+  }
+}
+
+/** brelvp: unhash locked buffer `bp` and drop its vnode. Takes v_token. Never sleeps. */
+export function brelvp(bc: BufCache, bp: number): void {
+  const vp = bc.B.load(bp, 'b_vp');
+  if (vp === 0) return;
+  const v = bc.vnode(vp);
+  const tok = bc.V.addrOf(v, 'v_token');
+  const B = bc.B;
+  bc.sync.spin_lock(tok);
+  try {
+    if (bc.b_flags.load(bp) & B_HASHED) {
+      const k = hashSlot(B.load(bp, 'b_loffset'));
+      let prev = 0;
+      let cur = bc.V.loadAt(v, 'v_hash', k);
+      while (cur !== 0 && cur !== bp) {
+        prev = cur;
+        cur = B.load(cur, 'b_hnext');
+      }
+      if (cur === 0) throw new ContractError(`brelvp: ${bc.describe(bp)} is B_HASHED but not on vnode ${vp}'s hash chain`);
+      if (prev === 0) bc.V.storeAt(v, 'v_hash', k, B.load(bp, 'b_hnext'));
+      else B.store(prev, 'b_hnext', B.load(bp, 'b_hnext'));
+      B.store(bp, 'b_hnext', 0);
+      bc.b_flags.and(bp, ~B_HASHED);
+      bc.V.add(v, 'v_nbufs', -1);
+    }
+    B.store(bp, 'b_vp', 0);
+  } finally {
+    bc.sync.spin_unlock(tok);
+  }
+}
+
+/**
+ * findblk: locate (vp, loffset). FINDBLK_TEST returns it unlocked (the caller locks and
+ * revalidates), FINDBLK_NBLOCK try-locks (0 if busy), else it locks blocking and revalidates
+ * the identity. FINDBLK_REF returns it with a reference (prevents getnewbuf reuse).
+ * Takes v_token briefly. May sleep unless TEST or NBLOCK.
+ */
+export function findblk(bc: BufCache, vp: number, loffset: number, flags: number): number {
+  const v = bc.vnode(vp);
+  const tok = bc.V.addrOf(v, 'v_token');
+  const B = bc.B;
+  let bp: number;
+  for (;;) {
+    bc.sync.spin_lock(tok);
+    bp = hashLookup(bc, v, loffset);
+    if (bp === 0) {
+      bc.sync.spin_unlock(tok);
+      return 0;
+    }
+    bc.bqhold(bp); // under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
+    bc.sync.spin_unlock(tok);
+    if (flags & FINDBLK_TEST) break;
+    if (flags & FINDBLK_NBLOCK) {
+      if (!bc.BUF_TRYLOCK(bp)) {
+        bc.b_refs.add(bp, -1);
+        return 0;
+      }
+    } else {
+      bc.BUF_LOCK(bp);
+    }
+    if (B.load(bp, 'b_vp') === vp && B.load(bp, 'b_loffset') === loffset) break;
+    bc.b_refs.add(bp, -1);
+    bc.BUF_UNLOCK(bp);
+  }
+  if ((flags & FINDBLK_REF) === 0) bc.b_refs.add(bp, -1);
+  return bp;
+}
+
+/** inmem: true when (vp, loffset) has a buffer (no VM page cache is modelled). */
+export function inmem(bc: BufCache, vp: number, loffset: number): boolean {
+  return findblk(bc, vp, loffset, FINDBLK_TEST) !== 0;
+}
+
+/**
+ * getblk: the locked buffer for (vp, loffset) of `size` bytes, found or created. On return the
+ * buffer is off its queue; B_CACHE tells whether its contents are valid. A found buffer is
+ * ref'd, then locked, then its identity rechecked (it may have been recycled meanwhile). A size
+ * change writes a dirty buffer out (or releases a clean one) and retries; a B_DELWRI buffer
+ * without B_CACHE is committed first. Returns 0 only with GETBLK_NOWAIT/GETBLK_SZMATCH or when
+ * `slptimeo` ran out. Entry/exit: no spinlock held; exit: the buffer locked. May sleep.
+ */
+export function getblk(bc: BufCache, vp: number, loffset: number, size: number, blkflags: number, slptimeo = 0): number {
+  if (size > MAXBSIZE) throw new ContractError(`getblk: size ${size} > MAXBSIZE ${MAXBSIZE}`);
+  if (size <= 0) throw new ContractError(`getblk: size ${size} must be positive`);
+  const B = bc.B;
+  for (;;) {
+    let bp = findblk(bc, vp, loffset, FINDBLK_REF | FINDBLK_TEST);
+    if (bp !== 0) {
+      // Found and ref'd but not locked: the window in which getnewbuf may recycle it.
+      bc.sync.point(bc.pt_getblk_found, bp);
+      if (!bc.BUF_TRYLOCK(bp)) {
+        if (blkflags & GETBLK_NOWAIT) {
+          bc.bqdrop(bp);
+          return 0;
+        }
+        if (bc.BUF_TIMELOCK(bp, slptimeo) === EWOULDBLOCK) {
+          bc.bqdrop(bp);
+          return 0;
+        }
+      }
+      bc.bqdrop(bp);
+      // Recheck the identity under the lock: the buffer may have been recycled.
+      if (B.load(bp, 'b_vp') !== vp || B.load(bp, 'b_loffset') !== loffset) {
+        bc.stat('getblk_recycled');
+        bc.BUF_UNLOCK(bp);
+        continue;
+      }
+      if ((blkflags & GETBLK_SZMATCH) && size !== B.load(bp, 'b_bcount')) {
+        bc.BUF_UNLOCK(bp);
+        return 0;
+      }
+      if (B.load(bp, 'b_cmd') !== BUF_CMD_DONE) throw new ContractError(`getblk: ${bc.describe(bp)} is locked with an I/O still in progress`);
+      bc.b_flags.and(bp, ~B_AGE);
+      if ((bc.b_flags.load(bp) & B_INVAL) && bc.io.offset(b_bio2(bp)) !== NOOFFSET) bc.io.set_offset(b_bio2(bp), NOOFFSET);
+      if (bc.b_flags.load(bp) & B_INVAL) bc.b_flags.and(bp, ~B_CACHE);
+      bc.bremfree(bp);
+      if (size !== B.load(bp, 'b_bcount')) {
+        bc.b_flags.or(bp, B_RELBUF);
+        if (bc.b_flags.load(bp) & B_DELWRI) bwrite(bc, bp);
+        else brelse(bc, bp);
+        continue;
+      }
+      if ((bc.b_flags.load(bp) & (B_CACHE | B_DELWRI)) === B_DELWRI) {
+        // Commit it before the caller, seeing B_CACHE clear, reads over the dirty data.
+        bc.b_flags.or(bp, B_NOCACHE);
+        bwrite(bc, bp);
+        continue;
+      }
+      return bp;
+    }
+    bp = getnewbuf(bc, blkflags, slptimeo, size);
+    if (bp === 0) {
+      if (slptimeo) return 0;
+      continue;
+    }
+    B.store(bp, 'b_loffset', loffset);
+    bc.io.set_offset(b_bio2(bp), NOOFFSET);
+    if (!bgetvp(bc, vp, bp)) {
+      bc.b_flags.or(bp, B_INVAL);
+      brelse(bc, bp);
+      continue;
+    }
+    bc.b_flags.or(bp, B_VMIO);
+    if (B.load(bp, 'b_cmd') !== BUF_CMD_DONE) throw new ContractError(`getblk: new ${bc.describe(bp)} has an I/O in progress`);
+    allocbuf(bc, bp, size);
+    return bp;
+  }
+}
+
+/**
+ * getcacheblk: the buffer only if it is fully valid (B_CACHE, not B_INVAL), locked and off its
+ * queue; else 0. With `blksize` 0 it only looks (findblk); otherwise it goes through getblk.
+ * May sleep unless GETBLK_NOWAIT.
+ */
+export function getcacheblk(bc: BufCache, vp: number, loffset: number, blksize: number, blkflags: number): number {
+  if (blksize) {
+    const bp = getblk(bc, vp, loffset, blksize, blkflags, 0);
+    if (bp === 0) return 0;
+    if ((bc.b_flags.load(bp) & (B_INVAL | B_CACHE)) === B_CACHE) {
+      bc.b_flags.and(bp, ~B_AGE);
+      return bp;
+    }
+    brelse(bc, bp);
+    return 0;
+  }
+  const bp = findblk(bc, vp, loffset, blkflags & GETBLK_NOWAIT ? FINDBLK_NBLOCK : 0);
+  if (bp === 0) return 0;
+  if ((bc.b_flags.load(bp) & (B_INVAL | B_CACHE)) === B_CACHE) {
+    bc.b_flags.and(bp, ~B_AGE);
+    bc.bremfree(bp);
+    return bp;
+  }
+  bc.BUF_UNLOCK(bp);
+  return 0;
+}
+
+/** regetblk: re-take a buffer released to the LOCKED queue. Exit: locked, off its queue. May sleep. */
+export function regetblk(bc: BufCache, bp: number): void {
+  if ((bc.b_flags.load(bp) & B_LOCKED) === 0) throw new ContractError(`regetblk: ${bc.describe(bp)} is not B_LOCKED`);
+  bc.BUF_LOCK(bp);
+  bc.bremfree(bp);
+}
+
+/**
+ * allocbuf: size the buffer's memory to `size` (DEV_BSIZE granular, within its MAXBSIZE
+ * reservation) and account bufspace (and dirty space of a dirty buffer). Growing brings in
+ * fresh memory, so B_CACHE is cleared (no VM page cache is modelled). Entry: buffer locked.
+ * Never sleeps.
+ */
+export function allocbuf(bc: BufCache, bp: number, size: number): void {
+  const B = bc.B;
+  bc.assertLocked('allocbuf', bp);
+  if (B.load(bp, 'b_kvasize') < size) throw new ContractError(`allocbuf: ${bc.describe(bp)} is too small for ${size} bytes`);
+  const newbsize = Math.ceil(size / DEV_BSIZE) * DEV_BSIZE;
+  const old = B.load(bp, 'b_bufsize');
+  if (size === 0 || old === 0) bc.b_flags.or(bp, B_CACHE);
+  if (newbsize >= old && size > B.load(bp, 'b_bcount')) bc.b_flags.and(bp, ~B_CACHE);
+  if (newbsize !== old) {
+    bc.gadd('bufspace', newbsize - old);
+    const f = bc.b_flags.load(bp);
+    if (f & B_DELWRI) {
+      bc.gadd('dirtybufspace', newbsize - old);
+      if (f & B_HEAVY) bc.gadd('dirtybufspacehw', newbsize - old);
+    }
+  }
+  B.store(bp, 'b_bufsize', newbsize);
+  B.store(bp, 'b_bcount', size);
+  B.store(bp, 'b_data', B.load(bp, 'b_kvabase'));
+  bufspacewakeup(bc);
+}
+
+/** vfs_vmio_release: give the buffer's memory back (bufspace) and drop its vnode. Entry: locked. */
+export function vfs_vmio_release(bc: BufCache, bp: number): void {
+  const size = bc.B.load(bp, 'b_bufsize');
+  if (size) {
+    bc.gadd('bufspace', -size);
+    bc.B.store(bp, 'b_bufsize', 0);
+    bufspacewakeup(bc);
+  }
+  bc.b_flags.and(bp, ~B_VMIO);
+  if (bc.B.load(bp, 'b_vp')) brelvp(bc, bp);
+}

@@ -1,0 +1,135 @@
+/**
+ * checkInvariants: the buffer-cache invariants of RACES.md, asserted by walking every queue,
+ * every header and every vnode hash chain. Takes no lock: call it at a quiescent point (no I/O
+ * in flight, no buffer locked), from any thread. Returns the violations found (empty: all hold).
+ */
+import { BUF_CMD_DONE, B_DELWRI, B_HASHED, B_HEAVY, B_LOCKED, B_MARKER, bflagsToString } from '../device/buf.js';
+import type { Arena } from '../shm/arena.js';
+import { BufGlobalsLayout, BufLayout, BufPcpuLayout, VHASH_SIZE, VnodeLayout } from './layout.js';
+import { BQUEUE_CLEAN, BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_EMPTY, BQUEUE_LOCKED, BQUEUE_NAMES, BQUEUE_NONE, BUFFER_QUEUES } from './tunables.js';
+
+export function checkInvariants(arena: Arena): string[] {
+  const out: string[] = [];
+  const G = arena.view(BufGlobalsLayout);
+  const P = arena.view(BufPcpuLayout);
+  const B = arena.view(BufLayout);
+  const V = arena.view(VnodeLayout);
+  const g = arena.pool('bufcache.globals', BufGlobalsLayout).addr(0);
+  const bufs = arena.pool('bufcache.bufs', BufLayout);
+  const pcpu = arena.pool('bufcache.pcpu', BufPcpuLayout);
+  const vnodes = arena.pool('bufcache.vnodes', VnodeLayout);
+  const nbuf = G.load(g, 'nbuf');
+  const nsets = G.load(g, 'nsets');
+  const name = (bp: number) => `buffer ${B.load(bp, 'b_owner')} (${bflagsToString(B.load(bp, 'b_flags'))})`;
+  // 1. queues: membership, links, agreement with b_qindex/b_qcpu and with the flags
+  const seen = new Map<number, string>();
+  for (let set = 0; set < nsets; set++) {
+    const pc = pcpu.addr(set);
+    if (P.load(pc, 'spin') !== 0) out.push(`bufpcpu[${set}].spin is held at a quiescent point`);
+    for (let q = 1; q < BUFFER_QUEUES; q++) {
+      let n = 0;
+      let prev = 0;
+      for (let bp = P.loadAt(pc, 'q_head', q); bp !== 0; bp = B.load(bp, 'b_qnext')) {
+        if (++n > nbuf + 2) {
+          out.push(`queue ${BQUEUE_NAMES[q]} of set ${set} has a cycle`);
+          break;
+        }
+        if (!bufs.contains(bp)) {
+          out.push(`queue ${BQUEUE_NAMES[q]} of set ${set} links to ${bp}, not a buffer header`);
+          break;
+        }
+        const where = `${BQUEUE_NAMES[q]}@${set}`;
+        if (seen.has(bp)) out.push(`${name(bp)} is on two queues: ${seen.get(bp)} and ${where}`);
+        seen.set(bp, where);
+        if (B.load(bp, 'b_qprev') !== prev) out.push(`${name(bp)} on ${where}: b_qprev does not point at its predecessor`);
+        prev = bp;
+        if (B.load(bp, 'b_qindex') !== q || B.load(bp, 'b_qcpu') !== set) {
+          out.push(`${name(bp)} is on ${where} but b_qindex/b_qcpu say ${BQUEUE_NAMES[B.load(bp, 'b_qindex')]}@${B.load(bp, 'b_qcpu')}`);
+        }
+        const f = B.load(bp, 'b_flags');
+        if (f & B_MARKER) {
+          out.push(`marker ${name(bp)} left on ${where}`);
+          continue;
+        }
+        const bad =
+          (q === BQUEUE_EMPTY && (B.load(bp, 'b_bufsize') !== 0 || f & B_HASHED || B.load(bp, 'b_vp') !== 0)) ||
+          (q === BQUEUE_CLEAN && f & B_DELWRI) ||
+          (q === BQUEUE_DIRTY && (f & (B_DELWRI | B_HEAVY)) !== B_DELWRI) ||
+          (q === BQUEUE_DIRTY_HW && (f & (B_DELWRI | B_HEAVY)) !== (B_DELWRI | B_HEAVY)) ||
+          (q === BQUEUE_LOCKED && (f & B_LOCKED) === 0);
+        if (bad) out.push(`${name(bp)} on ${where}: its flags do not belong on that queue (bufsize ${B.load(bp, 'b_bufsize')}, vp ${B.load(bp, 'b_vp')})`);
+      }
+      if (n !== P.loadAt(pc, 'q_len', q)) out.push(`queue ${BQUEUE_NAMES[q]} of set ${set} holds ${n} buffers but q_len says ${P.loadAt(pc, 'q_len', q)}`);
+      if (P.loadAt(pc, 'q_tail', q) !== prev) out.push(`queue ${BQUEUE_NAMES[q]} of set ${set}: q_tail is not the last buffer`);
+    }
+  }
+  // 2. headers: counters are the sums over buffers; off-queue buffers are locked
+  let dirtycount = 0, dirtyspace = 0, dirtykva = 0, hwcount = 0, hwspace = 0, bufspace = 0, running = 0, runningcount = 0;
+  for (let n = 0; n < nbuf; n++) {
+    const bp = bufs.addr(n);
+    const f = B.load(bp, 'b_flags');
+    const locked = B.load(bp, 'b_lock') !== 0;
+    if (B.load(bp, 'b_qindex') === BQUEUE_NONE && !locked) out.push(`${name(bp)} is on no queue and not locked`);
+    if (B.load(bp, 'b_qindex') !== BQUEUE_NONE && !seen.has(bp)) out.push(`${name(bp)} says queue ${BQUEUE_NAMES[B.load(bp, 'b_qindex')]} but is not on it`);
+    if (locked) out.push(`${name(bp)} is locked at a quiescent point`);
+    if (B.load(bp, 'b_cmd') !== BUF_CMD_DONE) out.push(`${name(bp)} has b_cmd ${B.load(bp, 'b_cmd')} (an I/O not completed) at a quiescent point`);
+    if (B.load(bp, 'b_refs') < 0) out.push(`${name(bp)} has negative b_refs ${B.load(bp, 'b_refs')}`);
+    if (B.load(bp, 'b_refs') > 0) out.push(`${name(bp)} still holds ${B.load(bp, 'b_refs')} reference(s) at a quiescent point`);
+    const size = B.load(bp, 'b_bufsize');
+    bufspace += size;
+    if (f & B_DELWRI) {
+      dirtycount++;
+      dirtyspace += size;
+      dirtykva += B.load(bp, 'b_kvasize');
+      if (f & B_HEAVY) {
+        hwcount++;
+        hwspace += size;
+      }
+    }
+    const rs = B.load(bp, 'b_runningbufspace');
+    if (rs < 0) out.push(`${name(bp)} has negative b_runningbufspace`);
+    running += rs;
+    if (rs > 0) runningcount++;
+    if (((f & B_HASHED) !== 0) !== (B.load(bp, 'b_vp') !== 0)) out.push(`${name(bp)}: B_HASHED and b_vp (${B.load(bp, 'b_vp')}) disagree`);
+  }
+  const expect: [string, number, number][] = [
+    ['dirtybufcount', G.load(g, 'dirtybufcount'), dirtycount],
+    ['dirtybufspace', G.load(g, 'dirtybufspace'), dirtyspace],
+    ['dirtykvaspace', G.load(g, 'dirtykvaspace'), dirtykva],
+    ['dirtybufcounthw', G.load(g, 'dirtybufcounthw'), hwcount],
+    ['dirtybufspacehw', G.load(g, 'dirtybufspacehw'), hwspace],
+    ['bufspace', G.load(g, 'bufspace'), bufspace],
+    ['runningbufspace', G.load(g, 'runningbufspace'), running],
+    ['runningbufcount', G.load(g, 'runningbufcount'), runningcount],
+  ];
+  for (const [k, have, want] of expect) if (have !== want) out.push(`vfs.${k} is ${have} but the buffers add up to ${want}`);
+  // 3. hash chains: every hashed buffer on its vnode's chain once, one buffer per (vp, loffset)
+  const hashed = new Set<number>();
+  for (let i = 0; i < vnodes.count; i++) {
+    const v = vnodes.addr(i);
+    const keys = new Set<number>();
+    let count = 0;
+    for (let k = 0; k < VHASH_SIZE; k++) {
+      let guard = 0;
+      for (let bp = V.loadAt(v, 'v_hash', k); bp !== 0; bp = B.load(bp, 'b_hnext')) {
+        if (++guard > nbuf) {
+          out.push(`vnode ${i + 1} hash slot ${k} has a cycle`);
+          break;
+        }
+        count++;
+        const lo = B.load(bp, 'b_loffset');
+        if (B.load(bp, 'b_vp') !== i + 1) out.push(`${name(bp)} is on vnode ${i + 1}'s hash but b_vp is ${B.load(bp, 'b_vp')}`);
+        if (keys.has(lo)) out.push(`two hashed buffers for (vnode ${i + 1}, offset ${lo})`);
+        keys.add(lo);
+        if (hashed.has(bp)) out.push(`${name(bp)} is hashed twice`);
+        hashed.add(bp);
+      }
+    }
+    if (count !== V.load(v, 'v_nbufs')) out.push(`vnode ${i + 1}: v_nbufs is ${V.load(v, 'v_nbufs')} but its hash holds ${count}`);
+  }
+  for (let n = 0; n < nbuf; n++) {
+    const bp = bufs.addr(n);
+    if (B.load(bp, 'b_flags') & B_HASHED && !hashed.has(bp)) out.push(`${name(bp)} is B_HASHED but on no hash chain`);
+  }
+  return out;
+}

@@ -1,0 +1,402 @@
+/**
+ * The load: "processes" reading and writing files through the buffer cache, every write stamped
+ * by the device oracle and every read checked against the version last written through the
+ * cache (`bufcache.expect`): a read older than that is stale, a missing stamp is corruption.
+ * The last caller to finish quiesces the daemons, syncs every file and checks that every block's
+ * latest version reached the device (no write lost).
+ */
+import { B_CACHE, B_DELWRI, B_INVAL } from '../device/buf.js';
+import { mix32, resolveDevice } from '../device/config.js';
+import { Devices } from '../device/disk.js';
+import { STAMP_MAGIC, UNSTAMPED } from '../device/oracle.js';
+import { OpRecorder } from '../report/types.js';
+import { Point } from '../sync/hooks.js';
+import type { Sync } from '../sync/sync.js';
+import { BufCache } from './core.js';
+import { getblk } from './getblk.js';
+import { bawrite, bdwrite, bheavy, bqrelse, brelse, bread, breadn, bwrite } from './io.js';
+import { VHASH_SIZE, VnodeLayout, type BufMachineSpec } from './layout.js';
+import { buf_runningbufspace_severe, bwillwrite, waitrunningbufspace } from './space.js';
+import { GETBLK_BHEAVY } from './tunables.js';
+import { buf_daemon_hw_limit, buf_daemon_limit } from './daemon.js';
+import { checkInvariants } from './invariants.js';
+
+export interface LoadArgs {
+  ops: number;
+  seed?: number;
+  /** Fraction of operations that read (default 0.7). */
+  readRatio?: number;
+  pattern?: 'seq' | 'random' | 'mixed';
+  /** How writes go out: bdwrite, bawrite, bwrite, or a mix (70/20/10, the default). */
+  writeMode?: 'delayed' | 'async' | 'sync' | 'mixed';
+  /** Blocks of read-ahead on sequential reads (breadn), default 2. */
+  readahead?: number;
+  /** Every this many operations, vfsync one file (0: never; default 200). */
+  flushEvery?: number;
+  /** Callers in the run (the last one to finish does the final sync and check). */
+  ncallers: number;
+  /** Daemons in the run (the final step waits for each to acknowledge the quiesce). */
+  ndaemons?: number;
+  /** Record latencies (default true). */
+  record?: boolean;
+  /** Before the final sync, wait for the daemons to drain dirty space below their low marks. */
+  drain?: boolean;
+  /**
+   * Widen the race windows of getblk (found, not yet locked) and getnewbuf (locked, not yet
+   * unhashed) with a short pause at their instrumentation points (a stress hook), so that
+   * recycling under a lookup actually happens on a small machine.
+   */
+  widenRaces?: boolean;
+  /**
+   * Split the ops into this many phases; between phases every caller waits at a barrier, the
+   * daemons are quiesced, I/O drains and the invariants are checked (default 1: only at the end).
+   */
+  phases?: number;
+}
+
+export interface LoadResult {
+  ops: number;
+  reads: number;
+  writes: number;
+  hits: number;
+  misses: number;
+  errors: number;
+  mismatches: string[];
+  t0: number;
+  t1: number;
+  rec: ReturnType<OpRecorder['toJSON']>;
+  final?: { lostWrites: string[]; dirtyLeft: number; checkedBlocks: number };
+  /** Quiescent points this caller checked (as the barrier's leader), and the violations found. */
+  invariantChecks: number;
+  violations: string[];
+  /** With `drain`: the dirty counters once the daemons were done, and the marks. */
+  drained?: { dirtykvaspace: number; runningbufspace: number; dirtybufcount: number; lodirtybufspace: number; ok: boolean; peakDirtykva: number };
+}
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/** Context of one caller: the buffer cache, the devices and the oracle bookkeeping. */
+export class FileLoad {
+  readonly bc: BufCache;
+  readonly dev: Devices;
+  readonly devBlockSize: number;
+  readonly bsize: number;
+  readonly nvnodes: number;
+  readonly fileBlocks: number;
+  private readonly expect: number; // word index of bufcache.expect, or -1
+  private readonly i32: Int32Array;
+
+  constructor(sync: Sync, spec: BufMachineSpec) {
+    this.dev = Devices.of(sync, spec);
+    this.bc = BufCache.of(sync);
+    const unit = spec.bufcache!.unit ?? 0;
+    this.devBlockSize = resolveDevice(spec.devices![unit], unit).blockSize;
+    this.bsize = this.bc.gl('bsize');
+    this.nvnodes = this.bc.gl('nvnodes');
+    this.fileBlocks = this.bc.V.load(this.bc.vnode(1), 'v_size') / this.bsize;
+    this.i32 = sync.arena.i32;
+    this.expect = sync.arena.hasRegion('bufcache.expect') ? sync.arena.region('bufcache.expect').offset >>> 2 : -1;
+  }
+
+  get oracle() {
+    return this.dev.oracles[this.bc.V.load(this.bc.vnode(1), 'v_unit')];
+  }
+
+  /** First device block of (vp, loffset). */
+  devblk(vp: number, loffset: number): number {
+    return (this.bc.V.load(this.bc.vnode(vp), 'v_base') + loffset) / this.devBlockSize;
+  }
+
+  /**
+   * Write block `lbn` of `vp` through the cache: throttle (bwillwrite / waitrunningbufspace),
+   * getblk, stamp the whole block, then bdwrite / bawrite / bwrite. Returns the error (bwrite).
+   * May sleep.
+   */
+  write(vp: number, lbn: number, mode: 'delayed' | 'async' | 'sync', writer: number): number {
+    const bc = this.bc;
+    const heavy = bc.V.load(bc.vnode(vp), 'v_heavy') !== 0;
+    if (mode === 'delayed') bwillwrite(bc);
+    else if (buf_runningbufspace_severe(bc)) waitrunningbufspace(bc);
+    const loffset = lbn * this.bsize;
+    const bp = getblk(bc, vp, loffset, this.bsize, heavy ? GETBLK_BHEAVY : 0);
+    this.checkIdentity('getblk', bp, vp, loffset);
+    if (heavy) bheavy(bc, bp);
+    const o = this.oracle;
+    if (o) {
+      const blk = this.devblk(vp, loffset);
+      const n = this.bsize / this.devBlockSize;
+      const versions = o.stamp(bc.B.load(bp, 'b_data'), blk, n, writer);
+      if (this.expect >= 0) for (let i = 0; i < n; i++) Atomics.store(this.i32, this.expect + blk + i, versions[i]);
+    } else {
+      bc.arena.u8.fill(writer & 0xff, bc.B.load(bp, 'b_data'), bc.B.load(bp, 'b_data') + this.bsize);
+    }
+    bc.b_flags.and(bp, ~B_INVAL);
+    bc.b_flags.or(bp, B_CACHE);
+    if (mode === 'delayed') bdwrite(bc, bp);
+    else if (mode === 'async') bawrite(bc, bp);
+    else return bwrite(bc, bp);
+    return 0;
+  }
+
+  /**
+   * Read block `lbn` of `vp` (with `ra` blocks of read-ahead) and check it against the
+   * expected versions; mismatches are appended to `out`. Returns { error, hit }. May sleep.
+   */
+  read(vp: number, lbn: number, ra: number, out: string[]): { error: number; hit: boolean } {
+    const bc = this.bc;
+    const loffset = lbn * this.bsize;
+    const raoffs: number[] = [];
+    for (let k = 1; k <= ra && lbn + k < this.fileBlocks; k++) raoffs.push((lbn + k) * this.bsize);
+    const r = raoffs.length ? breadn(bc, vp, loffset, this.bsize, raoffs, this.bsize) : bread(bc, vp, loffset, this.bsize);
+    this.checkIdentity('bread', r.bp, vp, loffset);
+    if (r.error) {
+      brelse(bc, r.bp);
+      return { error: r.error, hit: r.hit };
+    }
+    const o = this.oracle;
+    if (o && this.expect >= 0) {
+      const blk = this.devblk(vp, loffset);
+      const n = this.bsize / this.devBlockSize;
+      const data = bc.B.load(r.bp, 'b_data');
+      const floor: number[] = [];
+      for (let i = 0; i < n; i++) floor.push(Atomics.load(this.i32, this.expect + blk + i));
+      for (const m of o.verify(data, blk, n, floor)) out.push(`${r.hit ? 'cache hit' : 'read'}: ${m.message}`);
+      for (let i = 0; i < n; i++) {
+        const w = (data + i * this.devBlockSize) >>> 2;
+        if (floor[i] !== UNSTAMPED && this.i32[w] === STAMP_MAGIC && this.i32[w + 2] > floor[i]) {
+          out.push(`block ${blk + i}: version ${this.i32[w + 2]} read, but the last one written through the cache is ${floor[i]}`);
+        }
+      }
+    }
+    bqrelse(bc, r.bp);
+    return { error: 0, hit: r.hit };
+  }
+
+  /** Identity mismatches (getblk returned someone else's block) found so far. */
+  identityErrors: string[] = [];
+  private checkIdentity(fn: string, bp: number, vp: number, loffset: number): void {
+    const B = this.bc.B;
+    if (B.load(bp, 'b_vp') !== vp || B.load(bp, 'b_loffset') !== loffset) {
+      this.identityErrors.push(`${fn}(vnode ${vp}, offset ${loffset}) returned ${this.bc.describe(bp)} of vnode ${B.load(bp, 'b_vp')} offset ${B.load(bp, 'b_loffset')}`);
+    }
+  }
+
+  /**
+   * vfsync: write out every dirty buffer of `vp` (bawrite) and wait for the vnode's writes to
+   * drain. Holds v_token only while collecting. May sleep.
+   */
+  vfsync(vp: number): void {
+    const bc = this.bc;
+    const v = bc.vnode(vp);
+    const tok = bc.V.addrOf(v, 'v_token');
+    const dirty: number[] = [];
+    bc.sync.spin_lock(tok);
+    for (let k = 0; k < VHASH_SIZE; k++) {
+      for (let bp = bc.V.loadAt(v, 'v_hash', k); bp !== 0; bp = bc.B.load(bp, 'b_hnext')) {
+        if (bc.b_flags.load(bp) & B_DELWRI) dirty.push(bp);
+      }
+    }
+    bc.sync.spin_unlock(tok);
+    for (const bp of dirty) {
+      bc.BUF_LOCK(bp);
+      if (bc.B.load(bp, 'b_vp') !== vp || (bc.b_flags.load(bp) & B_DELWRI) === 0) {
+        bc.BUF_UNLOCK(bp);
+        continue;
+      }
+      bc.bremfree(bp);
+      bawrite(bc, bp);
+    }
+    bc.io.bio_track_wait(VnodeLayout.addrOf(v, 'v_track_write'), 30_000);
+  }
+
+  /** Wait (≤ 20 s) until both daemons' limit functions are false: dirty space drained below the marks. */
+  drainWait(peakDirtykva: number): NonNullable<LoadResult['drained']> {
+    const bc = this.bc;
+    const lo = Math.trunc(bc.gl('lodirtybufspace') / 2);
+    const deadline = performance.now() + 20_000;
+    let ok = false;
+    while (performance.now() < deadline) {
+      if (!buf_daemon_limit(bc, lo) && !buf_daemon_hw_limit(bc, lo)) {
+        ok = true;
+        break;
+      }
+      Atomics.wait(nap, 0, 0, 2);
+    }
+    return {
+      dirtykvaspace: bc.gl('dirtykvaspace'),
+      runningbufspace: bc.gl('runningbufspace'),
+      dirtybufcount: bc.gl('dirtybufcount'),
+      lodirtybufspace: bc.gl('lodirtybufspace'),
+      ok,
+      peakDirtykva,
+    };
+  }
+
+  /**
+   * Ask the daemons to hold still (request generation `gen`), wait for each to acknowledge, then
+   * for every I/O to finish and every buffer to be unlocked. Callers must be idle. May sleep.
+   */
+  quiesce(ndaemons: number, gen: number): void {
+    const bc = this.bc;
+    const G = bc.G;
+    G.store(bc.g, 'quiesced', 0);
+    G.store(bc.g, 'quiesce', gen);
+    bc.sync.wakeup(G.addrOf(bc.g, 'bd_request'));
+    bc.sync.wakeup(G.addrOf(bc.g, 'bd_request_hw'));
+    const deadline = performance.now() + 30_000;
+    while (G.load(bc.g, 'quiesced') < ndaemons) {
+      if (performance.now() > deadline) throw new Error(`bufcache load: the daemons did not quiesce (${G.load(bc.g, 'quiesced')} of ${ndaemons})`);
+      Atomics.wait(nap, 0, 0, 1);
+    }
+    for (let n = 0; n < bc.nbuf; ) {
+      if (!bc.BUF_LOCKINUSE(bc.buf(n))) {
+        n++;
+        continue;
+      }
+      if (performance.now() > deadline) throw new Error(`bufcache load: ${bc.describe(bc.buf(n))} stays locked at a quiescent point`);
+      Atomics.wait(nap, 0, 0, 1);
+    }
+  }
+
+  /** Lift the quiesce request: the daemons resume. */
+  unquiesce(): void {
+    this.bc.G.store(this.bc.g, 'quiesce', 0);
+    this.bc.sync.wakeup(this.bc.G.addrOf(this.bc.g, 'quiesce'));
+  }
+
+  /** The final step: quiesce the daemons, sync every file, check that no write was lost. */
+  finalSync(ndaemons: number): NonNullable<LoadResult['final']> {
+    const bc = this.bc;
+    const G = bc.G;
+    const deadline = performance.now() + 30_000;
+    this.quiesce(ndaemons, 0x7fffffff);
+    for (let pass = 0; pass < 3 && G.load(bc.g, 'dirtybufcount') > 0; pass++) {
+      for (let vp = 1; vp <= this.nvnodes; vp++) this.vfsync(vp);
+    }
+    while (G.load(bc.g, 'runningbufcount') > 0) {
+      if (performance.now() > deadline) throw new Error('bufcache load: writes still running after the final sync');
+      Atomics.wait(nap, 0, 0, 1);
+    }
+    const lostWrites: string[] = [];
+    let checkedBlocks = 0;
+    const o = this.oracle;
+    if (o && this.expect >= 0) {
+      const nblocks = (this.nvnodes * this.fileBlocks * this.bsize) / this.devBlockSize;
+      for (let b = 0; b < nblocks; b++) {
+        const want = Atomics.load(this.i32, this.expect + b);
+        if (want === UNSTAMPED) continue;
+        checkedBlocks++;
+        const have = o.latestVersion(b);
+        if (have !== want && lostWrites.length < 20) lostWrites.push(`block ${b}: version ${want} was written through the cache but the device has ${have}`);
+      }
+    }
+    return { lostWrites, dirtyLeft: G.load(bc.g, 'dirtybufcount'), checkedBlocks };
+  }
+}
+
+/**
+ * A barrier of every caller; its last arrival quiesces the daemons, lets I/O drain, checks the
+ * invariants, then releases the others. Holds no buffer. May sleep.
+ */
+function quiescentPoint(L: FileLoad, a: LoadArgs, res: LoadResult): void {
+  const bc = L.bc;
+  const G = bc.G;
+  const gen = G.load(bc.g, 'phase_gen');
+  if (G.add(bc.g, 'phase_arrived', 1) + 1 === a.ncallers) {
+    L.quiesce(a.ndaemons ?? 0, gen + 1);
+    res.invariantChecks++;
+    for (const v of checkInvariants(bc.arena)) if (res.violations.length < 20) res.violations.push(`phase ${gen + 1}: ${v}`);
+    L.unquiesce();
+    G.store(bc.g, 'phase_arrived', 0);
+    G.add(bc.g, 'phase_gen', 1);
+    Atomics.notify(bc.arena.i32, G.idx(bc.g, 'phase_gen'));
+    return;
+  }
+  const idx = G.idx(bc.g, 'phase_gen');
+  const deadline = performance.now() + 60_000;
+  while (Atomics.load(bc.arena.i32, idx) === gen) {
+    if (performance.now() > deadline) throw new Error('bufcache load: the quiescent-point barrier was never released');
+    Atomics.wait(bc.arena.i32, idx, gen, 50);
+  }
+}
+
+/** The caller role's body: `ops` reads and writes, then (last caller only) the final sync. May sleep. */
+export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadArgs): LoadResult {
+  const L = new FileLoad(sync, spec);
+  const bc = L.bc;
+  const rec = new OpRecorder();
+  const res: LoadResult = { ops: 0, reads: 0, writes: 0, hits: 0, misses: 0, errors: 0, mismatches: [], t0: 0, t1: 0, rec: rec.toJSON(), invariantChecks: 0, violations: [] };
+  const phases = Math.max(1, a.phases ?? 1);
+  const perPhase = Math.ceil(a.ops / phases);
+  const seed = a.seed ?? 1;
+  const readRatio = a.readRatio ?? 0.7;
+  const pattern = a.pattern ?? 'mixed';
+  const flushEvery = a.flushEvery ?? 200;
+  const ra = a.readahead ?? 2;
+  const record = a.record ?? true;
+  let seqVp = 1 + (cpu % L.nvnodes);
+  let seqLbn = (cpu * 7919) % L.fileBlocks;
+  let runLeft = 0;
+  let peak = 0;
+  if (a.widenRaces && sync.hook === null) {
+    const pts = new Set([bc.pt_getblk_found, bc.pt_getnewbuf_locked]);
+    sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && Atomics.wait(nap, 0, 0, 0.2)) };
+  }
+  res.t0 = performance.timeOrigin + performance.now();
+  for (let i = 0; i < a.ops; i++) {
+    const r = mix32(seed * 1000003 + cpu, i);
+    let vp: number;
+    let lbn: number;
+    let sequential = pattern === 'seq' || (pattern === 'mixed' && runLeft > 0);
+    if (pattern === 'mixed' && runLeft === 0 && mix32(r, 3) % 4 === 0) {
+      runLeft = 16;
+      sequential = true;
+    }
+    if (sequential) {
+      if (++seqLbn >= L.fileBlocks) {
+        seqLbn = 0;
+        seqVp = 1 + (seqVp % L.nvnodes);
+      }
+      vp = seqVp;
+      lbn = seqLbn;
+      if (runLeft > 0) runLeft--;
+    } else {
+      vp = 1 + (mix32(r, 5) % L.nvnodes);
+      lbn = mix32(r, 7) % L.fileBlocks;
+      seqVp = vp;
+      seqLbn = lbn;
+    }
+    const isRead = mix32(r, 9) / 4294967296 < readRatio;
+    const t = record ? performance.now() : 0;
+    if (isRead) {
+      const { error, hit } = L.read(vp, lbn, sequential ? ra : 0, res.mismatches);
+      res.reads++;
+      if (error) res.errors++;
+      if (hit) res.hits++;
+      else res.misses++;
+      if (record) rec.read((performance.now() - t) * 1e6, L.bsize);
+    } else {
+      const wm = a.writeMode ?? 'mixed';
+      const x = mix32(r, 11) % 10;
+      const mode = wm === 'mixed' ? (x < 7 ? 'delayed' : x < 9 ? 'async' : 'sync') : wm;
+      if (L.write(vp, lbn, mode, cpu)) res.errors++;
+      res.writes++;
+      if (record) rec.write((performance.now() - t) * 1e6, L.bsize);
+    }
+    res.ops++;
+    peak = Math.max(peak, bc.gl('dirtykvaspace'));
+    if (phases > 1 && (i + 1) % perPhase === 0 && i + 1 < a.ops) quiescentPoint(L, a, res);
+    if (flushEvery > 0 && (i + 1) % flushEvery === 0) L.vfsync(1 + (mix32(r, 13) % L.nvnodes));
+    sync.progress();
+  }
+  res.t1 = performance.timeOrigin + performance.now();
+  res.rec = rec.toJSON();
+  res.mismatches.push(...L.identityErrors);
+  // The last caller to finish does the final sync.
+  if (bc.G.add(bc.g, 'load_done', 1) + 1 === a.ncallers) {
+    if (a.drain) res.drained = L.drainWait(peak);
+    res.final = L.finalSync(a.ndaemons ?? 0);
+  }
+  return res;
+}
+
