@@ -1,2 +1,203 @@
-/** The swap scenario and commands of the kiolab command (registered here; see registry.ts). */
-export {};
+/**
+ * The swap scenario of the kiolab command. `kiolab bench swap`: pager workers push and pull pages under memory pressure while a control
+ * loop on the main thread adds, removes and re-prioritises swap devices with swapctl. Reports fio's
+ * job figures (read = swap-in faults, write = synchronous pageouts), swapctl latencies and errors,
+ * the uvmexp counters, per-device figures, and the swap invariants checked at the end.
+ */
+import { Machine } from './machine.js';
+import type { MachineSpec } from './spec.js';
+import type { PagerResult } from './roles-swap.js';
+import { UsageError, numOpt, registerScenario } from './registry.js';
+import { type JobStats, jobStats } from '../report/types.js';
+import { errnoName } from '../sync/errno.js';
+import { Swapctl } from '../swap/ctlchannel.js';
+import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapGlobalsLayout, type SwapFileSpec } from '../swap/layout.js';
+import { Swap } from '../swap/swapdev.js';
+
+export interface SwapBenchOptions {
+  pagers?: number;
+  durationMs?: number;
+  /** Pages per pager, and how many of them may be resident. */
+  pages?: number;
+  resident?: number;
+  asyncRatio?: number;
+  /** ms between swapctl commands of the control loop. */
+  intervalMs?: number;
+  seed?: number;
+}
+
+export interface SwapBenchReport {
+  scenario: 'swap';
+  config: Required<SwapBenchOptions>;
+  runtimeMs: number;
+  jobs: JobStats[];
+  pagesPerSec: { in: number; out: number };
+  pagers: { ops: number; faults: number; finalFaults: number; zerofills: number; puts: number; transfers: number; nospace: number; getErrors: number; mismatches: number };
+  swapctl: { calls: number; byCommand: Record<string, number>; errors: Record<string, number>; latencyMs: { mean: number; max: number } };
+  uvmexp: Record<string, number>;
+  devices: ReturnType<Swap['deviceTotals']>;
+  xfers: { parents: number; doubleCompletions: number };
+  invariants: string[];
+  ok: boolean;
+}
+
+export const BENCH_FILES: SwapFileSpec[] = [
+  { path: '/dev/wd0b', device: 'wd0', type: 'blk', blocks: 4096, swapon: true, priority: 0 },
+  { path: '/dev/wd1b', device: 'wd0', type: 'blk', firstBlock: 8192, blocks: 2048 },
+  { path: '/swapfile', device: 'wd1', type: 'reg', bytes: 1 << 20, bsize: 2048, maxRun: 4, swapon: true, priority: 0 },
+  { path: 'nfs:/swap', device: 'wd1', type: 'reg', firstBlock: 8192, bytes: 1 << 19, bsize: 8192, maxRun: 2, network: true },
+];
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) => void): Promise<SwapBenchReport> {
+  const config: Required<SwapBenchOptions> = {
+    pagers: o.pagers ?? 2,
+    durationMs: o.durationMs ?? 2000,
+    pages: o.pages ?? 128,
+    resident: o.resident ?? 32,
+    asyncRatio: o.asyncRatio ?? 0.5,
+    intervalMs: o.intervalMs ?? 100,
+    seed: o.seed ?? 1,
+  };
+  if (config.resident >= config.pages) throw new RangeError(`bench swap: --resident (${config.resident}) must be below --pages (${config.pages}) for memory pressure`);
+  const total = config.pagers * config.pages;
+  const spec: MachineSpec = {
+    ncpu: config.pagers + 3,
+    devices: [
+      { name: 'wd0', blocks: 16384, elevator: true, latency: { baseUs: 50, bandwidthMBps: 400 } },
+      { name: 'wd1', blocks: 16384, latency: { baseUs: 80, bandwidthMBps: 200 } },
+    ],
+    swap: { files: BENCH_FILES, pages: total, nvndbuf: 256 },
+  };
+  const m = new Machine(spec);
+  const ctl = new Swapctl(m.arena, m.sync, spec);
+  const roles = [
+    ...Array.from({ length: config.pagers }, (_, i) => ({
+      role: 'swap:pager',
+      args: { first: i * config.pages, count: config.pages, resident: config.resident, until: 'released', asyncRatio: config.asyncRatio, seed: config.seed * 7919 + i, faultAll: true },
+    })),
+    { role: 'swap:swapctl', daemon: true },
+    { role: 'swap:device', args: { unit: 0 }, daemon: true },
+    { role: 'swap:device', args: { unit: 1 }, daemon: true },
+  ];
+  const t0 = performance.now();
+  const run = ctl.watch(m.run(roles, { timeoutMs: config.durationMs + 60_000 }));
+  const rand = rng(config.seed);
+  const byCommand: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  let calls = 0;
+  let latSum = 0;
+  let latMax = 0;
+  const call = async (cmd: number, path: string | null, misc: number) => {
+    const s = performance.now();
+    const r = await ctl.swapctl(cmd, path, misc);
+    const ms = performance.now() - s;
+    calls++;
+    latSum += ms;
+    latMax = Math.max(latMax, ms);
+    byCommand[SWAP_CMD_NAMES[cmd]] = (byCommand[SWAP_CMD_NAMES[cmd]] ?? 0) + 1;
+    if (r.error) errors[`${SWAP_CMD_NAMES[cmd]} ${errnoName(r.error)}`] = (errors[`${SWAP_CMD_NAMES[cmd]} ${errnoName(r.error)}`] ?? 0) + 1;
+    return r;
+  };
+  let results;
+  let tLoad = t0;
+  try {
+    // The load runs from when the workers are up (the executor's first answer), not from start-up.
+    await ctl.swapctl(SWAP_NSWAP, null, 0);
+    tLoad = performance.now();
+    while (performance.now() - tLoad < config.durationMs) {
+      await new Promise((r) => setTimeout(r, config.intervalMs));
+      const on = (await call(SWAP_STATS, null, BENCH_FILES.length)).stats!.map((s) => s.path);
+      const off = BENCH_FILES.map((f) => f.path).filter((p) => !on.includes(p));
+      const x = rand();
+      if (off.length && (x < 0.4 || on.length < 2)) await call(SWAP_ON, off[Math.floor(rand() * off.length)], Math.floor(rand() * 3));
+      else if (x < 0.7 && on.length > 1) await call(SWAP_OFF, on[Math.floor(rand() * on.length)], 0);
+      else await call(SWAP_CTL, on[Math.floor(rand() * on.length)], Math.floor(rand() * 3) - 1);
+      progress?.(`swap: ${Math.round((performance.now() - tLoad) / 100) / 10}s, ${calls} swapctl calls`);
+    }
+  } finally {
+    ctl.release();
+    results = await run;
+  }
+  const runtimeMs = performance.now() - tLoad;
+  const pagers = results.slice(0, config.pagers).map((r) => r.value as PagerResult);
+  const sum = (k: keyof PagerResult) => pagers.reduce((s, p) => s + (p[k] as number), 0);
+  const sw = Swap.of(m.sync, spec);
+  const G = m.arena.view(SwapGlobalsLayout);
+  const g = m.arena.pool('swap.globals', SwapGlobalsLayout).addr(0);
+  const invariants = sw.checkInvariants();
+  const agg = { ops: sum('ops'), faults: sum('faults'), finalFaults: sum('finalFaults'), zerofills: sum('zerofills'), puts: sum('puts'), transfers: sum('transfers'), nospace: sum('nospace'), getErrors: sum('getErrors'), mismatches: sum('mismatches') };
+  return {
+    scenario: 'swap',
+    config,
+    runtimeMs,
+    jobs: [jobStats('pager', pagers.map((p) => p.rec), runtimeMs)],
+    pagesPerSec: { in: (agg.faults * 1000) / runtimeMs, out: (agg.puts * 1000) / runtimeMs },
+    pagers: agg,
+    swapctl: { calls, byCommand, errors, latencyMs: { mean: calls ? latSum / calls : 0, max: latMax } },
+    uvmexp: { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') },
+    devices: sw.deviceTotals(),
+    xfers: { parents: G.load(g, 'sg_xfer_done'), doubleCompletions: G.load(g, 'sg_xfer_double') },
+    invariants,
+    ok: invariants.length === 0 && agg.mismatches === 0 && agg.getErrors === 0,
+  };
+}
+
+export function formatSwap(r: SwapBenchReport): string {
+  const j = r.jobs[0];
+  const us = (ns: number) => (ns / 1000).toFixed(1);
+  const lines = [
+    `swap: ${r.config.pagers} pagers × ${r.config.pages} pages (≤ ${r.config.resident} resident each), ${(r.runtimeMs / 1000).toFixed(2)} s`,
+    `  swap-in  ${r.pagesPerSec.in.toFixed(0)} pages/s   latency mean ${us(j.read.clat_ns.mean)} µs, p99 ${us(j.read.clat_ns.percentile['99.000000'] ?? 0)} µs`,
+    `  swap-out ${r.pagesPerSec.out.toFixed(0)} pages/s   (sync put latency mean ${us(j.write.clat_ns.mean)} µs, p99 ${us(j.write.clat_ns.percentile['99.000000'] ?? 0)} µs)`,
+    `  pagers: ${r.pagers.ops} touches, ${r.pagers.faults} faults (+${r.pagers.finalFaults} at the end), ${r.pagers.puts} pages out in ${r.pagers.transfers} transfers, ${r.pagers.nospace} times swap full, ${r.pagers.mismatches} wrong pages`,
+    `  swapctl: ${r.swapctl.calls} calls ${JSON.stringify(r.swapctl.byCommand)}, mean ${r.swapctl.latencyMs.mean.toFixed(2)} ms, max ${r.swapctl.latencyMs.max.toFixed(1)} ms; errors ${JSON.stringify(r.swapctl.errors)}`,
+    `  uvmexp: ${Object.entries(r.uvmexp).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  regular-file parent transfers ${r.xfers.parents}, completed twice ${r.xfers.doubleCompletions}`,
+    '  device        type on  pri  puts   gets  children maxactive(seen)',
+    ...r.devices.map((d) => `  ${d.path.padEnd(13)} ${d.type}  ${d.onlist ? 'y' : 'n'}  ${String(d.priority).padStart(3)} ${String(d.puts).padStart(5)} ${String(d.gets).padStart(6)} ${String(d.children).padStart(9)} ${d.type === 'reg' ? `${d.maxactive}(${d.maxactiveSeen})` : '-'}`),
+    r.invariants.length ? `  INVARIANTS VIOLATED:\n    ${r.invariants.join('\n    ')}` : '  invariants: all hold',
+  ];
+  return lines.join('\n');
+}
+
+registerScenario({
+  name: 'swap',
+  description: 'NetBSD uvm_swap: pagers push and pull pages under memory pressure while swapctl adds, removes and re-prioritises swap devices',
+  options: {
+    pagers: { type: 'string', help: 'pager workers (default: --cpus or 2)', number: { min: 1, max: 64, integer: true } },
+    pages: { type: 'string', help: 'pages per pager (default 128)', number: { min: 2, max: 4096, integer: true } },
+    resident: { type: 'string', help: 'resident pages per pager, the memory pressure (default 32)', number: { min: 1, integer: true } },
+    'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
+    interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
+  },
+  honours: ['seed', 'duration', 'cpus'],
+  run: (o, progress, ctx) => {
+    const pages = numOpt('pages', o.pages, 2, { integer: true, max: 4096 }) ?? 128;
+    const resident = numOpt('resident', o.resident, 1, { integer: true }) ?? Math.min(32, pages - 1);
+    if (resident >= pages) throw new UsageError(`--resident: must be below --pages (${pages}) for memory pressure, got ${resident}`);
+    return benchSwap(
+      {
+        pagers: numOpt('pagers', o.pagers, 1, { integer: true, max: 64 }) ?? ctx?.common.cpus ?? numOpt('cpus', o.cpus, 1, { integer: true }),
+        pages,
+        resident,
+        asyncRatio: numOpt('async-ratio', o['async-ratio'], 0, { max: 1 }),
+        intervalMs: numOpt('interval', o.interval, 1),
+        durationMs: (ctx?.common.duration ?? numOpt('duration', o.duration, 0.001)) !== undefined ? (ctx?.common.duration ?? numOpt('duration', o.duration, 0.001))! * 1000 : undefined,
+        seed: ctx?.common.seed ?? numOpt('seed', o.seed, 0, { integer: true }),
+      },
+      progress,
+    );
+  },
+  format: (r) => formatSwap(r as SwapBenchReport),
+  exitCode: (r) => ((r as SwapBenchReport).ok ? 0 : 1),
+});

@@ -1,0 +1,196 @@
+/**
+ * The swapctl channel: the main thread's `Swapctl` (swap_syscall_lock as an async-mutex around the
+ * whole call) and the swapctl executor, a daemon worker that runs the kernel side (swapctl.ts).
+ *
+ * Why a worker: SWAP_OFF pages everything in (biowait, page locks: sleeping), and every command
+ * takes swap_data_lock, which pagers hold on other cpus; the main thread never waits on a
+ * shared-memory word. So the main thread writes a request into the arena slot, bumps req_seq,
+ * wakes the executor, and awaits resp_seq with Atomics.waitAsync (a promise, not a block).
+ * One request at a time is guaranteed by the mutex, exactly as swap_syscall_lock does.
+ */
+import { Mutex } from 'async-mutex';
+import type { Arena } from '../shm/arena.js';
+import { EINVAL, EIO, ENOENT, EPERM, ETIMEDOUT } from '../sync/errno.js';
+import { PINTERLOCKED, type Sync } from '../sync/sync.js';
+import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapCtlLayout, SwapentLayout, type SwapSpec, swfToString } from './layout.js';
+import { Pager } from './pager.js';
+import type { SwapentInfo } from './swapdev.js';
+import { sys_swapctl } from './swapctl.js';
+import { resolveSwap } from './layout.js';
+
+/** Atomics.waitAsync (Node 20 has it; the TypeScript lib in use does not declare it). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string };
+}).waitAsync.bind(Atomics);
+
+type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
+
+function slot(arena: Arena): number {
+  return arena.pool('swap.ctl', SwapCtlLayout).addr(0);
+}
+
+/**
+ * The swapctl executor (daemon role): serve requests until the machine shuts down. Sleeps on
+ * req_seq ("swapctl", 100 ms timeouts so it notices shutdown).
+ */
+export function swapctlExecutor(sync: Sync, spec: SpecLike, stop: () => boolean): { served: number } {
+  const pager = Pager.of(sync, spec);
+  const sw = pager.swap;
+  const C = sync.arena.view(SwapCtlLayout);
+  const c = slot(sync.arena);
+  const ch = C.addrOf(c, 'req_seq');
+  const hook = {
+    anon_swap_off: (a: number, b: number) => pager.anon_swap_off(a, b),
+    drain: (sd: number) => {
+      const sdp = sw.sdp(sd);
+      while (sw.S.load(sdp, 'swd_active') !== 0 || sw.S.load(sdp, 'swd_qlen') !== 0) sync.tsleep(sdp, 0, 'swdrain', 2);
+    },
+  };
+  let done = C.load(c, 'resp_seq');
+  let served = 0;
+  for (;;) {
+    const seq = C.load(c, 'req_seq');
+    if (seq !== done) {
+      let error = 0;
+      let retval = 0;
+      try {
+        ({ error, retval } = sys_swapctl(sw, C.load(c, 'req_cmd'), C.load(c, 'req_vp'), C.load(c, 'req_misc'), hook));
+      } catch (e) {
+        error = EIO; // a broken contract (panic): the caller sees EIO, the machine sees the exception
+        throw e;
+      } finally {
+        C.store(c, 'resp_error', error);
+        C.store(c, 'resp_retval', retval);
+        C.store(c, 'resp_seq', seq);
+        Atomics.notify(sync.arena.i32, C.idx(c, 'resp_seq'));
+      }
+      done = seq;
+      served++;
+      continue;
+    }
+    if (stop()) return { served };
+    sync.tsleep_interlock(ch);
+    if (C.load(c, 'req_seq') !== done) {
+      sync.tsleep_remove();
+      continue;
+    }
+    sync.tsleep(ch, PINTERLOCKED, 'swapctl', 100);
+  }
+}
+
+export interface SwapctlReply {
+  error: number;
+  retval: number;
+  /** SWAP_STATS: the entries, in-use in DEV_BSIZE blocks. */
+  stats?: SwapentInfo[];
+}
+
+/** The main thread's swapctl(2). */
+export class Swapctl {
+  /** swap_syscall_lock. */
+  readonly swap_syscall_lock = new Mutex();
+  private readonly paths: string[];
+  /** Set when the watched machine run failed: nobody will answer any more. */
+  private failed: unknown = null;
+  private readonly c: number;
+  private readonly C;
+
+  constructor(
+    private readonly arena: Arena,
+    private readonly sync: Sync,
+    spec: SpecLike,
+  ) {
+    if (!spec.swap) throw new RangeError('swapctl: the machine spec has no swap section');
+    this.paths = resolveSwap(spec.swap, spec.devices ?? []).files.map((f) => f.path);
+    this.c = slot(arena);
+    this.C = arena.view(SwapCtlLayout);
+  }
+
+  /** Watch the machine's run: once it fails, pending and later calls return EIO instead of waiting out their timeout. */
+  watch<T>(run: Promise<T>): Promise<T> {
+    run.catch((e: unknown) => {
+      this.failed = e ?? 'machine failed';
+    });
+    return run;
+  }
+
+  /**
+   * swapctl(cmd, path, misc). Non-privileged callers may only use SWAP_NSWAP and SWAP_STATS
+   * (EPERM); an unknown path is ENOENT (namei). Needs a running swapctl executor
+   * (role `swap:swapctl`); fails with ETIMEDOUT if none answers within `timeoutMs`.
+   */
+  async swapctl(cmd: number, path: string | null, misc: number, opts: { priv?: boolean; timeoutMs?: number } = {}): Promise<SwapctlReply> {
+    return this.swap_syscall_lock.runExclusive(async () => {
+      if (!SWAP_CMD_NAMES[cmd]) return { error: EINVAL, retval: 0 };
+      if (cmd !== SWAP_NSWAP && cmd !== SWAP_STATS && opts.priv === false) return { error: EPERM, retval: 0 };
+      let vp = -1;
+      if (cmd === SWAP_ON || cmd === SWAP_OFF || cmd === SWAP_CTL) {
+        if (!Number.isInteger(misc)) return { error: EINVAL, retval: 0 };
+        vp = path === null ? -1 : this.paths.indexOf(path);
+        if (vp < 0) return { error: ENOENT, retval: 0 };
+      }
+      if (this.failed) return { error: EIO, retval: 0 };
+      const { C, c } = this;
+      C.store(c, 'req_cmd', cmd);
+      C.store(c, 'req_vp', vp);
+      C.store(c, 'req_misc', misc);
+      const seq = C.load(c, 'req_seq') + 1;
+      C.store(c, 'req_seq', seq);
+      this.sync.wakeup(C.addrOf(c, 'req_seq'));
+      const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+      const idx = C.idx(c, 'resp_seq');
+      for (;;) {
+        const cur = Atomics.load(this.arena.i32, idx);
+        if (cur === seq) break;
+        const left = deadline - Date.now();
+        if (left <= 0) return { error: ETIMEDOUT, retval: 0 };
+        if (this.failed) return { error: EIO, retval: 0 };
+        const w = waitAsync(this.arena.i32, idx, cur, Math.min(left, 50));
+        if (w.async) await w.value;
+      }
+      const reply: SwapctlReply = { error: C.load(c, 'resp_error'), retval: C.load(c, 'resp_retval') };
+      if (cmd === SWAP_STATS && reply.error === 0) reply.stats = this.readStats(reply.retval);
+      return reply;
+    });
+  }
+
+  private readStats(n: number): SwapentInfo[] {
+    const E = this.arena.view(SwapentLayout);
+    const out: SwapentInfo[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = this.arena.pool('swap.swapent', SwapentLayout).addr(i);
+      out.push({
+        path: this.paths[E.load(e, 'se_vp')],
+        vp: E.load(e, 'se_vp'),
+        flags: swfToString(E.load(e, 'se_flags')),
+        priority: E.load(e, 'se_priority'),
+        nblks: E.load(e, 'se_nblks'),
+        inuse: E.load(e, 'se_inuse'),
+        npages: E.load(e, 'se_npages'),
+        npginuse: E.load(e, 'se_npginuse'),
+        npgbad: E.load(e, 'se_npgbad'),
+        drumoffset: E.load(e, 'se_drumoffset'),
+        drumsize: E.load(e, 'se_drumsize'),
+        puts: E.load(e, 'se_puts'),
+        gets: E.load(e, 'se_gets'),
+        errors: E.load(e, 'se_errors'),
+        children: E.load(e, 'se_children'),
+        maxactiveSeen: E.load(e, 'se_maxseen'),
+        maxactive: E.load(e, 'se_maxactive'),
+      });
+    }
+    return out;
+  }
+
+  /** Let the `swap:hold` and `until: 'released'` roles return (the machine's load is done). */
+  release(): void {
+    this.C.store(this.c, 'ctl_release', 1);
+    this.sync.wakeup(this.C.addrOf(this.c, 'ctl_release'));
+  }
+}
+
+/** True once the main thread released the load (atomic read). */
+export function released(arena: Arena): boolean {
+  return arena.view(SwapCtlLayout).load(slot(arena), 'ctl_release') !== 0;
+}
+

@@ -1,0 +1,121 @@
+/**
+ * Swap reports and invariants: SWAP_STATS entries, per-device totals, and `checkSwapInvariants`
+ * for the swap invariants of RACES.md (Σ swd_npginuse = swpginuse; swpgonly ≤ swpginuse ≤
+ * swpages; drum ranges disjoint; nothing allocated from a placeholder; a parent transfer
+ * completes exactly once; 0 ≤ swd_active ≤ swd_maxactive), at quiescent points.
+ */
+import { PAGE_SIZE, SWF_ENABLE, SWF_FAKE, SWF_INUSE, VBLK, btodb, swfToString } from './layout.js';
+import type { Swap, SwapentInfo } from './swapdev.js';
+
+
+/** SWAP_STATS entries in list order (in-use in DEV_BSIZE blocks). Caller holds swap_data_lock or the machine is quiescent. */
+export function swapStats(sw: Swap): SwapentInfo[] {
+  const S = sw.S;
+  const out: SwapentInfo[] = [];
+  for (const { sd } of sw.walk()) {
+    const a = sw.sdp(sd);
+    out.push({
+      path: sw.conf.files[sd].path,
+      vp: sd,
+      flags: swfToString(S.load(a, 'swd_flags')),
+      priority: S.load(a, 'swd_priority'),
+      nblks: S.load(a, 'swd_nblks'),
+      inuse: btodb(S.load(a, 'swd_npginuse') * PAGE_SIZE),
+      npages: S.load(a, 'swd_npages'),
+      npginuse: S.load(a, 'swd_npginuse'),
+      npgbad: S.load(a, 'swd_npgbad'),
+      drumoffset: S.load(a, 'swd_drumoffset'),
+      drumsize: S.load(a, 'swd_drumsize'),
+      puts: S.load(a, 'swd_puts'),
+      gets: S.load(a, 'swd_gets'),
+      errors: S.load(a, 'swd_errors'),
+      children: S.load(a, 'swd_children'),
+      maxactiveSeen: S.load(a, 'swd_maxseen'),
+      maxactive: S.load(a, 'swd_maxactive'),
+    });
+  }
+  return out;
+}
+
+export type DeviceTotals = { path: string; type: 'blk' | 'reg'; onlist: boolean; flags: string; priority: number; npages: number; npginuse: number; npgbad: number; puts: number; gets: number; children: number; errors: number; maxactive: number; maxactiveSeen: number };
+
+/** Cumulative I/O figures of every candidate device, on the list or not (quiescent reads). */
+export function deviceTotals(sw: Swap): DeviceTotals[] {
+  const S = sw.S;
+  return sw.conf.files.map((f, sd) => {
+    const a = sw.sdp(sd);
+    return {
+      path: f.path,
+      type: f.type === VBLK ? ('blk' as const) : ('reg' as const),
+      onlist: S.load(a, 'swd_onlist') !== 0,
+      flags: swfToString(S.load(a, 'swd_flags')),
+      priority: S.load(a, 'swd_priority'),
+      npages: S.load(a, 'swd_npages'),
+      npginuse: S.load(a, 'swd_npginuse'),
+      npgbad: S.load(a, 'swd_npgbad'),
+      puts: S.load(a, 'swd_puts'),
+      gets: S.load(a, 'swd_gets'),
+      children: S.load(a, 'swd_children'),
+      errors: S.load(a, 'swd_errors'),
+      maxactive: S.load(a, 'swd_maxactive'),
+      maxactiveSeen: S.load(a, 'swd_maxseen'),
+    };
+  });
+}
+
+/**
+ * The swap invariants of RACES.md, checked at a quiescent point (no swap I/O or swapctl in
+ * progress). Returns the violations (empty when all hold).
+ */
+export function checkSwapInvariants(sw: Swap): string[] {
+  const bad: string[] = [];
+  const S = sw.S;
+  let sum = 0;
+  const ranges: [number, number, string][] = [];
+  let prevPri = -Infinity;
+  for (const p of sw.priorities()) {
+    if (p.priority <= prevPri) bad.push(`swap list not sorted: priority ${p.priority} after ${prevPri}`);
+    if (p.devices.length === 0) bad.push(`swap list: empty priority ${p.priority} was not trimmed`);
+    prevPri = p.priority;
+  }
+  let ndev = 0;
+  for (const { sd } of sw.walk()) {
+    ndev++;
+    const a = sw.sdp(sd);
+    const name = sw.conf.files[sd].path;
+    const inuse = S.load(a, 'swd_npginuse');
+    sum += inuse;
+    const flags = S.load(a, 'swd_flags');
+    if (flags & SWF_FAKE) {
+      if (inuse !== 0) bad.push(`${name}: placeholder (SWF_FAKE) has ${inuse} pages in use`);
+      continue;
+    }
+    if (inuse > S.load(a, 'swd_npages')) bad.push(`${name}: swd_npginuse ${inuse} > swd_npages ${S.load(a, 'swd_npages')}`);
+    if (!(flags & SWF_INUSE)) bad.push(`${name}: on the list without SWF_INUSE (${swfToString(flags)})`);
+    const label = sw.conf.files[sd].type === VBLK ? 1 : 0;
+    const used = sw.extent_used(sd);
+    if (used !== inuse + label) bad.push(`${name}: extent has ${used} pages allocated, expected swd_npginuse ${inuse} + ${label} label`);
+    if (!(flags & SWF_ENABLE) && inuse > S.load(a, 'swd_npgbad')) {
+      // A disabled device (SWAP_OFF in progress) may still hold pages; at quiescence it is re-enabled or gone.
+      bad.push(`${name}: disabled but still holding ${inuse} pages at a quiescent point`);
+    }
+    ranges.push([S.load(a, 'swd_drumoffset'), S.load(a, 'swd_drumsize'), name]);
+    const active = S.load(a, 'swd_active');
+    if (active < 0 || (S.load(a, 'swd_maxactive') > 0 && active > S.load(a, 'swd_maxactive'))) bad.push(`${name}: swd_active ${active} outside [0, ${S.load(a, 'swd_maxactive')}]`);
+    if (S.load(a, 'swd_maxseen') > S.load(a, 'swd_maxactive') && S.load(a, 'swd_maxactive') > 0) bad.push(`${name}: swd_active reached ${S.load(a, 'swd_maxseen')} > swd_maxactive ${S.load(a, 'swd_maxactive')}`);
+    if (active !== 0 || S.load(a, 'swd_qlen') !== 0) bad.push(`${name}: I/O active (${active}) or queued (${S.load(a, 'swd_qlen')}) at a quiescent point`);
+  }
+  if (ndev !== sw.uvmexp('nswapdev')) bad.push(`uvmexp.nswapdev ${sw.uvmexp('nswapdev')} ≠ ${ndev} devices on the list`);
+  const swpginuse = sw.uvmexp('swpginuse');
+  const swpgonly = sw.uvmexp('swpgonly');
+  const swpages = sw.uvmexp('swpages');
+  if (sum !== swpginuse) bad.push(`Σ swd_npginuse ${sum} ≠ uvmexp.swpginuse ${swpginuse}`);
+  if (!(swpgonly >= 0 && swpgonly <= swpginuse && swpginuse <= swpages)) bad.push(`expected 0 ≤ swpgonly ${swpgonly} ≤ swpginuse ${swpginuse} ≤ swpages ${swpages}`);
+  ranges.sort((x, y) => x[0] - y[0]);
+  for (let i = 0; i < ranges.length; i++) {
+    if (ranges[i][0] < 1) bad.push(`${ranges[i][2]}: drum range starts at ${ranges[i][0]} (slot 0 is reserved)`);
+    if (i > 0 && ranges[i - 1][0] + ranges[i - 1][1] > ranges[i][0]) bad.push(`drum ranges overlap: ${ranges[i - 1][2]} [${ranges[i - 1][0]}, +${ranges[i - 1][1]}) and ${ranges[i][2]} at ${ranges[i][0]}`);
+  }
+  if (sw.G.load(sw.g, 'sg_xfer_double') !== 0) bad.push(`${sw.G.load(sw.g, 'sg_xfer_double')} parent transfers completed more than once`);
+  return bad;
+}
