@@ -15,29 +15,145 @@ export interface OptionSpec {
   type: 'string' | 'boolean';
   help: string;
   short?: string;
+  /**
+   * A numeric option: the command checks the value (from the command line or --config) up front
+   * and exits 2 with a message naming the option or field and the bad value.
+   */
+  number?: { min: number; max?: number; integer?: boolean };
+  /** The value's name in the help ("S", "DIR", "FILE"); default N for numbers, VALUE otherwise. */
+  arg?: string;
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;
+
+/**
+ * The options every `bench` scenario gets (applied by src/cli.ts; scenarios read them from
+ * `ctx.common`, parsed, or from `opts`, raw strings as typed):
+ *
+ * | key        | option           | meaning |
+ * |------------|------------------|---------|
+ * | `seed`     | `--seed N`       | seed of the scenario's pseudo-random choices (integer >= 0) |
+ * | `duration` | `--duration S`   | run the load for S seconds (after the ramp) |
+ * | `ops`      | `--ops N`        | stop after N operations in all (with --duration: whichever comes first) |
+ * | `ramp`     | `--ramp S`       | warm-up seconds left out of the figures (OpRecorder's `rampMs`) |
+ * | `cpus`     | `--cpus N`       | worker (cpu) count of the load roles |
+ * | `json`     | `--json`         | print the report as JSON instead of the human report |
+ * | `out`      | `--out DIR`      | write DIR/report.json and DIR/report.html |
+ * | `trace`    | `--trace FILE`   | write a Chrome Trace Event file (use `withReport` + `runMachine`) |
+ * | `traceEvents` | `--trace-events N` | trace ring size per cpu (default 65536) |
+ * | `config`   | `--config FILE`  | a JSON file of option values (`{"scenario": "...", "seed": 1, ...}`); the command line wins |
+ * | `latencyUs` | `--latency-us N` | every device's fixed cost per request (µs) |
+ * | `bandwidth` | `--bandwidth N`  | every device's transfer rate (MB/s) |
+ * | `deviceFile` | `--device-file PATH` | back the device with a real file (several devices: PATH-<name>) |
+ *
+ * The device options are applied to `spec.devices` by `withReport(spec, ctx)` (src/report/run-machine.ts).
+ * `--json`, `--out`, `--trace`, `--config` and the progress line are applied by the command for
+ * every scenario; the others mean something only if the scenario honours them (list those in
+ * `Scenario.honours` so the command can warn about the rest).
+ */
+export interface CommonOptions {
+  seed?: number;
+  duration?: number;
+  ops?: number;
+  ramp?: number;
+  cpus?: number;
+  json: boolean;
+  out?: string;
+  trace?: string;
+  traceEvents?: number;
+  config?: string;
+  latencyUs?: number;
+  bandwidth?: number;
+  deviceFile?: string;
+}
+
+/** Common options a scenario may or may not honour (`device`: --latency-us, --bandwidth, --device-file). */
+export type CommonKey = 'seed' | 'duration' | 'ops' | 'ramp' | 'cpus' | 'device';
+
+/** The common options as the command parses them (scenario options of the same name win). */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  seed: { type: 'string', help: 'seed of the pseudo-random choices', number: { min: 0, max: 2 ** 32 - 1, integer: true } },
+  duration: { type: 'string', help: 'seconds of load after the ramp', number: { min: 0.001 }, arg: 'S' },
+  ops: { type: 'string', help: 'operations in all (with --duration: whichever ends first)', number: { min: 1, integer: true } },
+  ramp: { type: 'string', help: 'warm-up seconds left out of the figures', number: { min: 0 }, arg: 'S' },
+  cpus: { type: 'string', help: 'worker (cpu) count of the load roles', number: { min: 1, max: 256, integer: true } },
+  json: { type: 'boolean', help: 'print the report as JSON' },
+  out: { type: 'string', help: 'write DIR/report.json and DIR/report.html', arg: 'DIR' },
+  trace: { type: 'string', help: 'write a Chrome Trace Event file (opens in Perfetto)', arg: 'FILE' },
+  'trace-events': { type: 'string', help: 'trace ring size per cpu (default 65536)', number: { min: 16, max: 1 << 22, integer: true } },
+  config: { type: 'string', help: 'a JSON scenario file of option values (the command line wins)', arg: 'FILE' },
+  'latency-us': { type: 'string', help: "every device's fixed cost per request, µs", number: { min: 0, max: 1e7 } },
+  bandwidth: { type: 'string', help: "every device's transfer rate, MB/s (0: instant)", number: { min: 0 }, arg: 'MBPS' },
+  'device-file': { type: 'string', help: 'back the device with a real file (several: PATH-<name>)', arg: 'PATH' },
+};
+
+/** What the command hands a scenario beside the raw options. */
+export interface RunContext {
+  /** The common options, parsed and checked. */
+  common: CommonOptions;
+  /** Every option value (common and the scenario's) after --config, as strings/booleans. */
+  options: OptionValues;
+  /** The progress line (a no-op when stderr is not a TTY or with --json). */
+  progress: ProgressSink;
+  /** Trace events gathered by `runMachine` (src/report/run-machine.ts); the command writes them. */
+  trace: { events: unknown[]; machines: number; dropped: number } | null;
+}
+
+/** The progress line a scenario may feed (runMachine feeds it from live op counters). */
+export interface ProgressSink {
+  readonly enabled: boolean;
+  /** Set what "done" means for the ETA. */
+  plan(p: { durationMs?: number; ops?: number; label?: string }): void;
+  /** Report the ops done so far (all workers). */
+  ops(done: number): void;
+  /** Show a free-form status line. */
+  message(line: string): void;
+  /** Erase the line. */
+  clear(): void;
+}
 
 export interface Scenario {
   name: string;
   /** One line for `kiolab list`. */
   description: string;
-  /** Options of this scenario beyond the common ones (--json, --help). */
+  /** Options of this scenario beyond the common ones (COMMON_OPTIONS). */
   options?: Record<string, OptionSpec>;
-  run(opts: OptionValues, progress?: (line: string) => void): Promise<unknown>;
-  /** The human report. */
-  format(report: unknown): string;
-  /** 1 when the report shows a failed check (default 0). */
+  /**
+   * Run it. `progress(line)` shows a status line (absent when silent); `ctx` carries the parsed
+   * common options and the progress line; `opts` also holds the common options as typed.
+   */
+  run(opts: OptionValues, progress?: (line: string) => void, ctx?: RunContext): Promise<unknown>;
+  /** The human report (default: `formatRunReport` for a RunReport, else JSON). */
+  format?(report: unknown): string;
+  /** 1 when the report shows a failed check (default: a failed `checks[]` entry of a RunReport). */
   exitCode?(report: unknown): number;
+  /** Which of seed/duration/ops/ramp/cpus/device it honours; the command warns when others are given. */
+  honours?: CommonKey[];
 }
 
 export interface Command {
   name: string;
   /** One line for `kiolab --help`. */
   summary: string;
+  /** Printed for `kiolab <name> --help` when set; otherwise `run` gets `--help` and must answer it. */
+  usage?: string;
   /** Returns the exit code. */
   run(argv: string[]): Promise<number>;
+}
+
+/** A section of `kiolab list` beyond the scenarios (the race lab adds its bug switches here). */
+export interface ListSection {
+  title: string;
+  items(): { name: string; description: string }[];
+}
+
+const listTable = new Map<string, ListSection>();
+
+export function registerListSection(s: ListSection): void {
+  listTable.set(s.title, s);
+}
+export function listSections(): ListSection[] {
+  return [...listTable.values()];
 }
 
 const scenarioTable = new Map<string, Scenario>();
@@ -67,9 +183,20 @@ export function numOpt(name: string, v: string | boolean | undefined, min: numbe
   return n;
 }
 
+/** Check a value of an option that has a `number` spec; `what` names it in the message ("--seed", "field \"seed\""). */
+export function checkNumber(what: string, spec: NonNullable<OptionSpec['number']>, v: string | number | boolean | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < spec.min || (spec.max !== undefined && n > spec.max) || (spec.integer && !Number.isInteger(n))) {
+    const range = spec.max !== undefined ? `in [${spec.min}, ${spec.max}]` : `>= ${spec.min}`;
+    throw new UsageError(`${what}: expected ${spec.integer ? 'a whole number' : 'a number'} ${range}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
 /** Help text of a scenario's options. */
 export function optionsHelp(options: Record<string, OptionSpec>): string {
   return Object.entries(options)
-    .map(([k, o]) => `  --${k}${o.type === 'string' ? ' VALUE' : ''}`.padEnd(26) + o.help)
+    .map(([k, o]) => `  ${o.short ? `-${o.short}, ` : ''}--${k}${o.type === 'string' ? ` ${o.arg ?? (o.number ? 'N' : 'VALUE')}` : ''}`.padEnd(26) + o.help)
     .join('\n');
 }

@@ -13,6 +13,7 @@ const loaders: Record<string, () => Promise<Record<string, RoleFn>>> = {
   bootcache: () => import('./roles-bootcache.js').then((m) => m.roles),
   bufcache: () => import('./roles-bufcache.js').then((m) => m.roles),
   swap: () => import('./roles-swap.js').then((m) => m.roles),
+  race: () => import('./roles-race.js').then((m) => m.roles),
 };
 
 /** Resolve `family:name` (e.g. `lab:counter`) to its function. */

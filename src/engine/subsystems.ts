@@ -7,6 +7,7 @@ import './roles-device.js';
 import './roles-bootcache.js';
 import './roles-bufcache.js';
 import './roles-swap.js';
+import './roles-race.js';
 import { registerInitializer, registerPlanner } from './spec.js';
 
 registerPlanner('device', (plan, spec) => planDevices(plan, spec));

@@ -7,6 +7,7 @@ import { Sync } from '../sync/sync.js';
 import type { RoleTask, WorkerMessage } from './protocol.js';
 import { resolveRole } from './roles.js';
 import { MachineLayout, kernelFor, planMachine } from './spec.js';
+import { reportAttach } from './report-worker.js';
 import './subsystems.js';
 
 export async function runRole(task: RoleTask): Promise<unknown> {
@@ -14,6 +15,7 @@ export async function runRole(task: RoleTask): Promise<unknown> {
   const arena = Arena.attach(sab, planMachine(spec));
   const sync = new Sync(arena, cpu);
   const k = kernelFor(arena, spec, sync);
+  reportAttach(k); // trace ring and live counters, when the spec asks (src/report/trace.ts)
   const fn = await resolveRole(role);
   sync.thread_start(role);
   const M = arena.view(MachineLayout);

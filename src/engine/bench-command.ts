@@ -1,0 +1,203 @@
+/**
+ * `kiolab bench <scenario>`: parses the common options (COMMON_OPTIONS in registry.ts) and the
+ * scenario's, merges a --config file under the command line, checks every numeric value up front
+ * (UsageError → exit 2, naming the option or field and the value), runs the scenario with a
+ * progress line on a TTY, then applies --trace, --out and --json for every scenario.
+ */
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readConfig, validateConfig } from '../report/config.js';
+import { formatRunReport } from '../report/format.js';
+import { renderHtml, renderPlainHtml } from '../report/html.js';
+import { ProgressLine } from '../report/progress.js';
+import { asRunReport, isRunReport, runReportExitCode } from '../report/run-report.js';
+import { type ChromeEvent, chromeTrace } from '../report/trace-chrome.js';
+import {
+  COMMON_OPTIONS,
+  type CommonKey,
+  type CommonOptions,
+  type OptionSpec,
+  type OptionValues,
+  type RunContext,
+  type Scenario,
+  UsageError,
+  checkNumber,
+  optionsHelp,
+  scenarios,
+} from './registry.js';
+
+export interface BenchIO {
+  out(s: string): void;
+  err(s: string): void;
+  /** Is stderr a terminal (progress line)? */
+  isTTY: boolean;
+}
+
+const defaultIO: BenchIO = {
+  out: (s) => console.log(s),
+  err: (s) => process.stderr.write(s),
+  isTTY: !!process.stderr.isTTY,
+};
+
+const COMMON_KEYS: CommonKey[] = ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device'];
+const DEVICE_OPTIONS = ['latency-us', 'bandwidth', 'device-file'];
+
+export function benchHelp(name?: string): string {
+  const list = scenarios();
+  const one = list.find((s) => s.name === name);
+  if (one) {
+    const own = one.options ?? {};
+    const common = Object.fromEntries(Object.entries(COMMON_OPTIONS).filter(([k]) => !(k in own)));
+    const honours = one.honours ? `\n\nOf the common load options it honours: ${one.honours.map((k) => (k === 'device' ? DEVICE_OPTIONS.map((o) => `--${o}`).join(', ') : `--${k}`)).join(', ') || 'none of --seed/--duration/--ops/--ramp/--cpus/device options'}.` : '';
+    return `Usage: kiolab bench ${one.name} [options]\n\n${one.description}\n\nOptions of ${one.name}:\n${
+      Object.keys(own).length ? optionsHelp(own) : '  (none)'
+    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}${honours}\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
+  }
+  return `Usage: kiolab bench <scenario> [options]   (kiolab bench <scenario> --help for its options)\n\nScenarios:\n${list
+    .map((s) => `  ${s.name.padEnd(12)} ${s.description}`)
+    .join('\n')}\n\nCommon options:\n${optionsHelp(COMMON_OPTIONS)}`;
+}
+
+/** The first positional argument, skipping the values of common string options. */
+function firstPositional(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return argv[i + 1];
+    if (a.startsWith('-')) {
+      const name = a.replace(/^--?/, '');
+      if (!a.includes('=') && COMMON_OPTIONS[name]?.type === 'string') i++;
+      continue;
+    }
+    return a;
+  }
+  return undefined;
+}
+
+function configPath(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config') return argv[i + 1];
+    if (argv[i].startsWith('--config=')) return argv[i].slice('--config='.length);
+  }
+  return undefined;
+}
+
+/** Parse and check the common options out of the merged values. */
+export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>): CommonOptions {
+  const num = (k: string) => {
+    const spec = known[k]?.number;
+    return spec && typeof v[k] === 'string' ? checkNumber(`--${k}`, spec, v[k]) : undefined;
+  };
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  return {
+    seed: num('seed'),
+    duration: num('duration'),
+    ops: num('ops'),
+    ramp: num('ramp'),
+    cpus: num('cpus'),
+    json: v.json === true,
+    out: str('out'),
+    trace: str('trace'),
+    traceEvents: num('trace-events'),
+    config: str('config'),
+    latencyUs: num('latency-us'),
+    bandwidth: num('bandwidth'),
+    deviceFile: str('device-file'),
+  };
+}
+
+/** Run `kiolab bench ...`; returns the exit code (UsageError propagates: exit 2). */
+export async function bench(argv: string[], io: BenchIO = defaultIO): Promise<number> {
+  const cfgPath = configPath(argv);
+  const rawConfig = cfgPath !== undefined ? readConfig(cfgPath) : undefined;
+  const name = firstPositional(argv) ?? (typeof rawConfig?.scenario === 'string' ? rawConfig.scenario : undefined);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(benchHelp(name));
+    return 0;
+  }
+  const names = () => scenarios().map((s) => s.name).join(', ');
+  if (!name) throw new UsageError(`bench: which scenario? One of: ${names()}`);
+  const scenario = scenarios().find((s) => s.name === name);
+  if (!scenario) throw new UsageError(`bench: unknown scenario ${JSON.stringify(name)}; one of: ${names()}`);
+
+  const known: Record<string, OptionSpec> = { ...COMMON_OPTIONS, ...(scenario.options ?? {}) };
+  const parseOpts = Object.fromEntries(Object.entries(known).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]));
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...parseOpts, help: { type: 'boolean', short: 'h' } } as never });
+  const extra = positionals.filter((p) => p !== name);
+  if (extra.length > 0 || positionals.length > 1) throw new UsageError(`bench: unexpected argument ${JSON.stringify(extra[0] ?? positionals[1])}`);
+  const cli = values as OptionValues;
+  for (const [k, v] of Object.entries(cli)) {
+    const spec = known[k]?.number;
+    if (spec) checkNumber(`--${k}`, spec, v);
+  }
+  const file = rawConfig && cfgPath !== undefined ? validateConfig(cfgPath, rawConfig, known) : undefined;
+  if (file?.scenario !== undefined && file.scenario !== name) {
+    io.err(`kiolab: warning: --config ${cfgPath} names scenario ${JSON.stringify(file.scenario)}; running ${JSON.stringify(name)} as the command line says\n`);
+  }
+  const fromFile = file?.values ?? {};
+  const merged: OptionValues = { ...fromFile, ...cli };
+  const common = commonOptions(merged, known);
+  if (scenario.honours) {
+    for (const k of COMMON_KEYS) {
+      const given = (k === 'device' ? DEVICE_OPTIONS : [k]).filter((o) => merged[o] !== undefined);
+      for (const o of scenario.honours.includes(k) ? [] : given) io.err(`kiolab: warning: bench ${scenario.name} does not use --${o}; ignored\n`);
+    }
+  }
+  prepareOutputs(common);
+  const progress = new ProgressLine(io.isTTY && !common.json, (s) => io.err(s));
+  const ctx: RunContext = { common, options: merged, progress, trace: null };
+  const report = await runScenario(scenario, merged, ctx);
+  return finish(scenario, report, ctx, io);
+}
+
+/** Make the --out directory and the --trace file's directory before the run, so a long run never ends in ENOENT. */
+function prepareOutputs(c: CommonOptions): void {
+  const make = (opt: string, dir: string) => {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`--${opt}: cannot create directory ${JSON.stringify(dir)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+  if (c.out !== undefined) make('out', c.out);
+  if (c.trace !== undefined) {
+    make('trace', dirname(c.trace));
+    if (existsSync(c.trace) && statSync(c.trace).isDirectory()) throw new UsageError(`--trace: ${JSON.stringify(c.trace)} is a directory; give a file name`);
+  }
+}
+
+async function runScenario(s: Scenario, opts: OptionValues, ctx: RunContext): Promise<unknown> {
+  const line = ctx.progress.enabled ? (l: string) => ctx.progress.message(l) : undefined;
+  try {
+    return await s.run(opts, line, ctx);
+  } finally {
+    ctx.progress.clear();
+  }
+}
+
+function finish(scenario: Scenario, report: unknown, ctx: RunContext, io: BenchIO): number {
+  const { common } = ctx;
+  if (common.trace) {
+    const events = (ctx.trace?.events ?? []) as ChromeEvent[];
+    if (!ctx.trace || events.length === 0) {
+      io.err(`kiolab: warning: --trace ${common.trace}: bench ${scenario.name} gathered no trace events (it runs no machine through runMachine); no file written\n`);
+    } else {
+      writeFileSync(common.trace, JSON.stringify(chromeTrace(events, { scenario: scenario.name, dropped: ctx.trace.dropped })));
+      const n = events.filter((e) => e.ph !== 'M').length;
+      if (isRunReport(report)) report.trace = { file: common.trace, events: n, dropped: ctx.trace.dropped };
+      if (!isRunReport(report) || common.json) io.err(`kiolab: wrote ${common.trace} (${n} trace events)\n`);
+    }
+  }
+  const text = scenario.format ? scenario.format(report) : isRunReport(report) ? formatRunReport(report) : JSON.stringify(report, null, 2);
+  if (common.out) {
+    mkdirSync(common.out, { recursive: true });
+    writeFileSync(join(common.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    const view = asRunReport(scenario.name, report);
+    const html = view ? renderHtml(view) : renderPlainHtml(`kiolab bench ${scenario.name}`, text, report);
+    writeFileSync(join(common.out, 'report.html'), html);
+    io.err(`kiolab: wrote ${join(common.out, 'report.json')} and ${join(common.out, 'report.html')}\n`);
+  }
+  io.out(common.json ? JSON.stringify(report, null, 2) : text);
+  if (scenario.exitCode) return scenario.exitCode(report);
+  return isRunReport(report) ? runReportExitCode(report) : 0;
+}

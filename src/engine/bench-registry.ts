@@ -1,0 +1,90 @@
+/**
+ * The benchmarks `npm run bench` runs (bench/run.ts), each measured against a baseline in the
+ * same run. A subsystem adds its own from its `src/engine/cli-<sub>.ts`:
+ *
+ *   registerBenchmark({
+ *     name: 'bootcache-hit',
+ *     description: 'BootCache hit path against a raw copy out of shared memory',
+ *     order: 20,
+ *     run: async ({ scale, reps }, progress) => ({ figures: [{ name, unit: 'ns/op', baseline, value, ratio, target: '<= 10x raw', ok }] }),
+ *   });
+ *
+ * Extension points waiting for the subsystems (issue 7): `bootcache-hit` and `bufcache-hit`
+ * (hit paths against raw lock+lookup / raw copy, target ≤ 10×), `bootcache-postmessage` (the
+ * shared-memory design against a postMessage design, target ≥ 20×), `bootcache-scaling` and
+ * `bufcache-scaling` (1 → 2 → 4 callers; use `scalingFigures` below, target 2 callers ≥ 1.6×).
+ */
+import type { Figure } from './bench-primitives.js';
+
+export type { Figure } from './bench-primitives.js';
+
+export interface BenchmarkOptions {
+  /** Multiplies the amount of work (1: the full run; bench/run.ts --quick uses 0.1). */
+  scale: number;
+  /** Repetitions per figure (the median is reported). */
+  reps: number;
+}
+
+export interface BenchmarkResult {
+  figures: Figure[];
+  /** Anything else worth keeping in bench/results.json. */
+  details?: unknown;
+  /** A human rendering (default: the figures table). */
+  text?: string;
+}
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  /** Run order (lower first; default 100). */
+  order?: number;
+  run(opts: BenchmarkOptions, progress: (line: string) => void): Promise<BenchmarkResult>;
+}
+
+const table = new Map<string, Benchmark>();
+
+export function registerBenchmark(b: Benchmark): void {
+  table.set(b.name, b);
+}
+
+export function benchmarks(): Benchmark[] {
+  return [...table.values()].sort((a, b) => (a.order ?? 100) - (b.order ?? 100) || a.name.localeCompare(b.name));
+}
+
+/**
+ * Figures of a scaling run: `rates[n]` is the throughput (ops/s) with n callers; each figure is
+ * the speed-up over one caller, with the target `minSpeedup[n]` when given (e.g. { 2: 1.6 }).
+ */
+export function scalingFigures(name: string, rates: Record<number, number>, minSpeedup: Record<number, number> = {}): Figure[] {
+  const one = rates[1];
+  if (!(one > 0)) throw new RangeError(`scalingFigures(${name}): needs the rate with 1 caller, got ${one}`);
+  return Object.keys(rates)
+    .map(Number)
+    .filter((n) => n !== 1)
+    .sort((a, b) => a - b)
+    .map((n) => {
+      const ratio = rates[n] / one;
+      const min = minSpeedup[n];
+      return {
+        name: `${name}, ${n} callers vs 1`,
+        unit: 'ops/s',
+        baseline: one,
+        value: rates[n],
+        ratio,
+        ...(min !== undefined ? { target: `>= ${min}x one caller`, ok: ratio >= min } : {}),
+      };
+    });
+}
+
+/** The figures table of a benchmark (the same columns as the primitives report). */
+export function formatFigures(title: string, figures: Figure[]): string {
+  if (figures.length === 0) return `${title}: no figures`;
+  const w = Math.max(6, ...figures.map((f) => f.name.length));
+  const fmt = (x: number) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
+  const lines = [title, `${'figure'.padEnd(w)}  ${'baseline'.padStart(12)}  ${'kiolab'.padStart(12)}  ${'ratio'.padStart(7)}  target`];
+  for (const f of figures) {
+    const verdict = f.target ? `${f.target}: ${f.ok ? 'met' : 'MISSED'}` : '';
+    lines.push(`${f.name.padEnd(w)}  ${fmt(f.baseline).padStart(12)}  ${fmt(f.value).padStart(12)}  ${(f.ratio.toFixed(2) + 'x').padStart(7)}  ${verdict}   (${f.unit})`);
+  }
+  return lines.join('\n');
+}
