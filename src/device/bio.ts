@@ -12,6 +12,7 @@ import { defineStruct } from '../shm/layout.js';
 import type { Field, StructView } from '../shm/view.js';
 import { ContractError, EIO } from '../sync/errno.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
+import { bugs } from '../race/switch.js'; // race lab bug switches (all off: the correct code runs)
 import {
   BIO_DONE,
   BIO_SYNC,
@@ -208,6 +209,16 @@ export class BioLayer {
     for (;;) {
       const flags = F.load(bio);
       if (flags & BIO_DONE) break;
+      if (bugs.any && bugs.enabled('vfs-biowait-no-interlock')) {
+        // RACE SWITCH vfs-biowait-no-interlock (historical variant, off by default): BIO_WANT is
+        // set after the check, not by CAS on the word just read, and the sleep is not
+        // interlocked, so a biodone_sync in between finds no want or no sleeper: lost wakeup.
+        s.point(s.intern('biowait:checked'), bio);
+        F.or(bio, BIO_WANT);
+        const error = s.tsleep(bio, 0, wmesg ?? (this.B.load(bp, 'b_cmd') === BUF_CMD_READ ? 'biord' : 'biowr'), timeoutMs);
+        if (error) return error;
+        continue;
+      }
       s.tsleep_interlock(bio);
       // Register the want on the very word biodone_sync swaps: no window for a lost wakeup.
       if (F.cas(bio, flags, flags | BIO_WANT) === flags) {
@@ -250,7 +261,9 @@ export class BioLayer {
       const track = O.load(b, 'bio_track');
       if (track !== 0) {
         this.bio_track_rel(track);
-        O.store(b, 'bio_track', 0);
+        // RACE SWITCH vfs-bio-track-double-release (off by default): the historical code left
+        // bio_track set, so a later completion of the reused bio releases the track again.
+        if (!(bugs.any && bugs.enabled('vfs-bio-track-double-release'))) O.store(b, 'bio_track', 0);
       }
       const done = O.exchange(b, 'bio_done', 0);
       if (done !== 0) {
@@ -283,7 +296,10 @@ export class BioLayer {
   biodone_sync(bio: number): void {
     const bp = this.O.load(bio, 'bio_buf');
     if (bio !== b_bio1(bp)) throw new ContractError(`biodone_sync: bio ${bio} is not b_bio1 of buffer ${bp}`);
-    this.bpdone(bp, false);
+    const early = bugs.any && bugs.enabled('vfs-biodone-early-done');
+    // RACE SWITCH vfs-biodone-early-done (off by default): BIO_DONE is published and the waiter
+    // woken before bpdone has finished the buffer.
+    if (!early) this.bpdone(bp, false);
     const F = this.bio_flags;
     for (;;) {
       const flags = F.load(bio);
@@ -292,6 +308,10 @@ export class BioLayer {
         if (flags & BIO_WANT) this.sync.wakeup(bio);
         break;
       }
+    }
+    if (early) {
+      this.sync.point(this.sync.intern('biodone_sync:published'), bio);
+      this.bpdone(bp, false);
     }
   }
 

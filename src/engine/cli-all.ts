@@ -3,3 +3,4 @@ import './cli-primitives.js';
 import './cli-bootcache.js';
 import './cli-bufcache.js';
 import './cli-swap.js';
+import './cli-race.js';

@@ -7,6 +7,10 @@ import { Arena, ArenaPlan } from '../shm/arena.js';
 import { Sync } from '../sync/sync.js';
 import { defineStruct } from '../shm/layout.js';
 import type { DeviceSpecPart } from '../device/config.js';
+import type { BufCacheSpec } from '../bufcache/tunables.js';
+import type { RaceSpec } from '../race/control.js';
+import type { SwapSpec } from '../swap/layout.js';
+import type { BootCacheSpec } from '../bootcache/defs.js';
 
 export interface MachineSpec extends DeviceSpecPart {
   /** cpus (workers) the arena has thread records for. */
@@ -14,6 +18,14 @@ export interface MachineSpec extends DeviceSpecPart {
   maxLocks?: number;
   /** Reserve the primitives lab (locks and words for tests and the primitives benchmark). */
   lab?: boolean;
+  /** BootCache: the cache's arena regions and tunables (src/bootcache/defs.ts). */
+  bootcache?: BootCacheSpec;
+  /** Swap devices and the pager's page table (src/swap/layout.ts). */
+  swap?: SwapSpec;
+  /** The race lab: bug switches, mode, seed, schedule (src/race/control.ts). */
+  race?: RaceSpec;
+  /** The buffer cache: nbuf, files, queue sets, sysctl overrides (src/bufcache/tunables.ts). */
+  bufcache?: BufCacheSpec;
 }
 
 /** Machine-wide control words. */

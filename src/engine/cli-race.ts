@@ -1,0 +1,171 @@
+/**
+ * The race lab's commands: `kiolab race <scenario> --bug NAME ...`, `kiolab race --list`,
+ * `kiolab race --matrix`, `kiolab replay FILE [--times N] [--shrink]` and `kiolab bugs`.
+ * Exit codes: 0 nothing found (or replayed as expected), 1 a failure found, 2 bad usage.
+ */
+import { parseArgs } from 'node:util';
+import { bugInfo, bugRows, bugTable } from '../race/bugs.js';
+import type { Policy, RaceMode } from '../race/control.js';
+import { runMatrix } from '../race/matrix.js';
+import { formatMatrix, formatRace } from '../race/report.js';
+import { loadReplay, replayTimes, saveReplay, shrink } from '../race/replay.js';
+import { runRace } from '../race/runner.js';
+import { raceScenarios } from '../race/scenario.js';
+import { UsageError, numOpt, registerCommand } from './registry.js';
+
+const RACE_HELP = `Usage:
+  kiolab race <scenario> --bug NAME [--mode stress|explore] [--seed N] [--budget S]
+              [--policy pct|random] [--depth D] [--iterations N] [--save FILE] [--json]
+  kiolab race --list            the bug switches and the race scenarios
+  kiolab race --matrix [--budget S] [--seed N] [--bug NAME] [--mode M] [--json]
+                                every implemented switch (or one) in every mode (or one),
+                                the replays of explore failures, plus clean runs
+
+Runs a race scenario with a bug switch on (omit --bug for a clean run) and exits 1 when a
+failure is found. explore mode (the default) serializes the cpus with a seeded scheduler (PCT of
+depth D by default) and saves the failing schedule for \`kiolab replay\`; stress mode runs the
+cpus freely and perturbs them at every instrumentation point.`;
+
+function progressFn(json: boolean): ((s: string) => void) | undefined {
+  return process.stderr.isTTY && !json ? (s: string) => process.stderr.write(`\r\x1b[K${s}`) : undefined;
+}
+
+function scenarioList(): string {
+  return raceScenarios()
+    .map((s) => `  ${s.name.padEnd(24)} ${s.description}${s.bugs.length ? `\n  ${''.padEnd(24)} catches: ${s.bugs.join(', ')}` : ''}`)
+    .join('\n');
+}
+
+registerCommand({
+  name: 'race',
+  summary: 'run a race scenario with a bug switch on; --list, --matrix',
+  async run(argv) {
+    const { values: v, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        bug: { type: 'string' },
+        mode: { type: 'string' },
+        seed: { type: 'string' },
+        budget: { type: 'string' },
+        policy: { type: 'string' },
+        depth: { type: 'string' },
+        iterations: { type: 'string' },
+        save: { type: 'string' },
+        list: { type: 'boolean' },
+        matrix: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (v.help) {
+      console.log(RACE_HELP);
+      return 0;
+    }
+    const json = !!v.json;
+    if (v.list) {
+      if (json) console.log(JSON.stringify({ bugs: bugRows(), scenarios: raceScenarios().map((s) => ({ name: s.name, description: s.description, bugs: s.bugs })) }, null, 2));
+      else console.log(`${bugTable({ verbose: true })}\n\nRace scenarios:\n${scenarioList()}`);
+      return 0;
+    }
+    const budgetS = numOpt('budget', v.budget, 0.1) ?? (v.matrix ? 10 : 30);
+    const seed = numOpt('seed', v.seed, 0, { integer: true, max: 2 ** 31 - 1 }) ?? 1;
+    if (v.matrix) {
+      if (v.bug && !bugInfo(v.bug).implemented) throw new UsageError(`--bug: ${v.bug} is not implemented yet`);
+      if (v.mode && v.mode !== 'stress' && v.mode !== 'explore') throw new UsageError(`--mode: expected stress or explore, got ${JSON.stringify(v.mode)}`);
+      const progress = progressFn(json);
+      const rows = await runMatrix({ budgetMs: budgetS * 1000, seed, progress, bugs: v.bug ? [v.bug] : undefined, modes: v.mode ? [v.mode as RaceMode] : undefined });
+      if (progress) process.stderr.write('\r\x1b[K');
+      console.log(json ? JSON.stringify(rows, null, 2) : formatMatrix(rows));
+      return rows.every((r) => r.ok) ? 0 : 1;
+    }
+    const scenario = positionals[0];
+    if (!scenario) throw new UsageError(`race: which scenario? One of: ${raceScenarios().map((s) => s.name).join(', ')} (or --list, --matrix)`);
+    if (positionals.length > 1) throw new UsageError(`race: unexpected argument ${JSON.stringify(positionals[1])}`);
+    if (!raceScenarios().some((s) => s.name === scenario)) throw new UsageError(`race: unknown scenario ${JSON.stringify(scenario)}; one of: ${raceScenarios().map((s) => s.name).join(', ')}`);
+    const mode = (v.mode ?? 'explore') as RaceMode;
+    if (mode !== 'stress' && mode !== 'explore') throw new UsageError(`--mode: expected stress or explore, got ${JSON.stringify(v.mode)}`);
+    const policy = (v.policy ?? 'pct') as Policy;
+    if (policy !== 'pct' && policy !== 'random') throw new UsageError(`--policy: expected pct or random, got ${JSON.stringify(v.policy)}`);
+    const bug = v.bug ?? null;
+    if (bug !== null) {
+      try {
+        bugInfo(bug);
+      } catch (e) {
+        throw new UsageError(`--bug: ${(e as Error).message}`);
+      }
+    }
+    const depth = numOpt('depth', v.depth, 1, { integer: true, max: 10 }) ?? 3;
+    const iterations = numOpt('iterations', v.iterations, 1, { integer: true });
+    let r;
+    try {
+      r = await runRace({ scenario, bug, mode, seed, policy, depth, budgetMs: budgetS * 1000, iterations });
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      throw e;
+    }
+    let savedTo: string | null = null;
+    let replayCommand: string | null = null;
+    if (r.replay) {
+      savedTo = v.save ?? `kiolab-race-${scenario}-${bug ?? 'clean'}-seed${seed}.json`;
+      saveReplay(savedTo, r.replay);
+      replayCommand = `kiolab replay ${savedTo}`;
+    }
+    console.log(json ? JSON.stringify({ ...r, savedTo, replayCommand }, null, 2) : formatRace(r, { savedTo, replayCommand }));
+    return r.failure ? 1 : 0;
+  },
+});
+
+registerCommand({
+  name: 'replay',
+  summary: 'replay a saved race schedule exactly (--times N, --shrink)',
+  async run(argv) {
+    const { values: v, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { times: { type: 'string' }, shrink: { type: 'boolean' }, budget: { type: 'string' }, save: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (v.help) {
+      console.log(`Usage: kiolab replay FILE [--times N] [--shrink [--budget S] [--save FILE]] [--json]
+
+Replays the failing iteration saved by \`kiolab race\` (same switch, same seed, the recorded
+switches of the turn) and exits 1 when the failure is reproduced. --shrink removes the switches
+that are not needed for the failure and saves the shorter schedule (FILE.shrunk.json).`);
+      return 0;
+    }
+    const file = positionals[0];
+    if (!file) throw new UsageError('replay: which file? (saved by kiolab race)');
+    let r;
+    try {
+      r = loadReplay(file);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const times = numOpt('times', v.times, 1, { integer: true }) ?? 1;
+    if (v.shrink) {
+      const s = await shrink(r, { budgetMs: (numOpt('budget', v.budget, 1) ?? 60) * 1000, progress: progressFn(!!v.json) });
+      const out = v.save ?? file.replace(/\.json$/, '') + '.shrunk.json';
+      saveReplay(out, s.file);
+      const line = `shrink: ${s.before} -> ${s.after} switches of the turn, preemptions ${s.preemptionsBefore} -> ${s.preemptionsAfter}, ${s.tries} replays; saved ${out}`;
+      console.log(v.json ? JSON.stringify({ ...s, savedTo: out }, null, 2) : line);
+      return 1;
+    }
+    const rp = await replayTimes(r, times);
+    if (v.json) console.log(JSON.stringify({ reproduced: rp.reproduced, times: rp.times, result: rp.last }, null, 2));
+    else {
+      if (rp.last) console.log(formatRace(rp.last));
+      console.log(`\nreplayed ${file}: ${rp.reproduced}/${rp.times} reproduced the ${r.kind} of iteration ${r.iteration}`);
+    }
+    return rp.reproduced > 0 ? 1 : 0;
+  },
+});
+
+registerCommand({
+  name: 'bugs',
+  summary: 'list the bug switches (the race catalogue)',
+  async run(argv) {
+    if (argv.includes('--json')) console.log(JSON.stringify(bugRows(), null, 2));
+    else console.log(bugTable({ verbose: argv.includes('--verbose') || argv.includes('-v') }));
+    return 0;
+  },
+});

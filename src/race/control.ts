@@ -1,0 +1,256 @@
+/**
+ * The race lab's shared state: the explore scheduler's turn word and per-cpu records, the
+ * schedule (switches) and event log of the current iteration, the lock-order table, and the
+ * failure record a detector fills in (first failure wins). Planned only when the spec has `race`.
+ *
+ * Who writes what:
+ *  rc_turn      atomic; the cpu that may run (explore/replay), NOBODY between iterations. Written
+ *               only by the cpu holding the turn (or the coordinator between iterations).
+ *  rc_abort     atomic; set once a failure is recorded or the run is stopped: every hook bails out.
+ *  rc_fail      atomic; 0 none, 1 being written, 2 written (JSON in region race.fail).
+ *  switches/log written by the cpu holding the turn (one at a time), read after the run.
+ *  rs_*         a cpu's own record: written by its owner (state also by nobody else), read by the
+ *               cpu holding the turn when it schedules.
+ */
+import type { Arena } from '../shm/arena.js';
+import { defineStruct } from '../shm/layout.js';
+import type { StructView } from '../shm/view.js';
+import { registerInitializer, registerPlanner } from '../engine/spec.js';
+import { bugs } from './switch.js';
+
+export type RaceMode = 'stress' | 'explore' | 'replay' | 'check';
+export type Policy = 'random' | 'pct';
+
+/** The race part of a machine spec (plain JSON; every worker gets it). */
+export interface RaceSpec {
+  /** Bug switches on in this machine. */
+  bugs?: string[];
+  /** Race scenario whose planner reserves its arena space. */
+  scenario?: string;
+  mode: RaceMode;
+  seed: number;
+  policy?: Policy;
+  /** PCT depth d (priority change points = d - 1). */
+  depth?: number;
+  /** PCT bound k on scheduling steps per iteration. */
+  steps?: number;
+  /** Replay: the recorded switches, flattened [decider cpu, its point count, chosen cpu]... */
+  schedule?: number[];
+  /** Explore: rounds of daemon timeouts with no other progress before a hang is declared. */
+  idleLimit?: number;
+  /** Check the lock order (default true). */
+  lockOrder?: boolean;
+  /** Stress: per-point probabilities of spinning, yielding, sleeping; the longest sleep in µs. */
+  stress?: { spin?: number; yield?: number; sleep?: number; maxSleepUs?: number };
+}
+
+export const NOBODY = -1;
+export const MAX_SWITCHES = 8192;
+export const MAX_EVENTS = 16384;
+export const RING = 12;
+export const MAX_HELD = 16;
+export const LOR_CLASSES = 64;
+export const FAIL_BYTES = 16384;
+
+/** rs_state */
+export const S_OUT = 0; // not in the current iteration (or between iterations)
+export const S_RUN = 1; // holds the turn
+export const S_READY = 2; // at a point, waiting for the turn
+export const S_MTX = 3; // blocked on sleep lock rs_addr
+export const S_SPIN = 4; // spinning on spinlock rs_addr
+export const S_SLEEP = 5; // asleep on channel rs_addr
+export const STATE_NAMES = ['out', 'run', 'ready', 'lock-wait', 'spin-wait', 'asleep'];
+
+export const RaceCtlLayout = defineStruct(
+  'race_ctl',
+  {
+    rc_turn: { line: 'i32' },
+    rc_abort: { line: 'i32' },
+    rc_fail: { line: 'i32' },
+    rc_fail_len: 'i32',
+    rc_iter: { line: 'i32' },
+    rc_steps: 'i32',
+    rc_nswitch: 'i32',
+    rc_npreempt: 'i32',
+    rc_nevents: 'i32',
+    rc_idle: 'i32',
+    rc_decisions: 'i32',
+    rc_daemons: 'i32',
+    rb_count: { line: 'i32' },
+    rb_gen: 'i32',
+    rc_iters_done: { line: 'i32' },
+    rc_go: 'i32',
+  },
+  { align: 64 },
+);
+export type RaceCtlField = keyof typeof RaceCtlLayout.off;
+
+export const RaceCpuLayout = defineStruct(
+  'race_cpu',
+  {
+    rs_state: { line: 'i32' },
+    rs_addr: 'i32',
+    rs_daemon: 'i32',
+    rs_npoints: 'i32',
+    rs_prio: 'i32',
+    rs_harness: 'i32',
+    rs_ringpos: { line: 'i32' },
+    rs_ring: { i32: RING * 3 },
+    rs_nheld: { line: 'i32' },
+    rs_held: { i32: MAX_HELD },
+  },
+  { align: 64 },
+);
+export type RaceCpuField = keyof typeof RaceCpuLayout.off;
+
+registerPlanner('race', (plan, spec) => {
+  // Every worker (and the main thread) plans the arena from the spec: the bug switches are
+  // resolved here, once per worker.
+  bugs.configure(spec.race?.bugs);
+  if (!spec.race) return;
+  plan.pool('race.ctl', RaceCtlLayout, 1);
+  plan.pool('race.cpus', RaceCpuLayout, spec.ncpu);
+  plan.bytes('race.switches', 4 * 3 * MAX_SWITCHES, 64);
+  plan.bytes('race.log', 4 * 4 * MAX_EVENTS, 64);
+  plan.bytes('race.lor', 4 * 3 * LOR_CLASSES * LOR_CLASSES, 64);
+  plan.bytes('race.fail', FAIL_BYTES, 64);
+});
+
+registerInitializer('race', (arena, _sync, spec) => {
+  if (!spec.race) return;
+  const c = new RaceCtl(arena);
+  c.C.store(c.ctl, 'rc_turn', NOBODY);
+});
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** One worker's (or the main thread's) handle on the race lab's shared state. */
+export class RaceCtl {
+  readonly C: StructView<RaceCtlField>;
+  readonly R: StructView<RaceCpuField>;
+  readonly ctl: number;
+  readonly ncpu: number;
+  readonly i32: Int32Array;
+  private readonly cpuBase: number;
+  readonly sw: number;
+  readonly log: number;
+  readonly lor: number;
+  private readonly fail: number;
+
+  constructor(readonly arena: Arena) {
+    this.C = arena.view(RaceCtlLayout);
+    this.R = arena.view(RaceCpuLayout);
+    this.ctl = arena.pool('race.ctl', RaceCtlLayout).addr(0);
+    const cpus = arena.pool('race.cpus', RaceCpuLayout);
+    this.ncpu = cpus.count;
+    this.cpuBase = cpus.addr(0);
+    this.i32 = arena.i32;
+    this.sw = arena.region('race.switches').offset >>> 2;
+    this.log = arena.region('race.log').offset >>> 2;
+    this.lor = arena.region('race.lor').offset >>> 2;
+    this.fail = arena.region('race.fail').offset;
+  }
+
+  cpu(c: number): number {
+    return this.cpuBase + c * RaceCpuLayout.bytes;
+  }
+
+  get aborted(): boolean {
+    return Atomics.load(this.i32, this.C.idx(this.ctl, 'rc_abort')) !== 0;
+  }
+
+  /** Stop every hook: they throw RaceAbort (or free-run) from now on. Wakes turn waiters. */
+  abort(): void {
+    this.C.store(this.ctl, 'rc_abort', 1);
+    Atomics.notify(this.i32, this.C.idx(this.ctl, 'rc_turn'));
+    Atomics.notify(this.i32, this.C.idx(this.ctl, 'rb_gen'));
+  }
+
+  /** Record a failure (first one wins) and abort the run. Returns false if one was already recorded. */
+  recordFailure(f: object): boolean {
+    const i = this.C.idx(this.ctl, 'rc_fail');
+    if (Atomics.compareExchange(this.i32, i, 0, 1) !== 0) return false;
+    let bytes = enc.encode(JSON.stringify(f));
+    if (bytes.length > FAIL_BYTES) bytes = enc.encode(JSON.stringify({ ...f, truncated: true, events: undefined, lastEvents: undefined }).slice(0, FAIL_BYTES));
+    new Uint8Array(this.arena.sab, this.fail, FAIL_BYTES).set(bytes.subarray(0, FAIL_BYTES));
+    this.C.store(this.ctl, 'rc_fail_len', Math.min(bytes.length, FAIL_BYTES));
+    Atomics.store(this.i32, i, 2);
+    this.abort();
+    return true;
+  }
+
+  /** The recorded failure, if any (main thread, after or during the run). */
+  failure(): Record<string, unknown> | null {
+    if (this.C.load(this.ctl, 'rc_fail') !== 2) return null;
+    const n = this.C.load(this.ctl, 'rc_fail_len');
+    const copy = new Uint8Array(n);
+    copy.set(new Uint8Array(this.arena.sab, this.fail, n));
+    return JSON.parse(dec.decode(copy)) as Record<string, unknown>;
+  }
+
+  /** Remember an event in cpu c's ring of last events (owner only). */
+  ring(c: number, point: number, addr: number, name: number): void {
+    const r = this.cpu(c);
+    const pos = this.R.get(r, 'rs_ringpos');
+    const k = (pos % RING) * 3;
+    this.R.storeAt(r, 'rs_ring', k, point);
+    this.R.storeAt(r, 'rs_ring', k + 1, addr);
+    this.R.storeAt(r, 'rs_ring', k + 2, name);
+    this.R.store(r, 'rs_ringpos', pos + 1);
+  }
+
+  /** cpu c's last events, oldest first, as [point, addr, name]. */
+  lastEvents(c: number): [number, number, number][] {
+    const r = this.cpu(c);
+    const pos = this.R.load(r, 'rs_ringpos');
+    const out: [number, number, number][] = [];
+    for (let p = Math.max(0, pos - RING); p < pos; p++) {
+      const k = (p % RING) * 3;
+      out.push([this.R.loadAt(r, 'rs_ring', k), this.R.loadAt(r, 'rs_ring', k + 1), this.R.loadAt(r, 'rs_ring', k + 2)]);
+    }
+    return out;
+  }
+
+  /** The switches recorded in the current iteration, flattened [decider, npoints, chosen]... */
+  switches(): number[] {
+    const n = Math.min(this.C.load(this.ctl, 'rc_nswitch'), MAX_SWITCHES);
+    return Array.from(this.i32.subarray(this.sw, this.sw + 3 * n));
+  }
+
+  /** The events of the current iteration as [cpu, point, addr, name]. */
+  events(): [number, number, number, number][] {
+    const n = Math.min(this.C.load(this.ctl, 'rc_nevents'), MAX_EVENTS);
+    const out: [number, number, number, number][] = [];
+    for (let e = 0; e < n; e++) {
+      const i = this.log + 4 * e;
+      out.push([this.i32[i], this.i32[i + 1], this.i32[i + 2], this.i32[i + 3]]);
+    }
+    return out;
+  }
+
+  /** Simple sense-reversing barrier of `n` harness cpus (outside the scheduler). Throws RaceAbort on abort. */
+  barrier(n: number, stop: () => boolean): void {
+    const C = this.C;
+    const gi = C.idx(this.ctl, 'rb_gen');
+    const gen = Atomics.load(this.i32, gi);
+    if (C.add(this.ctl, 'rb_count', 1) === n - 1) {
+      C.store(this.ctl, 'rb_count', 0);
+      Atomics.add(this.i32, gi, 1);
+      Atomics.notify(this.i32, gi);
+      return;
+    }
+    while (Atomics.load(this.i32, gi) === gen) {
+      if (this.aborted || stop()) throw new RaceAbort();
+      Atomics.wait(this.i32, gi, gen, 50);
+    }
+  }
+}
+
+/** Thrown in a worker when the run is being stopped because a failure was found elsewhere. */
+export class RaceAbort extends Error {
+  constructor() {
+    super('race: run aborted (a failure was recorded)');
+    this.name = 'RaceAbort';
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Detectors: lost wakeups (a sleeper whose wake condition already holds), deadlocks (a cycle in
+ * the wait-for graph over sleep locks and spinlocks, with sleepers listed), lock-order reversals
+ * (recorded on every acquisition by the race hooks, reported even when no hang happens), owner
+ * death (the locks a dead cpu still holds) and poisoning of freed structs.
+ */
+import type { Arena } from '../shm/arena.js';
+import { ContractError } from '../sync/errno.js';
+import type { SyncSnapshot } from '../sync/snapshot.js';
+import type { Sync } from '../sync/sync.js';
+import { LOR_CLASSES, type RaceCtl } from './control.js';
+
+// ------------------------------------------------------------------ lost wakeups
+
+/** The condition a sleeper with wait message `wmesg` on channel `ident` waits for. */
+export type WakeCondition = (arena: Arena, ident: number) => boolean;
+const wakeConditions = new Map<string, WakeCondition>();
+
+/**
+ * Teach the lost-wakeup detector what sleepers with these wait messages wait for (at module
+ * load, in every worker and on the main thread). A sleeper whose condition already holds while
+ * nobody can wake it has lost its wakeup.
+ */
+export function registerWakeCondition(wmesgs: string | string[], cond: WakeCondition): void {
+  for (const w of Array.isArray(wmesgs) ? wmesgs : [wmesgs]) wakeConditions.set(w, cond);
+}
+
+export interface LostWakeup {
+  cpu: number;
+  role: string;
+  ident: number;
+  wmesg: string;
+  sinceMs: number;
+}
+
+/** Sleepers of the snapshot whose wake condition already holds. */
+export function lostWakeups(arena: Arena, snap: SyncSnapshot): LostWakeup[] {
+  const out: LostWakeup[] = [];
+  for (const s of snap.sleepers) {
+    const cond = wakeConditions.get(s.wmesg);
+    if (cond && cond(arena, s.ident)) out.push({ cpu: s.cpu, role: s.role, ident: s.ident, wmesg: s.wmesg, sinceMs: snap.at - s.since });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ deadlock
+
+export interface WaitEdge {
+  cpu: number;
+  role: string;
+  /** What it waits for. */
+  lock: string;
+  kind: 'spin' | 'mutex';
+  owner: number;
+}
+
+/** Edges cpu → owner of the lock it waits for, and the first cycle among them (cpus), if any. */
+export function waitForGraph(s: Sync, snap: SyncSnapshot, extra: { cpu: number; lock: number; kind: 'spin' | 'mutex' }[] = []): { edges: WaitEdge[]; cycle: number[] | null } {
+  const edges: WaitEdge[] = [];
+  const roleOf = (c: number) => s.nameOf(s.T.load(s.threads.addr(c), 'td_role'));
+  const seen = new Set<number>();
+  const add = (cpu: number, lk: number, kind: 'spin' | 'mutex') => {
+    if (seen.has(cpu)) return;
+    seen.add(cpu);
+    edges.push({ cpu, role: roleOf(cpu), lock: s.lockName(lk), kind, owner: s.lock_owner(lk) });
+  };
+  for (const b of snap.blocked) {
+    const kind = snap.held.find((h) => h.addr === b.lock)?.kind ?? 'mutex';
+    add(b.cpu, b.lock, kind);
+  }
+  for (const x of extra) add(x.cpu, x.lock, x.kind);
+  const next = new Map(edges.map((e) => [e.cpu, e.owner]));
+  for (const start of next.keys()) {
+    const path: number[] = [];
+    let c: number | undefined = start;
+    while (c !== undefined && c >= 0 && !path.includes(c)) {
+      path.push(c);
+      c = next.get(c);
+    }
+    if (c !== undefined && c >= 0 && path.includes(c)) return { edges, cycle: path.slice(path.indexOf(c)) };
+  }
+  return { edges, cycle: null };
+}
+
+// ------------------------------------------------------------------ lock order
+
+export interface LockOrderReversal {
+  first: { from: string; to: string; cpu: number };
+  second: { from: string; to: string; cpu: number };
+}
+
+/**
+ * Record that a cpu acquired `lk` while holding `held` (witness-style, by lock class), and
+ * return the reversal if the opposite order was ever recorded. Classes with ids >= 64 and
+ * nesting within one class are not checked.
+ */
+export function lorAcquire(ctl: RaceCtl, s: Sync, held: readonly number[], lk: number): LockOrderReversal | null {
+  const cl = s.L.load(lk, 'lk_class');
+  if (cl <= 0 || cl >= LOR_CLASSES) return null;
+  const i32 = ctl.i32;
+  const N = LOR_CLASSES * LOR_CLASSES;
+  for (const h of held) {
+    const ch = s.L.load(h, 'lk_class');
+    if (ch <= 0 || ch >= LOR_CLASSES || ch === cl) continue;
+    const e = ctl.lor + ch * LOR_CLASSES + cl;
+    if (Atomics.load(i32, e) === 0 && Atomics.compareExchange(i32, e, 0, s.cpu + 1) === 0) {
+      Atomics.store(i32, e + N, h);
+      Atomics.store(i32, e + 2 * N, lk);
+    }
+    const r = ctl.lor + cl * LOR_CLASSES + ch;
+    const rc = Atomics.load(i32, r);
+    if (rc !== 0) {
+      return {
+        first: { from: s.lockName(Atomics.load(i32, r + N)), to: s.lockName(Atomics.load(i32, r + 2 * N)), cpu: rc - 1 },
+        second: { from: s.lockName(h), to: s.lockName(lk), cpu: s.cpu },
+      };
+    }
+  }
+  return null;
+}
+
+// ------------------------------------------------------------------ owner death
+
+/** Locks the snapshot shows held by `cpu` (a worker that died holding them). */
+export function heldBy(snap: SyncSnapshot, cpu: number): string[] {
+  return snap.held.filter((h) => h.owner === cpu).map((h) => `${h.className}@${h.addr} (${h.kind})`);
+}
+
+// ------------------------------------------------------------------ poisoning
+
+export const POISON = 0xdeadbeef | 0;
+
+/** Fill a freed struct of `bytes` at `addr` with the poison word (call where the struct is freed). */
+export function poison(arena: Arena, addr: number, bytes: number): void {
+  const i = addr >>> 2;
+  for (let k = 0; k < bytes >>> 2; k++) Atomics.store(arena.i32, i + k, POISON);
+}
+
+/** True when the first `words` words at `addr` all hold the poison word. */
+export function isPoisoned(arena: Arena, addr: number, words = 4): boolean {
+  const i = addr >>> 2;
+  for (let k = 0; k < words; k++) if (Atomics.load(arena.i32, i + k) !== POISON) return false;
+  return true;
+}
+
+/** Assert a struct is live before use: a poisoned one is a use after free. */
+export function assertLive(arena: Arena, addr: number, what: string, words = 4): void {
+  if (isPoisoned(arena, addr, words)) throw new ContractError(`use after free: ${what} at ${addr} is poisoned (it was freed)`);
+}

@@ -1,0 +1,191 @@
+/**
+ * What the race roles run in a worker: a harness part loops over iterations (barrier, the
+ * coordinator resets and begins the iteration, each part runs its share under the hook, barrier,
+ * the coordinator checks the invariants); a daemon joins the schedule and runs until shutdown.
+ * A failure (an exception, a violated invariant, a detector in a hook) is recorded in the arena
+ * and aborts the run; every role then returns.
+ */
+import { mix32 } from '../device/config.js';
+import type { Kernel } from '../engine/spec.js';
+import { snapshot } from '../sync/snapshot.js';
+import { NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY } from './control.js';
+import { heldBy } from './detect.js';
+import { RaceHook } from './hook.js';
+import { raceScenario } from './scenario.js';
+
+export interface HarnessArgs {
+  scenario: string;
+  part: string;
+  index: number;
+  nharness: number;
+  ndaemons: number;
+  /** Stop after this many iterations (or the budget). */
+  iterations: number;
+  budgetMs: number;
+  /** Replay mode: the iteration that follows the recorded schedule. */
+  replayIter?: number;
+}
+
+export interface HarnessResult {
+  iterations: number;
+  aborted: boolean;
+  /** Coordinator: how often each outcome of an iteration was seen (jcstress-style). */
+  outcomes?: Record<string, number>;
+}
+
+function hookFor(k: Kernel, ctl: RaceCtl, scenario: string, replayIter?: number): RaceHook {
+  const spec = k.spec.race;
+  if (!spec) throw new RangeError('race: the machine spec has no race part (spec.race)');
+  const inv = raceScenario(scenario).invariant ?? null;
+  return new RaceHook(spec, ctl, k.sync, () => k.shuttingDown(), replayIter ?? -1, inv).install();
+}
+
+/** Record a worker's exception as the run's failure (owner death when it held locks). */
+function recordCrash(k: Kernel, ctl: RaceCtl, e: unknown, where: string): void {
+  const snap = snapshot(k.sync);
+  const held = heldBy(snap, k.cpu);
+  const msg = e instanceof Error ? e.message : String(e);
+  ctl.recordFailure({
+    kind: held.length > 0 ? 'owner-death' : 'assertion',
+    message: held.length > 0 ? `cpu ${k.cpu} (${where}) died holding ${held.join(', ')}: ${msg}` : `cpu ${k.cpu} (${where}): ${msg}`,
+    error: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+    cpus: [k.cpu],
+    detectedBy: k.cpu,
+    iteration: ctl.C.load(ctl.ctl, 'rc_iter'),
+    sleepers: snap.sleepers,
+    held: snap.held,
+    heldAtDeath: held,
+  });
+}
+
+export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
+  const sc = raceScenario(a.scenario);
+  const ctl = new RaceCtl(k.arena);
+  const hook = hookFor(k, ctl, a.scenario, a.replayIter);
+  const serial = hook.mode === 'explore' || hook.mode === 'replay';
+  const coord = a.index === 0;
+  const stop = () => k.shuttingDown();
+  const { C } = ctl;
+  const t0 = performance.now();
+  let iter = 0;
+  const outcomes: Record<string, number> = {};
+  const sleeps = (c: number) => k.sync.T.load(k.sync.threads.addr(c), 'td_nsleeps');
+  let before: number[] = [];
+  try {
+    const c = sc.attach(k);
+    ctl.barrier(a.nharness, stop); // every part attached (free-running) before the daemons settle
+    if (coord && serial) settle(ctl, a.ndaemons, stop);
+    for (;;) {
+      ctl.barrier(a.nharness, stop);
+      if (coord) {
+        const go = iter < a.iterations && performance.now() - t0 < a.budgetMs && !ctl.aborted;
+        if (go) {
+          sc.reset?.(c, iter);
+          before = Array.from({ length: a.nharness }, (_, h) => sleeps(h));
+          if (serial) begin(ctl, k, a, iter, stop);
+          else C.store(ctl.ctl, 'rc_iter', iter);
+        }
+        C.store(ctl.ctl, 'rc_go', go ? 1 : 0);
+      }
+      ctl.barrier(a.nharness, stop);
+      if (C.load(ctl.ctl, 'rc_go') === 0) break;
+      hook.enter();
+      sc.run(c, a.part, iter);
+      hook.leave();
+      k.sync.progress();
+      ctl.barrier(a.nharness, stop);
+      if (coord) {
+        const bad = sc.check?.(c, iter) ?? null;
+        if (bad !== null) {
+          const snap = snapshot(k.sync);
+          ctl.recordFailure({ kind: 'invariant', message: bad, cpus: [], detectedBy: k.cpu, iteration: iter, sleepers: snap.sleepers, held: snap.held });
+          return { iterations: iter + 1, aborted: true };
+        }
+        // The outcome of the iteration: the scenario's, else which parts had to sleep.
+        const o = sc.outcome?.(c, iter) ?? sc.parts.map((p, h) => `${p}:${sleeps(h) > before[h] ? 'slept' : 'ran'}`).join(' ');
+        outcomes[o] = (outcomes[o] ?? 0) + 1;
+        C.add(ctl.ctl, 'rc_iters_done', 1);
+      }
+      iter++;
+    }
+    return { iterations: iter, aborted: false, outcomes };
+  } catch (e) {
+    if (!(e instanceof RaceAbort)) recordCrash(k, ctl, e, `race:${a.scenario}/${a.part}`);
+    return { iterations: iter, aborted: true, outcomes };
+  } finally {
+    k.sync.hook = null;
+  }
+}
+
+/** Let the daemons run until they block, so every iteration starts from the same state. */
+function settle(ctl: RaceCtl, ndaemons: number, stop: () => boolean): void {
+  const { C, R } = ctl;
+  while (C.load(ctl.ctl, 'rc_daemons') < ndaemons) {
+    if (ctl.aborted || stop()) throw new RaceAbort();
+    Atomics.wait(ctl.i32, C.idx(ctl.ctl, 'rc_daemons'), C.load(ctl.ctl, 'rc_daemons'), 5);
+  }
+  for (let c = 0; c < ctl.ncpu; c++) {
+    if (R.load(ctl.cpu(c), 'rs_daemon') && R.load(ctl.cpu(c), 'rs_state') !== S_OUT) {
+      turnTo(ctl, c);
+      awaitNobody(ctl, stop);
+    }
+  }
+}
+
+function turnTo(ctl: RaceCtl, c: number): void {
+  const i = ctl.C.idx(ctl.ctl, 'rc_turn');
+  Atomics.store(ctl.i32, i, c);
+  Atomics.notify(ctl.i32, i);
+}
+
+function awaitNobody(ctl: RaceCtl, stop: () => boolean): void {
+  const i = ctl.C.idx(ctl.ctl, 'rc_turn');
+  for (;;) {
+    const t = Atomics.load(ctl.i32, i);
+    if (t === NOBODY) return;
+    if (ctl.aborted || stop()) throw new RaceAbort();
+    Atomics.wait(ctl.i32, i, t, 50);
+  }
+}
+
+/** Coordinator: start iteration `iter` of the serialized schedule (daemons are all blocked). */
+function begin(ctl: RaceCtl, k: Kernel, a: HarnessArgs, iter: number, stop: () => boolean): void {
+  awaitNobody(ctl, stop);
+  const { C, R } = ctl;
+  const spec = k.spec.race!;
+  for (const f of ['rc_steps', 'rc_nswitch', 'rc_npreempt', 'rc_nevents', 'rc_idle'] as const) C.store(ctl.ctl, f, 0);
+  C.store(ctl.ctl, 'rc_iter', iter);
+  // PCT: distinct random priorities >= d for every participant (a seeded shuffle).
+  const seed = mix32(spec.seed, iter);
+  const d = spec.depth ?? 3;
+  const order = Array.from({ length: ctl.ncpu }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = mix32(seed, 1000 + i) % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  order.forEach((c, rank) => R.store(ctl.cpu(c), 'rs_prio', d + rank));
+  for (let c = 0; c < ctl.ncpu; c++) {
+    const r = ctl.cpu(c);
+    R.store(r, 'rs_npoints', 0);
+    if (c < a.nharness + a.ndaemons && !R.load(r, 'rs_daemon')) R.store(r, 'rs_state', S_READY);
+  }
+  turnTo(ctl, k.cpu);
+}
+
+/** A race daemon: joins the schedule, then runs the scenario's daemon until the machine stops. */
+export async function runDaemon(k: Kernel, a: { scenario: string; daemon: string; index: number; replayIter?: number }): Promise<unknown> {
+  const sc = raceScenario(a.scenario);
+  const d = sc.daemons?.find((x) => x.name === a.daemon);
+  if (!d) throw new RangeError(`race: scenario ${a.scenario} has no daemon ${JSON.stringify(a.daemon)}`);
+  const ctl = new RaceCtl(k.arena);
+  const hook = hookFor(k, ctl, a.scenario, a.replayIter);
+  hook.registerDaemon();
+  try {
+    return await d.run(k, () => k.shuttingDown() || ctl.aborted, a.index);
+  } catch (e) {
+    if (!(e instanceof RaceAbort)) recordCrash(k, ctl, e, `race:${a.scenario}/${a.daemon}`);
+    return { aborted: true };
+  } finally {
+    k.sync.hook = null;
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * The race lab's hook (src/sync/hooks.ts), one per worker, in one of four modes:
+ *
+ *  - `check`   records the last events of each cpu and the lock order; perturbs nothing.
+ *  - `stress`  as check, and at every point the cpu, from its own seeded generator, may spin,
+ *              yield or sleep a short random time.
+ *  - `explore` exactly one cpu runs between points. A cpu at a point publishes that it waits
+ *              (rs_state) and waits for the turn word (Atomics.wait); the cpu holding the turn
+ *              chooses the next one (uniform random or PCT), deterministic given the seed. A cpu
+ *              about to block in the host (lock_block, spin_wait, tsleep) hands the turn on and
+ *              is chosen again only once it can run: its lock word is free, or a waker cleared
+ *              its channel. When nobody can run, the quiescence detectors run (lost wakeup,
+ *              deadlock); daemons' timed sleeps then let time pass, a bounded number of rounds.
+ *  - `replay`  as explore for the iterations before the failing one, which follows the recorded
+ *              switches ("when cpu X is at its n-th point, cpu Y runs next").
+ *
+ * Every switch of the turn is recorded as [decider cpu, its point count, chosen cpu]; the log
+ * keeps every point passed, by cpu, for the report and the replay file.
+ */
+import { mix32 } from '../device/config.js';
+import type { Arena } from '../shm/arena.js';
+import { type Hook, Point } from '../sync/hooks.js';
+import { LK_SPIN } from '../sync/layouts.js';
+import { snapshot } from '../sync/snapshot.js';
+import type { Sync } from '../sync/sync.js';
+import {
+  MAX_EVENTS,
+  MAX_SWITCHES,
+  NOBODY,
+  RaceAbort,
+  type RaceCtl,
+  type RaceSpec,
+  S_MTX,
+  S_OUT,
+  S_READY,
+  S_RUN,
+  S_SLEEP,
+  S_SPIN,
+} from './control.js';
+import { heldBy, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
+
+const scratch = new Int32Array(new SharedArrayBuffer(4));
+
+export class RaceHook implements Hook {
+  readonly mode: RaceSpec['mode'];
+  /** Set when the machine shuts down: the hook lets everything run freely. */
+  inert = false;
+  private readonly held: number[] = [];
+  private readonly me: number;
+  private readonly turnIdx: number;
+  private rng: number;
+  private readonly replay: Map<number, number> | null;
+  private readonly replayIter: number;
+  private cpCache = { iter: -1, seed: 0, points: [] as number[] };
+  private readonly lk_word;
+
+  constructor(
+    readonly spec: RaceSpec,
+    readonly ctl: RaceCtl,
+    readonly sync: Sync,
+    private readonly stop: () => boolean,
+    /** The iteration that replays `spec.schedule` (replay mode). */
+    replayIter = -1,
+    /** The scenario's instant invariant, checked at quiescent points. */
+    private readonly invariant: ((arena: Arena) => string | null) | null = null,
+  ) {
+    this.mode = spec.mode;
+    this.me = ctl.cpu(sync.cpu);
+    this.turnIdx = ctl.C.idx(ctl.ctl, 'rc_turn');
+    this.rng = mix32(spec.seed, 0x51ed + sync.cpu) || 1;
+    this.replayIter = replayIter;
+    this.lk_word = sync.L.field('lk_word');
+    if (spec.mode === 'replay') {
+      const s = spec.schedule ?? [];
+      this.replay = new Map();
+      for (let i = 0; i + 2 < s.length; i += 3) this.replay.set(s[i] * 1048576 + s[i + 1], s[i + 2]);
+    } else this.replay = null;
+  }
+
+  /** Install on this worker's Sync. */
+  install(): this {
+    this.sync.hook = this;
+    return this;
+  }
+
+  at(point: Point, addr: number, name: number): void {
+    if (this.inert) return;
+    const ctl = this.ctl;
+    if (ctl.aborted) throw new RaceAbort();
+    if (this.stop()) {
+      this.inert = true;
+      return;
+    }
+    const cpu = this.sync.cpu;
+    ctl.ring(cpu, point, addr, name);
+    if (point === Point.SPIN_LOCKED || point === Point.MTX_LOCKED) this.acquired(addr);
+    else if (point === Point.SPIN_UNLOCK || point === Point.MTX_UNLOCK) {
+      const i = this.held.lastIndexOf(addr);
+      if (i >= 0) this.held.splice(i, 1);
+    }
+    if (this.mode === 'stress') return this.perturb();
+    if (this.mode === 'check') return;
+    const R = ctl.R;
+    let st = R.get(this.me, 'rs_state');
+    if (st === S_OUT) return; // outside an iteration: runs freely
+    if (st !== S_RUN) {
+      this.waitTurn(); // a daemon's first point: wait to be scheduled
+      R.store(this.me, 'rs_state', (st = S_RUN));
+    }
+    const n = R.get(this.me, 'rs_npoints') + 1;
+    R.store(this.me, 'rs_npoints', n);
+    const e = ctl.C.add(ctl.ctl, 'rc_nevents', 1);
+    if (e < MAX_EVENTS) ctl.i32.set([cpu, point, addr, name], ctl.log + 4 * e);
+    switch (point) {
+      case Point.MTX_BLOCK:
+        return this.handOff(S_MTX, addr);
+      case Point.SPIN_WAIT:
+        return this.handOff(S_SPIN, addr);
+      case Point.SLEEP_BLOCK:
+        return this.handOff(S_SLEEP, addr);
+      default:
+        return this.handOff(S_READY, 0);
+    }
+  }
+
+  private acquired(lk: number): void {
+    if (this.held.length > 0 && this.spec.lockOrder !== false) {
+      const lor = lorAcquire(this.ctl, this.sync, this.held, lk);
+      if (lor) {
+        this.fail({
+          kind: 'lock-order',
+          message: `lock order reversal: ${lor.first.from} -> ${lor.first.to} (cpu ${lor.first.cpu}) and ${lor.second.from} -> ${lor.second.to} (cpu ${lor.second.cpu})`,
+          cpus: [...new Set([lor.first.cpu, lor.second.cpu])],
+          lor,
+        });
+      }
+    }
+    if (this.held.length < 64) this.held.push(lk);
+  }
+
+  // ------------------------------------------------------------------ stress
+
+  private next(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    return (x >>> 0) / 4294967296;
+  }
+
+  private perturb(): void {
+    const p = this.spec.stress ?? {};
+    const r = this.next();
+    const spin = p.spin ?? 0.1;
+    const yld = p.yield ?? 0.05;
+    const slp = p.sleep ?? 0.05;
+    if (r < spin) {
+      const n = Math.floor(this.next() * 4000);
+      for (let k = 0; k < n; k++) {
+        // cpu_pause()
+      }
+    } else if (r < spin + yld) {
+      Atomics.wait(scratch, 0, 0, 0);
+    } else if (r < spin + yld + slp) {
+      Atomics.wait(scratch, 0, 0, (this.next() * (p.maxSleepUs ?? 200)) / 1000);
+    }
+  }
+
+  // ------------------------------------------------------------------ explore / replay
+
+  /** Wait until this cpu holds the turn (or the run stops). */
+  private waitTurn(): void {
+    const i32 = this.ctl.i32;
+    const me = this.sync.cpu;
+    for (;;) {
+      const t = Atomics.load(i32, this.turnIdx);
+      if (t === me) return;
+      if (this.ctl.aborted) throw new RaceAbort();
+      if (this.stop()) {
+        this.inert = true;
+        return;
+      }
+      Atomics.wait(i32, this.turnIdx, t, 50);
+    }
+  }
+
+  private setTurn(c: number): void {
+    Atomics.store(this.ctl.i32, this.turnIdx, c);
+    Atomics.notify(this.ctl.i32, this.turnIdx);
+  }
+
+  private handOff(state: number, addr: number): void {
+    const R = this.ctl.R;
+    R.store(this.me, 'rs_addr', addr);
+    R.store(this.me, 'rs_state', state);
+    this.decide();
+    this.waitTurn();
+    if (!this.inert) R.store(this.me, 'rs_state', S_RUN);
+  }
+
+  /** This harness cpu enters the iteration the coordinator began (its state is READY). */
+  enter(): void {
+    if (this.mode !== 'explore' && this.mode !== 'replay') return;
+    this.waitTurn();
+    this.ctl.R.store(this.me, 'rs_state', S_RUN);
+  }
+
+  /** This harness cpu is done with the iteration: it leaves the schedule and hands the turn on. */
+  leave(): void {
+    if (this.mode !== 'explore' && this.mode !== 'replay') return;
+    if (this.inert || this.ctl.aborted) return;
+    const R = this.ctl.R;
+    R.store(this.me, 'rs_npoints', R.get(this.me, 'rs_npoints') + 1);
+    R.store(this.me, 'rs_state', S_OUT);
+    this.decide();
+  }
+
+  /** A daemon joins the schedule (it waits for the turn at its first point). */
+  registerDaemon(): void {
+    const { R, C, ctl } = this.ctl;
+    R.store(this.me, 'rs_daemon', 1);
+    if (this.mode !== 'explore' && this.mode !== 'replay') return;
+    R.store(this.me, 'rs_state', S_READY);
+    C.add(ctl, 'rc_daemons', 1);
+  }
+
+  private iterSeed(): number {
+    return mix32(this.spec.seed, this.ctl.C.load(this.ctl.ctl, 'rc_iter'));
+  }
+
+  private changePoints(): number[] {
+    const iter = this.ctl.C.load(this.ctl.ctl, 'rc_iter');
+    if (this.cpCache.iter !== iter) {
+      const seed = this.iterSeed();
+      const d = this.spec.depth ?? 3;
+      const k = this.spec.steps ?? 200;
+      this.cpCache = { iter, seed, points: Array.from({ length: Math.max(0, d - 1) }, (_, j) => 1 + (mix32(seed, 2000 + j) % k)) };
+    }
+    return this.cpCache.points;
+  }
+
+  /** Choose who runs next; the caller holds the turn. */
+  private decide(): void {
+    const { R, C, ctl } = this.ctl;
+    const s = this.sync;
+    const me = s.cpu;
+    const step = C.add(ctl, 'rc_steps', 1) + 1;
+    const replaying = this.replay !== null && C.load(ctl, 'rc_iter') === this.replayIter;
+    if (!replaying && this.spec.policy === 'pct') {
+      const j = this.changePoints().indexOf(step);
+      if (j >= 0) R.store(this.me, 'rs_prio', (this.spec.depth ?? 3) - 2 - j);
+    }
+    const cands: number[] = [];
+    const timed: number[] = [];
+    let harnessIn = false;
+    let harnessCand = false;
+    for (let c = 0; c < this.ctl.ncpu; c++) {
+      const r = this.ctl.cpu(c);
+      const st = R.load(r, 'rs_state');
+      if (st === S_OUT) continue;
+      const daemon = R.load(r, 'rs_daemon') !== 0;
+      if (!daemon) harnessIn = true;
+      const a = R.load(r, 'rs_addr');
+      const ok =
+        st === S_READY ||
+        st === S_RUN ||
+        ((st === S_MTX || st === S_SPIN) && this.lk_word.load(a) === 0) ||
+        (st === S_SLEEP && s.T.load(s.threads.addr(c), 'td_wchan') !== a);
+      if (ok) {
+        cands.push(c);
+        if (!daemon) harnessCand = true;
+      } else if (st === S_SLEEP && daemon) timed.push(c);
+    }
+    let chosen: number;
+    if (cands.length === 0) {
+      if (!harnessIn) return this.setTurn(NOBODY);
+      const idle = C.add(ctl, 'rc_idle', 1) + 1;
+      if (idle === 1) this.quiescent();
+      if (timed.length > 0 && idle <= (this.spec.idleLimit ?? 4)) chosen = timed[0];
+      else return this.hang();
+    } else {
+      if (harnessCand) C.store(ctl, 'rc_idle', 0);
+      chosen = replaying ? this.replayChoice(cands) : this.choose(cands, step);
+    }
+    if (chosen !== me) {
+      const k = C.add(ctl, 'rc_nswitch', 1);
+      if (k < MAX_SWITCHES) this.ctl.i32.set([me, R.get(this.me, 'rs_npoints'), chosen], this.ctl.sw + 3 * k);
+      if (cands.includes(me)) C.add(ctl, 'rc_npreempt', 1);
+    }
+    this.setTurn(chosen);
+  }
+
+  private choose(cands: number[], step: number): number {
+    if (cands.length === 1) return cands[0];
+    if (this.spec.policy === 'pct') {
+      let best = cands[0];
+      for (const c of cands) if (this.ctl.R.load(this.ctl.cpu(c), 'rs_prio') > this.ctl.R.load(this.ctl.cpu(best), 'rs_prio')) best = c;
+      return best;
+    }
+    return cands[mix32(this.iterSeed(), step) % cands.length];
+  }
+
+  /**
+   * Follow the recorded switch for (this cpu, its point count); without one the running cpu goes
+   * on (or, when it cannot, the lowest runnable cpu). A shrunk schedule may name a cpu that
+   * cannot run here: the switch is skipped.
+   */
+  private replayChoice(cands: number[]): number {
+    const me = this.sync.cpu;
+    const want = this.replay!.get(me * 1048576 + this.ctl.R.get(this.me, 'rs_npoints'));
+    if (want !== undefined && cands.includes(want)) return want;
+    return cands.includes(me) ? me : cands[0];
+  }
+
+  /** Nobody can run: look for a lost wakeup or a deadlock now, while the state is frozen. */
+  private quiescent(): void {
+    const bad = this.invariant?.(this.sync.arena) ?? null;
+    if (bad !== null) this.fail({ kind: 'invariant', message: bad, cpus: [] });
+    const snap = snapshot(this.sync);
+    const lost = lostWakeups(this.sync.arena, snap);
+    if (lost.length > 0) {
+      const l = lost[0];
+      this.fail({
+        kind: 'lost-wakeup',
+        message: `lost wakeup: cpu ${l.cpu} (${l.role}) sleeps on "${l.wmesg}" (channel ${l.ident}) although its wake condition already holds, and no cpu can run to wake it`,
+        cpus: lost.map((x) => x.cpu),
+        lost,
+      });
+    }
+    const g = waitForGraph(this.sync, snap, this.spinners());
+    if (g.cycle) {
+      this.fail({
+        kind: 'deadlock',
+        message: `deadlock: ${g.cycle.map((c) => { const e = g.edges.find((x) => x.cpu === c)!; return `cpu ${c} (${e.role}) waits for ${e.lock} held by cpu ${e.owner}`; }).join('; ')}`,
+        cpus: g.cycle,
+        waitFor: g.edges,
+      });
+    }
+  }
+
+  private spinners(): { cpu: number; lock: number; kind: 'spin' | 'mutex' }[] {
+    const out: { cpu: number; lock: number; kind: 'spin' | 'mutex' }[] = [];
+    for (let c = 0; c < this.ctl.ncpu; c++) {
+      const r = this.ctl.cpu(c);
+      const st = this.ctl.R.load(r, 'rs_state');
+      if (st === S_MTX || st === S_SPIN) {
+        const lk = this.ctl.R.load(r, 'rs_addr');
+        out.push({ cpu: c, lock: lk, kind: this.sync.L.load(lk, 'lk_kind') === LK_SPIN ? 'spin' : 'mutex' });
+      }
+    }
+    return out;
+  }
+
+  private hang(): never {
+    const snap = snapshot(this.sync);
+    const asleep = snap.sleepers.map((x) => `cpu ${x.cpu} (${x.role}) on "${x.wmesg}"`).join(', ') || 'nobody asleep';
+    const blocked = this.spinners().map((x) => `cpu ${x.cpu} on ${this.sync.lockName(x.lock)}`).join(', ') || 'no lock waits';
+    this.fail({
+      kind: 'hang',
+      message: `hang: no cpu can run and the daemons' timeouts changed nothing (${asleep}; ${blocked})`,
+      cpus: [...snap.sleepers.map((x) => x.cpu), ...this.spinners().map((x) => x.cpu)],
+    });
+  }
+
+  /** Record a failure with the machine's state now, and stop the run. */
+  fail(f: { kind: string; message: string; cpus: number[]; [k: string]: unknown }): never {
+    const snap = snapshot(this.sync);
+    this.ctl.recordFailure({
+      ...f,
+      detectedBy: this.sync.cpu,
+      iteration: this.ctl.C.load(this.ctl.ctl, 'rc_iter'),
+      sleepers: snap.sleepers,
+      held: snap.held,
+      heldByDetector: heldBy(snap, this.sync.cpu),
+    });
+    throw new RaceAbort();
+  }
+}

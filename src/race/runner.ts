@@ -1,0 +1,336 @@
+/**
+ * The race runner (main thread): builds a machine for a scenario with a bug switch on (or none),
+ * runs its parts and daemons under the race hook in one mode, watches it (stress: a monitor
+ * samples the machine for lost wakeups, deadlocks and stalls), and returns what was found:
+ * the failure with the workers' last events, the schedule (explore/replay) and the replay file.
+ */
+import { Machine, MachineError, type RoleSpec } from '../engine/machine.js';
+import type { MachineSpec } from '../engine/spec.js';
+import { POINT_NAMES, Point } from '../sync/hooks.js';
+import { snapshot } from '../sync/snapshot.js';
+import type { Sync } from '../sync/sync.js';
+import { bugInfo } from './bugs.js';
+import { bugs } from './switch.js';
+import { type Policy, RaceCtl, type RaceMode, STATE_NAMES } from './control.js';
+import { heldBy, lostWakeups, waitForGraph } from './detect.js';
+import type { HarnessArgs, HarnessResult } from './harness.js';
+import { type RaceScenario, raceScenario } from './scenario.js';
+import './scenarios/index.js';
+
+export interface RaceOptions {
+  scenario: string;
+  /** Bug switch to turn on (null: a clean run). */
+  bug: string | null;
+  mode: RaceMode;
+  seed?: number;
+  policy?: Policy;
+  depth?: number;
+  /** Wall-clock budget of the run, ms. */
+  budgetMs?: number;
+  /** At most this many iterations. */
+  iterations?: number;
+  /** Replay: the switches and the iteration they belong to. */
+  schedule?: number[];
+  replayIter?: number;
+  /** Stress monitor: a sleeper whose condition holds this long has lost its wakeup (ms, default 400: longer than a host preemption under load). */
+  graceMs?: number;
+  /** Stress monitor: no progress of any harness cpu this long is a hang (ms). */
+  stallMs?: number;
+}
+
+export interface WorkerReport {
+  cpu: number;
+  role: string;
+  state: string;
+  lastEvents: string[];
+}
+
+export interface RaceFailure {
+  kind: string;
+  message: string;
+  cpus: number[];
+  iteration: number;
+  sleepers: { cpu: number; role: string; ident: number; wmesg: string }[];
+  held: { addr: number; className: string; kind: string; owner: number; waiters: number[] }[];
+  workers: WorkerReport[];
+  [k: string]: unknown;
+}
+
+export interface ReplayFile {
+  kiolab: 'race-replay';
+  version: 1;
+  scenario: string;
+  bug: string | null;
+  seed: number;
+  policy: Policy;
+  depth: number;
+  iteration: number;
+  kind: string;
+  message: string;
+  /** [decider cpu, its point count, chosen cpu] per switch of the turn. */
+  schedule: number[];
+  /** Switches where the running cpu could have gone on (preemptions). */
+  preemptions?: number;
+  /** Which cpu passed which point, by name, in the failing iteration (for people). */
+  events: string[];
+}
+
+export interface RaceResult {
+  scenario: string;
+  bug: string | null;
+  mode: RaceMode;
+  seed: number;
+  policy: Policy;
+  depth: number;
+  iterations: number;
+  elapsedMs: number;
+  failure: RaceFailure | null;
+  /** Explore/replay failures: the schedule of the failing iteration. */
+  replay: ReplayFile | null;
+  preemptions: number;
+  /** How often each outcome of an iteration was seen (jcstress-style table). */
+  outcomes: Record<string, number>;
+  /** Runs started again because a worker could not load its code (see LOAD_FAILURE). */
+  loadRetries?: number;
+}
+
+function describe(s: Sync, point: number, addr: number, name: number): string {
+  const p = POINT_NAMES[point] ?? `point${point}`;
+  switch (point) {
+    case Point.USER:
+      return `${s.nameOf(name) || p} @${addr}`;
+    case Point.SLEEP_BLOCK:
+    case Point.SLEEP_WOKE:
+      return `${p} "${s.nameOf(name)}" chan ${addr}`;
+    case Point.INTERLOCK:
+    case Point.WAKEUP:
+      return `${p} chan ${addr}`;
+    default:
+      return `${p} ${addr ? s.lockName(addr) : ''}`.trim();
+  }
+}
+
+export function specFor(o: RaceOptions): MachineSpec {
+  const sc = raceScenario(o.scenario);
+  if (o.bug !== null) {
+    const b = bugInfo(o.bug);
+    if (!b.implemented) throw new RangeError(`race: bug switch ${o.bug} is not implemented yet (its subsystem, ${b.subsystem}, has not landed it)`);
+    if (!sc.bugs.includes(o.bug)) throw new RangeError(`race: scenario ${sc.name} does not exercise ${o.bug}; it catches: ${sc.bugs.join(', ') || 'no switch'}`);
+  }
+  const ndaemons = (sc.daemons ?? []).reduce((n, d) => n + (d.count ?? 1), 0);
+  return {
+    ...(sc.spec?.() ?? {}),
+    ncpu: sc.parts.length + ndaemons,
+    race: {
+      bugs: o.bug ? [o.bug] : [],
+      scenario: sc.name,
+      mode: o.mode,
+      seed: o.seed ?? 1,
+      policy: o.policy ?? 'pct',
+      depth: o.depth ?? 3,
+      steps: sc.steps ?? 200,
+      idleLimit: sc.idleLimit,
+      lockOrder: sc.lockOrder,
+      schedule: o.schedule,
+    },
+  };
+}
+
+/**
+ * A worker that could not load its code (a module that failed to evaluate, e.g. while dist/ is
+ * being rebuilt on a shared machine; Node reports it as an internal assertion) is not an outcome
+ * of the race: such a run is started again, at most twice.
+ */
+const LOAD_FAILURE = /imported again after being required|ERR_INTERNAL_ASSERTION|Cannot find module|ERR_MODULE_NOT_FOUND|SyntaxError/;
+
+/** Run one race: returns the first failure found, or none within the budget. */
+export async function runRace(o: RaceOptions): Promise<RaceResult> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await runRaceOnce(o);
+    const f = r.failure;
+    if (attempt < 2 && f && f.kind === 'crash' && LOAD_FAILURE.test(f.message)) continue;
+    return { ...r, loadRetries: attempt };
+  }
+}
+
+async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
+  const sc = raceScenario(o.scenario);
+  if (o.mode === 'replay' && (o.schedule === undefined || o.replayIter === undefined)) throw new RangeError('race: replay needs a schedule and its iteration');
+  const spec = specFor(o);
+  const budgetMs = o.budgetMs ?? 10_000;
+  const m = new Machine(spec);
+  sc.prepare?.(m);
+  const ctl = new RaceCtl(m.arena);
+  const daemons = sc.daemons ?? [];
+  const ndaemons = daemons.reduce((n, d) => n + (d.count ?? 1), 0);
+  const iterations = o.mode === 'replay' ? o.replayIter! + 1 : (o.iterations ?? 1_000_000);
+  const roles: RoleSpec[] = sc.parts.map((part, index) => ({
+    role: 'race:harness',
+    args: { scenario: sc.name, part, index, nharness: sc.parts.length, ndaemons, iterations, budgetMs, replayIter: o.replayIter } satisfies HarnessArgs,
+  }));
+  for (const d of daemons) {
+    for (let i = 0; i < (d.count ?? 1); i++) roles.push({ role: 'race:daemon', args: { scenario: sc.name, daemon: d.name, index: i, replayIter: o.replayIter }, daemon: true });
+  }
+  const t0 = performance.now();
+  const monitor = startMonitor(m, ctl, sc.parts.length, o, o.mode === 'stress' || o.mode === 'check', sc.invariant ?? null);
+  let crash: MachineError | null = null;
+  let res: HarnessResult[] = [];
+  try {
+    const out = await m.run(roles, { timeoutMs: budgetMs + 20_000 });
+    res = out.slice(0, sc.parts.length).map((r) => r.value as HarnessResult);
+  } catch (e) {
+    if (!(e instanceof MachineError)) throw e;
+    crash = e;
+  } finally {
+    monitor?.stop();
+    // The main thread planned the arena too: leave its switch table off after the run.
+    bugs.configure(undefined);
+  }
+  const elapsedMs = performance.now() - t0;
+  let raw = ctl.failure();
+  if (!raw && crash) {
+    const held = crash.cpu >= 0 && crash.snapshot ? heldBy(crash.snapshot, crash.cpu) : [];
+    raw = {
+      kind: held.length ? 'owner-death' : crash.cpu < 0 ? 'hang' : 'crash',
+      message: held.length ? `${crash.message} (it held ${held.join(', ')})` : crash.message,
+      cpus: crash.cpu >= 0 ? [crash.cpu] : [],
+      iteration: ctl.C.load(ctl.ctl, 'rc_iter'),
+      sleepers: crash.snapshot?.sleepers ?? [],
+      held: crash.snapshot?.held ?? [],
+    };
+  }
+  const seed = spec.race!.seed;
+  const policy = spec.race!.policy!;
+  const depth = spec.race!.depth!;
+  let failure: RaceFailure | null = null;
+  let replay: ReplayFile | null = null;
+  if (raw) {
+    const labels = cpuLabels(sc.name);
+    const relabel = <T extends { cpu: number; role: string }>(x: T): T => ({ ...x, role: labels[x.cpu] ?? x.role });
+    failure = { ...(raw as object), workers: workers(m, ctl, sc.name) } as RaceFailure;
+    failure.sleepers = (failure.sleepers ?? []).map(relabel);
+    failure.message = failure.message.replace(/cpu (\d+) \(race:(harness|daemon)\)/g, (all, c: string) => `cpu ${c} (${labels[Number(c)] ?? 'race'})`);
+    if (o.mode === 'explore' || o.mode === 'replay') {
+      const events = ctl.events().slice(-4000).map(([c, p, a, n]) => `cpu ${c} ${describe(m.sync, p, a, n)}`);
+      replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events };
+    }
+  }
+  const done = ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0);
+  return {
+    scenario: sc.name,
+    bug: o.bug,
+    mode: o.mode,
+    seed,
+    policy,
+    depth,
+    iterations: Math.max(done, res[0]?.iterations ?? 0),
+    elapsedMs,
+    failure,
+    replay,
+    preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'),
+    outcomes: res[0]?.outcomes ?? {},
+  };
+}
+
+/** `scenario/part` (or `scenario/daemon`) of every cpu, as the runner assigned them. */
+export function cpuLabels(scenario: string): string[] {
+  const sc = raceScenario(scenario);
+  const out = sc.parts.map((p) => `${sc.name}/${p}`);
+  for (const d of sc.daemons ?? []) for (let i = 0; i < (d.count ?? 1); i++) out.push(`${sc.name}/${d.name}${(d.count ?? 1) > 1 ? i : ''}`);
+  return out;
+}
+
+function workers(m: Machine, ctl: RaceCtl, scenario: string): WorkerReport[] {
+  const s = m.sync;
+  const labels = cpuLabels(scenario);
+  return Array.from({ length: s.ncpu }, (_, c) => ({
+    cpu: c,
+    role: labels[c] ?? s.nameOf(s.T.load(s.threads.addr(c), 'td_role')),
+    state: STATE_NAMES[ctl.R.load(ctl.cpu(c), 'rs_state')] ?? '?',
+    lastEvents: ctl.lastEvents(c).map(([p, a, n]) => describe(s, p, a, n)),
+  }));
+}
+
+/**
+ * Stress/check mode's watchdog on the main thread (it never waits on a shared word): samples
+ * the machine every 20 ms for a sleeper whose wake condition has held past the grace period,
+ * a cycle of lock waits, or harness cpus that made no progress for stallMs.
+ */
+function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions, detect: boolean, invariant: RaceScenario['invariant'] | null): { stop(): void } {
+  const grace = o.graceMs ?? 400;
+  const stall = o.stallMs ?? 3000;
+  const seen = new Map<string, number>();
+  const s = m.sync;
+  let lastProgress = -1;
+  let lastChange = performance.now();
+  const fail = (f: { kind: string; message: string; cpus: number[]; [k: string]: unknown }): void => {
+    const snap = snapshot(s);
+    if (ctl.recordFailure({ ...f, detectedBy: -1, iteration: ctl.C.load(ctl.ctl, 'rc_iter'), sleepers: snap.sleepers, held: snap.held })) unstick(m);
+  };
+  let unstuck = false;
+  let cycleKey = '';
+  let cycleSince = 0;
+  const timer = setInterval(() => {
+    if (ctl.aborted) {
+      // A failure found anywhere: make sure sleepers without timeouts see it.
+      if (!unstuck) unstick(m);
+      unstuck = true;
+      return;
+    }
+    if (!detect) return;
+    const bad = invariant?.(m.arena) ?? null;
+    if (bad !== null) return fail({ kind: 'invariant', message: bad, cpus: [] });
+    const snap = snapshot(s);
+    const now = performance.now();
+    const lost = lostWakeups(m.arena, snap);
+    const live = new Set<string>();
+    for (const l of lost) {
+      const key = `${l.cpu}:${l.ident}:${snap.sleepers.find((x) => x.cpu === l.cpu)?.since}`;
+      live.add(key);
+      const first = seen.get(key) ?? now;
+      seen.set(key, first);
+      if (now - first >= grace) {
+        return fail({
+          kind: 'lost-wakeup',
+          message: `lost wakeup: cpu ${l.cpu} (${l.role}) sleeps on "${l.wmesg}" (channel ${l.ident}) although its wake condition has held for ${Math.round(now - first)} ms`,
+          cpus: [l.cpu],
+          lost,
+        });
+      }
+    }
+    for (const k of seen.keys()) if (!live.has(k)) seen.delete(k);
+    const g = waitForGraph(s, snap);
+    // A sample is not atomic: a cycle counts once it has persisted for the grace period.
+    const key = g.cycle ? g.cycle.map((c) => `${c}>${g.edges.find((e) => e.cpu === c)?.lock}`).join(',') : '';
+    if (key !== cycleKey) {
+      cycleKey = key;
+      cycleSince = now;
+    }
+    if (g.cycle && now - cycleSince >= grace) {
+      return fail({ kind: 'deadlock', message: `deadlock: ${g.edges.filter((e) => g.cycle!.includes(e.cpu)).map((e) => `cpu ${e.cpu} (${e.role}) waits for ${e.lock} held by cpu ${e.owner}`).join('; ')}`, cpus: g.cycle, waitFor: g.edges });
+    }
+    let p = 0;
+    for (let c = 0; c < nharness; c++) p += s.T.load(s.threads.addr(c), 'td_progress');
+    if (p !== lastProgress) {
+      lastProgress = p;
+      lastChange = now;
+    } else if (now - lastChange > stall) {
+      const asleep = snap.sleepers.map((x) => `cpu ${x.cpu} (${x.role}) on "${x.wmesg}"`).join(', ') || 'nobody asleep';
+      return fail({ kind: 'hang', message: `hang: no harness cpu made progress for ${stall} ms (${asleep})`, cpus: snap.sleepers.map((x) => x.cpu) });
+    }
+  }, 20);
+  return { stop: () => clearInterval(timer) };
+}
+
+/** After a failure: wake every sleeper and every lock waiter so that their hooks see the abort. */
+function unstick(m: Machine): void {
+  const s = m.sync;
+  s.wakeup_all_cpus();
+  for (const lk of s.registeredLocks()) Atomics.notify(m.arena.i32, (lk >>> 2) + s.L.layout.off.lk_word);
+}
+
+/** PCT's guarantee: a bug of depth d is found by one run with probability >= 1 / (n k^(d-1)). */
+export function pctBound(n: number, k: number, d: number, iterations: number): { perRun: number; miss: number } {
+  const perRun = 1 / (n * Math.pow(k, d - 1));
+  return { perRun, miss: Math.pow(1 - perRun, iterations) };
+}

@@ -1,0 +1,3 @@
+/** Every race scenario (workers and the command import this). Add a subsystem's scenarios here. */
+import './bio.js';
+import './synthetic.js';

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadReplay, replayTimes, shrink } from '../../src/race/replay.js';
+import { runRace } from '../../src/race/runner.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+function kiolab(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [CLI, ...args], { cwd, timeout: 60_000 }, (e, out, err) => {
+      res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err });
+    });
+  });
+}
+
+describe('race: the command and replay files', () => {
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiolab-race-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('race --list shows the catalogue; bad usage exits 2 naming the problem', async () => {
+    const list = await kiolab(['race', '--list'], dir);
+    expect(list.code).to.equal(0);
+    expect(list.out).to.contain('vfs-biowait-no-interlock').and.contain('bc-drain-order').and.contain('24 switches, 3 implemented');
+    const bad = await kiolab(['race', 'biowait', '--bug', 'no-such-bug'], dir);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.match(/unknown bug switch "no-such-bug"/);
+    const notyet = await kiolab(['race', 'biowait', '--bug', 'vfs-getblk-no-recheck'], dir);
+    expect(notyet.code).to.equal(2);
+    expect(notyet.err).to.match(/not implemented yet/);
+  });
+
+  it('race exits 1 with the report and a saved schedule that `kiolab replay` reproduces', async () => {
+    const r = await kiolab(['race', 'biowait', '--bug', 'vfs-biowait-no-interlock', '--seed', '5', '--budget', '50'], dir);
+    expect(r.code, r.err).to.equal(1);
+    expect(r.out).to.match(/FAILURE lost-wakeup in iteration \d+/).and.match(/scheduler: PCT, n=3 cpus/).and.match(/last events of each worker/);
+    const m = /replay: kiolab replay (\S+)/.exec(r.out);
+    expect(m, r.out).to.not.equal(null);
+    expect(existsSync(join(dir, m![1]))).to.equal(true);
+    const file = loadReplay(join(dir, m![1]));
+    expect(file.kind).to.equal('lost-wakeup');
+    expect(file.events.some((e) => e.includes('biowait:checked'))).to.equal(true);
+    const rp = await kiolab(['replay', m![1], '--times', '2'], dir);
+    expect(rp.code, rp.err).to.equal(1);
+    expect(rp.out).to.match(/2\/2 reproduced the lost-wakeup/);
+  });
+
+  it('--shrink keeps only the switches the failure needs, and the shrunk schedule still fails', async () => {
+    const r = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', seed: 5, budgetMs: 50_000 });
+    expect(r.replay, r.failure?.message).to.not.equal(null);
+    const s = await shrink(r.replay!, { budgetMs: 60_000 });
+    expect(s.after).to.be.at.most(s.before);
+    expect(s.preemptionsAfter).to.be.at.most(s.preemptionsBefore);
+    const rp = await replayTimes(s.file, 2);
+    expect(rp.reproduced, rp.misses.join(' | ')).to.equal(2);
+    expect(JSON.parse(readFileSync(CLI.replace(/cli\.js$/, '../../package.json'), 'utf8')).name).to.be.a('string');
+  });
+});
