@@ -4,3 +4,4 @@ import './cli-bootcache.js';
 import './cli-bufcache.js';
 import './cli-swap.js';
 import './cli-race.js';
+import './cli-mixed.js';
