@@ -14,6 +14,7 @@ const loaders: Record<string, () => Promise<Record<string, RoleFn>>> = {
   bufcache: () => import('./roles-bufcache.js').then((m) => m.roles),
   swap: () => import('./roles-swap.js').then((m) => m.roles),
   race: () => import('./roles-race.js').then((m) => m.roles),
+  benchhit: () => import('./roles-benchhit.js').then((m) => m.roles),
   mixed: () => import('./roles-mixed.js').then((m) => m.roles),
 };
 
