@@ -211,11 +211,21 @@ export class BootCache {
     this.sync.unlock(this.ceLock(i));
   }
 
-  /** msleep(ce, &ce->ce_lock, ...), dropping the funnel too. Entry and exit: the extent lock held. May sleep. */
-  msleep_extent(i: number, wmesg: string, ms: number): number {
+  /**
+   * msleep(ce, &ce->ce_lock, ...), dropping the funnel too; returns 0 at once when `until()` holds
+   * once interlocked. Entry and exit: the extent lock held. May sleep.
+   */
+  msleep_extent(i: number, wmesg: string, ms: number, until?: () => boolean): number {
     const s = this.sync;
     const ident = this.eaddr[i];
     s.tsleep_interlock(ident);
+    // Recheck after the interlock: BC_handle_write sets CE_ABORTED (and wakes) without the extent
+    // lock when its try-lock fails, so a test made under the lock alone can miss that wakeup
+    // (found by the race lab's bc-write scenario).
+    if (until?.()) {
+      s.tsleep_remove();
+      return 0;
+    }
     s.unlock(this.ceLock(i));
     const held = this.funnel_drop();
     const r = s.tsleep(ident, PINTERLOCKED, wmesg, ms);

@@ -92,7 +92,7 @@ function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, b
         blocked = performance.now();
         bc.stat('ss_strategy_blocked');
       }
-      bc.msleep_extent(i, 'BC_strategy', slice);
+      bc.msleep_extent(i, 'BC_strategy', slice, () => (bc.ceFlags(i) & (CE_ABORTED | CE_IODONE)) !== 0);
     }
     if (blocked !== 0) bc.S.add64(bc.st, 'ss_wait_time', Math.round((performance.now() - blocked) * 1000));
     if (bc.ceFlags(i) & CE_ABORTED) return false;
