@@ -8,6 +8,7 @@
  * are short (≤ 100 ms) so that the daemon notices the machine stopping.
  */
 import { B_AGE, B_DELWRI, B_ERROR, B_INVAL, B_MARKER } from '../device/buf.js';
+import { bugs } from '../race/switch.js';
 import { ContractError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
@@ -84,6 +85,15 @@ export function buf_daemon1(bc: BufCache, p: DaemonParams, stop: () => boolean):
     passes++;
     bc.sync.progress();
     // Low-water mark reached: reset the request and sleep until kicked.
+    if (bugs.any && bugs.enabled('vfs-bufdaemon-no-interlock')) {
+      // RACE SWITCH vfs-bufdaemon-no-interlock (off by default): the historical daemon reset
+      // its request word and slept without an interlock; a bd_speedup between the two finds the
+      // word 0, sets it and wakes nobody, and later kicks see it set and do not wake either.
+      G.store(bc.g, p.request, 0);
+      bc.sync.point(bc.sync.intern('bufcache:bufdaemon_window'), req);
+      if (!bc.stop()) bc.sync.tsleep(req, 0, 'psleep', Math.min(100, bc.hzMs));
+      continue;
+    }
     bc.sync.tsleep_interlock(req);
     if (G.exchange(bc.g, p.request, 0) === 0 && !bc.stop()) bc.sync.tsleep(req, PINTERLOCKED, 'psleep', Math.min(100, bc.hzMs));
     else bc.sync.tsleep_remove();
@@ -129,10 +139,16 @@ export function flushbufqueues(bc: BufCache, marker: number, q: number): number 
         s.spin_unlock(spin);
         throw new ContractError(`flushbufqueues: ${bc.describe(bp)} found on queue ${q} of set ${set}`);
       }
-      // Move the marker after bp: the walk resumes from it once the spinlock was dropped.
-      bc.qremove(set, q, marker);
-      bc.qinsertAfter(set, q, bp, marker);
-      if ((F.load(bp) & B_DELWRI) === 0) {
+      // RACE SWITCH vfs-flush-no-marker (off by default): the historical walk neither moved a
+      // marker nor rechecked B_DELWRI under the buffer lock; it resumes from the written buffer's
+      // own (stale) queue link once the spinlock is dropped, skipping the rest of the queue.
+      const nomarker = bugs.any && bugs.enabled('vfs-flush-no-marker');
+      if (!nomarker) {
+        // Move the marker after bp: the walk resumes from it once the spinlock was dropped.
+        bc.qremove(set, q, marker);
+        bc.qinsertAfter(set, q, bp, marker);
+      }
+      if (!nomarker && (F.load(bp) & B_DELWRI) === 0) {
         s.spin_unlock(spin);
         bc.BUF_UNLOCK(bp);
         s.spin_lock(spin);
@@ -154,10 +170,11 @@ export function flushbufqueues(bc: BufCache, marker: number, q: number): number 
         bc.stat('flushed');
         bawrite(bc, bp);
       }
+      if (nomarker) s.point(s.intern('bufcache:flush_nomarker'), bp);
       s.spin_lock(spin);
       r++;
       if (--loops === 0) break;
-      bp = marker;
+      if (!nomarker) bp = marker;
     }
     bc.qremove(set, q, marker);
     s.spin_unlock(spin);

@@ -5,6 +5,7 @@
  * Vnodes are named by index + 1 (`vp`, 0 = none), as b_vp stores them.
  */
 import { BUF_CMD_DONE, B_AGE, B_CACHE, B_DELWRI, B_HASHED, B_HEAVY, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VMIO, NOOFFSET, b_bio2 } from '../device/buf.js';
+import { bugs } from '../race/switch.js';
 import { ContractError, EWOULDBLOCK } from '../sync/errno.js';
 import type { BufCache } from './core.js';
 import { getnewbuf } from './getnewbuf.js';
@@ -97,6 +98,10 @@ export function findblk(bc: BufCache, vp: number, loffset: number, flags: number
   const v = bc.vnode(vp);
   const tok = bc.V.addrOf(v, 'v_token');
   const B = bc.B;
+  // RACE SWITCH vfs-findblk-no-ref (off by default): the historical findblk took no reference
+  // (ref = 0 here, and getblk drops none), so getnewbuf may recycle the buffer a caller found
+  // and is about to lock.
+  const ref = bugs.any && bugs.enabled('vfs-findblk-no-ref') ? 0 : 1;
   let bp: number;
   for (;;) {
     bc.sync.spin_lock(tok);
@@ -105,22 +110,22 @@ export function findblk(bc: BufCache, vp: number, loffset: number, flags: number
       bc.sync.spin_unlock(tok);
       return 0;
     }
-    bc.bqhold(bp); // under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
+    if (ref) bc.bqhold(bp); // under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
     bc.sync.spin_unlock(tok);
     if (flags & FINDBLK_TEST) break;
     if (flags & FINDBLK_NBLOCK) {
       if (!bc.BUF_TRYLOCK(bp)) {
-        bc.b_refs.add(bp, -1);
+        bc.b_refs.add(bp, -ref);
         return 0;
       }
     } else {
       bc.BUF_LOCK(bp);
     }
     if (B.load(bp, 'b_vp') === vp && B.load(bp, 'b_loffset') === loffset) break;
-    bc.b_refs.add(bp, -1);
+    bc.b_refs.add(bp, -ref);
     bc.BUF_UNLOCK(bp);
   }
-  if ((flags & FINDBLK_REF) === 0) bc.b_refs.add(bp, -1);
+  if ((flags & FINDBLK_REF) === 0) bc.b_refs.add(bp, -ref);
   return bp;
 }
 
@@ -141,6 +146,8 @@ export function getblk(bc: BufCache, vp: number, loffset: number, size: number, 
   if (size > MAXBSIZE) throw new ContractError(`getblk: size ${size} > MAXBSIZE ${MAXBSIZE}`);
   if (size <= 0) throw new ContractError(`getblk: size ${size} must be positive`);
   const B = bc.B;
+  // RACE SWITCH vfs-findblk-no-ref: findblk took no reference, so there is none to drop.
+  const noref = bugs.any && bugs.enabled('vfs-findblk-no-ref');
   for (;;) {
     let bp = findblk(bc, vp, loffset, FINDBLK_REF | FINDBLK_TEST);
     if (bp !== 0) {
@@ -148,17 +155,19 @@ export function getblk(bc: BufCache, vp: number, loffset: number, size: number, 
       bc.sync.point(bc.pt_getblk_found, bp);
       if (!bc.BUF_TRYLOCK(bp)) {
         if (blkflags & GETBLK_NOWAIT) {
-          bc.bqdrop(bp);
+          if (!noref) bc.bqdrop(bp);
           return 0;
         }
         if (bc.BUF_TIMELOCK(bp, slptimeo) === EWOULDBLOCK) {
-          bc.bqdrop(bp);
+          if (!noref) bc.bqdrop(bp);
           return 0;
         }
       }
-      bc.bqdrop(bp);
+      if (!noref) bc.bqdrop(bp);
       // Recheck the identity under the lock: the buffer may have been recycled.
-      if (B.load(bp, 'b_vp') !== vp || B.load(bp, 'b_loffset') !== loffset) {
+      // RACE SWITCH vfs-getblk-no-recheck (off by default): the historical getblk trusted the
+      // lookup and skipped this recheck, returning whatever the header had become meanwhile.
+      if (!(bugs.any && bugs.enabled('vfs-getblk-no-recheck')) && (B.load(bp, 'b_vp') !== vp || B.load(bp, 'b_loffset') !== loffset)) {
         bc.stat('getblk_recycled');
         bc.BUF_UNLOCK(bp);
         continue;

@@ -7,6 +7,7 @@
  * `needsbuffer` with an interlock, then returns 0 so that getblk retries.
  */
 import { BUF_CMD_DONE, B_AGE, B_BNOCLIP, B_DELWRI, B_HASHED, B_HEAVY, B_INVAL } from '../device/buf.js';
+import { bugs } from '../race/switch.js';
 import { ContractError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
@@ -135,6 +136,14 @@ export function getnewbuf(bc: BufCache, blkflags: number, slptimeo: number, size
     G.or(bc.g, 'needsbuffer', flags);
     bc.stat('gnb_restart', 0);
     while (G.load(bc.g, 'needsbuffer') & flags) {
+      if (bugs.any && bugs.enabled('vfs-needsbuffer-no-interlock')) {
+        // RACE SWITCH vfs-needsbuffer-no-interlock (off by default): the historical getnewbuf
+        // tested needsbuffer and slept without an interlock; a brelse that clears the bit and
+        // wakes in between is lost, and the caller sleeps although a buffer is free.
+        s.point(s.intern('bufcache:needsbuffer_window'), ch);
+        if (s.tsleep(ch, 0, wmesg, slptimeo)) return 0;
+        continue;
+      }
       s.tsleep_interlock(ch);
       const value = G.add(bc.g, 'needsbuffer', 0);
       if (value & flags) {

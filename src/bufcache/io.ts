@@ -30,6 +30,7 @@ import {
   b_bio1,
   b_bio2,
 } from '../device/buf.js';
+import { bugs } from '../race/switch.js';
 import { ContractError } from '../sync/errno.js';
 import { BufCache } from './core.js';
 import { allocbuf, bmap, brelvp, getblk, inmem, vfs_vmio_release } from './getblk.js';
@@ -176,6 +177,7 @@ export function bwrite(bc: BufCache, bp: number): number {
   bc.B.store(bp, 'b_error', 0);
   const bio1 = bc.io.setup_sync(bp);
   bsetrunningbufspace(bc, bp, bc.B.load(bp, 'b_bufsize'));
+  if (bugs.any && bugs.enabled('vfs-bundirty-at-submit')) bundirtyAtSubmit(bc, bp);
   vn_strategy(bc, bp);
   const error = bc.io.biowait(bio1, 'biows');
   brelse(bc, bp);
@@ -199,7 +201,18 @@ export function bawrite(bc: BufCache, bp: number): void {
   if (bc.io.O.load(b_bio1(bp), 'bio_done') !== 0) throw new ContractError(`bawrite: ${bc.describe(bp)} b_bio1 already has a bio_done callback`);
   bsetrunningbufspace(bc, bp, bc.B.load(bp, 'b_bufsize'));
   bc.BUF_KERNPROC(bp);
+  if (bugs.any && bugs.enabled('vfs-bundirty-at-submit')) bundirtyAtSubmit(bc, bp);
   vn_strategy(bc, bp);
+}
+
+/**
+ * RACE SWITCH vfs-bundirty-at-submit (off by default): the historical variant marks the buffer
+ * clean when the write is issued instead of in bpdone. Between here and the device writing it,
+ * a flush (vfsync) sees no B_DELWRI, no tracked write, and returns with the data not on the device.
+ */
+function bundirtyAtSubmit(bc: BufCache, bp: number): void {
+  bundirty(bc, bp);
+  bc.sync.point(bc.sync.intern('bufcache:bundirty_at_submit'), bp);
 }
 
 /**

@@ -4,6 +4,7 @@
  * bd_wait wake ring). Every counter is an atomic word in the globals; every request word is also
  * the sleep channel its waiters use.
  */
+import { bugs } from '../race/switch.js';
 import { EWOULDBLOCK } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
@@ -51,6 +52,13 @@ export function bsetrunningbufspace(bc: BufCache, bp: number, bytes: number): vo
 export function runningbufwakeup(bc: BufCache, bp: number): void {
   const total = bc.B.exchange(bp, 'b_runningbufspace', 0);
   if (total === 0) return;
+  // RACE SWITCH vfs-runningbuf-leak (off by default): the historical completion path of an
+  // asynchronous write (lock held by the kernel) cleared the buffer's charge but skipped the
+  // rest of runningbufwakeup: vfs.runningbufspace only grows, and nobody is woken.
+  if (bugs.any && bugs.enabled('vfs-runningbuf-leak') && bc.B.load(bp, 'b_kernproc') !== 0) {
+    bc.sync.point(bc.sync.intern('bufcache:runningbuf_leak'), bp);
+    return;
+  }
   bc.gadd('runningbufspace', -total);
   bc.gadd('runningbufcount', -1);
   const G = bc.G;
@@ -153,6 +161,17 @@ export function bd_wait(bc: BufCache, totalspace: number): void {
     i = (i + count) | 0;
     const mi = i & BD_WAKE_MASK;
     const slot = G.addrOf(g, 'bd_wake_ary') + mi * 4;
+    if (bugs.any && bugs.enabled('vfs-bdwait-no-recheck')) {
+      // RACE SWITCH vfs-bdwait-no-recheck (off by default): the historical bd_wait registered
+      // on the slot and slept without an interlock and without rechecking bd_wake_index, so a
+      // bd_signal that passed index i before the registration is never seen ("flstik").
+      bc.sync.point(bc.sync.intern('bufcache:bdwait_window'), slot);
+      G.addAt(g, 'bd_wake_ary', mi, 1);
+      bc.stat('bd_waits');
+      bc.sync.tsleep(slot, 0, 'flstik', bc.hzMs);
+      totalspace = bc.gl('runningbufspace') + bc.gl('dirtykvaspace') - bc.gl('hidirtybufspace');
+      continue;
+    }
     bc.sync.tsleep_interlock(slot);
     G.addAt(g, 'bd_wake_ary', mi, 1);
     const j = G.add(g, 'bd_wake_index', 0);

@@ -332,6 +332,7 @@ export class SwapIO {
     const tab = S.addrOf(sdp, 'swd_tablock');
     const s = this.sync;
     const unit = this.swap.conf.files[sd].unit;
+    if (bugs.any && bugs.enabled('swap-busy-flag-race')) return this.sw_reg_start_racy(sd);
     s.spin_lock(tab);
     if (S.get(sdp, 'swd_busy')) {
       s.spin_unlock(tab);
@@ -356,6 +357,43 @@ export class SwapIO {
     }
     S.set(sdp, 'swd_busy', 0);
     s.spin_unlock(tab);
+  }
+
+  /**
+   * Bug switch swap-busy-flag-race (NetBSD uvm_swap "XXXAD locking"): the SWF_BUSY recursion flag
+   * is a plain read-test-set outside swd_tablock, and it is cleared after the lock is dropped. A
+   * starter that found the queue empty and has not cleared the flag yet makes a new child's
+   * starter return at once: that child stays queued with nobody to start it. Never sleeps.
+   */
+  private sw_reg_start_racy(sd: number): void {
+    const S = this.swap.S;
+    const sdp = this.swap.sdp(sd);
+    const tab = S.addrOf(sdp, 'swd_tablock');
+    const s = this.sync;
+    const unit = this.swap.conf.files[sd].unit;
+    if (S.load(sdp, 'swd_busy')) return;
+    s.point(s.intern('sw_reg_start.tested'), sdp);
+    S.store(sdp, 'swd_busy', 1);
+    s.spin_lock(tab);
+    while (S.get(sdp, 'swd_active') < S.get(sdp, 'swd_maxactive')) {
+      const head = S.get(sdp, 'swd_tab');
+      if (head === 0) break;
+      const bp = this.vp.addr(head - 1);
+      S.set(sdp, 'swd_tab', this.V.get(bp, 'vb_actnext'));
+      S.set(sdp, 'swd_qlen', S.get(sdp, 'swd_qlen') - 1);
+      const active = S.get(sdp, 'swd_active') + 1;
+      S.set(sdp, 'swd_active', active);
+      if (active > S.load(sdp, 'swd_maxseen')) S.store(sdp, 'swd_maxseen', active);
+      s.spin_unlock(tab);
+      S.add(sdp, 'swd_children', 1);
+      const bio2 = this.io.push_bio(b_bio1(bp));
+      this.io.set_offset(bio2, this.V.load(bp, 'vb_off'));
+      this.dev.dev_dstrategy(unit, bio2);
+      s.spin_lock(tab);
+    }
+    s.spin_unlock(tab);
+    s.point(s.intern('sw_reg_start.clearing'), sdp);
+    S.store(sdp, 'swd_busy', 0);
   }
 
   /**

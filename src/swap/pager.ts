@@ -39,6 +39,8 @@ export class Pager {
   private readonly pte0: number;
   private readonly frames: number;
   private readonly i32: Int32Array;
+  /** Race lab instrumentation point (sync.point): SWAP_OFF chose a candidate page, before its page lock. */
+  private readonly ptSwapOffCandidate: number;
 
   static of(sync: Sync, spec: SpecLike): Pager {
     let p = attached.get(sync);
@@ -58,6 +60,7 @@ export class Pager {
     this.sio.io.ext.set('swappager', this);
     const a = sync.arena;
     this.T = a.view(PteLayout);
+    this.ptSwapOffCandidate = sync.intern('anon_swap_off.candidate');
     const pool = a.pool('swap.pte', PteLayout);
     this.npages = pool.count;
     this.pte0 = pool.addr(0);
@@ -239,6 +242,7 @@ export class Pager {
       const busy = (T.load(a, 'pt_state') & PG_BUSY) !== 0;
       const slot = T.load(a, 'pt_slot');
       if (!busy && !(slot >= startslot && slot < endslot)) continue;
+      this.sync.point(this.ptSwapOffCandidate, a);
       this.page_lock(p);
       const st = T.load(a, 'pt_state');
       const s2 = T.load(a, 'pt_slot');
@@ -271,6 +275,7 @@ export class Pager {
       if (slot >= startslot && slot < endslot) snap.push([p, slot]);
     }
     for (const [p, slot] of snap) {
+      this.sync.point(this.ptSwapOffCandidate, this.pte(p)); // the window: the snapshot may be stale by now
       this.page_lock(p);
       if (sw.G.load(sw.g, 'sg_resident') >= sw.G.load(sw.g, 'sg_physmem')) {
         this.page_unlock(p);

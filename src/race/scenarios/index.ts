@@ -1,3 +1,6 @@
 /** Every race scenario (workers and the command import this). Add a subsystem's scenarios here. */
 import './bio.js';
+import './bootcache.js';
+import './bufcache.js';
+import './swap.js';
 import './synthetic.js';
