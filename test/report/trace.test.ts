@@ -76,13 +76,18 @@ describe('report: traces', () => {
     await runMachine(m, [{ role: 'lab:count-mtx', args: { iters: 20_000, work: 20 }, count: 2 }], ctx, { timeoutMs: 60_000 });
     const evs = ctx.trace!.events as ChromeEvent[];
     expect(ctx.trace!.dropped).to.equal(0);
-    const waits = evs.filter((e) => e.cat === 'lock');
+    const locks = evs.filter((e) => e.cat === 'lock');
+    // Under load the sleep path's own spinlocks can be contended too: those are waits of their
+    // own classes, never unnamed.
+    const waits = locks.filter((e) => e.name === 'lock wait lab_mtx');
     const row = lockTable(m.sync).find((l) => l.className === 'lab_mtx')!;
     expect(row.acquisitions).to.equal(40_000);
     // Each contended acquisition is traced; a wait can also be traced when another cpu's contended
     // acquisition overlapped this cpu's attempt, so the trace holds at least as many.
     expect(waits.length).to.be.at.least(row.contended);
-    expect(waits.every((e) => e.name === 'lock wait lab_mtx' && e.ph === 'X' && e.dur! >= 0)).to.equal(true);
+    const classes = new Set(lockTable(m.sync).map((l) => `lock wait ${l.className}`));
+    const odd = locks.filter((e) => !classes.has(e.name) || e.ph !== 'X' || !(e.dur! >= 0));
+    expect(odd, JSON.stringify(odd.slice(0, 3))).to.deep.equal([]);
     expect(validateChromeTrace(chromeTrace(evs))).to.deep.equal([]);
   });
 
