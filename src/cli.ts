@@ -15,7 +15,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 function help(): string {
   const cmds = [
     ['bench <scenario>', 'run a benchmark scenario and print its report'],
-    ['list', 'list the scenarios (and other registered items)'],
+    ['list [section]', 'list the scenarios, bug switches and race scenarios'],
     ...commands().map((c) => [c.name, c.summary]),
   ];
   return `kiolab ${pkg.version} — kernel I/O lab: BootCache, the DragonFly buffer cache and NetBSD swap
@@ -35,26 +35,57 @@ Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
 
 const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
 
-function list(argv: string[]): number {
+/** `kiolab list [scenarios|bugs|races] [--json]`: every section, or the one named. */
+async function list(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
-    console.log('Usage: kiolab list [--json]\n\nLists the benchmark scenarios (and other registered items) with a one-line description.');
+    console.log(`Usage: kiolab list [scenarios|bugs|races] [--json]
+
+Lists the benchmark scenarios, the bug switches of the race catalogue (subsystem, what the
+variant does wrong, the real bug it comes from) and the race scenarios, each with a one-line
+description. Name a section to print only that one; \`kiolab list bugs\` also says how kiolab
+detects each switch.`);
     return 0;
   }
-  const bad = argv.find((a) => a !== '--json');
-  if (bad !== undefined) throw new UsageError(`list: unexpected argument ${JSON.stringify(bad)}`);
+  const json = argv.includes('--json');
+  const named = argv.filter((a) => a !== '--json');
+  const known = ['scenarios', 'bugs', 'races'];
+  if (named.length > 1 || (named.length === 1 && !known.includes(named[0]))) {
+    throw new UsageError(`list: unexpected argument ${JSON.stringify(named.at(-1))}; sections: ${known.join(', ')}`);
+  }
+  const only = named[0];
+  const { BUGS, bugTable } = await import('./race/bugs.js');
+  const { raceScenarios } = await import('./race/scenario.js');
+  await import('./race/scenarios/index.js');
   const sections = [
-    { title: 'scenarios', items: scenarios().map((s) => ({ name: s.name, description: s.description })) },
-    ...listSections().map((s) => ({ title: s.title, items: s.items() })),
-  ];
-  if (argv.includes('--json')) {
-    console.log(JSON.stringify(Object.fromEntries(sections.map((s) => [s.title, s.items])), null, 2));
+    { key: 'scenarios', title: 'scenarios', items: scenarios().map((s) => ({ name: s.name, description: s.description })) },
+    ...listSections().map((s) => ({ key: s.title, title: s.title, items: s.items() })),
+    {
+      key: 'bugs',
+      title: 'bug switches (kiolab race <scenario> --bug NAME)',
+      items: BUGS.map((b) => ({ name: b.name, description: `${b.subsystem}${b.implemented ? '' : ' (not implemented)'}: ${b.description} — ${b.reference}` })),
+    },
+    {
+      key: 'races',
+      title: 'race scenarios (kiolab race NAME)',
+      items: raceScenarios().filter((r) => !r.synthetic).map((r) => ({ name: r.name, description: `${r.description} [${r.bugs.join(', ')}]` })),
+    },
+  ].filter((s) => only === undefined || s.key === only);
+  if (json) {
+    const data = Object.fromEntries(sections.map((s) => [s.key, s.items]));
+    if (only === undefined || only === 'bugs') data.bugs = BUGS.map((b) => ({ ...b }));
+    console.log(JSON.stringify(data, null, 2));
+    return 0;
+  }
+  if (only === 'bugs') {
+    console.log(bugTable({ verbose: true }));
     return 0;
   }
   const out: string[] = [];
   for (const s of sections) {
     if (s.items.length === 0) continue;
     if (out.length) out.push('');
-    out.push(`${s.title}:`, ...s.items.map((i) => `  ${i.name.padEnd(14)} ${i.description}`));
+    const w = Math.max(14, ...s.items.map((i) => i.name.length));
+    out.push(`${s.title}:`, ...s.items.map((i) => `  ${i.name.padEnd(w)} ${i.description}`));
   }
   console.log(out.join('\n'));
   return 0;

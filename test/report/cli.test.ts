@@ -87,6 +87,21 @@ describe('report: the command and its common options', () => {
     expect(j.scenarios.map((s) => s.name)).to.include.members(['primitives', 'locks']);
   });
 
+  it('list bugs shows every switch with its subsystem, description and real-bug reference; a bad section exits 2', () => {
+    const all = kiolab('list');
+    expect(all.stdout).to.match(/^bug switches/m).and.match(/^race scenarios/m);
+    const r = kiolab('list', 'bugs');
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.match(/^vfs-biowait-no-interlock\s+bio\s+yes\s+biowait checks BIO_DONE/m);
+    expect(r.stdout).to.contain('ref: FreeBSD D25898');
+    const j = JSON.parse(kiolab('list', 'bugs', '--json').stdout) as { bugs: { name: string; subsystem: string; reference: string }[] };
+    expect(j.bugs).to.have.length(24);
+    expect(j.bugs.every((b) => b.subsystem && b.reference)).to.equal(true);
+    const bad = kiolab('list', 'bogus');
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.contain('list: unexpected argument "bogus"; sections: scenarios, bugs, races');
+  });
+
   it('bench locks --config --json --out: a RunReport on stdout and report.json/report.html on disk', () => {
     const out = mkdtempSync(join(tmpdir(), 'kiolab-out-'));
     const f = configFile({ scenario: 'locks', cpus: 2, ops: 4000, seed: 3, comment: 'test' });
