@@ -26,10 +26,10 @@ describe('engine: machine', () => {
     expect(e.message).to.match(/cpu 0 \(role lab:exit\) failed: .*exited with code: 3/);
   });
 
-  it('a run past its timeout fails with who was asleep, and stops its workers', async () => {
+  it('a run past its timeout fails with who was asleep, and stops its workers (1.5 s: the sleeper must be asleep by then even on a loaded 2-core host)', async () => {
     const m = new Machine({ ncpu: 1, lab: true });
-    const e = await expectFailure(m.run([{ role: 'lab:sleep-forever' }], { timeoutMs: 200 }));
-    expect(e.message).to.match(/run exceeded 200 ms \(cpu 0 \(lab:sleep-forever\) on "forever"\)/);
+    const e = await expectFailure(m.run([{ role: 'lab:sleep-forever' }], { timeoutMs: 1500 }));
+    expect(e.message).to.match(/run exceeded 1500 ms \(cpu 0 \(lab:sleep-forever\) on "forever"\)/);
   });
 
   it('an unknown role is an error that names it', async () => {
