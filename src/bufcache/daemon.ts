@@ -8,7 +8,7 @@
  * are short (≤ 100 ms) so that the daemon notices the machine stopping.
  */
 import { B_AGE, B_DELWRI, B_ERROR, B_INVAL, B_MARKER } from '../device/buf.js';
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 import { ContractError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';

@@ -7,7 +7,7 @@
  * `needsbuffer` with an interlock, then returns 0 so that getblk retries.
  */
 import { BUF_CMD_DONE, B_AGE, B_BNOCLIP, B_DELWRI, B_HASHED, B_HEAVY, B_INVAL } from '../device/buf.js';
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 import { ContractError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';

@@ -12,7 +12,7 @@ import { defineStruct } from '../shm/layout.js';
 import type { Field, StructView } from '../shm/view.js';
 import { ContractError, EIO } from '../sync/errno.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
-import { bugs } from '../race/switch.js'; // race lab bug switches (all off: the correct code runs)
+import { bugs } from '../sync/switches.js'; // race lab bug switches (all off: the correct code runs)
 import {
   BIO_DONE,
   BIO_SYNC,

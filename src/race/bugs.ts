@@ -25,13 +25,13 @@ const B = (name: string, subsystem: Subsystem, description: string, reference: s
 
 export const BUGS: readonly BugInfo[] = [
   B('bc-terminate-no-interlock', 'bootcache', 'terminate tests IOBUSY, then sleeps on the flags word without an interlock', 'BootCache <= 64, fixed in 85 with a reader count under a lock [A]', 'lost wakeup: sleeper timed out with its condition already false; EBUSY with no reader', true),
-  B('bc-inline-hitrate-terminate', 'bootcache', 'the hit-rate cutoff terminates inline in the strategy path', 'BootCache, fixed in 87 (terminate on a separate thread) [A]', 'wait-for cycle, or c_strategycalls never drains'),
+  B('bc-inline-hitrate-terminate', 'bootcache', 'the hit-rate cutoff terminates inline in the strategy path', 'BootCache, fixed in 87 (terminate on a separate thread) [A]', 'wait-for cycle, or c_strategycalls never drains', true),
   B('bc-write-discard-early-break', 'bootcache', 'write invalidation stops at the first neighbour extent that discards 0 blocks', 'BootCache, fixed in 118 [A]', 'device oracle: a cache hit differs from the device', true),
   B('bc-write-trylock-skip', 'bootcache', 'write invalidation neither discards nor aborts an extent it failed to try-lock', 'BootCache 110.2 related [A]', 'device oracle: stale data served', true),
-  B('bc-drain-order', 'bootcache', 'strategy checks CACHEACTIVE before counting itself in c_strategycalls', 'BootCache reference comments [C]', 'poisoned (freed) extent touched'),
+  B('bc-drain-order', 'bootcache', 'strategy checks CACHEACTIVE before counting itself in c_strategycalls', 'BootCache reference comments [C]', 'poisoned (freed) extent touched', true),
   B('bc-abort-no-wakeup', 'bootcache', 'teardown marks extents CE_ABORTED without waking their sleepers', 'BootCache reference comments [C]', 'sleeper with its condition true past a grace period', true),
   B('bc-history-no-recheck', 'bootcache', 'history cluster add drops the lock to allocate and relinks without rechecking', 'BootCache <= 64 [C]', 'history entries written != read back; index past capacity', true),
-  B('vfs-runningbuf-lockholder', 'bufcache', 'I/O charged to runningbufspace before taking a second lock whose holder waits in waitrunningbufspace', 'FreeBSD 6c8b634f [A]', 'wait-for cycle; running space > 0 with nothing in flight'),
+  B('vfs-runningbuf-lockholder', 'bufcache', 'I/O charged to runningbufspace before taking a second lock whose holder waits in waitrunningbufspace', 'FreeBSD 6c8b634f [A]', 'wait-for cycle; running space > 0 with nothing in flight', true),
   B('vfs-runningbuf-leak', 'bufcache', 'a completion path skips runningbufwakeup', 'FreeBSD D39263 [A]', 'runningbufspace != sum of b_runningbufspace; liveness watchdog', true),
   B('vfs-getblk-no-recheck', 'bufcache', 'getblk does not recheck (vp, loffset) after taking the buffer lock', "FreeBSD D25898; DragonFly's getblk comment [A]", 'returned buffer identity != request; oracle mismatch', true),
   B('vfs-findblk-no-ref', 'bufcache', 'findblk takes no reference, so getnewbuf recycles the buffer being locked', 'FreeBSD/DragonFly findblk [A]', 'identity check; two hashed buffers for one key', true),
@@ -46,8 +46,8 @@ export const BUGS: readonly BugInfo[] = [
   B('swap-off-stale-slots', 'swap', 'swap_off snapshots slots, drops the lock, pages in without rechecking', 'FreeBSD r358024 [A]', 'slot generation / page oracle mismatch', true),
   B('swap-vx-busy-missing', 'swap', 'the parent transfer is not marked busy while children are issued', 'vnd/uvm_swap history [B]', 'parent completed twice; freed transfer touched', true),
   B('swap-busy-flag-race', 'swap', 'the SWF_BUSY start-recursion flag is a plain read-test-set', 'NetBSD uvm_swap "XXXAD locking" [C]', 'swd_active > swd_maxactive, or a stranded queue', true),
-  B('swap-iodone-inline', 'swap', 'child completion runs sw_reg_start inline in the completion context', 'NetBSD uvm_swap [B]', 'assertion: sleep in a completion context'),
-  B('swap-off-inflight', 'swap', 'the swap device is torn down while child I/O is still active', 'NetBSD/FreeBSD swap [B/C]', 'poisoned device slot touched'),
+  B('swap-iodone-inline', 'swap', 'child completion runs sw_reg_start inline in the completion context', 'NetBSD uvm_swap [B]', 'assertion: sleep in a completion context', true),
+  B('swap-off-inflight', 'swap', 'the swap device is torn down while child I/O is still active', 'NetBSD/FreeBSD swap [B/C]', 'poisoned device slot touched', true),
 ];
 
 export function bugInfo(name: string): BugInfo {
@@ -70,6 +70,6 @@ export function bugTable(opts: { verbose?: boolean } = {}): string {
     if (opts.verbose) lines.push(`${''.padEnd(w)}  ${''.padEnd(9)}        ref: ${b.reference}`, `${''.padEnd(w)}  ${''.padEnd(9)}        detected by: ${b.detection}`);
   }
   const n = BUGS.filter((b) => b.implemented).length;
-  lines.push(`${BUGS.length} switches, ${n} implemented (the others land with their subsystems)`);
+  lines.push(`${BUGS.length} switches, ${n} implemented${n < BUGS.length ? ' (the others land with their subsystems)' : ''}`);
   return lines.join('\n');
 }

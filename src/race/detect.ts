@@ -5,25 +5,15 @@
  * death (the locks a dead cpu still holds) and poisoning of freed structs.
  */
 import type { Arena } from '../shm/arena.js';
-import { ContractError } from '../sync/errno.js';
 import type { SyncSnapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
+import { wakeConditionOf } from '../sync/wakecond.js';
 import { LOR_CLASSES, type RaceCtl } from './control.js';
 
 // ------------------------------------------------------------------ lost wakeups
 
-/** The condition a sleeper with wait message `wmesg` on channel `ident` waits for. */
-export type WakeCondition = (arena: Arena, ident: number) => boolean;
-const wakeConditions = new Map<string, WakeCondition>();
-
-/**
- * Teach the lost-wakeup detector what sleepers with these wait messages wait for (at module
- * load, in every worker and on the main thread). A sleeper whose condition already holds while
- * nobody can wake it has lost its wakeup.
- */
-export function registerWakeCondition(wmesgs: string | string[], cond: WakeCondition): void {
-  for (const w of Array.isArray(wmesgs) ? wmesgs : [wmesgs]) wakeConditions.set(w, cond);
-}
+// The registry of wake conditions lives in src/sync/wakecond.ts; re-exported here.
+export { registerWakeCondition, type WakeCondition } from '../sync/wakecond.js';
 
 export interface LostWakeup {
   cpu: number;
@@ -37,7 +27,7 @@ export interface LostWakeup {
 export function lostWakeups(arena: Arena, snap: SyncSnapshot): LostWakeup[] {
   const out: LostWakeup[] = [];
   for (const s of snap.sleepers) {
-    const cond = wakeConditions.get(s.wmesg);
+    const cond = wakeConditionOf(s.wmesg);
     if (cond && cond(arena, s.ident)) out.push({ cpu: s.cpu, role: s.role, ident: s.ident, wmesg: s.wmesg, sinceMs: snap.at - s.since });
   }
   return out;
@@ -128,22 +118,5 @@ export function heldBy(snap: SyncSnapshot, cpu: number): string[] {
 
 // ------------------------------------------------------------------ poisoning
 
-export const POISON = 0xdeadbeef | 0;
-
-/** Fill a freed struct of `bytes` at `addr` with the poison word (call where the struct is freed). */
-export function poison(arena: Arena, addr: number, bytes: number): void {
-  const i = addr >>> 2;
-  for (let k = 0; k < bytes >>> 2; k++) Atomics.store(arena.i32, i + k, POISON);
-}
-
-/** True when the first `words` words at `addr` all hold the poison word. */
-export function isPoisoned(arena: Arena, addr: number, words = 4): boolean {
-  const i = addr >>> 2;
-  for (let k = 0; k < words; k++) if (Atomics.load(arena.i32, i + k) !== POISON) return false;
-  return true;
-}
-
-/** Assert a struct is live before use: a poisoned one is a use after free. */
-export function assertLive(arena: Arena, addr: number, what: string, words = 4): void {
-  if (isPoisoned(arena, addr, words)) throw new ContractError(`use after free: ${what} at ${addr} is poisoned (it was freed)`);
-}
+// Poisoning lives in src/sync/poison.ts (subsystems poison what they free); re-exported here.
+export { assertLive, isPoisoned, POISON, poison } from '../sync/poison.js';

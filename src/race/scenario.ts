@@ -4,7 +4,7 @@
  *
  * How a subsystem plugs in its switches:
  *  1. In the code path, `if (bugs.any && bugs.enabled('my-switch')) { the historical variant }`
- *     (import `bugs` from src/race/switch.js); mark the catalogue entry `implemented` (bugs.ts).
+ *     (import `bugs` from src/sync/switches.js); mark the catalogue entry `implemented` (bugs.ts).
  *  2. Write a scenario module in src/race/scenarios/ (or your own folder) calling
  *     `registerRaceScenario({ name, bugs: ['my-switch'], parts, daemons, spec, attach, reset, run, check })`,
  *     and import it from src/race/scenarios/index.ts so that workers and the command load it.

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BUGS, bugInfo, bugTable } from '../../src/race/bugs.js';
-import { bugs } from '../../src/race/switch.js';
+import { bugs } from '../../src/sync/switches.js';
 import { raceScenarios, scenariosFor } from '../../src/race/scenario.js';
 import '../../src/race/scenarios/index.js';
 

@@ -28,7 +28,7 @@ describe('race: the command and replay files', () => {
     const list = await kiolab(['race', '--list'], dir);
     expect(list.code).to.equal(0);
     expect(list.out).to.contain('vfs-biowait-no-interlock').and.contain('bc-drain-order');
-    expect(list.out).to.match(/24 switches, \d+ implemented/);
+    expect(list.out).to.match(/24 switches, 24 implemented$/m);
     const bad = await kiolab(['race', 'biowait', '--bug', 'no-such-bug'], dir);
     expect(bad.code).to.equal(2);
     expect(bad.err).to.match(/unknown bug switch "no-such-bug"/);
@@ -61,5 +61,21 @@ describe('race: the command and replay files', () => {
     const rp = await replayTimes(s.file, 2);
     expect(rp.reproduced, rp.misses.join(' | ')).to.equal(2);
     expect(JSON.parse(readFileSync(CLI.replace(/cli\.js$/, '../../package.json'), 'utf8')).name).to.be.a('string');
+  });
+
+  it('race --matrix --bugs runs only the listed switches (and their scenarios clean); bad names exit 2', async () => {
+    const bad = await kiolab(['race', '--matrix', '--bugs', 'vfs-biowait-no-interlock,no-such-bug'], dir);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.match(/--bugs: .*no-such-bug/);
+    const mode = await kiolab(['race', '--matrix', '--bugs', 'vfs-biowait-no-interlock', '--mode', 'explore,chaos'], dir);
+    expect(mode.code).to.equal(2);
+    expect(mode.err).to.match(/--mode: expected stress, explore/);
+    const r = await kiolab(['race', '--matrix', '--bugs', 'vfs-biowait-no-interlock', '--mode', 'explore', '--replays', '2', '--clean-budget', '0.5', '--json'], dir);
+    expect(r.code, r.err).to.equal(0);
+    const rows = JSON.parse(r.out) as { bug: string | null; scenario: string; detected: boolean; replayed: string; ok: boolean }[];
+    expect(rows.map((x) => `${x.bug ?? 'clean'}/${x.scenario}`)).to.deep.equal(['vfs-biowait-no-interlock/biowait', 'clean/biowait']);
+    expect(rows[0].detected).to.equal(true);
+    expect(rows[0].replayed).to.equal('2/2');
+    expect(rows.every((x) => x.ok)).to.equal(true);
   });
 });

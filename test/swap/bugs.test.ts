@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { registerStrategy } from '../../src/device/disk.js';
 import { Machine } from '../../src/engine/machine.js';
 import type { PagerResult } from '../../src/engine/roles-swap.js';
-import { bugs } from '../../src/race/switch.js';
+import { bugs } from '../../src/sync/switches.js';
 import { SWAP_NSWAP, SWAP_OFF, SwapGlobalsLayout } from '../../src/swap/layout.js';
 import { Pager } from '../../src/swap/pager.js';
 import { ctlOf, sleep, swapMachine, swapOf } from './helpers.js';

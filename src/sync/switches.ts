@@ -6,7 +6,8 @@
  *     if (bugs.any && bugs.enabled('vfs-biowait-no-interlock')) { ...the historical variant... }
  *
  * With no switch on, `bugs.any` is false and the correct code runs: one property load.
- * This module imports nothing, so any layer (sync, device, subsystems) may read it.
+ * It lives in src/sync, below every subsystem, and imports nothing, so any layer may read it;
+ * the catalogue of names and the planner that fills it live in src/race.
  */
 class BugSwitches {
   /** True when at least one switch is on in this worker. */
