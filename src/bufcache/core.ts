@@ -48,13 +48,39 @@ export class BufCache {
   isDaemon = false;
   /** The daemons' shutdown test (k.shuttingDown), so their waits stay short at the end of a run. */
   stop: () => boolean = () => false;
-  // hot fields
+  // Hot fields, bound once (monomorphic accessors; see HACKING.md). Protection as in layout.ts.
   readonly b_flags: Field;
   readonly b_qindex: Field;
   readonly b_qnext: Field;
   readonly b_qprev: Field;
   readonly b_refs: Field;
   readonly b_lockword: Field;
+  readonly b_vp: Field;
+  readonly b_loffset: Field;
+  readonly b_hnext: Field;
+  readonly b_qcpu: Field;
+  readonly b_cmd: Field;
+  readonly b_bcount: Field;
+  readonly b_bufsize: Field;
+  readonly b_kvasize: Field;
+  readonly b_kernproc: Field;
+  /** Element 0 of v_hash; element k of vnode v is `v_hash.get(v + 4 * k)`. */
+  readonly v_hash: Field;
+  /** Elements 0 of the per-queue arrays of struct bufpcpu (element q of set pc: `pc + 4 * q`). */
+  readonly q_head: Field;
+  readonly q_tail: Field;
+  readonly q_len: Field;
+  /** The needsbuffer request word of the globals (read on every release). */
+  readonly g_needsbuffer: Field;
+  /** This cpu's hits/misses statistics words (written by this cpu only). */
+  private readonly st_hits: Field;
+  private readonly st_misses: Field;
+  /** Pool geometry, for address arithmetic without the pools' checks on hot paths. */
+  private readonly vbase: number;
+  private readonly vbytes: number;
+  private readonly nvnodes: number;
+  private readonly pcbase: number;
+  private readonly pcbytes: number;
   private devices: Devices | null = null;
   /** Name ids of the buffer cache's instrumentation points (for race-lab hooks). */
   readonly pt_getblk_found: number;
@@ -93,6 +119,31 @@ export class BufCache {
     this.b_qprev = this.B.field('b_qprev');
     this.b_refs = this.B.field('b_refs');
     this.b_lockword = arena.view(BufLayout).field('b_lock');
+    const B = this.B;
+    this.b_vp = B.field('b_vp');
+    this.b_loffset = B.field('b_loffset');
+    this.b_hnext = B.field('b_hnext');
+    this.b_qcpu = B.field('b_qcpu');
+    this.b_cmd = B.field('b_cmd');
+    this.b_bcount = B.field('b_bcount');
+    this.b_bufsize = B.field('b_bufsize');
+    this.b_kvasize = B.field('b_kvasize');
+    this.b_kernproc = B.field('b_kernproc');
+    this.v_hash = this.V.field('v_hash');
+    this.q_head = this.P.field('q_head');
+    this.q_tail = this.P.field('q_tail');
+    this.q_len = this.P.field('q_len');
+    this.g_needsbuffer = this.G.field('needsbuffer');
+    this.st_hits = this.P.field('hits');
+    this.st_misses = this.P.field('misses');
+    this.vbase = this.vnodes.base;
+    this.vbytes = VnodeLayout.bytes;
+    this.nvnodes = this.vnodes.count;
+    this.pcbase = this.pcpus.base;
+    this.pcbytes = BufPcpuLayout.bytes;
+    if (VnodeLayout.off.v_token !== 0 || BufPcpuLayout.off.spin !== 0 || BufLayout.off.b_lock !== 0) {
+      throw new ContractError('bufcache: v_token, bufpcpu.spin and b_lock must be the first fields of their structs');
+    }
     this.pt_getblk_found = sync.intern('getblk_found');
     this.pt_getnewbuf_locked = sync.intern('getnewbuf_locked');
   }
@@ -115,11 +166,17 @@ export class BufCache {
   gadd(f: GlobalField, v: number): number {
     return this.G.add(this.g, f, v);
   }
-  /** Count an event in this cpu's statistics slot. */
+  /** Count an event in this cpu's statistics slot (written by this cpu only: plain increments). */
   stat(f: PcpuField, k = -1): void {
     if (this.cpu < 0) return;
-    if (k >= 0) this.P.addAt(this.mypc, f, k, 1);
-    else this.P.add(this.mypc, f, 1);
+    const i = (this.mypc >>> 2) + BufPcpuLayout.off[f] + (k >= 0 ? k : 0);
+    this.arena.i32[i] = this.arena.i32[i] + 1;
+  }
+  /** stat('hits') / stat('misses') of bread, bound. */
+  statHit(hit: boolean): void {
+    if (this.cpu < 0) return;
+    const f = hit ? this.st_hits : this.st_misses;
+    f.set(this.mypc, f.get(this.mypc) + 1);
   }
   get hzMs(): number {
     return this.G.load(this.g, 'hzMs');
@@ -134,8 +191,10 @@ export class BufCache {
     const n = this.B.load(bp, 'b_owner');
     return `buffer ${n} (${bflagsToString(this.b_flags.load(bp))} on ${BQUEUE_NAMES[this.b_qindex.load(bp)] ?? '?'})`;
   }
+  /** Address of vnode `vpIndex1` (index + 1, as b_vp stores it); also the address of its v_token. */
   vnode(vpIndex1: number): number {
-    return this.vnodes.addr(vpIndex1 - 1);
+    if (vpIndex1 >= 1 && vpIndex1 <= this.nvnodes && (vpIndex1 | 0) === vpIndex1) return this.vbase + (vpIndex1 - 1) * this.vbytes;
+    return this.vnodes.addr(vpIndex1 - 1); // throws the pool's RangeError
   }
 
   // ------------------------------------------------------------- the buffer lock
@@ -161,82 +220,90 @@ export class BufCache {
   }
   /** Hand the lock to the kernel: the cpu that completes the I/O will release it. */
   BUF_KERNPROC(bp: number): void {
-    this.B.store(bp, 'b_kernproc', 1);
+    this.b_kernproc.store(bp, 1);
   }
   /** Release the buffer lock (held by this cpu, or by the kernel after BUF_KERNPROC). Never sleeps. */
   BUF_UNLOCK(bp: number): void {
-    if (this.B.load(bp, 'b_kernproc') !== 0) {
+    if (this.b_kernproc.get(bp) !== 0) {
       if (!this.BUF_LOCKINUSE(bp)) throw new ContractError(`BUF_UNLOCK: ${this.describe(bp)} is not locked`);
-      this.B.store(bp, 'b_kernproc', 0);
+      this.b_kernproc.store(bp, 0);
       // The kernel owns it: adopt the ownership so the sync layer's owner check passes.
       this.sync.L.store(bp, 'lk_owner', this.cpu + 1);
     }
     this.sync.unlock(bp);
   }
+  /**
+   * Contract check of a function whose caller must hold the buffer lock (or own it through
+   * BUF_KERNPROC): a plain read, as the holder's own write or the I/O hand-off makes it visible.
+   */
   assertLocked(fn: string, bp: number): void {
-    if (!this.BUF_LOCKINUSE(bp)) throw new ContractError(`${fn}: ${this.describe(bp)} is not locked`);
+    if (this.b_lockword.get(bp) === 0) throw new ContractError(`${fn}: ${this.describe(bp)} is not locked`);
   }
 
   // ------------------------------------------------------------- queues
 
-  /** Spinlock of queue set `set`. */
+  /** Spinlock of queue set `set` (the address of bufpcpu[set]: spin is its first field). */
   spinOf(set: number): number {
-    return this.pcpus.addr(set); // spin is the first field of struct bufpcpu
+    if (set >= 0 && set < this.nsets) return this.pcbase + set * this.pcbytes;
+    return this.pcpus.addr(set); // throws the pool's RangeError
   }
 
-  /** TAILQ_INSERT_TAIL / _HEAD of `bp` on queue `q` of set `set`. Caller holds that set's spinlock. */
+  /**
+   * TAILQ_INSERT_TAIL / _HEAD of `bp` on queue `q` of set `set`. Caller holds that set's spinlock,
+   * so the links, heads, tails and lengths are plain writes (the unlock publishes them).
+   */
   qinsert(set: number, q: number, bp: number, head: boolean): void {
-    const P = this.P;
-    const pc = this.pcpus.addr(set);
+    const pcq = this.spinOf(set) + (q << 2);
     if (head) {
-      const first = P.loadAt(pc, 'q_head', q);
+      const first = this.q_head.get(pcq);
       this.b_qprev.set(bp, 0);
       this.b_qnext.set(bp, first);
-      if (first === 0) P.storeAt(pc, 'q_tail', q, bp);
+      if (first === 0) this.q_tail.set(pcq, bp);
       else this.b_qprev.set(first, bp);
-      P.storeAt(pc, 'q_head', q, bp);
+      this.q_head.set(pcq, bp);
     } else {
-      const last = P.loadAt(pc, 'q_tail', q);
+      const last = this.q_tail.get(pcq);
       this.b_qnext.set(bp, 0);
       this.b_qprev.set(bp, last);
-      if (last === 0) P.storeAt(pc, 'q_head', q, bp);
+      if (last === 0) this.q_head.set(pcq, bp);
       else this.b_qnext.set(last, bp);
-      P.storeAt(pc, 'q_tail', q, bp);
+      this.q_tail.set(pcq, bp);
     }
-    P.addAt(pc, 'q_len', q, 1);
-    this.b_qindex.store(bp, q);
+    this.q_len.set(pcq, this.q_len.get(pcq) + 1);
+    this.b_qindex.set(bp, q);
   }
 
   /** TAILQ_INSERT_AFTER: put `bp` right after `after` on queue `q`. Caller holds the set's spinlock. */
   qinsertAfter(set: number, q: number, after: number, bp: number): void {
+    const pcq = this.spinOf(set) + (q << 2);
     const nx = this.b_qnext.get(after);
     this.b_qprev.set(bp, after);
     this.b_qnext.set(bp, nx);
     this.b_qnext.set(after, bp);
-    if (nx === 0) this.P.storeAt(this.pcpus.addr(set), 'q_tail', q, bp);
+    if (nx === 0) this.q_tail.set(pcq, bp);
     else this.b_qprev.set(nx, bp);
-    this.P.addAt(this.pcpus.addr(set), 'q_len', q, 1);
-    this.b_qindex.store(bp, q);
+    this.q_len.set(pcq, this.q_len.get(pcq) + 1);
+    this.b_qindex.set(bp, q);
   }
 
   /** TAILQ_REMOVE of `bp` from queue `q` of set `set`; b_qindex becomes NONE. Caller holds the spinlock. */
   qremove(set: number, q: number, bp: number): void {
-    const P = this.P;
-    const pc = this.pcpus.addr(set);
+    const pcq = this.spinOf(set) + (q << 2);
     const prev = this.b_qprev.get(bp);
     const next = this.b_qnext.get(bp);
-    if (prev === 0) P.storeAt(pc, 'q_head', q, next);
+    if (prev === 0) this.q_head.set(pcq, next);
     else this.b_qnext.set(prev, next);
-    if (next === 0) P.storeAt(pc, 'q_tail', q, prev);
+    if (next === 0) this.q_tail.set(pcq, prev);
     else this.b_qprev.set(next, prev);
     this.b_qnext.set(bp, 0);
     this.b_qprev.set(bp, 0);
-    P.addAt(pc, 'q_len', q, -1);
-    this.b_qindex.store(bp, BQUEUE_NONE);
+    this.q_len.set(pcq, this.q_len.get(pcq) - 1);
+    this.b_qindex.set(bp, BQUEUE_NONE);
   }
 
+  /** First buffer of queue `q` of set `set`. Caller holds the set's spinlock. */
   qfirst(set: number, q: number): number {
-    return this.P.loadAt(this.pcpus.addr(set), 'q_head', q);
+    return this.q_head.get(this.spinOf(set) + (q << 2));
   }
 
   /**
@@ -244,18 +311,16 @@ export class BufCache {
    * Entry/exit: buffer locked, bufpcpu[b_qcpu].spin held. Never sleeps.
    */
   bremfree_locked(bp: number): void {
-    const q = this.b_qindex.load(bp);
-    if (q !== BQUEUE_NONE) {
-      if (!this.BUF_LOCKINUSE(bp)) throw new ContractError(`bremfree: ${this.describe(bp)} is not locked`);
-      this.qremove(this.B.load(bp, 'b_qcpu'), q, bp);
-    } else if (!this.BUF_LOCKINUSE(bp)) {
-      throw new ContractError(`bremfree: removing ${this.describe(bp)}, which is on no queue and not locked`);
+    const q = this.b_qindex.get(bp);
+    if (this.b_lockword.get(bp) === 0) {
+      throw new ContractError(q !== BQUEUE_NONE ? `bremfree: ${this.describe(bp)} is not locked` : `bremfree: removing ${this.describe(bp)}, which is on no queue and not locked`);
     }
+    if (q !== BQUEUE_NONE) this.qremove(this.b_qcpu.get(bp), q, bp);
   }
 
   /** bremfree: as bremfree_locked, taking the queue spinlock. Entry: buffer locked. Never sleeps. */
   bremfree(bp: number): void {
-    const spin = this.spinOf(this.B.load(bp, 'b_qcpu'));
+    const spin = this.spinOf(this.b_qcpu.get(bp));
     this.sync.spin_lock(spin);
     try {
       this.bremfree_locked(bp);

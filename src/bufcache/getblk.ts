@@ -5,7 +5,7 @@
  * Vnodes are named by index + 1 (`vp`, 0 = none), as b_vp stores them.
  */
 import { BUF_CMD_DONE, B_AGE, B_CACHE, B_DELWRI, B_HASHED, B_HEAVY, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VMIO, NOOFFSET, b_bio2 } from '../device/buf.js';
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 import { ContractError, EWOULDBLOCK } from '../sync/errno.js';
 import type { BufCache } from './core.js';
 import { getnewbuf } from './getnewbuf.js';
@@ -14,8 +14,12 @@ import { VHASH_SIZE } from './layout.js';
 import { bufspacewakeup } from './space.js';
 import { DEV_BSIZE, FINDBLK_NBLOCK, FINDBLK_REF, FINDBLK_TEST, GETBLK_NOWAIT, GETBLK_SZMATCH, MAXBSIZE } from './tunables.js';
 
+const VHASH_MASK = VHASH_SIZE - 1;
+if ((VHASH_SIZE & VHASH_MASK) !== 0) throw new Error('bufcache: VHASH_SIZE must be a power of two');
+
+/** The vnode hash slot of file offset `loffset` (a multiplicative hash of its 512-byte block). */
 function hashSlot(loffset: number): number {
-  return (Math.imul(loffset >>> 9, 0x9e3779b1) >>> 0) % VHASH_SIZE;
+  return Math.imul(loffset >>> 9, 0x9e3779b1) & VHASH_MASK;
 }
 
 /** The device byte offset of file offset `loffset` of `vp` (VOP_BMAP: files are contiguous). */
@@ -26,11 +30,12 @@ export function bmap(bc: BufCache, vp: number, loffset: number): number {
   return bc.V.load(v, 'v_base') + loffset;
 }
 
-/** Hash lookup of (vp, loffset). Caller holds the vnode's v_token. */
+/** Hash lookup of (vp, loffset) in vnode `v`'s chains. Caller holds the vnode's v_token. */
 function hashLookup(bc: BufCache, v: number, loffset: number): number {
-  const B = bc.B;
-  for (let bp = bc.V.loadAt(v, 'v_hash', hashSlot(loffset)); bp !== 0; bp = B.load(bp, 'b_hnext')) {
-    if (B.load(bp, 'b_loffset') === loffset) return bp;
+  const hnext = bc.b_hnext;
+  const off = bc.b_loffset;
+  for (let bp = bc.v_hash.get(v + (hashSlot(loffset) << 2)); bp !== 0; bp = hnext.get(bp)) {
+    if (off.get(bp) === loffset) return bp;
   }
   return 0;
 }
@@ -95,37 +100,36 @@ export function brelvp(bc: BufCache, bp: number): void {
  * Takes v_token briefly. May sleep unless TEST or NBLOCK.
  */
 export function findblk(bc: BufCache, vp: number, loffset: number, flags: number): number {
-  const v = bc.vnode(vp);
-  const tok = bc.V.addrOf(v, 'v_token');
-  const B = bc.B;
+  const tok = bc.vnode(vp); // v_token is the first field of struct vnode
+  const s = bc.sync;
   // RACE SWITCH vfs-findblk-no-ref (off by default): the historical findblk took no reference
   // (ref = 0 here, and getblk drops none), so getnewbuf may recycle the buffer a caller found
   // and is about to lock.
   const ref = bugs.any && bugs.enabled('vfs-findblk-no-ref') ? 0 : 1;
   let bp: number;
   for (;;) {
-    bc.sync.spin_lock(tok);
-    bp = hashLookup(bc, v, loffset);
+    s.spin_lock(tok);
+    bp = hashLookup(bc, tok, loffset);
     if (bp === 0) {
-      bc.sync.spin_unlock(tok);
+      s.spin_unlock(tok);
       return 0;
     }
-    if (ref) bc.bqhold(bp); // under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
-    bc.sync.spin_unlock(tok);
+    if (ref) bc.b_refs.add(bp, 1); // bqhold under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
+    s.spin_unlock(tok);
     if (flags & FINDBLK_TEST) break;
     if (flags & FINDBLK_NBLOCK) {
       if (!bc.BUF_TRYLOCK(bp)) {
-        bc.b_refs.add(bp, -ref);
+        if (ref) bc.b_refs.add(bp, -1);
         return 0;
       }
     } else {
       bc.BUF_LOCK(bp);
     }
-    if (B.load(bp, 'b_vp') === vp && B.load(bp, 'b_loffset') === loffset) break;
-    bc.b_refs.add(bp, -ref);
+    if (bc.b_vp.get(bp) === vp && bc.b_loffset.get(bp) === loffset) break;
+    if (ref) bc.b_refs.add(bp, -1);
     bc.BUF_UNLOCK(bp);
   }
-  if ((flags & FINDBLK_REF) === 0) bc.b_refs.add(bp, -ref);
+  if (ref && (flags & FINDBLK_REF) === 0) bc.b_refs.add(bp, -1);
   return bp;
 }
 
@@ -133,6 +137,9 @@ export function findblk(bc: BufCache, vp: number, loffset: number, flags: number
 export function inmem(bc: BufCache, vp: number, loffset: number): boolean {
   return findblk(bc, vp, loffset, FINDBLK_TEST) !== 0;
 }
+
+/** getblk_found / getblk_new: start over (0 and buffer addresses are results). */
+const GETBLK_RETRY = -1;
 
 /**
  * getblk: the locked buffer for (vp, loffset) of `size` bytes, found or created. On return the
@@ -145,73 +152,92 @@ export function inmem(bc: BufCache, vp: number, loffset: number): boolean {
 export function getblk(bc: BufCache, vp: number, loffset: number, size: number, blkflags: number, slptimeo = 0): number {
   if (size > MAXBSIZE) throw new ContractError(`getblk: size ${size} > MAXBSIZE ${MAXBSIZE}`);
   if (size <= 0) throw new ContractError(`getblk: size ${size} must be positive`);
-  const B = bc.B;
+  for (;;) {
+    const bp = findblk(bc, vp, loffset, FINDBLK_REF | FINDBLK_TEST);
+    const r = bp !== 0 ? getblk_found(bc, bp, vp, loffset, size, blkflags, slptimeo) : getblk_new(bc, vp, loffset, size, blkflags, slptimeo);
+    if (r !== GETBLK_RETRY) return r;
+  }
+}
+
+/**
+ * getblk's hit path: lock buffer `bp` that findblk found and ref'd, drop the reference, recheck
+ * its identity and take it off its queue. Returns it, 0 (NOWAIT, timeout, SZMATCH) or
+ * GETBLK_RETRY. Entry: no lock held, a reference on `bp`. May sleep (the buffer lock, bwrite).
+ */
+function getblk_found(bc: BufCache, bp: number, vp: number, loffset: number, size: number, blkflags: number, slptimeo: number): number {
+  const F = bc.b_flags;
   // RACE SWITCH vfs-findblk-no-ref: findblk took no reference, so there is none to drop.
   const noref = bugs.any && bugs.enabled('vfs-findblk-no-ref');
-  for (;;) {
-    let bp = findblk(bc, vp, loffset, FINDBLK_REF | FINDBLK_TEST);
-    if (bp !== 0) {
-      // Found and ref'd but not locked: the window in which getnewbuf may recycle it.
-      bc.sync.point(bc.pt_getblk_found, bp);
-      if (!bc.BUF_TRYLOCK(bp)) {
-        if (blkflags & GETBLK_NOWAIT) {
-          if (!noref) bc.bqdrop(bp);
-          return 0;
-        }
-        if (bc.BUF_TIMELOCK(bp, slptimeo) === EWOULDBLOCK) {
-          if (!noref) bc.bqdrop(bp);
-          return 0;
-        }
-      }
+  // Found and ref'd but not locked: the window in which getnewbuf may recycle it.
+  bc.sync.point(bc.pt_getblk_found, bp);
+  if (!bc.BUF_TRYLOCK(bp)) {
+    if (blkflags & GETBLK_NOWAIT) {
       if (!noref) bc.bqdrop(bp);
-      // Recheck the identity under the lock: the buffer may have been recycled.
-      // RACE SWITCH vfs-getblk-no-recheck (off by default): the historical getblk trusted the
-      // lookup and skipped this recheck, returning whatever the header had become meanwhile.
-      if (!(bugs.any && bugs.enabled('vfs-getblk-no-recheck')) && (B.load(bp, 'b_vp') !== vp || B.load(bp, 'b_loffset') !== loffset)) {
-        bc.stat('getblk_recycled');
-        bc.BUF_UNLOCK(bp);
-        continue;
-      }
-      if ((blkflags & GETBLK_SZMATCH) && size !== B.load(bp, 'b_bcount')) {
-        bc.BUF_UNLOCK(bp);
-        return 0;
-      }
-      if (B.load(bp, 'b_cmd') !== BUF_CMD_DONE) throw new ContractError(`getblk: ${bc.describe(bp)} is locked with an I/O still in progress`);
-      bc.b_flags.and(bp, ~B_AGE);
-      if ((bc.b_flags.load(bp) & B_INVAL) && bc.io.offset(b_bio2(bp)) !== NOOFFSET) bc.io.set_offset(b_bio2(bp), NOOFFSET);
-      if (bc.b_flags.load(bp) & B_INVAL) bc.b_flags.and(bp, ~B_CACHE);
-      bc.bremfree(bp);
-      if (size !== B.load(bp, 'b_bcount')) {
-        bc.b_flags.or(bp, B_RELBUF);
-        if (bc.b_flags.load(bp) & B_DELWRI) bwrite(bc, bp);
-        else brelse(bc, bp);
-        continue;
-      }
-      if ((bc.b_flags.load(bp) & (B_CACHE | B_DELWRI)) === B_DELWRI) {
-        // Commit it before the caller, seeing B_CACHE clear, reads over the dirty data.
-        bc.b_flags.or(bp, B_NOCACHE);
-        bwrite(bc, bp);
-        continue;
-      }
-      return bp;
+      return 0;
     }
-    bp = getnewbuf(bc, blkflags, slptimeo, size);
-    if (bp === 0) {
-      if (slptimeo) return 0;
-      continue;
+    if (bc.BUF_TIMELOCK(bp, slptimeo) === EWOULDBLOCK) {
+      if (!noref) bc.bqdrop(bp);
+      return 0;
     }
-    B.store(bp, 'b_loffset', loffset);
-    bc.io.set_offset(b_bio2(bp), NOOFFSET);
-    if (!bgetvp(bc, vp, bp)) {
-      bc.b_flags.or(bp, B_INVAL);
-      brelse(bc, bp);
-      continue;
-    }
-    bc.b_flags.or(bp, B_VMIO);
-    if (B.load(bp, 'b_cmd') !== BUF_CMD_DONE) throw new ContractError(`getblk: new ${bc.describe(bp)} has an I/O in progress`);
-    allocbuf(bc, bp, size);
-    return bp;
   }
+  if (!noref) bc.bqdrop(bp);
+  // Recheck the identity under the lock: the buffer may have been recycled.
+  // RACE SWITCH vfs-getblk-no-recheck (off by default): the historical getblk trusted the
+  // lookup and skipped this recheck, returning whatever the header had become meanwhile.
+  if ((bc.b_vp.get(bp) !== vp || bc.b_loffset.get(bp) !== loffset) && !(bugs.any && bugs.enabled('vfs-getblk-no-recheck'))) {
+    bc.stat('getblk_recycled');
+    bc.BUF_UNLOCK(bp);
+    return GETBLK_RETRY;
+  }
+  if ((blkflags & GETBLK_SZMATCH) && size !== bc.b_bcount.get(bp)) {
+    bc.BUF_UNLOCK(bp);
+    return 0;
+  }
+  if (bc.b_cmd.get(bp) !== BUF_CMD_DONE) throw new ContractError(`getblk: ${bc.describe(bp)} is locked with an I/O still in progress`);
+  // Still on its queue, so getnewbuf may set B_AGE meanwhile: atomic updates, and only when a
+  // bit changes (clearing B_AGE before or after such a mark is the same outcome).
+  let f = F.get(bp);
+  if (f & B_AGE) f = F.and(bp, ~B_AGE) & ~B_AGE;
+  if (f & B_INVAL) {
+    if (bc.io.offset(b_bio2(bp)) !== NOOFFSET) bc.io.set_offset(b_bio2(bp), NOOFFSET);
+    if (f & B_CACHE) F.and(bp, ~B_CACHE);
+  }
+  bc.bremfree(bp);
+  if (size !== bc.b_bcount.get(bp)) {
+    F.or(bp, B_RELBUF);
+    if (F.get(bp) & B_DELWRI) bwrite(bc, bp);
+    else brelse(bc, bp);
+    return GETBLK_RETRY;
+  }
+  if ((F.get(bp) & (B_CACHE | B_DELWRI)) === B_DELWRI) {
+    // Commit it before the caller, seeing B_CACHE clear, reads over the dirty data.
+    F.or(bp, B_NOCACHE);
+    bwrite(bc, bp);
+    return GETBLK_RETRY;
+  }
+  return bp;
+}
+
+/**
+ * getblk's miss path: a new buffer from getnewbuf, hashed to (vp, loffset) and sized. Returns
+ * it, 0 (timeout) or GETBLK_RETRY (no buffer yet, or another cpu hashed the key first).
+ * Entry: no lock held. May sleep (getnewbuf).
+ */
+function getblk_new(bc: BufCache, vp: number, loffset: number, size: number, blkflags: number, slptimeo: number): number {
+  const F = bc.b_flags;
+  const bp = getnewbuf(bc, blkflags, slptimeo, size);
+  if (bp === 0) return slptimeo ? 0 : GETBLK_RETRY;
+  bc.B.store(bp, 'b_loffset', loffset);
+  bc.io.set_offset(b_bio2(bp), NOOFFSET);
+  if (!bgetvp(bc, vp, bp)) {
+    F.or(bp, B_INVAL);
+    brelse(bc, bp);
+    return GETBLK_RETRY;
+  }
+  F.or(bp, B_VMIO);
+  if (bc.b_cmd.load(bp) !== BUF_CMD_DONE) throw new ContractError(`getblk: new ${bc.describe(bp)} has an I/O in progress`);
+  allocbuf(bc, bp, size);
+  return bp;
 }
 
 /**

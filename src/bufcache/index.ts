@@ -5,6 +5,7 @@
  *  core.ts       views, BUF_LOCK/BUF_KERNPROC, queues, bremfree   space.ts    space accounting, wakeups, bd_wait ring
  *  getblk.ts     hash, findblk, getblk, getcacheblk, allocbuf     getnewbuf.ts  recycling
  *  io.ts         bread*, b*write, bdirty, brelse/bqrelse, bpdone  daemon.ts   buf_daemon[_hw], flushbufqueues
+ *  cluster.ts    cluster_awrite (a run of dirty buffers)
  *  sysctl.ts     vfs.* snapshot                                   invariants.ts  checkInvariants
  *  load.ts       oracle-checked file load, vfsync, final sync     probes.ts   deterministic scenarios for tests
  *
@@ -12,7 +13,8 @@
  *  - buffer memory is the header's own MAXBSIZE slice of `bufcache.pages`; releasing a buffer's
  *    memory (B_INVAL/B_RELBUF, vfs_vmio_release) loses its contents, so a later getblk reads the
  *    device again (the kernel would often find the VM pages still valid); vm_paging_min() is false.
- *  - no softupdates dependencies (b_dep), no clustering (cluster_awrite is bawrite), no KVABIO.
+ *  - no softupdates dependencies (b_dep), no KVABIO; cluster_awrite issues its run buffer by
+ *    buffer (no pbuf cluster) and waits for a busy neighbour; the daemons flush with bawrite.
  *  - `hz` ticks are `hzMs` milliseconds; the daemons' sleeps are capped at 100 ms so they notice
  *    the machine stopping, and a "wdrn1" sleep that times out with no write running clears a
  *    stale runningbufreq.
@@ -26,6 +28,7 @@ export * from './space.js';
 export * from './getblk.js';
 export { getnewbuf } from './getnewbuf.js';
 export * from './io.js';
+export { cluster_awrite, CLUSTER_MAXRUN } from './cluster.js';
 export * from './daemon.js';
 export * from './sysctl.js';
 export { checkInvariants } from './invariants.js';

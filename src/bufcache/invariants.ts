@@ -3,8 +3,10 @@
  * every header and every vnode hash chain. Takes no lock: call it at a quiescent point (no I/O
  * in flight, no buffer locked), from any thread. Returns the violations found (empty: all hold).
  */
-import { BUF_CMD_DONE, B_DELWRI, B_HASHED, B_HEAVY, B_LOCKED, B_MARKER, bflagsToString } from '../device/buf.js';
+import { BUF_CMD_DONE, B_DELWRI, B_HASHED, B_HEAVY, B_LOCKED, B_MARKER, BioLayout, b_bio1, bflagsToString } from '../device/buf.js';
 import type { Arena } from '../shm/arena.js';
+import { snapshot } from '../sync/snapshot.js';
+import { Sync } from '../sync/sync.js';
 import { BufGlobalsLayout, BufLayout, BufPcpuLayout, VHASH_SIZE, VnodeLayout } from './layout.js';
 import { BQUEUE_CLEAN, BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_EMPTY, BQUEUE_LOCKED, BQUEUE_NAMES, BQUEUE_NONE, BUFFER_QUEUES } from './tunables.js';
 
@@ -132,4 +134,50 @@ export function checkInvariants(arena: Arena): string[] {
     if (B.load(bp, 'b_flags') & B_HASHED && !hashed.has(bp)) out.push(`${name(bp)} is B_HASHED but on no hash chain`);
   }
   return out;
+}
+
+const attachedSync = new WeakMap<Arena, Sync>();
+
+/**
+ * runningbufCycle: the wait-for cycle through running space (RACES.md, vfs-runningbuf-lockholder),
+ * or null. A cpu sleeping in waitrunningbufspace ("wdrn1") waits for running space to drain;
+ * it waits for cpu C when C holds the lock of a buffer charged to runningbufspace whose write
+ * is not issued (nothing in flight to return it). If C itself waits for a lock that the sleeper
+ * holds, neither can ever run: the message names the cycle. The correct code charges only once
+ * it holds every lock it needs, so a charging cpu is never blocked on a lock: the check has no
+ * false positives even on a sample of a running machine. Takes no lock; any thread.
+ */
+export function runningbufCycle(arena: Arena): string | null {
+  const G = arena.view(BufGlobalsLayout);
+  const g = arena.pool('bufcache.globals', BufGlobalsLayout).addr(0);
+  const space = G.load(g, 'runningbufspace');
+  if (space <= 0) return null;
+  let s = attachedSync.get(arena);
+  if (!s) {
+    s = new Sync(arena, -1);
+    attachedSync.set(arena, s);
+  }
+  const snap = snapshot(s);
+  const drain = snap.sleepers.filter((w) => w.wmesg === 'wdrn1');
+  if (drain.length === 0) return null;
+  const B = arena.view(BufLayout);
+  const O = arena.view(BioLayout);
+  const bufs = arena.pool('bufcache.bufs', BufLayout);
+  const nbuf = G.load(g, 'nbuf');
+  for (let n = 0; n < nbuf; n++) {
+    const bp = bufs.addr(n);
+    const charge = B.load(bp, 'b_runningbufspace');
+    if (charge === 0 || O.load(b_bio1(bp), 'bio_track') !== 0) continue; // uncharged, or issued (in flight)
+    const c = s.lock_owner(bp); // b_lock is the first field of struct buf
+    const blocked = c < 0 ? undefined : snap.blocked.find((b) => b.cpu === c);
+    if (!blocked) continue;
+    const w = drain.find((x) => x.cpu === s.lock_owner(blocked.lock));
+    if (!w) continue;
+    return (
+      `wait-for cycle through running space: cpu ${w.cpu} (${w.role}) sleeps in waitrunningbufspace ("wdrn1") until vfs.runningbufspace (${space} bytes) drains, ` +
+      `but ${charge} bytes of it are charged to buffer ${n}, whose write cpu ${c} (${blocked.role}) has not issued (nothing of it is in flight), ` +
+      `and cpu ${c} waits for ${s.lockName(blocked.lock)} held by cpu ${w.cpu}`
+    );
+  }
+  return null;
 }

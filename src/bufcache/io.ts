@@ -30,7 +30,7 @@ import {
   b_bio1,
   b_bio2,
 } from '../device/buf.js';
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 import { ContractError } from '../sync/errno.js';
 import { BufCache } from './core.js';
 import { allocbuf, bmap, brelvp, getblk, inmem, vfs_vmio_release } from './getblk.js';
@@ -94,11 +94,10 @@ export function breadnx(bc: BufCache, vp: number, loffset: number, size: number,
     bc.io.setup_sync(bp);
     vn_strategy(bc, bp);
     readwait = true;
-    bc.stat('misses');
-  } else {
-    bc.stat('hits');
   }
-  for (const raoff of ra) {
+  bc.statHit(!readwait);
+  for (let i = 0; i < ra.length; i++) {
+    const raoff = ra[i];
     if (inmem(bc, vp, raoff)) continue;
     const rabp = getblk(bc, vp, raoff, rasize, 0, 0);
     if ((bc.b_flags.load(rabp) & B_CACHE) === 0) {
@@ -186,9 +185,11 @@ export function bwrite(bc: BufCache, bp: number): number {
 
 /**
  * bawrite: asynchronous write; the lock goes to the kernel and the completing cpu releases the
- * buffer (bpdone). Entry: buffer locked. Never sleeps.
+ * buffer (bpdone). `charged`: the caller already charged the buffer's running space
+ * (bsetrunningbufspace; only cluster_awrite's historical variant does). Entry: buffer locked.
+ * Never sleeps.
  */
-export function bawrite(bc: BufCache, bp: number): void {
+export function bawrite(bc: BufCache, bp: number, charged = false): void {
   if (bc.b_flags.load(bp) & B_INVAL) {
     brelse(bc, bp);
     return;
@@ -199,7 +200,7 @@ export function bawrite(bc: BufCache, bp: number): void {
   bc.B.store(bp, 'b_cmd', BUF_CMD_WRITE);
   bc.B.store(bp, 'b_error', 0);
   if (bc.io.O.load(b_bio1(bp), 'bio_done') !== 0) throw new ContractError(`bawrite: ${bc.describe(bp)} b_bio1 already has a bio_done callback`);
-  bsetrunningbufspace(bc, bp, bc.B.load(bp, 'b_bufsize'));
+  if (!charged) bsetrunningbufspace(bc, bp, bc.B.load(bp, 'b_bufsize'));
   bc.BUF_KERNPROC(bp);
   if (bugs.any && bugs.enabled('vfs-bundirty-at-submit')) bundirtyAtSubmit(bc, bp);
   vn_strategy(bc, bp);
@@ -291,20 +292,22 @@ export function bundirty(bc: BufCache, bp: number): void {
  * Exit: unlocked. Never sleeps.
  */
 export function brelse(bc: BufCache, bp: number): void {
-  const B = bc.B;
   const F = bc.b_flags;
-  if (F.load(bp) & (B_CLUSTER | B_PAGING)) throw new ContractError(`brelse: inappropriate B_PAGING or B_CLUSTER ${bc.describe(bp)}`);
+  let f = F.get(bp); // ours while locked and off every queue
+  if (f & (B_CLUSTER | B_PAGING)) throw new ContractError(`brelse: inappropriate B_PAGING or B_CLUSTER ${bc.describe(bp)}`);
   bc.assertLocked('brelse', bp);
-  if ((F.load(bp) & (B_NOCACHE | B_DELWRI)) === (B_NOCACHE | B_DELWRI)) bundirty(bc, bp);
-  let f = F.load(bp);
+  if ((f & (B_NOCACHE | B_DELWRI)) === (B_NOCACHE | B_DELWRI)) {
+    bundirty(bc, bp);
+    f = F.load(bp);
+  }
   if ((f & (B_INVAL | B_DELWRI)) === B_DELWRI) {
     // a re-dirtied buffer is only destroyed by B_INVAL
-  } else if (f & (B_NOCACHE | B_INVAL | B_ERROR) || B.load(bp, 'b_bufsize') <= 0) {
+  } else if (f & (B_NOCACHE | B_INVAL | B_ERROR) || bc.b_bufsize.get(bp) <= 0) {
     F.or(bp, B_INVAL);
     if (f & B_DELWRI) {
-      const size = B.load(bp, 'b_bufsize');
+      const size = bc.b_bufsize.get(bp);
       bc.gadd('dirtybufcount', -1);
-      bc.gadd('dirtykvaspace', -B.load(bp, 'b_kvasize'));
+      bc.gadd('dirtykvaspace', -bc.b_kvasize.get(bp));
       bc.gadd('dirtybufspace', -size);
       if (f & B_HEAVY) {
         bc.gadd('dirtybufcounthw', -1);
@@ -312,35 +315,34 @@ export function brelse(bc: BufCache, bp: number): void {
       }
       bd_signal(bc, size);
     }
-    F.and(bp, ~(B_DELWRI | B_CACHE));
+    f = F.and(bp, ~(B_DELWRI | B_CACHE)) & ~(B_DELWRI | B_CACHE);
   }
-  f = F.load(bp);
-  if (f & (B_DELWRI | B_LOCKED) || bc.b_refs.load(bp)) F.and(bp, ~B_RELBUF);
-  B.store(bp, 'b_cmd', BUF_CMD_DONE);
-  f = F.load(bp);
+  if (f & B_RELBUF && (f & (B_DELWRI | B_LOCKED) || bc.b_refs.load(bp))) f = F.and(bp, ~B_RELBUF) & ~B_RELBUF;
+  if (bc.b_cmd.get(bp) !== BUF_CMD_DONE) bc.b_cmd.store(bp, BUF_CMD_DONE);
   if (f & (B_INVAL | B_RELBUF)) {
     if (f & B_VMIO) vfs_vmio_release(bc, bp);
     else {
-      if (B.load(bp, 'b_bufsize')) allocbuf(bc, bp, 0);
-      if (B.load(bp, 'b_vp')) brelvp(bc, bp);
+      if (bc.b_bufsize.get(bp)) allocbuf(bc, bp, 0);
+      if (bc.b_vp.get(bp)) brelvp(bc, bp);
     }
+    f = F.load(bp);
   }
-  if (bc.b_qindex.load(bp) !== BQUEUE_NONE) throw new ContractError(`brelse: ${bc.describe(bp)} is already on a queue`);
-  const set = B.load(bp, 'b_qcpu');
+  if (bc.b_qindex.get(bp) !== BQUEUE_NONE) throw new ContractError(`brelse: ${bc.describe(bp)} is already on a queue`);
+  const bufsize = bc.b_bufsize.get(bp);
+  const set = bc.b_qcpu.get(bp);
   const spin = bc.spinOf(set);
   bc.sync.spin_lock(spin);
-  f = F.load(bp);
   if (f & B_LOCKED) {
     bc.qinsert(set, BQUEUE_LOCKED, bp, false);
-  } else if (B.load(bp, 'b_bufsize') === 0) {
-    F.or(bp, B_INVAL);
-    if (B.load(bp, 'b_vp') !== 0 || f & B_HASHED) {
+  } else if (bufsize === 0) {
+    f = F.or(bp, B_INVAL) | B_INVAL;
+    if (bc.b_vp.get(bp) !== 0 || f & B_HASHED) {
       bc.sync.spin_unlock(spin);
-      throw new ContractError(`brelse: empty ${bc.describe(bp)} is unexpectedly still associated with vnode ${B.load(bp, 'b_vp')}`);
+      throw new ContractError(`brelse: empty ${bc.describe(bp)} is unexpectedly still associated with vnode ${bc.b_vp.get(bp)}`);
     }
     bc.qinsert(set, BQUEUE_EMPTY, bp, true);
   } else if (f & (B_INVAL | B_NOCACHE | B_RELBUF)) {
-    F.or(bp, B_INVAL);
+    f = F.or(bp, B_INVAL) | B_INVAL;
     bc.qinsert(set, BQUEUE_CLEAN, bp, true);
   } else {
     switch (f & (B_DELWRI | B_HEAVY)) {
@@ -355,10 +357,17 @@ export function brelse(bc: BufCache, bp: number): void {
     }
   }
   bc.sync.spin_unlock(spin);
-  if ((F.load(bp) & (B_INVAL | B_DELWRI)) === (B_INVAL | B_DELWRI)) bundirty(bc, bp);
-  if ((F.load(bp) & (B_LOCKED | B_DELWRI)) === 0) bufcountwakeup(bc);
-  if (B.load(bp, 'b_bufsize') || B.load(bp, 'b_kvasize')) bufspacewakeup(bc);
-  F.and(bp, ~(B_NOCACHE | B_RELBUF | B_DIRECT));
+  // Queued again, but still locked by us: getnewbuf may only set B_AGE (atomic), and skips it.
+  if ((f & (B_INVAL | B_DELWRI)) === (B_INVAL | B_DELWRI)) {
+    bundirty(bc, bp);
+    f = F.load(bp);
+  }
+  // bufcountwakeup / bufspacewakeup: one load of needsbuffer when nobody waits for a buffer.
+  if (bc.g_needsbuffer.load(bc.g) !== 0) {
+    if ((f & (B_LOCKED | B_DELWRI)) === 0) bufcountwakeup(bc);
+    if (bc.b_bufsize.get(bp) || bc.b_kvasize.get(bp)) bufspacewakeup(bc);
+  }
+  if (f & (B_NOCACHE | B_RELBUF | B_DIRECT)) F.and(bp, ~(B_NOCACHE | B_RELBUF | B_DIRECT));
   bc.BUF_UNLOCK(bp);
 }
 
@@ -368,22 +377,24 @@ export function brelse(bc: BufCache, bp: number): void {
  * Never sleeps.
  */
 export function bqrelse(bc: BufCache, bp: number): void {
-  const B = bc.B;
   const F = bc.b_flags;
-  if (F.load(bp) & (B_CLUSTER | B_PAGING)) throw new ContractError(`bqrelse: inappropriate B_PAGING or B_CLUSTER ${bc.describe(bp)}`);
-  if (bc.b_qindex.load(bp) !== BQUEUE_NONE) throw new ContractError(`bqrelse: ${bc.describe(bp)} is already on a queue`);
+  const f = F.get(bp); // ours while locked and off every queue
+  if (f & (B_CLUSTER | B_PAGING)) throw new ContractError(`bqrelse: inappropriate B_PAGING or B_CLUSTER ${bc.describe(bp)}`);
+  if (bc.b_qindex.get(bp) !== BQUEUE_NONE) throw new ContractError(`bqrelse: ${bc.describe(bp)} is already on a queue`);
   bc.assertLocked('bqrelse', bp);
-  const set = B.load(bp, 'b_qcpu');
+  const set = bc.b_qcpu.get(bp);
   const spin = bc.spinOf(set);
   bc.sync.spin_lock(spin);
-  const f = F.load(bp);
   if (f & B_LOCKED) bc.qinsert(set, BQUEUE_LOCKED, bp, false);
   else if (f & B_DELWRI) bc.qinsert(set, f & B_HEAVY ? BQUEUE_DIRTY_HW : BQUEUE_DIRTY, bp, false);
   else bc.qinsert(set, BQUEUE_CLEAN, bp, false);
   bc.sync.spin_unlock(spin);
-  if ((f & B_LOCKED) === 0 && (f & B_INVAL || (f & B_DELWRI) === 0)) bufcountwakeup(bc);
-  if (B.load(bp, 'b_bufsize') && !(f & B_DELWRI)) bufspacewakeup(bc);
-  F.and(bp, ~(B_NOCACHE | B_RELBUF));
+  // bufcountwakeup / bufspacewakeup: one load of needsbuffer when nobody waits for a buffer.
+  if (bc.g_needsbuffer.load(bc.g) !== 0) {
+    if ((f & B_LOCKED) === 0 && (f & B_INVAL || (f & B_DELWRI) === 0)) bufcountwakeup(bc);
+    if (bc.b_bufsize.get(bp) && !(f & B_DELWRI)) bufspacewakeup(bc);
+  }
+  if (f & (B_NOCACHE | B_RELBUF)) F.and(bp, ~(B_NOCACHE | B_RELBUF));
   bc.BUF_UNLOCK(bp);
 }
 

@@ -67,7 +67,11 @@ export const BufLayout = defineStruct(
 );
 export type BufField = keyof typeof BufLayout.off;
 
-/** struct bufpcpu: one cpu's queues under its spinlock, and that cpu's statistics (its own lines). */
+/**
+ * struct bufpcpu: one cpu's queues under its spinlock (q_head/q_tail/q_len and the buffers'
+ * b_qindex/b_qnext/b_qprev are written plainly under it; the unlock publishes them), and that
+ * cpu's statistics (its own lines, written by that cpu only).
+ */
 export const BufPcpuLayout = defineStruct(
   'bufpcpu',
   {

@@ -2,10 +2,11 @@
  * Probes: small deterministic scenarios run inside one worker (a real cpu that may lock and
  * sleep), returning plain JSON for the tests — queue placement of brelse/bqrelse, getnewbuf's
  * recycling order and restart paths, getblk's size change and B_DELWRI-without-B_CACHE commit,
- * a failed write staying dirty.
+ * a failed write staying dirty, cluster_awrite's run.
  */
 import { B_AGE, B_CACHE, B_DELWRI, B_ERROR, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, bflagsToString } from '../device/buf.js';
 import type { Sync } from '../sync/sync.js';
+import { cluster_awrite } from './cluster.js';
 import type { BufCache } from './core.js';
 import { findblk, getblk, getcacheblk, regetblk } from './getblk.js';
 import { bawrite, bdirty, bdwrite, bheavy, bqrelse, breadcb, brelse, bwrite } from './io.js';
@@ -241,6 +242,28 @@ const probes: Record<string, Probe> = {
   },
 };
 
+
+/** cluster_awrite: the dirty run after block 0 ends at the first clean block; all of it reaches the device. */
+probes.cluster = (L, bc) => {
+  const bs = L.bsize;
+  const o = L.oracle!;
+  for (const lbn of [0, 1, 2, 4]) L.write(1, lbn, 'delayed', bc.cpu);
+  L.read(1, 3, 0, []); // block 3: cached and clean
+  const before = [0, 1, 2, 3, 4].map((lbn) => o.latestVersion(L.devblk(1, lbn * bs)));
+  const dirtyBefore = bc.gl('dirtybufcount');
+  const bp = getblk(bc, 1, 0, bs, 0);
+  const run = cluster_awrite(bc, bp);
+  waitIdle(bc);
+  for (let lbn = 0; lbn < 3; lbn++) {
+    bc.BUF_UNLOCK(findblk(bc, 1, lbn * bs, 0)); // its completion released it
+  }
+  const after = [0, 1, 2, 3, 4].map((lbn) => o.latestVersion(L.devblk(1, lbn * bs)));
+  const b4 = getblk(bc, 1, 4 * bs, bs, 0);
+  const single = cluster_awrite(bc, b4, 1);
+  waitIdle(bc);
+  bc.BUF_UNLOCK(findblk(bc, 1, 4 * bs, 0));
+  return { run, single, before, after, dirtyBefore, dirtyAfter: bc.gl('dirtybufcount'), runningbufspace: bc.gl('runningbufspace'), block4: o.latestVersion(L.devblk(1, 4 * bs)) };
+};
 
 /** Run probe `name` on this cpu. */
 export function runProbe(sync: Sync, spec: BufMachineSpec, name: string): unknown {

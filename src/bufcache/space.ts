@@ -4,33 +4,41 @@
  * bd_wait wake ring). Every counter is an atomic word in the globals; every request word is also
  * the sleep channel its waiters use.
  */
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 import { EWOULDBLOCK } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
 import { BD_WAKE_MASK, BD_WAKE_SIZE, MAXBSIZE, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE } from './tunables.js';
 
-/** Wake getnewbuf sleepers waiting for buffer space (VFS_BIO_NEED_BUFSPACE). Never sleeps. */
+/**
+ * bufspacewakeup: wake getnewbuf sleepers waiting for buffer space (VFS_BIO_NEED_BUFSPACE).
+ * Costs one load when nobody waits. Never sleeps.
+ */
 export function bufspacewakeup(bc: BufCache): void {
-  const G = bc.G;
+  const nb = bc.g_needsbuffer;
+  const g = bc.g;
   for (;;) {
-    const flags = G.load(bc.g, 'needsbuffer');
+    const flags = nb.load(g);
     if ((flags & VFS_BIO_NEED_BUFSPACE) === 0) break;
-    if (G.cas(bc.g, 'needsbuffer', flags, flags & ~VFS_BIO_NEED_BUFSPACE) === flags) {
-      bc.sync.wakeup(G.addrOf(bc.g, 'needsbuffer'));
+    if (nb.cas(g, flags, flags & ~VFS_BIO_NEED_BUFSPACE) === flags) {
+      bc.sync.wakeup(g + (nb.w << 2));
       break;
     }
   }
 }
 
-/** A buffer went back on a free queue: wake getnewbuf sleepers (clears VFS_BIO_NEED_ANY). Never sleeps. */
+/**
+ * bufcountwakeup: a buffer went back on a free queue: wake getnewbuf sleepers (clears
+ * VFS_BIO_NEED_ANY). Costs one load when nobody waits. Never sleeps.
+ */
 export function bufcountwakeup(bc: BufCache): void {
-  const G = bc.G;
+  const nb = bc.g_needsbuffer;
+  const g = bc.g;
   for (;;) {
-    const flags = G.load(bc.g, 'needsbuffer');
+    const flags = nb.load(g);
     if (flags === 0) break;
-    if (G.cas(bc.g, 'needsbuffer', flags, flags & ~VFS_BIO_NEED_ANY) === flags) {
-      bc.sync.wakeup(G.addrOf(bc.g, 'needsbuffer'));
+    if (nb.cas(g, flags, flags & ~VFS_BIO_NEED_ANY) === flags) {
+      bc.sync.wakeup(g + (nb.w << 2));
       break;
     }
   }

@@ -104,4 +104,18 @@ describe('bufcache: queue placement, getnewbuf, getblk (one worker)', () => {
     expect(v.afterAsync.flags).to.contain('B_ERROR');
     expect(checkInvariants(m.arena)).to.deep.equal([]);
   });
+
+  it('cluster_awrite writes the dirty run that follows a buffer, up to the first clean block', async () => {
+    const { value: v, m } = await probe('cluster');
+    expect(v.run).to.equal(3); // blocks 0, 1, 2; block 3 is clean
+    expect(v.single).to.equal(1); // maxrun 1: block 4 alone
+    for (const lbn of [0, 1, 2]) expect(v.after[lbn], `block ${lbn}`).to.be.greaterThan(v.before[lbn]);
+    expect(v.after[3]).to.equal(v.before[3]);
+    expect(v.after[4]).to.equal(v.before[4]); // not part of the run: still only in the cache
+    expect(v.block4).to.be.greaterThan(v.before[4]);
+    expect(v.dirtyBefore).to.equal(4);
+    expect(v.dirtyAfter).to.equal(0);
+    expect(v.runningbufspace).to.equal(0);
+    expect(checkInvariants(m.arena)).to.deep.equal([]);
+  });
 });

@@ -23,18 +23,23 @@
  *  - `flushbufqueues`: a flusher runs one flushbufqueues pass over DIRTY (as buf_daemon does)
  *    while a writer dirties another file. Catches vfs-flush-no-marker (a buffer that was dirty
  *    on the queue before the pass is neither written nor being written after it).
+ *  - `cluster-wdrain`: a flusher cluster_awrite's the run of dirty blocks 0-1 while a writer that
+ *    holds block 1 throttles in waitrunningbufspace. Catches vfs-runningbuf-lockholder: the run's
+ *    running space is charged before block 1's lock is taken — a wait-for cycle through running
+ *    space, with nothing in flight (the instant invariant runningbufCycle).
  *
  * The daemon "ticker" stands in for the clock: harness parts that sleep with a tick timeout
  * ("gnbxxx", "flstik", the writers' drain poll) are woken by it, and explore runs it only when no
  * other cpu can (after the lost-wakeup and deadlock checks), so it never hides a lost wakeup.
  */
 import { BufCache } from '../../bufcache/core.js';
+import { cluster_awrite } from '../../bufcache/cluster.js';
 import { BUF_DAEMON, buf_daemon1, buf_daemon_limit, flushbufqueues } from '../../bufcache/daemon.js';
 import { bmap, findblk, getblk } from '../../bufcache/getblk.js';
-import { checkInvariants } from '../../bufcache/invariants.js';
+import { checkInvariants, runningbufCycle } from '../../bufcache/invariants.js';
 import { bawrite, bdwrite, bqrelse, brelse } from '../../bufcache/io.js';
 import { BufGlobalsLayout, type BufMachineSpec, VHASH_SIZE, VnodeLayout } from '../../bufcache/layout.js';
-import { bd_wait } from '../../bufcache/space.js';
+import { bd_wait, waitrunningbufspace } from '../../bufcache/space.js';
 import { BD_WAKE_MASK, BD_WAKE_SIZE, BQUEUE_DIRTY, FINDBLK_TEST, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE } from '../../bufcache/tunables.js';
 import { B_CACHE, B_DELWRI, B_INVAL } from '../../device/buf.js';
 import { Devices } from '../../device/disk.js';
@@ -47,9 +52,9 @@ import { registerWakeCondition } from '../detect.js';
 import { registerRaceScenario, type RaceDaemon } from '../scenario.js';
 
 const BS = 4096;
-const SCENARIOS = new Set(['getblk-recycle', 'bufcache-fsync', 'getnewbuf-wait', 'bufdaemon-kick', 'bdwait', 'flushbufqueues', 'findblk-recycle']);
+const SCENARIOS = new Set(['getblk-recycle', 'bufcache-fsync', 'getnewbuf-wait', 'bufdaemon-kick', 'bdwait', 'flushbufqueues', 'findblk-recycle', 'cluster-wdrain']);
 /** The bufcache's instrumentation points of the switches (interned per worker before use). */
-const POINTS = ['bufcache:runningbuf_leak', 'bufcache:bdwait_window', 'bufcache:bundirty_at_submit', 'bufcache:needsbuffer_window', 'bufcache:bufdaemon_window', 'bufcache:flush_nomarker'];
+const POINTS = ['bufcache:runningbuf_leak', 'bufcache:bdwait_window', 'bufcache:bundirty_at_submit', 'bufcache:needsbuffer_window', 'bufcache:bufdaemon_window', 'bufcache:flush_nomarker', 'bufcache:runningbuf_lockholder'];
 
 /** The scenarios' own words: the ticker's channel, the writers' drain channel, the oracle versions expected on the device. */
 export const RaceBcLayout = defineStruct(
@@ -58,6 +63,7 @@ export const RaceBcLayout = defineStruct(
     rc_tick: { line: 'i32' },
     rc_drain: { line: 'i32' },
     rc_expect: { i32: 16, line: true },
+    rc_out: { line: 'i32' },
   },
   { align: 64 },
 );
@@ -466,4 +472,55 @@ registerRaceScenario<BcCtx>({
     }
   },
   check: invariants,
+});
+
+// ---------------------------------------------------------------- cluster-wdrain
+
+registerRaceScenario<BcCtx>({
+  name: 'cluster-wdrain',
+  description: 'a flusher cluster-writes blocks 0-1 while a writer holding block 1 waits in waitrunningbufspace',
+  bugs: ['vfs-runningbuf-lockholder'],
+  parts: ['flusher', 'writer'],
+  // The ticker stands for waitrunningbufspace's one-tick timeout, which explore never lets a
+  // harness sleep reach: with no write in flight it clears the sleeper's stale runningbufreq.
+  daemons: [
+    ticker((c) => {
+      const G = c.bc.G;
+      if (G.load(c.bc.g, 'runningbufcount') === 0) G.store(c.bc.g, 'runningbufreq', 0);
+      return [G.addrOf(c.bc.g, 'runningbufreq')];
+    }),
+    device,
+  ],
+  steps: 120,
+  // One 4 KiB write in flight is past the throttle's mark (4/6 of hirunningspace).
+  spec: spec({ hirunningspace: BS }),
+  attach,
+  lockOrder: false,
+  reset(c) {
+    bdwrite(c.bc, getCached(c, 1, 0));
+    bdwrite(c.bc, getCached(c, 1, 1));
+  },
+  run(c, part) {
+    const bc = c.bc;
+    if (part === 'writer') {
+      // A writer holding block 1 throttles on writes in flight before it dirties it again, as
+      // FreeBSD's bufwrite does ("we are blocking waiting for I/O that is already in-progress").
+      const bp = getCached(c, 1, 1);
+      c.V.store(c.base, 'rc_out', bc.b_flags.load(bp) & B_DELWRI ? 1 : 2);
+      waitrunningbufspace(bc);
+      bdwrite(bc, bp);
+      return;
+    }
+    // What a flush does with a dirty buffer: lock it and write the run it starts.
+    const bp = getblk(bc, 1, 0, BS, 0, 0);
+    if (bc.b_flags.load(bp) & B_DELWRI) cluster_awrite(bc, bp, 2);
+    else bqrelse(bc, bp);
+    for (const off of [0, BS]) {
+      const b = findblk(bc, 1, off, FINDBLK_TEST);
+      if (b !== 0) waitUnlocked(c, b); // its write (if any) completed
+    }
+  },
+  check: invariants,
+  invariant: runningbufCycle,
+  outcome: (c) => (c.V.load(c.base, 'rc_out') === 1 ? 'the writer took block 1 first' : 'the run took block 1 first'),
 });
