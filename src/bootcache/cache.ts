@@ -12,12 +12,17 @@
  * Drain order: a strategy caller counts itself in c_strategycalls *before* it tests
  * BC_FLAG_CACHEACTIVE (the reference relies on the funnel for this; the main-thread commands here
  * do not hold the funnel, so the order itself must be safe — RACES.md `bc-drain-order`).
+ *
+ * The hit path is hot (a 4 KiB hit costs about as much as copying it a few times): the words it
+ * touches are bound once as Int32Array indices (`w_*`, `s_*`), the blockmaps are tested and
+ * cleared a word at a time, and nothing on it allocates.
  */
 import type { Arena, Pool } from '../shm/arena.js';
 import type { Field, StructView } from '../shm/view.js';
 import type { Devices } from '../device/disk.js';
-import { bugs } from '../race/switch.js';
+import { assertLive, POISON } from '../sync/poison.js';
 import { ContractError } from '../sync/errno.js';
+import { LockLayout } from '../sync/layouts.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import {
   BCControlLayout,
@@ -25,27 +30,44 @@ import {
   BCExtentLayout,
   type BCExtentField,
   BCHistClusterLayout,
+  BCPcpuStatsLayout,
+  type BCPcpuStatsField,
   BCStatsLayout,
   type BCStatsField,
   BC_FLAG_CACHEACTIVE,
-  BC_FLAG_HTRUNCATED,
-  BC_FLAG_RECORDING,
-  CB_MAPFIELDBITS,
   CE_ABORTED,
-  HE_WORDS,
   PAGE_SIZE,
   R_CLUSTERS,
   R_CONTROL,
   R_EXTENTS,
   R_HISTORY,
+  R_PCPU,
   R_STATS,
   ceflagsToString,
 } from './defs.js';
+import { add_history } from './history.js';
 
 /** What a freed page is filled with: a hit served from it would fail the oracle as corrupt. */
 export const BC_POISON = 0xdeadbeef | 0;
+/** One page of poison, copied over a freed page (a copy is about twice as fast as a fill here). */
+const POISON_PAGE = new Int32Array(PAGE_SIZE / 4).fill(BC_POISON);
 
 const attached = new WeakMap<Sync, BootCache>();
+let lastSync: Sync | null = null;
+let lastBc: BootCache | null = null;
+
+/** Bits set in a 32-bit word. */
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/** Mask of `n` (1..32) bits from bit `sh` of a blockmap word. */
+function bits(sh: number, n: number): number {
+  return n === 32 ? -1 : ((1 << n) - 1) << sh;
+}
 
 export class BootCache {
   readonly C: StructView<BCControlField>;
@@ -64,7 +86,42 @@ export class BootCache {
   dev: Devices | null = null;
   /** Instrumentation points for the race lab (`sync.point`), by name id. */
   readonly pt: { strategyCounted: number; writeFound: number; readerDone: number; terminateSleep: number; historyAlloc: number };
-  private readonly i32: Int32Array;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  // Word indices (Int32Array) of the control words, tunables and counters the hot paths touch.
+  readonly w_flags: number;
+  readonly w_strategycalls: number;
+  readonly w_bypasscalls: number;
+  readonly w_terminate_req: number;
+  readonly w_dev: number;
+  readonly w_strategy: number;
+  readonly w_blocksize: number;
+  readonly w_gen: number;
+  readonly w_history: number;
+  readonly w_history_bytes: number;
+  readonly w_slice_ms: number;
+  readonly w_wait_ms: number;
+  readonly w_mem_mb: number;
+  readonly w_hist_entries: number;
+  readonly w_hist_maxclusters: number;
+  readonly s_strategy_calls: number;
+  readonly s_hit_blkmissing: number;
+  readonly s_strategy_duringio: number;
+  readonly s_history_clusters: number;
+  /** This cpu's line of the per-cpu counters (BCPcpuStatsLayout): word indices, plain increments. */
+  readonly p_extent_lookups: number;
+  readonly p_extent_hits: number;
+  readonly p_requested_blocks: number;
+  readonly p_hit_blocks: number;
+  readonly p_strategy_calls: number;
+  private readonly p_counted_shared: number;
+  private readonly p_pages_freed: number;
+  private readonly pcpu: Pool<BCPcpuStatsField>;
+  /** History clusters: address of the first and word offsets of hc_entries/hc_link; the entries' first word. */
+  readonly hc_base: number;
+  readonly hc_entries: number;
+  readonly hc_link: number;
+  readonly he_base: number;
   private readonly flags: Field;
   private readonly ce_flags: Field;
   private gen = -1;
@@ -76,13 +133,19 @@ export class BootCache {
   edata = new Int32Array(0);
   emap = new Int32Array(0);
   bs = 512;
+  /** Blocks per page (PAGE_SIZE / bs). */
+  ppb = PAGE_SIZE / 512;
 
+  /** This cpu's BootCache (the strategy routine asks on every request: the last answer is kept). */
   static of(sync: Sync): BootCache {
+    if (sync === lastSync) return lastBc!;
     let bc = attached.get(sync);
     if (!bc) {
       bc = new BootCache(sync.arena, sync);
       attached.set(sync, bc);
     }
+    lastSync = sync;
+    lastBc = bc;
     return bc;
   }
 
@@ -97,6 +160,44 @@ export class BootCache {
     this.st = arena.pool(R_STATS, BCStatsLayout).addr(0);
     this.extents = arena.pool(R_EXTENTS, BCExtentLayout);
     this.i32 = arena.i32;
+    this.u8 = arena.u8;
+    const cw = this.c >>> 2;
+    const co = BCControlLayout.off;
+    this.w_flags = cw + co.c_flags;
+    this.w_strategycalls = cw + co.c_strategycalls;
+    this.w_bypasscalls = cw + co.c_bypasscalls;
+    this.w_terminate_req = cw + co.c_terminate_req;
+    this.w_dev = cw + co.c_dev;
+    this.w_strategy = cw + co.c_strategy;
+    this.w_blocksize = cw + co.c_blocksize;
+    this.w_gen = cw + co.c_gen;
+    this.w_history = cw + co.c_history;
+    this.w_history_bytes = cw + co.c_history_bytes;
+    this.w_slice_ms = cw + co.t_slice_ms;
+    this.w_wait_ms = cw + co.t_wait_ms;
+    this.w_mem_mb = cw + co.t_mem_mb;
+    this.w_hist_entries = cw + co.t_hist_entries;
+    this.w_hist_maxclusters = cw + co.t_hist_maxclusters;
+    const sw = this.st >>> 2;
+    const so = BCStatsLayout.off;
+    this.s_strategy_calls = sw + so.ss_strategy_calls;
+    this.pcpu = arena.pool(R_PCPU, BCPcpuStatsLayout);
+    const pw = this.pcpu.addr(sync.cpu < 0 ? this.pcpu.count - 1 : sync.cpu) >>> 2;
+    const po = BCPcpuStatsLayout.off;
+    this.p_extent_lookups = pw + po.ss_extent_lookups;
+    this.p_extent_hits = pw + po.ss_extent_hits;
+    this.p_requested_blocks = pw + po.ss_requested_blocks;
+    this.p_hit_blocks = pw + po.ss_hit_blocks;
+    this.p_strategy_calls = pw + po.ss_strategy_calls;
+    this.p_counted_shared = pw + po.ps_counted_shared;
+    this.p_pages_freed = pw + po.ps_pages_freed;
+    this.s_hit_blkmissing = sw + so.ss_hit_blkmissing;
+    this.s_strategy_duringio = sw + so.ss_strategy_duringio;
+    this.s_history_clusters = sw + so.ss_history_clusters;
+    this.hc_base = arena.pool(R_CLUSTERS, BCHistClusterLayout).addr(0);
+    this.hc_entries = BCHistClusterLayout.off.hc_entries;
+    this.hc_link = BCHistClusterLayout.off.hc_link;
+    this.he_base = arena.region(R_HISTORY).offset >> 2;
     this.flags = this.C.field('c_flags');
     this.ce_flags = this.E.field('ce_flags');
     this.funnelMode = this.C.load(this.c, 't_funnel') === 1;
@@ -126,6 +227,35 @@ export class BootCache {
   stat(f: BCStatsField, n = 1): void {
     this.S.add(this.st, f, n);
   }
+  /** A per-cpu counter summed over every cpu (what BC_statistics' field of that name would hold). */
+  pcpu_sum(f: BCPcpuStatsField): number {
+    const o = BCPcpuStatsLayout.off[f];
+    let n = 0;
+    for (let k = 0; k < this.pcpu.count; k++) n += Atomics.load(this.i32, (this.pcpu.addr(k) >>> 2) + o);
+    return n;
+  }
+  /**
+   * ss_strategy_calls++: this cpu's first call since BC_init_cache on the shared counter
+   * (atomic), the others on its own line (plain). STATS adds both. Never sleeps.
+   */
+  count_strategy_call(): void {
+    const i32 = this.i32;
+    if (i32[this.p_counted_shared] !== 0) i32[this.p_strategy_calls]++;
+    else {
+      i32[this.p_counted_shared] = 1;
+      Atomics.add(i32, this.s_strategy_calls, 1);
+    }
+  }
+
+  /** Pages given back by BC_free_page since BC_init_cache, over every cpu (kiolab's counter). */
+  pages_freed(): number {
+    return this.pcpu_sum('ps_pages_freed');
+  }
+
+  /** Zero every cpu's counters (BC_init_cache, nobody in the strategy path). */
+  pcpu_clear(): void {
+    this.i32.fill(0, this.pcpu.addr(0) >>> 2, (this.pcpu.addr(0) + this.pcpu.count * BCPcpuStatsLayout.bytes) >>> 2);
+  }
   tun(f: BCControlField): number {
     return this.C.load(this.c, f);
   }
@@ -138,15 +268,37 @@ export class BootCache {
   ceLock(i: number): number {
     return this.eaddr[i] + BCExtentLayout.off.ce_lock * 4;
   }
+  /** ce_flags by a plain read, for a holder of the extent lock (writers without it only add CE_ABORTED). */
+  ceFlagsLocked(i: number): number {
+    return this.i32[(this.eaddr[i] >>> 2) + BCExtentLayout.off.ce_flags];
+  }
+  /** This cpu holds extent `i`'s lock (its owner word, which only the holder writes, names this cpu). */
+  extentOwned(i: number): boolean {
+    return this.i32[(this.eaddr[i] >>> 2) + BCExtentLayout.off.ce_lock + LockLayout.off.lk_owner] === this.sync.cpu + 1;
+  }
+
+  /**
+   * Use-after-free check: BC_free_pagebuffer poisons the extents it frees (all but the lock), so
+   * a caller that was not counted in c_strategycalls when the cache was torn down finds its
+   * extent poisoned (RACES.md `bc-drain-order`). Throws a ContractError naming the extent.
+   */
+  assertExtentLive(i: number): void {
+    if (this.i32[(this.eaddr[i] >>> 2) + BCExtentLayout.off.ce_flags] === POISON) {
+      assertLive(this.arena, this.eaddr[i] + BCExtentLayout.off.ce_flags * 4, `BC_cache_extent ${i} (touched by cpu ${this.sync.cpu})`, 1);
+    }
+  }
 
   /** Reload this cpu's copy of the extent table if BC_init_cache rebuilt it. */
   sync_extents(): void {
-    const g = this.C.load(this.c, 'c_gen');
+    // A plain read: c_gen changes only with the table, before CACHEACTIVE is set (BC_init_cache,
+    // whose atomic flag the caller has read) or after the callers drained (BC_free_pagebuffer).
+    const g = this.i32[this.w_gen];
     if (g === this.gen) return;
     this.gen = g;
     const n = this.C.load(this.c, 'c_extent_count');
     this.n = n;
     this.bs = this.C.load(this.c, 'c_blocksize') || 512;
+    this.ppb = Math.max(1, PAGE_SIZE / this.bs);
     this.eoff = new Float64Array(n);
     this.elen = new Float64Array(n);
     this.eaddr = new Int32Array(n);
@@ -212,17 +364,17 @@ export class BootCache {
   }
 
   /**
-   * msleep(ce, &ce->ce_lock, ...), dropping the funnel too; returns 0 at once when `until()` holds
-   * once interlocked. Entry and exit: the extent lock held. May sleep.
+   * msleep(ce, &ce->ce_lock, ...), dropping the funnel too; returns 0 at once when the extent has
+   * any of the flags `until` once interlocked. Entry and exit: the extent lock held. May sleep.
    */
-  msleep_extent(i: number, wmesg: string, ms: number, until?: () => boolean): number {
+  msleep_extent(i: number, wmesg: string, ms: number, until = 0): number {
     const s = this.sync;
     const ident = this.eaddr[i];
     s.tsleep_interlock(ident);
     // Recheck after the interlock: BC_handle_write sets CE_ABORTED (and wakes) without the extent
     // lock when its try-lock fails, so a test made under the lock alone can miss that wakeup
     // (found by the race lab's bc-write scenario).
-    if (until?.()) {
+    if (this.ceFlags(i) & until) {
       s.tsleep_remove();
       return 0;
     }
@@ -239,13 +391,15 @@ export class BootCache {
   static check_intersection(eoff: number, elen: number, offset: number, length: number): boolean {
     return offset < eoff + elen && offset + length > eoff;
   }
-
   /**
    * BC_find_extent: index of an extent intersecting (or, with `contained`, containing) the range,
-   * or -1. Binary search over the sorted table. Caller is counted in c_strategycalls.
+   * or -1. Binary search over the sorted table. Caller is counted in c_strategycalls (which keeps
+   * the extents from being freed under it).
    */
   BC_find_extent(offset: number, length: number, contained: boolean): number {
-    if (!(this.cflags() & BC_FLAG_CACHEACTIVE)) return -1;
+    // Plain: the strategy path tested CACHEACTIVE atomically after counting itself; this is the
+    // reference's second look, which only has to see a value no older than that.
+    if (!(this.i32[this.w_flags] & BC_FLAG_CACHEACTIVE)) return -1;
     this.sync_extents();
     const n = this.n;
     if (n === 0) return -1;
@@ -267,18 +421,23 @@ export class BootCache {
     return -1;
   }
 
+  /** CB_BLOCK_PRESENT. Extent lock held. */
   private present(i: number, blk: number): boolean {
-    return (this.i32[(this.emap[i] >> 2) + ((blk / CB_MAPFIELDBITS) | 0)] & (1 << blk % CB_MAPFIELDBITS)) !== 0;
+    return (this.i32[(this.emap[i] >> 2) + (blk >>> 5)] & (1 << (blk & 31))) !== 0;
   }
 
   /**
    * BC_discard_blocks: mark the blocks of [offset, offset+length) vacant in extent `i` and free
    * every page left without a block. Returns how many blocks it discarded (0: no overlap, or
    * the extent is aborted). Entry and exit: the extent lock held. Never sleeps.
+   *
+   * A blockmap word at a time: the present blocks of the range are cleared at once, and a page
+   * (ppb bits of the same word) is freed when it lost blocks and has none left — exactly the
+   * pages the reference's block-by-block loop frees.
    */
   BC_discard_blocks(i: number, offset: number, length: number): number {
-    if (!this.sync.lock_held(this.ceLock(i))) throw new ContractError(`BC_discard_blocks: extent ${i} (${ceflagsToString(this.ceFlags(i))}) is not locked by cpu ${this.sync.cpu}`);
-    if (this.ceFlags(i) & CE_ABORTED) return 0;
+    if (!this.extentOwned(i)) throw new ContractError(`BC_discard_blocks: extent ${i} (${ceflagsToString(this.ceFlags(i))}) is not locked by cpu ${this.sync.cpu}`);
+    if (this.ceFlagsLocked(i) & CE_ABORTED) return 0;
     const estart = this.eoff[i];
     const eend = estart + this.elen[i];
     let dstart = offset;
@@ -287,32 +446,37 @@ export class BootCache {
     if (dstart < estart) dstart = estart;
     if (dend > eend) dend = eend;
     const bs = this.bs;
-    const nblk = Math.floor((dend - dstart) / bs);
-    const base = Math.floor((dstart - estart) / bs);
+    const first = Math.floor((dstart - estart) / bs);
+    const end = first + Math.floor((dend - dstart) / bs);
     const map = this.emap[i] >> 2;
-    const ppb = PAGE_SIZE / bs;
+    const ppb = this.ppb;
+    const pmask = bits(0, ppb);
+    const i32 = this.i32;
     let discarded = 0;
-    for (let k = 0; k < nblk; k++) {
-      const b = base + k;
-      const w = map + ((b / CB_MAPFIELDBITS) | 0);
-      const bit = 1 << b % CB_MAPFIELDBITS;
-      if (this.i32[w] & bit) {
-        this.i32[w] &= ~bit;
-        discarded++;
-        const page = (b / ppb) | 0;
-        const first = page * ppb;
-        const mask = (ppb === 32 ? -1 : (1 << ppb) - 1) << first % CB_MAPFIELDBITS;
-        if ((this.i32[map + ((first / CB_MAPFIELDBITS) | 0)] & mask) === 0) this.BC_free_page(i, page);
+    for (let b = first; b < end; ) {
+      const sh = b & 31;
+      const n = Math.min(32 - sh, end - b);
+      const w = map + (b >>> 5);
+      const old = i32[w];
+      const gone = old & bits(sh, n);
+      if (gone !== 0) {
+        const now = old & ~gone;
+        i32[w] = now;
+        discarded += popcount32(gone);
+        for (let p = sh - (sh % ppb); p < sh + n; p += ppb) {
+          const pm = pmask << p;
+          if ((gone & pm) !== 0 && (now & pm) === 0) this.BC_free_page(i, ((b - sh + p) / ppb) | 0);
+        }
       }
+      b += n;
     }
     return discarded;
   }
 
   /** BC_free_page: give page `page` of extent `i` back (poisoned, so a stale use shows). Extent lock held. */
   BC_free_page(i: number, page: number): void {
-    const w = (this.edata[i] + page * PAGE_SIZE) >> 2;
-    this.i32.fill(BC_POISON, w, w + PAGE_SIZE / 4);
-    this.C.add(this.c, 'c_pages_freed', 1);
+    this.i32.set(POISON_PAGE, (this.edata[i] + page * PAGE_SIZE) >> 2);
+    this.i32[this.p_pages_freed]++;
   }
 
   /** BC_next_valid_block_range: first run of present blocks at or after `from`: [next, bytes], next -1 if none. Extent lock held. */
@@ -331,76 +495,36 @@ export class BootCache {
 
   /** BC_blocks_present: all of [base, base+nblk) present? Counts ss_hit_blkmissing. Extent lock held. */
   BC_blocks_present(i: number, base: number, nblk: number): boolean {
-    for (let b = 0; b < nblk; b++) {
-      if (!this.present(i, base + b)) {
-        this.stat('ss_hit_blkmissing');
+    const map = this.emap[i] >> 2;
+    const i32 = this.i32;
+    const end = base + nblk;
+    for (let b = base; b < end; ) {
+      const sh = b & 31;
+      const n = Math.min(32 - sh, end - b);
+      const m = bits(sh, n);
+      if ((i32[map + (b >>> 5)] & m) !== m) {
+        Atomics.add(i32, this.s_hit_blkmissing, 1);
         return false;
       }
+      b += n;
     }
     return true;
   }
 
   /** Count the blocks still present in extent `i` (ss_spurious_blocks at teardown). */
   presentCount(i: number): number {
-    let n = 0;
     const nblks = Math.ceil(this.elen[i] / this.bs);
-    for (let b = 0; b < nblks; b++) if (this.present(i, b)) n++;
+    const map = this.emap[i] >> 2;
+    let n = 0;
+    for (let b = 0; b < nblks; b += 32) n += popcount32(this.i32[map + (b >>> 5)] & bits(0, Math.min(32, nblks - b)));
     return n;
   }
 
   // ------------------------------------------------------------- history
 
-  /**
-   * BC_add_history: append an entry to the current cluster, allocating a new cluster when it is
-   * full; stop (HTRUNCATED) at the cluster limit; ignore reads past half of the configured memory.
-   * Takes c_hlock (a spinlock: the reference's "not reentrant", which the funnel covered). Never sleeps.
-   */
+  /** BC_add_history (history.ts): record a request. Takes c_hlock; never sleeps. */
   BC_add_history(offset: number, length: number, flags: number): void {
-    const C = this.C;
-    const c = this.c;
-    if (!(this.cflags() & BC_FLAG_RECORDING)) return;
-    this.sync.spin_lock(this.hlock);
-    try {
-      if (this.cflags() & BC_FLAG_HTRUNCATED || !(this.cflags() & BC_FLAG_RECORDING)) return;
-      const bytes = C.load64(c, 'c_history_bytes');
-      if (bytes + length > (C.load(c, 't_mem_mb') * 1024 * 1024) / 2) return;
-      C.store64(c, 'c_history_bytes', bytes + length);
-      const H = this.arena.view(BCHistClusterLayout);
-      const clusters = this.arena.pool(R_CLUSTERS, BCHistClusterLayout);
-      const per = C.load(c, 't_hist_entries');
-      let cur = C.load(c, 'c_history');
-      if (cur === 0 || H.load(clusters.addr(cur - 1), 'hc_entries') >= per) {
-        if (bugs.any && bugs.enabled('bc-history-no-recheck')) {
-          // BootCache <= 64: drop the lock to allocate, then link the new cluster to the head seen
-          // before (`cur`, now stale) without rechecking: a cluster added meanwhile is lost.
-          this.sync.spin_unlock(this.hlock);
-          this.sync.point(this.pt.historyAlloc, this.c);
-          this.sync.spin_lock(this.hlock);
-        }
-        const n = this.S.add(this.st, 'ss_history_clusters', 1) + 1;
-        if (n > C.load(c, 't_hist_maxclusters')) {
-          this.message(`too many history clusters (${n}, limit ${C.load(c, 't_hist_maxclusters')})`);
-          this.setFlag(BC_FLAG_HTRUNCATED);
-          this.S.sub(this.st, 'ss_history_clusters', 1);
-          return;
-        }
-        const hc = clusters.addr(n - 1);
-        H.store(hc, 'hc_entries', 0);
-        H.store(hc, 'hc_link', cur);
-        cur = n;
-        C.store(c, 'c_history', cur);
-      }
-      const hc = clusters.addr(cur - 1);
-      const k = H.load(hc, 'hc_entries');
-      const w = (this.arena.region(R_HISTORY).offset >> 2) + ((cur - 1) * per + k) * HE_WORDS;
-      this.i32[w] = offset % 4294967296 | 0;
-      this.i32[w + 1] = Math.floor(offset / 4294967296);
-      this.i32[w + 2] = length;
-      this.i32[w + 3] = flags;
-      H.store(hc, 'hc_entries', k + 1);
-    } finally {
-      this.sync.spin_unlock(this.hlock);
-    }
+    add_history(this, offset, length, flags);
   }
 
   /** message(): what the reference prints, kept per cpu (the first 100). */
@@ -410,12 +534,12 @@ export class BootCache {
 
   /** Count this caller in c_bypasscalls, then leave c_strategycalls: a terminator never sees it in neither. */
   enter_bypass(): void {
-    this.C.add(this.c, 'c_bypasscalls', 1);
+    Atomics.add(this.i32, this.w_bypasscalls, 1);
     this.strategy_done();
   }
 
   /** Leave BC_strategy's count; the last one out wakes a terminator draining it. */
   strategy_done(): void {
-    if (this.C.sub(this.c, 'c_strategycalls', 1) === 1) this.sync.wakeup(this.c);
+    if (Atomics.sub(this.i32, this.w_strategycalls, 1) === 1) this.sync.wakeup(this.c);
   }
 }

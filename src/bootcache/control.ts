@@ -37,6 +37,7 @@ import {
   CE_BATCH_MASK,
   HE_WORDS,
   PAGE_SIZE,
+  PCPU_STATS,
   R_BLOCKMAPS,
   R_BUFFER,
   R_CLUSTERS,
@@ -175,6 +176,7 @@ export class BootCacheControl {
       if (f === 'ss_batch_size') out[f] = Array.from({ length: STAT_BATCHMAX }, (_, k) => S.loadAt(st, f, k));
       else if (f === 'ss_batch_time') out[f] = Array.from({ length: STAT_BATCHMAX + 1 }, (_, k) => S.loadAt(st, f, k));
       else if (f === 'ss_wait_time') out[f] = S.load64(st, f) / 1000;
+      else if ((PCPU_STATS as readonly string[]).includes(f)) out[f] = S.load(st, f) + this.bc.pcpu_sum(f as (typeof PCPU_STATS)[number]);
       else out[f] = S.load(st, f);
     }
     out.ss_cache_flags = this.bc.cflags();
@@ -235,10 +237,11 @@ export class BootCacheControl {
     if (C.load(c, 'c_flags') !== 0) throw new KernelError(EBUSY, `BC_init_cache: the cache is already running (${cflagsToString(C.load(c, 'c_flags'))})`);
     if (C.load(c, 'c_strategycalls') !== 0 || C.load(c, 'c_bypasscalls') !== 0) throw new KernelError(EBUSY, 'BC_init_cache: callers are still inside the previous cache');
     // bzero the control structure (not its locks and tunables) and the statistics.
-    for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history', 'c_pages_freed'] as const) C.store(c, f, 0);
+    for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history', 'c_terminate_req'] as const) C.store(c, f, 0);
     C.store64(c, 'c_history_bytes', 0);
     const sr = bc.arena.pool('bootcache.stats', BCStatsLayout);
     bc.arena.i32.fill(0, sr.addr(0) >> 2, (sr.addr(0) + BCStatsLayout.bytes) >> 2);
+    bc.pcpu_clear();
     const mem = C.load(c, 't_mem_mb');
     if (mem < C.load(c, 't_min_mem_mb')) throw new KernelError(ENOMEM, `BC_init_cache: insufficient physical memory (${mem}MB < ${C.load(c, 't_min_mem_mb')}MB required)`);
     const d = this.dev.conf[this.unit];

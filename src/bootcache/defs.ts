@@ -172,7 +172,10 @@ export function resolveBootCache(s: BootCacheSpec): ResolvedBootCache {
  *  c_strategycalls   atomic: callers inside BC_strategy (counted before CACHEACTIVE is tested).
  *  c_bypasscalls     atomic: callers inside BC_strategy_bypass.
  *  c_reader_go       atomic: bumped by BC_init_cache to start the reader (kernel_thread_start).
+ *  c_terminate_req   atomic: 1 while a termination asked for by the hit-rate cutoff waits for the
+ *                    BootCache thread (BC_terminate_cache_async); the thread clears it when done.
  *  c_gen             atomic: bumped each time the extent table is (re)built; workers reload on change.
+ *  c_history, c_history_bytes  c_hlock (their own line: every hit writes them).
  *  the rest          written by BC_init_cache on the main thread before CACHEACTIVE is set; read-only after.
  *  t_*               tunables copied from the spec at initialization.
  */
@@ -185,6 +188,7 @@ export const BCControlLayout = defineStruct(
     c_strategycalls: { line: 'i32' },
     c_bypasscalls: { line: 'i32' },
     c_reader_go: { line: 'i32' },
+    c_terminate_req: 'i32',
     c_gen: { line: 'i32' },
     c_dev: 'i32',
     c_strategy: 'i32',
@@ -195,9 +199,8 @@ export const BCControlLayout = defineStruct(
     c_batch_count: 'i32',
     c_buffer: 'i32',
     c_mapsize: 'i32',
-    c_history: 'i32',
+    c_history: { line: 'i32' },
     c_history_bytes: 'i64',
-    c_pages_freed: 'i32',
     t_funnel: { line: 'i32' },
     t_wait_ms: 'i32',
     t_slice_ms: 'i32',
@@ -218,16 +221,21 @@ export const BCControlLayout = defineStruct(
 );
 export type BCControlField = keyof typeof BCControlLayout.off;
 
-/** struct BC_statistics: every counter atomic (the funnel protects them in the kernel). Times in ms since the arena epoch. */
+/**
+ * struct BC_statistics: every counter atomic (the funnel protects them in the kernel). Times in
+ * ms since the arena epoch. The strategy path's counters share one line: every caller writes
+ * all of them, so one line moving between cpus per request beats five; the reader's start a
+ * line of their own.
+ */
 export const BCStatsLayout = defineStruct(
   'BC_statistics',
   {
     ss_strategy_calls: { line: 'i32' },
-    ss_extent_lookups: { line: 'i32' },
-    ss_extent_hits: { line: 'i32' },
-    ss_requested_blocks: { line: 'i32' },
-    ss_hit_blocks: { line: 'i32' },
-    ss_strategy_bypassed: { line: 'i32' },
+    ss_extent_lookups: 'i32',
+    ss_extent_hits: 'i32',
+    ss_requested_blocks: 'i32',
+    ss_hit_blocks: 'i32',
+    ss_strategy_bypassed: 'i32',
     ss_strategy_bypass_active: 'i32',
     ss_strategy_nonread: 'i32',
     ss_strategy_blocked: 'i32',
@@ -251,6 +259,33 @@ export const BCStatsLayout = defineStruct(
   { align: 64 },
 );
 export type BCStatsField = keyof typeof BCStatsLayout.off;
+
+/**
+ * kiolab: the hit path's counters kept per cpu (one line each, the main thread's last), so that
+ * a hit counts them with plain increments instead of atomics on a line every caller writes.
+ * Written only by their cpu; STATS and the hit-rate cutoff read the sum (BootCache.pcpu_sum)
+ * plus the BC_statistics field of the same name. ss_strategy_calls is split: each cpu's first
+ * call goes to the shared counter (so a reader of BC_statistics alone sees that BootCache is in
+ * use), the rest to its own line; the sum is exact.
+ */
+export const BCPcpuStatsLayout = defineStruct(
+  'BC_pcpu_statistics',
+  {
+    ss_extent_lookups: { line: 'i32' },
+    ss_extent_hits: 'i32',
+    ss_requested_blocks: 'i32',
+    ss_hit_blocks: 'i32',
+    ss_strategy_calls: 'i32',
+    /** kiolab: pages this cpu gave back (BC_free_page); BootCache.pages_freed() sums them. */
+    ps_pages_freed: 'i32',
+    /** 1 once this cpu's first strategy call went to the shared ss_strategy_calls (see BootCache.count_strategy_call). */
+    ps_counted_shared: 'i32',
+  },
+  { align: 64 },
+);
+export type BCPcpuStatsField = keyof typeof BCPcpuStatsLayout.off;
+/** The per-cpu counters that stand in for (or add to) the BC_statistics field of the same name. */
+export const PCPU_STATS = ['ss_extent_lookups', 'ss_extent_hits', 'ss_requested_blocks', 'ss_hit_blocks', 'ss_strategy_calls'] as const;
 
 /**
  * struct BC_cache_extent. ce_lock protects ce_flags changes that readers test with it held and
@@ -286,6 +321,7 @@ export const R_BUFFER = 'bootcache.buffer';
 export const R_CLUSTERS = 'bootcache.clusters';
 export const R_HISTORY = 'bootcache.history';
 export const R_CALLERS = 'bootcache.callers';
+export const R_PCPU = 'bootcache.pcpu';
 
 /** Blockmap words the arena holds: one bit per 512-byte block of the buffer, plus rounding per extent. */
 export function blockmapWords(r: ResolvedBootCache): number {
@@ -297,6 +333,7 @@ export function planBootCache(plan: ArenaPlan, spec: { bootcache?: BootCacheSpec
   const r = resolveBootCache(spec.bootcache);
   plan.pool(R_CONTROL, BCControlLayout, 1);
   plan.pool(R_STATS, BCStatsLayout, 1);
+  plan.pool(R_PCPU, BCPcpuStatsLayout, spec.ncpu + 1);
   plan.pool(R_EXTENTS, BCExtentLayout, r.maxExtents);
   plan.bytes(R_BLOCKMAPS, 4 * blockmapWords(r), 64);
   plan.bytes(R_BUFFER, r.bufferBytes, PAGE_SIZE);

@@ -5,14 +5,17 @@
 import type { Devices } from '../device/disk.js';
 import { setupRaw } from '../device/rawio.js';
 import { PINTERLOCKED } from '../sync/sync.js';
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 import { BootCache } from './cache.js';
 import { BC_FLAG_IOBUSY, BC_FLAG_SHUTDOWN, CE_ABORTED, CE_BATCH_MASK, CE_IODONE, STAT_BATCHMAX } from './defs.js';
+import { BC_terminate_cache_thread, BC_terminate_requested } from './terminate.js';
 
 export interface ReaderResult {
   runs: number;
   reads: number;
   bailedOut: number;
+  /** Caches it shut down for the hit-rate cutoff (BC_terminate_cache_thread). */
+  terminations: number;
 }
 
 /**
@@ -110,14 +113,16 @@ export function BC_reader_thread(bc: BootCache, dev: Devices, stop: () => boolea
 }
 
 /**
- * The reader daemon: sleeps on c_reader_go ("BC_reader_idle", 50 ms slices) until BC_init_cache
- * starts a readahead, runs it, and goes back to waiting until the machine stops. A start that
- * arrives as the machine stops still runs (and bails out at once), so IOBUSY is always cleared.
+ * The reader daemon, BootCache's thread: sleeps on c_reader_go ("BC_reader_idle", 50 ms slices)
+ * until BC_init_cache starts a readahead or the hit-rate cutoff asks for a termination
+ * (BC_terminate_cache_async), does it, and goes back to waiting until the machine stops. A start
+ * or a termination that arrives as the machine stops still runs (a readahead bails out at once),
+ * so IOBUSY is always cleared and no request is left behind. May sleep.
  */
 export function readerDaemon(bc: BootCache, dev: Devices, stop: () => boolean): ReaderResult {
   const s = bc.sync;
   const goAddr = bc.C.addrOf(bc.c, 'c_reader_go');
-  const res: ReaderResult = { runs: 0, reads: 0, bailedOut: 0 };
+  const res: ReaderResult = { runs: 0, reads: 0, bailedOut: 0, terminations: 0 };
   let seen = 0;
   for (;;) {
     const go = bc.C.load(bc.c, 'c_reader_go');
@@ -131,9 +136,13 @@ export function readerDaemon(bc: BootCache, dev: Devices, stop: () => boolean): 
       }
       continue;
     }
+    if (BC_terminate_requested(bc)) {
+      if (BC_terminate_cache_thread(bc)) res.terminations++;
+      continue;
+    }
     if (stop()) return res;
     s.tsleep_interlock(goAddr);
-    if (bc.C.load(bc.c, 'c_reader_go') !== seen || stop()) {
+    if (bc.C.load(bc.c, 'c_reader_go') !== seen || BC_terminate_requested(bc) || stop()) {
       s.tsleep_remove();
       continue;
     }

@@ -1,13 +1,32 @@
 /**
  * The strategy path: BC_strategy (many cpus at once), BC_strategy_bypass with the hit-rate
  * cutoff, and BC_handle_write. See cache.ts for the locking modes and the drain order.
+ *
+ * The hit path (BC_strategy → BC_find_extent → BC_strategy_fill → BC_add_history) allocates
+ * nothing and uses an atomic operation (a call of ~15 ns in this V8) only where another cpu must
+ * see it in order: counting in c_strategycalls then testing CACHEACTIVE (the drain), the extent
+ * lock and c_hlock. The request's buf and bio words were
+ * written by this thread; the per-cpu counters (BCPcpuStatsLayout) by this cpu alone; ce_flags
+ * is read under the extent lock. Every counter and history entry of the reference is kept.
  */
-import { BUF_CMD_READ } from '../device/buf.js';
+import { BUF_CMD_READ, BioLayout, IoBufLayout } from '../device/buf.js';
 import type { Devices } from '../device/disk.js';
 import { BootCache } from './cache.js';
 import { BC_FLAG_CACHEACTIVE, BC_FLAG_IOBUSY, BC_HE_HIT, BC_HE_MISS, BC_HE_WRITE, CE_ABORTED, CE_IODONE } from './defs.js';
-import { bugs } from '../race/switch.js';
-import { BC_terminate_cache, BC_terminate_readahead, runSync } from './terminate.js';
+import { bugs } from '../sync/switches.js';
+import { BC_terminate_cache, BC_terminate_cache_async, BC_terminate_readahead, runSync } from './terminate.js';
+
+// Word offsets of the request's fields (the buf and bio layouts of the device layer).
+const BIO_BUF = BioLayout.off.bio_buf;
+const BIO_OFF_LO = BioLayout.off.bio_offset_lo;
+const BIO_OFF_HI = BioLayout.off.bio_offset_hi;
+const B_CMD = IoBufLayout.off.b_cmd;
+const B_BCOUNT = IoBufLayout.off.b_bcount;
+const B_DATA = IoBufLayout.off.b_data;
+const B_RESID = IoBufLayout.off.b_resid;
+
+/** Not looked up yet (an extent index is >= 0, a miss -1). */
+const NOT_LOOKED_UP = -2;
 
 /**
  * BC_strategy: the device's strategy routine while BootCache covers it. Serves a read from the
@@ -16,37 +35,43 @@ import { BC_terminate_cache, BC_terminate_readahead, runSync } from './terminate
  * Called with no lock held; may sleep; returns with no lock held. Runs on many cpus at once.
  */
 export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: number): void {
-  const io = dev.io;
-  const bp = io.O.load(bio, 'bio_buf');
-  const offset = io.offset(bio);
-  const bcount = io.B.load(bp, 'b_bcount');
-  const isRead = io.B.load(bp, 'b_cmd') === BUF_CMD_READ;
-  const C = bc.C;
-  const c = bc.c;
-  if (unit !== C.load(c, 'c_dev')) {
-    dev.strategyById(C.load(c, 'c_strategy'))(dev, unit, bio);
+  const i32 = bc.i32;
+  // The issuer (this thread) set up the buf and bio; BC_init_cache wrote c_dev and c_strategy
+  // before it published the routine that brought us here.
+  const bp = i32[(bio >>> 2) + BIO_BUF];
+  const lo = i32[(bio >>> 2) + BIO_OFF_LO];
+  const hi = i32[(bio >>> 2) + BIO_OFF_HI];
+  const offset = hi === -1 && lo === -1 ? -1 : (lo >>> 0) + hi * 4294967296;
+  const bcount = i32[(bp >>> 2) + B_BCOUNT];
+  const isRead = i32[(bp >>> 2) + B_CMD] === BUF_CMD_READ;
+  if (unit !== i32[bc.w_dev]) {
+    dev.strategyById(i32[bc.w_strategy])(dev, unit, bio);
     return;
   }
   const prev = bc.funnel_enter();
   try {
+    let i = NOT_LOOKED_UP;
     if (bugs.any && bugs.enabled('bc-drain-order')) {
-      // The historical order: test CACHEACTIVE, then count (safe only under a funnel the terminator holds too).
+      // The historical order: test CACHEACTIVE and look the extent up, then count. Safe only
+      // under a funnel the terminator holds too; here a teardown that runs in between drains
+      // without this caller and frees the extent under it.
       if (!(bc.cflags() & BC_FLAG_CACHEACTIVE)) {
         BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount);
         return;
       }
-      bc.sync.point(bc.pt.strategyCounted, c);
-      C.add(c, 'c_strategycalls', 1);
+      if (isRead) i = bc.BC_find_extent(offset, bcount, true);
+      bc.sync.point(bc.pt.strategyCounted, bc.c);
+      Atomics.add(i32, bc.w_strategycalls, 1);
     } else {
-      C.add(c, 'c_strategycalls', 1);
-      bc.sync.point(bc.pt.strategyCounted, c);
-      if (!(bc.cflags() & BC_FLAG_CACHEACTIVE)) {
+      Atomics.add(i32, bc.w_strategycalls, 1);
+      bc.sync.point(bc.pt.strategyCounted, bc.c);
+      if (!(Atomics.load(i32, bc.w_flags) & BC_FLAG_CACHEACTIVE)) {
         bc.enter_bypass();
         BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount, true);
         return;
       }
     }
-    bc.stat('ss_strategy_calls');
+    bc.count_strategy_call();
     if (!isRead) {
       BC_handle_write(bc, offset, bcount);
       bc.BC_add_history(offset, bcount, BC_HE_WRITE);
@@ -55,10 +80,11 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
       BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount, true);
       return;
     }
-    bc.stat('ss_requested_blocks', Math.floor(bcount / (C.load(c, 'c_blocksize') || 512)));
-    bc.stat('ss_extent_lookups');
-    const i = bc.BC_find_extent(offset, bcount, true);
-    if (i < 0 || !BC_strategy_fill(bc, dev, i, bio, bp, offset, bcount, bc.bs)) {
+    i32[bc.p_requested_blocks] += Math.floor(bcount / (i32[bc.w_blocksize] || 512));
+    i32[bc.p_extent_lookups]++;
+    if (i === NOT_LOOKED_UP) i = bc.BC_find_extent(offset, bcount, true);
+    if (i < 0 || !BC_strategy_fill(bc, dev, i, bio, bp, offset, bcount)) {
+      if (bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) BC_hitrate_inline(bc);
       bc.enter_bypass();
       BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount, true);
       return;
@@ -73,39 +99,29 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
 /**
  * The hit path of BC_strategy for extent `i`: wait for it, check the blocks, copy them out,
  * complete the bio, discard them. Returns false to bypass. Takes and releases the extent lock;
- * may sleep ("BC_strategy").
+ * may sleep ("BC_strategy"). The caller is counted in c_strategycalls.
  */
-function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, bp: number, offset: number, bcount: number, bs: number): boolean {
-  bc.stat('ss_extent_hits');
+function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, bp: number, offset: number, bcount: number): boolean {
+  const i32 = bc.i32;
+  i32[bc.p_extent_hits]++;
+  bc.assertExtentLive(i);
   bc.LOCK_EXTENT(i);
   try {
-    const slice = bc.tun('t_slice_ms');
-    const maxRetry = Math.floor(bc.tun('t_wait_ms') / slice);
-    let blocked = 0;
-    for (let retry = 0; ; retry++) {
-      if (bc.ceFlags(i) & (CE_ABORTED | CE_IODONE)) break;
-      if (retry > maxRetry) {
-        bc.message(`timed out waiting for extent ${i} to be read`);
-        return false;
-      }
-      if (blocked === 0) {
-        blocked = performance.now();
-        bc.stat('ss_strategy_blocked');
-      }
-      bc.msleep_extent(i, 'BC_strategy', slice, () => (bc.ceFlags(i) & (CE_ABORTED | CE_IODONE)) !== 0);
+    let fl = bc.ceFlagsLocked(i);
+    if (!(fl & (CE_ABORTED | CE_IODONE))) {
+      if (!BC_strategy_wait(bc, i)) return false;
+      fl = bc.ceFlags(i);
     }
-    if (blocked !== 0) bc.S.add64(bc.st, 'ss_wait_time', Math.round((performance.now() - blocked) * 1000));
-    if (bc.ceFlags(i) & CE_ABORTED) return false;
+    if (fl & CE_ABORTED) return false;
+    const bs = bc.bs;
     const base = Math.floor((offset - bc.eoff[i]) / bs);
-    const nblk = Math.floor(bcount / bs);
-    if (!bc.BC_blocks_present(i, base, nblk)) return false;
-    if (bc.cflags() & BC_FLAG_IOBUSY) bc.stat('ss_strategy_duringio');
+    if (!bc.BC_blocks_present(i, base, Math.floor(bcount / bs))) return false;
+    if (i32[bc.w_flags] & BC_FLAG_IOBUSY) Atomics.add(i32, bc.s_strategy_duringio, 1);
     const src = bc.edata[i] + base * bs;
-    const io = dev.io;
-    bc.arena.u8.copyWithin(io.B.load(bp, 'b_data'), src, src + bcount);
-    io.B.store(bp, 'b_resid', 0);
-    io.biodone(bio);
-    bc.stat('ss_hit_blocks', bc.BC_discard_blocks(i, offset, bcount));
+    bc.u8.copyWithin(i32[(bp >>> 2) + B_DATA], src, src + bcount);
+    i32[(bp >>> 2) + B_RESID] = 0; // published by biodone's atomic completion
+    dev.io.biodone(bio);
+    i32[bc.p_hit_blocks] += bc.BC_discard_blocks(i, offset, bcount);
     return true;
   } finally {
     bc.UNLOCK_EXTENT(i);
@@ -113,15 +129,63 @@ function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, b
 }
 
 /**
- * BC_strategy_bypass: record a miss, count the bypass, shut the cache down inline when the hit
- * rate is too low (readahead done, more than BC_chit_check_start lookups, below
- * BC_chit_low_level percent; history keeps recording), and pass the request to the device.
- * Called outside c_strategycalls; may sleep (the inline termination).
+ * Sleep until the reader has been through extent `i` (CE_IODONE) or it was aborted, in slices of
+ * t_slice_ms up to BC_wait_for_readahead; false when that timed out. Counts ss_strategy_blocked
+ * and ss_wait_time. Entry and exit: the extent lock held. May sleep ("BC_strategy").
  */
-export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bio: number, isRead: boolean, offset: number, bcount: number, counted = false): void {
+function BC_strategy_wait(bc: BootCache, i: number): boolean {
+  const slice = bc.tun('t_slice_ms');
+  const maxRetry = Math.floor(bc.tun('t_wait_ms') / slice);
+  const blocked = performance.now();
+  bc.stat('ss_strategy_blocked');
+  for (let retry = 0; !(bc.ceFlags(i) & (CE_ABORTED | CE_IODONE)); retry++) {
+    if (retry > maxRetry) {
+      bc.message(`timed out waiting for extent ${i} to be read`);
+      return false;
+    }
+    bc.msleep_extent(i, 'BC_strategy', slice, CE_ABORTED | CE_IODONE);
+  }
+  bc.S.add64(bc.st, 'ss_wait_time', Math.round((performance.now() - blocked) * 1000));
+  return true;
+}
+
+/**
+ * The hit-rate cutoff's test: readahead done, more than BC_chit_check_start lookups, hit rate
+ * below BC_chit_low_level percent. Never sleeps.
+ */
+function BC_hitrate_low(bc: BootCache): boolean {
   const C = bc.C;
   const c = bc.c;
-  if (!counted) C.add(c, 'c_bypasscalls', 1);
+  if (bc.cflags() & BC_FLAG_IOBUSY || C.load(c, 'c_extent_count') === 0 || !(bc.cflags() & BC_FLAG_CACHEACTIVE)) return false;
+  const lookups = bc.pcpu_sum('ss_extent_lookups');
+  const hits = bc.pcpu_sum('ss_extent_hits');
+  if (!(lookups > C.load(c, 't_chit_check_start') && (hits * 100) / lookups < C.load(c, 't_chit_low_level'))) return false;
+  bc.message(`hit rate below threshold (${hits} hits on ${lookups} lookups)`);
+  return true;
+}
+
+/**
+ * RACES.md `bc-inline-hitrate-terminate` (BootCache before 87): the cutoff terminates readahead
+ * and cache right here, in the strategy path, while this caller is still counted in
+ * c_strategycalls — so BC_terminate_cache's drain waits for the very caller that runs it, until
+ * it gives up (EBUSY) and marks the cache active again; every miss stalls the same way.
+ * May sleep (the termination).
+ */
+function BC_hitrate_inline(bc: BootCache): void {
+  if (!BC_hitrate_low(bc)) return;
+  if (runSync(bc, BC_terminate_readahead(bc))) bc.message('could not stop readahead on bad cache hitrate');
+  else if (runSync(bc, BC_terminate_cache(bc))) bc.message('could not terminate cache on bad hitrate');
+}
+
+/**
+ * BC_strategy_bypass: record a miss, count the bypass, ask the BootCache thread to shut the cache
+ * down when the hit rate is too low (BC_terminate_cache_async: history keeps recording; the
+ * caller goes on at once), and pass the request to the device. Called outside c_strategycalls
+ * (`counted`: already in c_bypasscalls). May sleep (the device's strategy may).
+ */
+export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bio: number, isRead: boolean, offset: number, bcount: number, counted = false): void {
+  const i32 = bc.i32;
+  if (!counted) Atomics.add(i32, bc.w_bypasscalls, 1);
   try {
     if (isRead) bc.BC_add_history(offset, bcount, BC_HE_MISS);
     const flags = bc.cflags();
@@ -129,18 +193,10 @@ export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bi
       bc.stat('ss_strategy_bypassed');
       if (flags & BC_FLAG_IOBUSY) bc.stat('ss_strategy_bypass_active');
     }
-    if (isRead && C.load(c, 'c_extent_count') > 0 && flags & BC_FLAG_CACHEACTIVE) {
-      const lookups = bc.S.load(bc.st, 'ss_extent_lookups');
-      const hits = bc.S.load(bc.st, 'ss_extent_hits');
-      if (!(bc.cflags() & BC_FLAG_IOBUSY) && lookups > C.load(c, 't_chit_check_start') && (hits * 100) / lookups < C.load(c, 't_chit_low_level')) {
-        bc.message(`hit rate below threshold (${hits} hits on ${lookups} lookups)`);
-        if (runSync(bc, BC_terminate_readahead(bc))) bc.message('could not stop readahead on bad cache hitrate');
-        else if (runSync(bc, BC_terminate_cache(bc))) bc.message('could not terminate cache on bad hitrate');
-      }
-    }
-    dev.strategyById(C.load(c, 'c_strategy'))(dev, unit, bio);
+    if (isRead && !(bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) && BC_hitrate_low(bc)) BC_terminate_cache_async(bc);
+    dev.strategyById(i32[bc.w_strategy])(dev, unit, bio);
   } finally {
-    if (C.sub(c, 'c_bypasscalls', 1) === 1) bc.sync.wakeup(c);
+    if (Atomics.sub(i32, bc.w_bypasscalls, 1) === 1) bc.sync.wakeup(bc.c);
   }
 }
 
@@ -155,23 +211,23 @@ export function BC_handle_write(bc: BootCache, offset: number, bcount: number): 
   const i = bc.BC_find_extent(offset, bcount, false);
   if (i < 0) return;
   bc.sync.point(bc.pt.writeFound, bc.eaddr[i]);
-  const earlyBreak = bugs.any && bugs.enabled('bc-write-discard-early-break');
-  const trylockSkip = bugs.any && bugs.enabled('bc-write-trylock-skip');
-  /** Discard in extent p; false when the (buggy) scan should stop here. */
-  const one = (p: number): boolean => {
-    if (bc.TRY_LOCK_EXTENT(p)) {
-      const count = bc.BC_discard_blocks(p, offset, bcount);
-      bc.UNLOCK_EXTENT(p);
-      bc.stat('ss_write_discards', count);
-      return !(earlyBreak && count === 0);
-    }
-    if (!trylockSkip) {
-      bc.setExtentFlag(p, CE_ABORTED);
-      bc.sync.wakeup(bc.eaddr[p]);
-    }
-    return true;
-  };
-  one(i);
-  for (let p = i - 1; p >= 0 && BootCache.check_intersection(bc.eoff[p], bc.elen[p], offset, bcount); p--) if (!one(p)) break;
-  for (let p = i + 1; p < bc.n && BootCache.check_intersection(bc.eoff[p], bc.elen[p], offset, bcount); p++) if (!one(p)) break;
+  BC_write_discard(bc, i, offset, bcount);
+  for (let p = i - 1; p >= 0 && BootCache.check_intersection(bc.eoff[p], bc.elen[p], offset, bcount); p--) if (!BC_write_discard(bc, p, offset, bcount)) break;
+  for (let p = i + 1; p < bc.n && BootCache.check_intersection(bc.eoff[p], bc.elen[p], offset, bcount); p++) if (!BC_write_discard(bc, p, offset, bcount)) break;
+}
+
+/** BC_handle_write's step for extent `p`: discard under a try-lock, else abort it; false when the (buggy) scan stops here. Never sleeps. */
+function BC_write_discard(bc: BootCache, p: number, offset: number, bcount: number): boolean {
+  bc.assertExtentLive(p);
+  if (bc.TRY_LOCK_EXTENT(p)) {
+    const count = bc.BC_discard_blocks(p, offset, bcount);
+    bc.UNLOCK_EXTENT(p);
+    bc.stat('ss_write_discards', count);
+    return !(count === 0 && bugs.any && bugs.enabled('bc-write-discard-early-break'));
+  }
+  if (!(bugs.any && bugs.enabled('bc-write-trylock-skip'))) {
+    bc.setExtentFlag(p, CE_ABORTED);
+    bc.sync.wakeup(bc.eaddr[p]);
+  }
+  return true;
 }

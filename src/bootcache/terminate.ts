@@ -1,18 +1,20 @@
 /**
  * Termination: BC_terminate_readahead, BC_terminate_cache, BC_terminate_history.
  *
- * They run in two contexts: inline in a worker (the hit-rate cutoff in BC_strategy_bypass) and
- * on the main thread (the commands and the cache timeout), which must never sleep on a shared
- * word. So each is written once, as a generator that yields what it needs to block on — a sleep
- * with its wake condition, or an extent lock — and a driver blocks the kernel's way: `runSync`
- * in a worker (tsleep with an interlock, dropping the funnel), `runAsync` on the main thread
- * (polling with timers).
+ * They run in two contexts: in a worker (the hit-rate cutoff's BootCache thread, or inline in the
+ * strategy path with the `bc-inline-hitrate-terminate` switch) and on the main thread (the
+ * commands and the cache timeout), which must never sleep on a shared word. So each is written
+ * once, as a generator that yields what it needs to block on — a sleep with its wake condition,
+ * or an extent lock — and a driver blocks the kernel's way: `runSync` in a worker (tsleep with an
+ * interlock, dropping the funnel), `runAsync` on the main thread (polling with timers).
  */
 import { EBUSY, ENXIO, EWOULDBLOCK } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
-import { bugs } from '../race/switch.js';
+import { poison } from '../sync/poison.js';
+import { bugs } from '../sync/switches.js';
 import type { BootCache } from './cache.js';
 import {
+  BCExtentLayout,
   BC_FLAG_CACHEACTIVE,
   BC_FLAG_IOBUSY,
   BC_FLAG_RECORDING,
@@ -142,7 +144,12 @@ export function* BC_terminate_cache(bc: BootCache): TermGen {
   return 0;
 }
 
-/** BC_free_pagebuffer + freeing the extents: poison the buffer, clear the blockmaps, empty the table. */
+/**
+ * BC_free_pagebuffer + freeing the extents (_FREE_ZERO(c_extents)): poison the buffer, clear
+ * the blockmaps, poison every extent but its lock (which lives as long as the machine), empty
+ * the table. A strategy caller that touches an extent after this is a use after free
+ * (BootCache.assertExtentLive). The caller has drained c_strategycalls.
+ */
 export function BC_free_pagebuffer(bc: BootCache): void {
   const C = bc.C;
   const c = bc.c;
@@ -150,15 +157,57 @@ export function BC_free_pagebuffer(bc: BootCache): void {
   const size = C.load(c, 'c_mapsize');
   if (buf && size) bc.arena.i32.fill(0xdeadbeef | 0, buf >> 2, (buf + size) >> 2);
   bc.sync_extents();
+  const body = BCExtentLayout.off.ce_flags * 4;
   for (let i = 0; i < bc.n; i++) {
     const words = Math.ceil(Math.ceil(bc.elen[i] / bc.bs) / CB_MAPFIELDBITS);
     bc.arena.i32.fill(0, bc.emap[i] >> 2, (bc.emap[i] >> 2) + words);
-    bc.E.store(bc.eaddr[i], 'ce_data', 0);
+    poison(bc.arena, bc.eaddr[i] + body, BCExtentLayout.bytes - body);
   }
   C.store(c, 'c_buffer', 0);
   C.store(c, 'c_mapsize', 0);
   C.store(c, 'c_extent_count', 0);
   C.add(c, 'c_gen', 1);
+}
+
+/**
+ * BC_terminate_cache_async: the hit-rate cutoff's way to shut the cache down (BootCache 87, the
+ * fix of RACES.md `bc-inline-hitrate-terminate`): post a request for the BootCache thread (the
+ * reader daemon) and wake it; the strategy caller goes on at once. A request already posted
+ * stands. It names the cache it was posted for (c_gen), so a request that outlives its cache is
+ * dropped. Never sleeps.
+ */
+export function BC_terminate_cache_async(bc: BootCache): void {
+  const gen = Atomics.load(bc.i32, bc.w_gen);
+  if (Atomics.compareExchange(bc.i32, bc.w_terminate_req, 0, gen) !== 0) return;
+  bc.sync.wakeup(bc.C.addrOf(bc.c, 'c_reader_go'));
+}
+
+/** A termination request is waiting for the BootCache thread. */
+export function BC_terminate_requested(bc: BootCache): boolean {
+  return Atomics.load(bc.i32, bc.w_terminate_req) !== 0;
+}
+
+/**
+ * The BootCache thread's side of BC_terminate_cache_async: terminate readahead, then the cache
+ * (history keeps recording), under the funnel in funnel mode; then clear the request. Returns
+ * whether the cache was terminated. Called with no lock held, in a worker; may sleep.
+ */
+export function BC_terminate_cache_thread(bc: BootCache): boolean {
+  const req = Atomics.load(bc.i32, bc.w_terminate_req);
+  if (req === 0) return false;
+  let done = false;
+  const funnel = bc.funnel_enter();
+  try {
+    if (req === Atomics.load(bc.i32, bc.w_gen) && bc.cflags() & BC_FLAG_CACHEACTIVE) {
+      if (runSync(bc, BC_terminate_readahead(bc))) bc.message('could not stop readahead on bad cache hitrate');
+      else if (runSync(bc, BC_terminate_cache(bc))) bc.message('could not terminate cache on bad hitrate');
+      else done = true;
+    }
+  } finally {
+    Atomics.compareExchange(bc.i32, bc.w_terminate_req, req, 0);
+    bc.funnel_exit(funnel);
+  }
+  return done;
 }
 
 /**

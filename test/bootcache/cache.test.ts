@@ -34,7 +34,7 @@ describe('bootcache: reads, writes and history', () => {
       [BC_HE_MISS, 0, 4 * KB],
     ]);
     // Pages whose every block was consumed were freed.
-    expect(ctl.bc.C.load(ctl.bc.c, 'c_pages_freed')).to.equal(10);
+    expect(ctl.bc.pages_freed()).to.equal(10);
   });
 
   it('a write discards the cached blocks it covers, in its extent and in every intersecting neighbour', async () => {
@@ -117,15 +117,18 @@ void BS;
 
 describe('bootcache: hit-rate cutoff and the funnel', () => {
   for (const locking of ['fine', 'funnel'] as const) {
-    it(`a poor hit rate after readahead terminates readahead and cache inline but history keeps recording (${locking})`, async () => {
+    it(`a poor hit rate after readahead has the BootCache thread terminate readahead and cache; history keeps recording (${locking})`, async () => {
       const { m, ctl } = makeMachine({ ncpu: 3, bootcache: { chitCheckStart: 10, chitLowLevel: 50, locking } });
       await ctl.start(playlist([[0, 4 * KB, 0]]));
       const misses = Array.from({ length: 20 }, (_, i) => R(64 * KB + i * 4 * KB, 4 * KB));
       const res = await m.run([reader, disk, caller([R(0, 4 * KB), ...misses], { warm: true })], { timeoutMs: 20_000 });
       expect(callers(res)[0].mismatches).to.deep.equal([]);
+      // The 11th lookup (> 10 lookups, 1 hit) posts the request; the caller goes on while the
+      // reader daemon terminates the cache, so a few more misses may still be lookups.
+      const rd = res.find((r) => r.role === 'bootcache:reader')!.value as { terminations: number };
+      expect(rd.terminations).to.equal(1);
       const st = await ctl.stats();
-      // Cut after the 11th lookup (> 10 lookups, 1 hit): the rest are no longer lookups.
-      expect(st.ss_extent_lookups).to.equal(11);
+      expect(st.ss_extent_lookups).to.be.within(11, 21);
       expect(st.ss_extent_hits).to.equal(1);
       expect((st.ss_cache_flags as number) & 2).to.equal(0); // CACHEACTIVE gone
         const stop = await ctl.stop();

@@ -17,6 +17,14 @@
  *    extents and reads back the first and the last, racing the reader. Catches
  *    bc-write-discard-early-break and bc-write-trylock-skip (the device oracle: a cache hit
  *    returns data older than the device's).
+ *  - `bc-drain`: a caller reads an extent while the terminator stops readahead and tears the
+ *    cache down. Catches bc-drain-order (the drain misses a caller that tested CACHEACTIVE and
+ *    found its extent before counting itself, and frees the extent under it: the caller touches
+ *    a poisoned extent).
+ *  - `bc-hitrate`: two callers miss after readahead until the hit-rate cutoff fires; the
+ *    BootCache thread (a part here) serves the termination request. Catches
+ *    bc-inline-hitrate-terminate (the caller that terminates inline waits in BC_terminate_cache's
+ *    drain for itself: a hang, c_strategycalls never drains).
  */
 import { BootCache } from '../../bootcache/cache.js';
 import { BootCacheControl } from '../../bootcache/control.js';
@@ -24,6 +32,7 @@ import {
   BCControlLayout,
   BCExtentLayout,
   BCHistClusterLayout,
+  BC_FLAG_CACHEACTIVE,
   BC_FLAG_HTRUNCATED,
   BC_FLAG_IOBUSY,
   BC_FLAG_RECORDING,
@@ -37,14 +46,16 @@ import {
 } from '../../bootcache/defs.js';
 import type { Playlist } from '../../bootcache/playlist.js';
 import { BC_reader_thread } from '../../bootcache/reader.js';
-import { BC_terminate_cache, BC_terminate_readahead, runSync } from '../../bootcache/terminate.js';
+import { BC_terminate_cache, BC_terminate_cache_thread, BC_terminate_readahead, BC_terminate_requested, runSync } from '../../bootcache/terminate.js';
 import { resolveDevice } from '../../device/config.js';
 import { Devices } from '../../device/disk.js';
 import { Oracle } from '../../device/oracle.js';
 import { setupRaw } from '../../device/rawio.js';
 import { deviceWorker } from '../../device/worker.js';
 import '../../engine/roles-bootcache.js'; // the planner, the initializer and the 'bootcache' strategy
-import type { Kernel, MachineSpec } from '../../engine/spec.js';
+import { registerPlanner, type Kernel, type MachineSpec } from '../../engine/spec.js';
+import type { BootCacheSpec } from '../../bootcache/defs.js';
+import { PINTERLOCKED } from '../../sync/sync.js';
 import { ContractError, EBUSY } from '../../sync/errno.js';
 import { registerWakeCondition } from '../detect.js';
 import { registerRaceScenario, type RaceDaemon } from '../scenario.js';
@@ -59,6 +70,10 @@ registerWakeCondition('BC_terminate_readahead', (arena, flags) => (Atomics.load(
 registerWakeCondition('BC_strategy', (arena, ce) => (Atomics.load(arena.i32, (ce >>> 2) + BCExtentLayout.off.ce_flags) & (CE_ABORTED | CE_IODONE)) !== 0);
 registerWakeCondition('BC_terminate_cache', (arena, c) => ctlWord(arena, c, 'c_strategycalls') === 0);
 registerWakeCondition('BC_terminate_history', (arena, c) => ctlWord(arena, c, 'c_bypasscalls') === 0);
+// A caller waiting for readahead to finish (on c_flags), and the BootCache thread idle on
+// c_reader_go: a termination request posted while it sleeps must have woken it.
+registerWakeCondition('BC_warm', (arena, flags) => (Atomics.load(arena.i32, flags >>> 2) & BC_FLAG_IOBUSY) === 0);
+registerWakeCondition('BC_reader_idle', (arena, go) => Atomics.load(arena.i32, (go >>> 2) - BCControlLayout.off.c_reader_go + BCControlLayout.off.c_terminate_req) !== 0);
 
 const device: RaceDaemon = { name: 'device', run: (k, stop) => deviceWorker(Devices.of(k.sync, k.spec), 0, stop) };
 
@@ -90,7 +105,7 @@ function attach(k: Kernel): BcCtx {
   return { k, bc, dev, ctl, oracle: dev.oracles[0]!, data: k.arena.region(R_CALLERS).offset + k.cpu * SLICE, result: 0 };
 }
 
-const spec = (hist = 665) => () => ({
+const spec = (hist = 665, extra: BootCacheSpec = {}) => () => ({
   devices: [{ name: 'bc0', blocks: 128, oracle: true }],
   npbuf: 8,
   bootcache: {
@@ -104,9 +119,10 @@ const spec = (hist = 665) => () => ({
     terminateReadaheadMs: 1000,
     drainSliceMs: 1000,
     drainRetries: 3,
-    chitCheckStart: 1_000_000, // no hit-rate cutoff (bc-inline-hitrate-terminate is not wired)
+    chitCheckStart: 1_000_000, // no hit-rate cutoff (bc-hitrate turns it on)
     historyClusterEntries: hist,
     historyMaxClusters: 32,
+    ...extra,
   },
 });
 
@@ -300,5 +316,120 @@ registerRaceScenario<BcCtx>({
     bcio(c, true, 0, 4 * KB);
     bcio(c, false, 0, 1 * KB);
     bcio(c, false, 3 * KB, 1 * KB);
+  },
+});
+
+// ------------------------------------------------------------------ bc-drain
+
+registerRaceScenario<BcCtx>({
+  name: 'bc-drain',
+  description: 'a caller reads an extent while the terminator stops readahead and tears the cache down under it',
+  bugs: ['bc-drain-order'],
+  parts: ['terminator', 'caller', 'reader'],
+  daemons: [device],
+  steps: 100,
+  spec: spec(),
+  prepare,
+  attach,
+  reset(c) {
+    startCache(c, playlist([[4 * KB, 2 * KB, 0]]));
+  },
+  run(c, part) {
+    if (part === 'reader') return runReader(c);
+    if (part === 'caller') {
+      bcio(c, false, 4 * KB, 1 * KB);
+      return;
+    }
+    const ra = runSync(c.bc, BC_terminate_readahead(c.bc));
+    if (ra !== 0) throw new ContractError(`bc-drain: BC_terminate_readahead returned ${ra}`);
+    c.result = runSync(c.bc, BC_terminate_cache(c.bc));
+  },
+  check(c) {
+    if (c.result !== 0) return `BC_terminate_cache returned ${c.result} (${c.bc.messages.at(-1) ?? ''})`;
+    return null;
+  },
+  outcome(c) {
+    const st = c.bc.S;
+    return `caller ${st.load(c.bc.st, 'ss_strategy_calls') === 0 ? 'bypassed an inactive cache' : c.bc.pcpu_sum('ss_hit_blocks') > 0 ? 'hit' : 'missed'}`;
+  },
+});
+
+// ------------------------------------------------------------------ bc-hitrate
+
+/** Misses per caller: 2 callers x 2 > chitCheckStart (2) lookups, none a hit. */
+const HR_MISSES = 2;
+const HR_CALLERS = 2;
+
+/** The scenario's word: callers done with their misses (the BootCache thread stops waiting then). */
+registerPlanner('race.bc-hitrate', (plan, s) => {
+  if (s.race?.scenario === 'bc-hitrate') plan.bytes('race.bc-hitrate', 64, 64);
+});
+
+/** Sleep until readahead is done ("BC_warm" on c_flags, interlocked). May sleep. */
+function waitReadahead(c: BcCtx): void {
+  const { bc } = c;
+  const s = bc.sync;
+  const ident = bc.C.addrOf(bc.c, 'c_flags');
+  while (bc.cflags() & BC_FLAG_IOBUSY) {
+    s.tsleep_interlock(ident);
+    if (!(bc.cflags() & BC_FLAG_IOBUSY)) s.tsleep_remove();
+    else s.tsleep(ident, PINTERLOCKED, 'BC_warm', 0);
+  }
+}
+
+/**
+ * The BootCache thread's share of an iteration: wait on c_reader_go ("BC_reader_idle") until the
+ * cutoff posts a termination request, and serve it — or until every caller is done without one.
+ */
+function bcThread(c: BcCtx, done: number): boolean {
+  const { bc } = c;
+  const s = bc.sync;
+  const go = bc.C.addrOf(bc.c, 'c_reader_go');
+  const i32 = bc.i32;
+  for (;;) {
+    if (BC_terminate_requested(bc)) return BC_terminate_cache_thread(bc);
+    if (Atomics.load(i32, done) >= HR_CALLERS) return false;
+    s.tsleep_interlock(go);
+    if (BC_terminate_requested(bc) || Atomics.load(i32, done) >= HR_CALLERS) s.tsleep_remove();
+    else s.tsleep(go, PINTERLOCKED, 'BC_reader_idle', 0);
+  }
+}
+
+registerRaceScenario<BcCtx>({
+  name: 'bc-hitrate',
+  description: 'two callers miss after readahead until the hit-rate cutoff shuts the cache down',
+  bugs: ['bc-inline-hitrate-terminate'],
+  parts: ['bcthread', 'a', 'b', 'reader'],
+  daemons: [device],
+  steps: 160,
+  spec: spec(665, { chitCheckStart: HR_CALLERS * HR_MISSES - 2, chitLowLevel: 50 }),
+  prepare,
+  attach,
+  reset(c) {
+    Atomics.store(c.bc.i32, c.k.arena.region('race.bc-hitrate').offset >>> 2, 0);
+    startCache(c, playlist([[4 * KB, 2 * KB, 0]]));
+  },
+  run(c, part) {
+    if (part === 'reader') return runReader(c);
+    const done = c.k.arena.region('race.bc-hitrate').offset >>> 2;
+    if (part === 'bcthread') {
+      c.result = bcThread(c, done) ? 1 : 0;
+      return;
+    }
+    waitReadahead(c);
+    // Reads outside the one extent: misses, each a lookup.
+    for (let j = 0; j < HR_MISSES; j++) bcio(c, false, (16 + (part === 'a' ? 0 : 8) + 2 * j) * KB, 1 * KB);
+    Atomics.add(c.bc.i32, done, 1);
+    c.bc.sync.wakeup(c.bc.C.addrOf(c.bc.c, 'c_reader_go'));
+  },
+  check(c) {
+    const f = c.bc.cflags();
+    const lookups = c.bc.pcpu_sum('ss_extent_lookups');
+    if (f & BC_FLAG_CACHEACTIVE) return `the cache is still active (${cflagsToString(f)}) after ${lookups} lookups without a hit: the hit-rate cutoff did not shut it down`;
+    if (c.result !== 1) return 'the cache went inactive without the BootCache thread terminating it';
+    return null;
+  },
+  outcome(c) {
+    return `cut after ${c.bc.pcpu_sum('ss_extent_lookups')} lookups`;
   },
 });
