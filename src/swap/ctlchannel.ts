@@ -15,7 +15,7 @@ import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapCtlLayout, SwapentLayout, type SwapSpec, swfToString } from './layout.js';
 import { Pager } from './pager.js';
 import type { SwapentInfo } from './swapdev.js';
-import { sys_swapctl } from './swapctl.js';
+import { type SwapOffHook, sys_swapctl } from './swapctl.js';
 import { resolveSwap } from './layout.js';
 
 /** Atomics.waitAsync (Node 20 has it; the TypeScript lib in use does not declare it). */
@@ -29,6 +29,14 @@ function slot(arena: Arena): number {
   return arena.pool('swap.ctl', SwapCtlLayout).addr(0);
 }
 
+/** What SWAP_OFF needs from the pager: its page-in pass and the drain of the device's child I/O. */
+export function swapOffHook(pager: Pager): SwapOffHook {
+  return {
+    anon_swap_off: (a: number, b: number) => pager.anon_swap_off(a, b),
+    drain: (sd: number) => pager.sio.reg.sw_reg_drain(sd),
+  };
+}
+
 /**
  * The swapctl executor (daemon role): serve requests until the machine shuts down. Sleeps on
  * req_seq ("swapctl", 100 ms timeouts so it notices shutdown).
@@ -39,13 +47,7 @@ export function swapctlExecutor(sync: Sync, spec: SpecLike, stop: () => boolean)
   const C = sync.arena.view(SwapCtlLayout);
   const c = slot(sync.arena);
   const ch = C.addrOf(c, 'req_seq');
-  const hook = {
-    anon_swap_off: (a: number, b: number) => pager.anon_swap_off(a, b),
-    drain: (sd: number) => {
-      const sdp = sw.sdp(sd);
-      while (sw.S.load(sdp, 'swd_active') !== 0 || sw.S.load(sdp, 'swd_qlen') !== 0) sync.tsleep(sdp, 0, 'swdrain', 2);
-    },
-  };
+  const hook = swapOffHook(pager);
   let done = C.load(c, 'resp_seq');
   let served = 0;
   for (;;) {

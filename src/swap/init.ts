@@ -68,6 +68,7 @@ export function initSwap(arena: Arena, sync: Sync, spec: SpecLike): void {
   c.files.forEach((f, i) => {
     const sdp = arena.pool('swap.swapdev', SwapdevLayout).addr(i);
     sync.lock_init(S.addrOf(sdp, 'swd_tablock'), 'swd_tablock', LK_SPIN);
+    sync.lock_init(S.addrOf(sdp, 'swd_vlock'), 'swapvnode', LK_MTX);
     if (f.type === VBLK) return;
     // Runs: lengths 1..maxRun, in file order, then placed on the device in a shuffled order.
     const runs: [number, number][] = [];

@@ -13,6 +13,10 @@
  *    counters (which are also stored atomically so a quiescent main thread can read them).
  *  swd_tablock (spin, per swapdev; the kernel's splbio): swd_tab, swd_active, the SWF_BUSY
  *    start-recursion word swd_busy, and the vndxfers of transfers on that device.
+ *  swd_vlock (sleep mutex, per swapdev, class "swapvnode"): the swap file's vnode lock. The file
+ *    system holds it to read the block map (VOP_BMAP) and to issue a child (VOP_STRATEGY counts
+ *    v_numoutput under it). Taking it may sleep: never in a completion context (regio.ts).
+ *    Order: swd_vlock before swd_tablock; swap_data_lock before swd_tablock.
  *  vnd_lock (spin): the vndbuf / vndxfer free lists.
  *  swap_syscall_lock: NOT in shared memory: an async-mutex on the main thread (swapctl.ts).
  */
@@ -190,6 +194,7 @@ export function filePages(f: ResolvedSwapFile): number {
  * Machine-wide swap state. uvmexp counters: protected by swap_data_lock, written atomically.
  * sg_resident: atomic, pages resident in the pager's table (≤ sg_physmem for SWAP_OFF page-in).
  * sg_xfer_*: atomic instrumentation of regular-file parent transfers (vndxfer completions, double completions).
+ * sg_drain_waits: atomic, SWAP_OFF drains that had to sleep for a device's child I/O (sw_reg_drain).
  */
 export const SwapGlobalsLayout = defineStruct(
   'swapglobals',
@@ -213,6 +218,7 @@ export const SwapGlobalsLayout = defineStruct(
     sg_xfer_double: 'i32',
     sg_mismatch: 'i32',
     sg_aio_pending: { line: 'i32' },
+    sg_drain_waits: 'i32',
   },
   { align: 64 },
 );
@@ -224,6 +230,14 @@ export type SwapGlobalsField = keyof typeof SwapGlobalsLayout.off;
  *  swd_next/prev   circleq links within the priority (swapdev index + 1).
  *  swd_onlist      swappri index + 1 this device is queued on, 0 = not on the list.
  *  swd_tab         head of the child queue (vndbuf index + 1), ascending device offset.
+ *  swd_tab .. swd_busy  the device's I/O state (SWD_IO_WORDS words): SWAP_OFF poisons them when it
+ *                  tears the device down, SWAP_ON clears them; a poisoned one touched is a use
+ *                  after free.
+ *  swd_restart     atomic: a completion found swd_vlock taken and left the queue to its holder,
+ *                  who starts it after unlocking (regio.ts vn_unlock).
+ *  swd_numoutput   atomic: writes issued to the file and not completed yet (v_numoutput).
+ *  swd_inflight    atomic: children queued, active, or still in sw_reg_iodone (which touches the
+ *                  swapdev until its very end). SWAP_OFF drains it to 0 before the teardown.
  */
 export const SwapdevLayout = defineStruct(
   'swapdev',
@@ -247,6 +261,10 @@ export const SwapdevLayout = defineStruct(
     swd_qlen: 'i32',
     swd_active: 'i32',
     swd_busy: 'i32',
+    swd_vlock: { struct: LockLayout, line: true },
+    swd_restart: 'i32',
+    swd_numoutput: 'i32',
+    swd_inflight: { line: 'i32' },
     swd_puts: { line: 'i32' },
     swd_gets: 'i32',
     swd_errors: 'i32',
@@ -256,6 +274,9 @@ export const SwapdevLayout = defineStruct(
   { align: 64 },
 );
 export type SwapdevField = keyof typeof SwapdevLayout.off;
+/** Words of a swapdev's I/O state, swd_tab .. swd_busy (contiguous). */
+export const SWD_IO_WORDS = 4;
+if (SwapdevLayout.off.swd_busy !== SwapdevLayout.off.swd_tab + SWD_IO_WORDS - 1) throw new Error('swapdev layout: swd_tab .. swd_busy must be contiguous');
 
 /** struct swappri (data lock): priority, circleq head (swapdev index + 1), list link (swappri index + 1). */
 export const SwappriLayout = defineStruct('swappri', { spi_priority: 'i32', spi_swapdev: 'i32', spi_next: 'i32', spi_inuse: 'i32' });

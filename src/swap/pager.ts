@@ -18,7 +18,7 @@ import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import { SwapIO, VM_PAGER_OK, VM_PAGER_PEND } from './io.js';
 import { PAGE_SIZE, PG_BUSY, PG_RESIDENT, PG_SWAPPED, PG_WANTED, PteLayout, type PteField, type SwapSpec } from './layout.js';
 import type { Swap } from './swapdev.js';
-import { bugs } from '../race/switch.js';
+import { bugs } from '../sync/switches.js';
 
 export const PAGE_MAGIC = 0x53574150; // 'SWAP'
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
@@ -296,17 +296,23 @@ export class Pager {
   }
 }
 
-// Completion of an asynchronous pageout, on the device cpu: record the outcome, free the pbuf.
+// Completion of an asynchronous pageout, on the completing cpu (a completion context: never
+// sleeps): record the outcome, free the pbuf.
 registerBioDone('swap.aio_biodone', (io, bio) => {
   const pager = io.ext.get('swappager') as Pager | undefined;
   if (!pager) throw new ContractError('swap.aio_biodone: this cpu never attached the pager (Pager.of)');
-  const bp = io.O.load(bio, 'bio_buf');
-  const first = io.O.load(bio, 'bio_caller1');
-  const slot = io.O.load(bio, 'bio_caller2');
-  const n = io.B.load(bp, 'b_bcount') / PAGE_SIZE;
-  const ok = (io.B.load(bp, 'b_flags') & B_ERROR) === 0;
-  io.B.store(bp, 'b_cmd', 0);
-  pager.sio.dev.pbufs.relpbuf(bp);
-  pager.putdone(first, n, slot, ok);
-  pager.swap.G.add(pager.swap.g, 'sg_aio_pending', -1);
+  pager.sio.intr++;
+  try {
+    const bp = io.O.load(bio, 'bio_buf');
+    const first = io.O.load(bio, 'bio_caller1');
+    const slot = io.O.load(bio, 'bio_caller2');
+    const n = io.B.load(bp, 'b_bcount') / PAGE_SIZE;
+    const ok = (io.B.load(bp, 'b_flags') & B_ERROR) === 0;
+    io.B.store(bp, 'b_cmd', 0);
+    pager.sio.dev.pbufs.relpbuf(bp);
+    pager.putdone(first, n, slot, ok);
+    pager.swap.G.add(pager.swap.g, 'sg_aio_pending', -1);
+  } finally {
+    pager.sio.intr--;
+  }
 });

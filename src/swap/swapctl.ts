@@ -19,6 +19,7 @@ import {
   SWF_ENABLE,
   SWF_FAKE,
   SWF_INUSE,
+  SWD_IO_WORDS,
   SwapCtlLayout,
   SwapentLayout,
   type SwapSpec,
@@ -27,13 +28,15 @@ import {
   filePages,
 } from './layout.js';
 import { Swap } from './swapdev.js';
+import { poison } from '../sync/poison.js';
+import { bugs } from '../sync/switches.js';
 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 
 /** The part of a swapctl that needs the pager (SWAP_OFF's page-in); absent at boot. */
 export interface SwapOffHook {
   anon_swap_off(startslot: number, endslot: number): number;
-  /** Wait until no child I/O of device `sd` is queued or active (never long: every page is in). */
+  /** Wait until no child I/O of device `sd` is queued, active or completing (never long: every page is in). */
   drain(sd: number): void;
 }
 
@@ -70,8 +73,10 @@ export function swap_on(sw: Swap, sd: number): number {
 
 /**
  * swap_off: disable the device, page everything on it back in (re-enabling it with ENOMEM if
- * that fails), then take it off the list, trim the list and release its drum range and extent.
- * Entered with swap_data_lock held (sys_swapctl's lookup); returns with it released. May sleep.
+ * that fails), wait until its child I/O has drained (the last completion may still be running
+ * after the page it read is in), then take it off the list, trim the list, release its drum
+ * range and extent, and free (poison) its I/O state. Entered with swap_data_lock held
+ * (sys_swapctl's lookup); returns with it released. May sleep.
  */
 export function swap_off(sw: Swap, sd: number, hook: SwapOffHook): number {
   const S = sw.S;
@@ -89,7 +94,8 @@ export function swap_off(sw: Swap, sd: number, hook: SwapOffHook): number {
       return ENOMEM;
     }
   }
-  hook.drain(sd);
+  // Bug switch swap-off-inflight: tear the device down without waiting for its child I/O.
+  if (!(bugs.any && bugs.enabled('swap-off-inflight'))) hook.drain(sd);
   sw.lockData();
   try {
     const inuse = S.load(a, 'swd_npginuse');
@@ -105,6 +111,11 @@ export function swap_off(sw: Swap, sd: number, hook: SwapOffHook): number {
   } finally {
     sw.unlockData();
   }
+  // Free the device's I/O state: poisoned until SWAP_ON clears it, so that a late touch shows.
+  const tab = S.addrOf(a, 'swd_tablock');
+  sw.sync.spin_lock(tab);
+  poison(sw.arena, S.addrOf(a, 'swd_tab'), SWD_IO_WORDS * 4);
+  sw.sync.spin_unlock(tab);
   return 0;
 }
 

@@ -8,11 +8,18 @@
  *    swap-vx-busy-missing (a parent transfer completed twice: sg_xfer_double > 0).
  *  - `swap-start`: the same over a "network" file (swd_maxactive 2), so children queue on swd_tab.
  *    Catches swap-busy-flag-race (a child left queued with nobody to start it: its pager never
- *    returns from biowait — a hang in explore, the progress watchdog in stress).
+ *    returns from biowait — a hang in explore, the progress watchdog in stress), and
+ *    swap-iodone-inline (a completion starts the next child with sw_reg_start while the other
+ *    pager holds the file's vnode lock in VOP_BMAP: "sleep in a completion context").
  *  - `swap-off`: SWAP_OFF's page-in pass (anon_swap_off over device A's drum range, A disabled)
  *    races a pager that faults the page in, rewrites it and pushes it out again (to B). Catches
  *    swap-off-stale-slots (a page read back from a slot that is no longer its own: the page's
  *    stamp mismatches, or the stale slot is freed twice).
+ *  - `swap-off-io`: a real SWAP_OFF (sys_swapctl) of a "network" regular file A while a pager
+ *    pushes a rewritten page out (to A before it is disabled, and SWAP_OFF brings it back; else B);
+ *    each iteration swaps A on again. Catches swap-off-inflight (the device torn down while the
+ *    completion of the child that brought the last page in is still running: its poisoned
+ *    swapdev is touched).
  */
 import { Devices } from '../../device/disk.js';
 import { deviceWorker } from '../../device/worker.js';
@@ -20,7 +27,9 @@ import '../../engine/roles-swap.js'; // the swap planner and initializer (boot-t
 import type { Kernel } from '../../engine/spec.js';
 import { ContractError } from '../../sync/errno.js';
 import { PINTERLOCKED } from '../../sync/sync.js';
-import { PG_RESIDENT, PG_SWAPPED, SWF_ENABLE, SwapGlobalsLayout } from '../../swap/layout.js';
+import { PG_RESIDENT, PG_SWAPPED, SWAP_OFF, SWAP_ON, SWF_ENABLE, SwapGlobalsLayout } from '../../swap/layout.js';
+import { swapOffHook } from '../../swap/ctlchannel.js';
+import { sys_swapctl } from '../../swap/swapctl.js';
 import { Pager } from '../../swap/pager.js';
 import { defineStruct } from '../../shm/layout.js';
 import { registerPlanner } from '../../engine/spec.js';
@@ -37,7 +46,7 @@ const device = (unit: number): RaceDaemon => ({
 
 const RaceSwapLayout = defineStruct('race_swap', { rs_phase: { line: 'i32' } }, { align: 64 });
 registerPlanner('race.swap', (plan, spec) => {
-  if (spec.race?.scenario === 'swap-off') plan.pool('race.swap', RaceSwapLayout, 1);
+  if (spec.race?.scenario === 'swap-off' || spec.race?.scenario === 'swap-off-io') plan.pool('race.swap', RaceSwapLayout, 1);
 });
 registerWakeCondition('swphase', (arena, w) => Atomics.load(arena.i32, w >>> 2) !== 0);
 
@@ -45,12 +54,15 @@ interface SwCtx {
   k: Kernel;
   pg: Pager;
   phase: number;
+  /** swap-off-io: sg_drain_waits seen after the last iteration. */
+  drains: number;
 }
 
 function attach(k: Kernel): SwCtx {
   const pg = Pager.of(k.sync, k.spec);
-  const phase = k.spec.race?.scenario === 'swap-off' ? RaceSwapLayout.addrOf(k.arena.pool('race.swap', RaceSwapLayout).addr(0), 'rs_phase') : 0;
-  return { k, pg, phase };
+  const sc = k.spec.race?.scenario;
+  const phase = sc === 'swap-off' || sc === 'swap-off-io' ? RaceSwapLayout.addrOf(k.arena.pool('race.swap', RaceSwapLayout).addr(0), 'rs_phase') : 0;
+  return { k, pg, phase, drains: 0 };
 }
 
 const G = (c: SwCtx, f: Parameters<Pager['swap']['G']['load']>[1]) => c.pg.swap.G.load(c.pg.swap.g, f);
@@ -116,7 +128,7 @@ registerRaceScenario<SwCtx>({
 registerRaceScenario<SwCtx>({
   name: 'swap-start',
   description: 'two pagers push pages out through a "network" swap file (at most 2 children active, the rest queued)',
-  bugs: ['swap-busy-flag-race'],
+  bugs: ['swap-busy-flag-race', 'swap-iodone-inline'],
   parts: ['a', 'b'],
   daemons: [device(0)],
   steps: 300,
@@ -221,5 +233,124 @@ registerRaceScenario<SwCtx>({
     if (!(st & (PG_SWAPPED | PG_RESIDENT))) return `page 0 is neither resident nor swapped (state ${st})`;
     if (st & PG_RESIDENT && pg.verify(0) !== null) return `page 0 is resident with the wrong bytes: ${pg.verify(0)}`;
     return null;
+  },
+});
+
+// ------------------------------------------------------------------ swap-off-io
+
+/** Wait (tsleep, so that explore can schedule around it) until the swapoff part released the pager. */
+function awaitPhase(c: SwCtx): void {
+  const { k } = c;
+  const s = k.sync;
+  while (Atomics.load(k.arena.i32, c.phase >>> 2) === 0) {
+    s.tsleep_interlock(c.phase);
+    if (Atomics.load(k.arena.i32, c.phase >>> 2) !== 0) s.tsleep_remove();
+    else s.tsleep(c.phase, PINTERLOCKED, 'swphase', 0);
+  }
+}
+
+registerWakeCondition('swsettle', (arena, w) => Atomics.load(arena.i32, w >>> 2) === 0);
+
+/**
+ * Wait until no completion of device `sd` is running any more (swd_inflight 0): a step of the
+ * scenario after SWAP_OFF returned, so that every late completion runs inside the iteration's
+ * schedule (with swap-off-inflight the teardown has already happened: this does not hide it).
+ */
+function settle(c: SwCtx, sd: number): void {
+  const S = c.pg.swap.S;
+  const sdp = c.pg.swap.sdp(sd);
+  const ch = S.addrOf(sdp, 'swd_inflight');
+  const s = c.k.sync;
+  while (S.load(sdp, 'swd_inflight') !== 0) {
+    s.tsleep_interlock(ch);
+    if (S.load(sdp, 'swd_inflight') === 0) s.tsleep_remove();
+    else s.tsleep(ch, PINTERLOCKED, 'swsettle', 0);
+  }
+}
+
+registerRaceScenario<SwCtx>({
+  name: 'swap-off-io',
+  description: 'SWAP_OFF of a regular swap file (page-in, drain, teardown) while a pager rewrites a page and pushes it out',
+  bugs: ['swap-off-inflight'],
+  parts: ['swapoff', 'pager'],
+  daemons: [device(0), device(1)],
+  steps: 300,
+  spec: () => ({
+    devices: [
+      { name: 'md0', blocks: 512 },
+      { name: 'md1', blocks: 256 },
+    ],
+    npbuf: 8,
+    swap: {
+      files: [
+        { path: 'A', device: 'md0', type: 'reg', bytes: 16 * 4096, bsize: 2048, maxRun: 1, network: true, swapon: true, priority: 0 },
+        { path: 'B', device: 'md1', type: 'blk', blocks: 256, swapon: true, priority: 1 },
+      ],
+      pages: 2,
+    },
+  }),
+  attach,
+  reset(c) {
+    Atomics.store(c.k.arena.i32, c.phase >>> 2, 0);
+    // The previous iteration's SWAP_OFF took A away: swap it on again (nothing else runs now).
+    const sw = c.pg.swap;
+    sw.lockData();
+    const on = sw.swaplist_find(A, false) >= 0;
+    sw.unlockData();
+    if (!on) {
+      const r = sys_swapctl(sw, SWAP_ON, A, 0, null);
+      if (r.error) throw new ContractError(`swap-off-io/reset: SWAP_ON of A failed with errno ${r.error}`);
+    }
+  },
+  run(c, part) {
+    const { pg, k } = c;
+    if (part === 'swapoff') {
+      // Set-up (the pager waits for it): page 0 pushed out to A (the first priority).
+      pg.page_lock(0);
+      faultIn(c, 0, 'swap-off-io/setup');
+      if (pg.pageout(0, 1, true) !== 1) throw new ContractError('swap-off-io/setup: pageout to A failed');
+      Atomics.store(k.arena.i32, c.phase >>> 2, 1);
+      k.sync.wakeup(c.phase);
+      // SWAP_OFF of A: disable, page everything on it in, drain its child I/O, tear it down.
+      const r = sys_swapctl(pg.swap, SWAP_OFF, A, 0, swapOffHook(pg));
+      if (r.error) throw new ContractError(`swap-off-io: SWAP_OFF of A returned errno ${r.error}`);
+      settle(c, A);
+      return;
+    }
+    // The pager: fault page 1 in and write a new version; once SWAP_OFF may begin, push it out
+    // (to A if it is still enabled: SWAP_OFF then waits for the page and brings it back; else to B).
+    const p = 1;
+    pg.page_lock(p);
+    faultIn(c, p, 'swap-off-io/pager');
+    pg.stamp(p, pg.T.load(pg.pte(p), 'pt_version') + 1);
+    awaitPhase(c);
+    if (pg.pageout(p, 1, true) !== 1) pg.page_unlock(p);
+  },
+  check(c) {
+    const bad = swapCheck(c);
+    if (bad) return bad;
+    const { pg } = c;
+    const sw = pg.swap;
+    sw.lockData();
+    const on = sw.swaplist_find(A, false) >= 0;
+    sw.unlockData();
+    if (on) return 'A is still on the swap list after its SWAP_OFF';
+    for (const p of [0, 1]) {
+      const st = pg.T.load(pg.pte(p), 'pt_state');
+      if (!(st & (PG_SWAPPED | PG_RESIDENT))) return `page ${p} is neither resident nor swapped (state ${st})`;
+      if (st & PG_RESIDENT && pg.verify(p) !== null) return `page ${p} is resident with the wrong bytes: ${pg.verify(p)}`;
+      if (st & PG_SWAPPED && sw.slotToDev(pg.T.load(pg.pte(p), 'pt_slot'))?.sd !== B) return `page ${p} is swapped but not on B (slot ${pg.T.load(pg.pte(p), 'pt_slot')})`;
+    }
+    return null;
+  },
+  outcome(c) {
+    // Where the pager's page went, and whether SWAP_OFF had to wait for a completion to finish.
+    const { pg } = c;
+    const G = pg.swap.G;
+    const waits = G.load(pg.swap.g, 'sg_drain_waits');
+    const drained = waits > c.drains ? 'drain:waited' : 'drain:idle';
+    c.drains = waits;
+    const st = pg.T.load(pg.pte(1), 'pt_state');
+    return `page1:${st & PG_SWAPPED ? 'on-B' : 'paged-in'} ${drained}`;
   },
 });
