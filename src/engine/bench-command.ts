@@ -12,6 +12,7 @@ import { formatRunReport } from '../report/format.js';
 import { renderHtml, renderPlainHtml } from '../report/html.js';
 import { ProgressLine } from '../report/progress.js';
 import { asRunReport, isRunReport, runReportExitCode } from '../report/run-report.js';
+import { type CheckerSummary, armChecker, disarmChecker } from '../race/checker.js';
 import { type ChromeEvent, chromeTrace } from '../report/trace-chrome.js';
 import {
   COMMON_OPTIONS,
@@ -103,6 +104,7 @@ export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>
     latencyUs: num('latency-us'),
     bandwidth: num('bandwidth'),
     deviceFile: str('device-file'),
+    check: v.check === true,
   };
 }
 
@@ -146,8 +148,29 @@ export async function bench(argv: string[], io: BenchIO = defaultIO): Promise<nu
   prepareOutputs(common);
   const progress = new ProgressLine(io.isTTY && !common.json, (s) => io.err(s));
   const ctx: RunContext = { common, options: merged, progress, trace: null };
-  const report = await runScenario(scenario, merged, ctx);
-  return finish(scenario, report, ctx, io);
+  if (!common.check) return finish(scenario, await runScenario(scenario, merged, ctx), ctx, io);
+  armChecker();
+  let report: unknown;
+  let checked: CheckerSummary;
+  try {
+    report = await runScenario(scenario, merged, ctx);
+  } finally {
+    checked = await disarmChecker();
+  }
+  const code = finish(scenario, report, ctx, io);
+  return Math.max(code, reportChecker(scenario.name, checked, io));
+}
+
+/** The checker's verdict on stderr; 1 when it found a violation. */
+function reportChecker(name: string, c: CheckerSummary, io: BenchIO): number {
+  if (c.machines === 0) {
+    io.err(`kiolab: warning: --check: bench ${name} built no machine with a subsystem to sample (bufcache, swap, bootcache); nothing was checked\n`);
+    return 0;
+  }
+  for (const v of c.violations) io.err(`kiolab: checker (${v.checker}): invariant violated: ${v.message}\n`);
+  if (c.violations.length > 0) return 1;
+  io.err(`kiolab: checker: ${c.samples} samples of ${c.checkers.join(', ')} over ${c.machines} machine(s): no violation\n`);
+  return 0;
 }
 
 /** Make the --out directory and the --trace file's directory before the run, so a long run never ends in ENOENT. */

@@ -45,6 +45,7 @@ export type OptionValues = Record<string, string | boolean | undefined>;
  * | `latencyUs` | `--latency-us N` | every device's fixed cost per request (µs) |
  * | `bandwidth` | `--bandwidth N`  | every device's transfer rate (MB/s) |
  * | `deviceFile` | `--device-file PATH` | back the device with a real file (several devices: PATH-<name>) |
+ * | `check`    | `--check`        | a checker worker per machine samples the subsystems' invariants under their locks (src/race/checker.ts); a violation exits 1 |
  *
  * The device options are applied to `spec.devices` by `withReport(spec, ctx)` (src/report/run-machine.ts).
  * `--json`, `--out`, `--trace`, `--config` and the progress line are applied by the command for
@@ -65,6 +66,8 @@ export interface CommonOptions {
   latencyUs?: number;
   bandwidth?: number;
   deviceFile?: string;
+  /** Run the checker worker (src/race/checker.ts) beside every machine of the run. */
+  check?: boolean;
 }
 
 /** Common options a scenario may or may not honour (`device`: --latency-us, --bandwidth, --device-file). */
@@ -85,6 +88,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   'latency-us': { type: 'string', help: "every device's fixed cost per request, µs", number: { min: 0, max: 1e7 } },
   bandwidth: { type: 'string', help: "every device's transfer rate, MB/s (0: instant)", number: { min: 0 }, arg: 'MBPS' },
   'device-file': { type: 'string', help: 'back the device with a real file (several: PATH-<name>)', arg: 'PATH' },
+  check: { type: 'boolean', help: "sample the subsystems' invariants under their locks while it runs (exit 1 on a violation)" },
 };
 
 /** What the command hands a scenario beside the raw options. */

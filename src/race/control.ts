@@ -9,6 +9,10 @@
  *  rc_abort     atomic; set once a failure is recorded or the run is stopped: every hook bails out.
  *  rc_fail      atomic; 0 none, 1 being written, 2 written (JSON in region race.fail).
  *  switches/log written by the cpu holding the turn (one at a time), read after the run.
+ *  rc_phase     atomic; 1 while the harness parts run an iteration (stress), 0 while the coordinator
+ *               resets or checks: the checker cpu samples only in phase 1.
+ *  rc_sampling  atomic; 1 while the checker cpu samples (it sets it, then re-reads rc_phase; the
+ *               coordinator clears rc_phase, then waits for it to be 0: Dekker's handshake).
  *  rs_*         a cpu's own record: written by its owner (state also by nobody else), read by the
  *               cpu holding the turn when it schedules.
  */
@@ -16,7 +20,7 @@ import type { Arena } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
 import type { StructView } from '../shm/view.js';
 import { registerInitializer, registerPlanner } from '../engine/spec.js';
-import { bugs } from './switch.js';
+import { bugs } from '../sync/switches.js';
 
 export type RaceMode = 'stress' | 'explore' | 'replay' | 'check';
 export type Policy = 'random' | 'pct';
@@ -80,6 +84,8 @@ export const RaceCtlLayout = defineStruct(
     rb_gen: 'i32',
     rc_iters_done: { line: 'i32' },
     rc_go: 'i32',
+    rc_phase: { line: 'i32' },
+    rc_sampling: { line: 'i32' },
   },
   { align: 64 },
 );
@@ -244,6 +250,17 @@ export class RaceCtl {
       if (this.aborted || stop()) throw new RaceAbort();
       Atomics.wait(this.i32, gi, gen, 50);
     }
+  }
+}
+
+/** Coordinator: end the sampling phase and wait until the checker cpu is out of its sample. */
+export function pauseChecker(ctl: RaceCtl, stop: () => boolean): void {
+  const { C } = ctl;
+  C.store(ctl.ctl, 'rc_phase', 0);
+  const i = C.idx(ctl.ctl, 'rc_sampling');
+  while (Atomics.load(ctl.i32, i) !== 0) {
+    if (ctl.aborted || stop()) throw new RaceAbort();
+    Atomics.wait(ctl.i32, i, 1, 5);
   }
 }
 

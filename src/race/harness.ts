@@ -8,7 +8,8 @@
 import { mix32 } from '../device/config.js';
 import type { Kernel } from '../engine/spec.js';
 import { snapshot } from '../sync/snapshot.js';
-import { NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY } from './control.js';
+import { CHECKER_DAEMON, quiescentSampler, runCheckerDaemon } from './checker.js';
+import { NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY, pauseChecker } from './control.js';
 import { heldBy } from './detect.js';
 import { RaceHook } from './hook.js';
 import { raceScenario } from './scenario.js';
@@ -37,7 +38,8 @@ function hookFor(k: Kernel, ctl: RaceCtl, scenario: string, replayIter?: number)
   const spec = k.spec.race;
   if (!spec) throw new RangeError('race: the machine spec has no race part (spec.race)');
   const inv = raceScenario(scenario).invariant ?? null;
-  return new RaceHook(spec, ctl, k.sync, () => k.shuttingDown(), replayIter ?? -1, inv).install();
+  const serial = spec.mode === 'explore' || spec.mode === 'replay';
+  return new RaceHook(spec, ctl, k.sync, () => k.shuttingDown(), replayIter ?? -1, inv, serial ? quiescentSampler(k) : null).install();
 }
 
 /** Record a worker's exception as the run's failure (owner death when it held locks). */
@@ -86,6 +88,7 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
           else C.store(ctl.ctl, 'rc_iter', iter);
         }
         C.store(ctl.ctl, 'rc_go', go ? 1 : 0);
+        if (go && !serial) C.store(ctl.ctl, 'rc_phase', 1);
       }
       ctl.barrier(a.nharness, stop);
       if (C.load(ctl.ctl, 'rc_go') === 0) break;
@@ -95,6 +98,7 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
       k.sync.progress();
       ctl.barrier(a.nharness, stop);
       if (coord) {
+        if (!serial) pauseChecker(ctl, stop); // check() and reset() see the machine without the checker's locks
         const bad = sc.check?.(c, iter) ?? null;
         if (bad !== null) {
           const snap = snapshot(k.sync);
@@ -174,6 +178,7 @@ function begin(ctl: RaceCtl, k: Kernel, a: HarnessArgs, iter: number, stop: () =
 
 /** A race daemon: joins the schedule, then runs the scenario's daemon until the machine stops. */
 export async function runDaemon(k: Kernel, a: { scenario: string; daemon: string; index: number; replayIter?: number }): Promise<unknown> {
+  if (a.daemon === CHECKER_DAEMON) return runChecker(k, a.scenario);
   const sc = raceScenario(a.scenario);
   const d = sc.daemons?.find((x) => x.name === a.daemon);
   if (!d) throw new RangeError(`race: scenario ${a.scenario} has no daemon ${JSON.stringify(a.daemon)}`);
@@ -187,5 +192,16 @@ export async function runDaemon(k: Kernel, a: { scenario: string; daemon: string
     return { aborted: true };
   } finally {
     k.sync.hook = null;
+  }
+}
+
+/** The stress-mode checker cpu (checker.ts): outside the race hook; its own exception is a failure too. */
+function runChecker(k: Kernel, scenario: string): unknown {
+  const ctl = new RaceCtl(k.arena);
+  try {
+    return runCheckerDaemon(k, ctl);
+  } catch (e) {
+    if (!(e instanceof RaceAbort)) recordCrash(k, ctl, e, `race:${scenario}/checker`);
+    return { aborted: true };
   }
 }

@@ -37,6 +37,7 @@ import {
   S_SLEEP,
   S_SPIN,
 } from './control.js';
+import type { CheckerViolation } from './checker.js';
 import { heldBy, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
 
 const scratch = new Int32Array(new SharedArrayBuffer(4));
@@ -63,6 +64,8 @@ export class RaceHook implements Hook {
     replayIter = -1,
     /** The scenario's instant invariant, checked at quiescent points. */
     private readonly invariant: ((arena: Arena) => string | null) | null = null,
+    /** The subsystems' samplers (checker.ts), run at quiescent points with try-locks only. */
+    private readonly sample: (() => CheckerViolation | null) | null = null,
   ) {
     this.mode = spec.mode;
     this.me = ctl.cpu(sync.cpu);
@@ -317,6 +320,8 @@ export class RaceHook implements Hook {
   private quiescent(): void {
     const bad = this.invariant?.(this.sync.arena) ?? null;
     if (bad !== null) this.fail({ kind: 'invariant', message: bad, cpus: [] });
+    const v = this.sample?.() ?? null;
+    if (v !== null) this.fail({ kind: 'invariant', message: `checker (${v.checker}) at a quiescent point: ${v.message}`, checker: v.checker, cpus: [] });
     const snap = snapshot(this.sync);
     const lost = lostWakeups(this.sync.arena, snap);
     if (lost.length > 0) {

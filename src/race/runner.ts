@@ -10,7 +10,8 @@ import { POINT_NAMES, Point } from '../sync/hooks.js';
 import { snapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import { bugInfo } from './bugs.js';
-import { bugs } from './switch.js';
+import { CHECKER_DAEMON, type CheckerRun, samplersFor } from './checker.js';
+import { bugs } from '../sync/switches.js';
 import { type Policy, RaceCtl, type RaceMode, STATE_NAMES } from './control.js';
 import { heldBy, lostWakeups, waitForGraph } from './detect.js';
 import type { HarnessArgs, HarnessResult } from './harness.js';
@@ -36,6 +37,8 @@ export interface RaceOptions {
   graceMs?: number;
   /** Stress monitor: no progress of any harness cpu this long is a hang (ms). */
   stallMs?: number;
+  /** Stress: run the checker cpu (checker.ts) when the scenario has a subsystem to sample (default true). */
+  checker?: boolean;
 }
 
 export interface WorkerReport {
@@ -92,6 +95,8 @@ export interface RaceResult {
   outcomes: Record<string, number>;
   /** Runs started again because a worker could not load its code (see LOAD_FAILURE). */
   loadRetries?: number;
+  /** Stress: what the checker cpu sampled (absent when none ran). */
+  checker?: CheckerRun;
 }
 
 function describe(s: Sync, point: number, addr: number, name: number): string {
@@ -118,9 +123,15 @@ export function specFor(o: RaceOptions): MachineSpec {
     if (!sc.bugs.includes(o.bug)) throw new RangeError(`race: scenario ${sc.name} does not exercise ${o.bug}; it catches: ${sc.bugs.join(', ') || 'no switch'}`);
   }
   const ndaemons = (sc.daemons ?? []).reduce((n, d) => n + (d.count ?? 1), 0);
+  const base = sc.spec?.() ?? {};
+  const ncpu = sc.parts.length + ndaemons;
+  // Stress runs get one more cpu, the checker; the buffer cache keeps the queue sets it had without it.
+  const checker = o.mode === 'stress' && o.checker !== false && samplersFor({ ...base, ncpu }).length > 0;
+  const bufcache = checker && base.bufcache ? { bufcache: { ...base.bufcache, queueSets: base.bufcache.queueSets ?? ncpu } } : {};
   return {
-    ...(sc.spec?.() ?? {}),
-    ncpu: sc.parts.length + ndaemons,
+    ...base,
+    ...bufcache,
+    ncpu: ncpu + (checker ? 1 : 0),
     race: {
       bugs: o.bug ? [o.bug] : [],
       scenario: sc.name,
@@ -171,13 +182,17 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
   for (const d of daemons) {
     for (let i = 0; i < (d.count ?? 1); i++) roles.push({ role: 'race:daemon', args: { scenario: sc.name, daemon: d.name, index: i, replayIter: o.replayIter }, daemon: true });
   }
+  const withChecker = spec.ncpu > sc.parts.length + ndaemons;
+  if (withChecker) roles.push({ role: 'race:daemon', args: { scenario: sc.name, daemon: CHECKER_DAEMON, index: 0 }, daemon: true });
   const t0 = performance.now();
   const monitor = startMonitor(m, ctl, sc.parts.length, o, o.mode === 'stress' || o.mode === 'check', sc.invariant ?? null);
   let crash: MachineError | null = null;
   let res: HarnessResult[] = [];
+  let checker: CheckerRun | undefined;
   try {
     const out = await m.run(roles, { timeoutMs: budgetMs + 20_000 });
     res = out.slice(0, sc.parts.length).map((r) => r.value as HarnessResult);
+    if (withChecker) checker = out[out.length - 1].value as CheckerRun;
   } catch (e) {
     if (!(e instanceof MachineError)) throw e;
     crash = e;
@@ -205,9 +220,9 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
   let failure: RaceFailure | null = null;
   let replay: ReplayFile | null = null;
   if (raw) {
-    const labels = cpuLabels(sc.name);
+    const labels = cpuLabels(sc.name, withChecker);
     const relabel = <T extends { cpu: number; role: string }>(x: T): T => ({ ...x, role: labels[x.cpu] ?? x.role });
-    failure = { ...(raw as object), workers: workers(m, ctl, sc.name) } as RaceFailure;
+    failure = { ...(raw as object), workers: workers(m, ctl, labels) } as RaceFailure;
     failure.sleepers = (failure.sleepers ?? []).map(relabel);
     failure.message = failure.message.replace(/cpu (\d+) \(race:(harness|daemon)\)/g, (all, c: string) => `cpu ${c} (${labels[Number(c)] ?? 'race'})`);
     if (o.mode === 'explore' || o.mode === 'replay') {
@@ -229,20 +244,21 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     replay,
     preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'),
     outcomes: res[0]?.outcomes ?? {},
+    ...(checker && (checker as { samples?: number }).samples !== undefined ? { checker } : {}),
   };
 }
 
 /** `scenario/part` (or `scenario/daemon`) of every cpu, as the runner assigned them. */
-export function cpuLabels(scenario: string): string[] {
+export function cpuLabels(scenario: string, checker = false): string[] {
   const sc = raceScenario(scenario);
   const out = sc.parts.map((p) => `${sc.name}/${p}`);
   for (const d of sc.daemons ?? []) for (let i = 0; i < (d.count ?? 1); i++) out.push(`${sc.name}/${d.name}${(d.count ?? 1) > 1 ? i : ''}`);
+  if (checker) out.push(`${sc.name}/checker`);
   return out;
 }
 
-function workers(m: Machine, ctl: RaceCtl, scenario: string): WorkerReport[] {
+function workers(m: Machine, ctl: RaceCtl, labels: string[]): WorkerReport[] {
   const s = m.sync;
-  const labels = cpuLabels(scenario);
   return Array.from({ length: s.ncpu }, (_, c) => ({
     cpu: c,
     role: labels[c] ?? s.nameOf(s.T.load(s.threads.addr(c), 'td_role')),
