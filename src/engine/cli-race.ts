@@ -17,9 +17,11 @@ const RACE_HELP = `Usage:
   kiolab race <scenario> --bug NAME [--mode stress|explore] [--seed N] [--budget S]
               [--policy pct|random] [--depth D] [--iterations N] [--save FILE] [--json]
   kiolab race --list            the bug switches and the race scenarios
-  kiolab race --matrix [--budget S] [--seed N] [--bug NAME] [--mode M] [--json]
-                                every implemented switch (or one) in every mode (or one),
-                                the replays of explore failures, plus clean runs
+  kiolab race --matrix [--budget S] [--seed N] [--bugs A,B,..] [--mode M[,M]] [--replays N]
+              [--clean-budget S] [--no-clean] [--json]
+                                every implemented switch (or those of --bugs) in every mode
+                                (or those of --mode), the replays of explore failures (10
+                                each), plus clean runs of the scenarios that catch them
 
 Runs a race scenario with a bug switch on (omit --bug for a clean run) and exits 1 when a
 failure is found. explore mode (the default) serializes the cpus with a seeded scheduler (PCT of
@@ -54,6 +56,10 @@ registerCommand({
         save: { type: 'string' },
         list: { type: 'boolean' },
         matrix: { type: 'boolean' },
+        bugs: { type: 'string' },
+        replays: { type: 'string' },
+        'clean-budget': { type: 'string' },
+        'no-clean': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -71,10 +77,31 @@ registerCommand({
     const budgetS = numOpt('budget', v.budget, 0.1) ?? (v.matrix ? 10 : 30);
     const seed = numOpt('seed', v.seed, 0, { integer: true, max: 2 ** 31 - 1 }) ?? 1;
     if (v.matrix) {
-      if (v.bug && !bugInfo(v.bug).implemented) throw new UsageError(`--bug: ${v.bug} is not implemented yet`);
-      if (v.mode && v.mode !== 'stress' && v.mode !== 'explore') throw new UsageError(`--mode: expected stress or explore, got ${JSON.stringify(v.mode)}`);
+      const names = [v.bug, ...(v.bugs?.split(',') ?? [])].map((b) => b?.trim()).filter((b): b is string => !!b);
+      for (const b of names) {
+        let known;
+        try {
+          known = bugInfo(b);
+        } catch (e) {
+          throw new UsageError(`--bugs: ${(e as Error).message}`);
+        }
+        if (!known.implemented) throw new UsageError(`--bugs: ${b} is not implemented yet`);
+      }
+      const modes = v.mode?.split(',').map((x) => x.trim());
+      for (const m of modes ?? []) if (m !== 'stress' && m !== 'explore') throw new UsageError(`--mode: expected stress, explore or both (stress,explore), got ${JSON.stringify(v.mode)}`);
+      const replays = numOpt('replays', v.replays, 0, { integer: true, max: 1000 });
+      const cleanS = numOpt('clean-budget', v['clean-budget'], 0.1);
       const progress = progressFn(json);
-      const rows = await runMatrix({ budgetMs: budgetS * 1000, seed, progress, bugs: v.bug ? [v.bug] : undefined, modes: v.mode ? [v.mode as RaceMode] : undefined });
+      const rows = await runMatrix({
+        budgetMs: budgetS * 1000,
+        cleanBudgetMs: cleanS !== undefined ? cleanS * 1000 : undefined,
+        seed,
+        progress,
+        bugs: names.length ? [...new Set(names)] : undefined,
+        modes: modes as RaceMode[] | undefined,
+        replays,
+        noClean: !!v['no-clean'],
+      });
       if (progress) process.stderr.write('\r\x1b[K');
       console.log(json ? JSON.stringify(rows, null, 2) : formatMatrix(rows));
       return rows.every((r) => r.ok) ? 0 : 1;

@@ -1,7 +1,8 @@
 /**
  * The matrix: every implemented switch in every scenario that catches it, in every mode, then a
  * replay of each explore failure (10 times), then clean runs of every scenario in every mode,
- * which must report nothing.
+ * which must report nothing. With `bugs` (a subset, e.g. CI's short matrix) the clean runs are
+ * those of the scenarios that catch the chosen switches.
  */
 import { BUGS } from './bugs.js';
 import type { RaceMode } from './control.js';
@@ -13,6 +14,8 @@ import { raceScenarios } from './scenario.js';
 export interface MatrixOptions {
   /** Budget of each run, ms. */
   budgetMs: number;
+  /** Budget of each clean run, ms (default budgetMs). */
+  cleanBudgetMs?: number;
   seed?: number;
   modes?: RaceMode[];
   replays?: number;
@@ -47,10 +50,12 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixRow[]> {
     r.ok = anyMode && (r.replayed === '-' || r.replayed.split('/')[0] === r.replayed.split('/')[1]);
   }
   if (!o.noClean) {
-    for (const sc of scenarios) {
+    // With a subset of switches, the clean runs are those of the scenarios that catch them.
+    const cleanOf = o.bugs ? scenarios.filter((s) => s.bugs.some((b) => wanted.includes(b))) : scenarios;
+    for (const sc of cleanOf) {
       for (const mode of modes) {
         o.progress?.(`matrix: clean / ${sc.name} / ${mode}`);
-        const r = await runRace({ scenario: sc.name, bug: null, mode, seed: o.seed ?? 1, budgetMs: o.budgetMs });
+        const r = await runRace({ scenario: sc.name, bug: null, mode, seed: o.seed ?? 1, budgetMs: o.cleanBudgetMs ?? o.budgetMs });
         rows.push({ scenario: sc.name, bug: null, mode, detected: !!r.failure, kind: r.failure?.kind ?? null, seconds: r.elapsedMs / 1000, iterations: r.iterations, replayed: '-', ok: !r.failure });
       }
     }
