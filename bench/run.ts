@@ -12,6 +12,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import '../src/engine/cli-all.js';
 import '../src/engine/bench-hit.js';
+import '../src/engine/bench-instrumentation.js';
 import { benchmarks, formatFigures } from '../src/engine/bench-registry.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
