@@ -54,7 +54,7 @@ export class SwapRegIO {
       if (s.trylock(lk)) return;
       // The owner is read after the failed try-lock: it may have let go in between.
       const owner = s.lock_owner(lk);
-      const by = owner >= 0 ? `held by cpu ${owner}` : 'held by another cpu, released since';
+      const by = owner >= 0 ? `held by cpu ${owner}` : s.lock_busy(lk) ? 'held by the main thread' : 'held by another cpu, released since';
       this.sio.assertSleepable(fn, `${s.lockName(lk)}, the vnode lock of ${this.sio.swap.conf.files[sd].path} (${by})`);
     }
     s.lock(lk);

@@ -426,7 +426,12 @@ export class Sync {
     return this.lk_owner.get(lk) === this.cpu + 1 && this.lk_word.load(lk) !== 0;
   }
 
-  /** The cpu holding `lk`, or -1. */
+  /** True when some thread holds lock `lk` (a sample: it may change at once). */
+  lock_busy(lk: number): boolean {
+    return this.lk_word.load(lk) !== 0;
+  }
+
+  /** The cpu holding `lk`, or -1 (free, or held by the main thread, which has no cpu). */
   lock_owner(lk: number): number {
     return this.lk_word.load(lk) === 0 ? -1 : this.lk_owner.load(lk) - 1;
   }

@@ -69,7 +69,7 @@ describe('swap: completion context, the vnode lock hand-off and the SWAP_OFF tea
     bugs.configure(['swap-iodone-inline']); // after the machine: planning it resolved the switches from its spec
     pushOut();
     m.sync.lock(vlock);
-    expect(() => complete(next())).to.throw(/sleep in a completion context: sw_reg_start would sleep on swapvnode@\d+, the vnode lock of \/swapfile \(held by cpu -1\)/);
+    expect(() => complete(next())).to.throw(/sleep in a completion context: sw_reg_start would sleep on swapvnode@\d+, the vnode lock of \/swapfile \(held by the main thread\)/);
     expect(sio.intr, 'the completion context is left even when it throws').to.equal(0);
   });
 
