@@ -16,21 +16,9 @@
  * count only when CACHEACTIVE, c_gen and its ce_flags are the same before and after its scan.
  */
 import type { Arena } from '../shm/arena.js';
-import type { Sync } from '../sync/sync.js';
 import { BC_POISON } from './cache.js';
 import { BCControlLayout, BCExtentLayout, BCHistClusterLayout, BC_FLAG_CACHEACTIVE, CB_MAPFIELDBITS, CE_ABORTED, CE_IODONE, PAGE_SIZE, R_CLUSTERS, R_CONTROL, R_EXTENTS } from './defs.js';
-
-/** How a sampler takes locks: `take` returns false when it cannot take `lk` now (skip it). */
-export interface SampleCtx {
-  readonly sync: Sync;
-  take(lk: number): boolean;
-  drop(lk: number): void;
-}
-
-export interface SampleResult {
-  violations: string[];
-  skipped: number;
-}
+import type { SampleCtx, SampleResult } from '../sync/sample.js';
 
 /** Sample BootCache in `arena` (the spec must have `bootcache`). Never sleeps. */
 export function sampleBootCache(arena: Arena, x: SampleCtx): SampleResult {

@@ -7,19 +7,12 @@ import { BUF_CMD_DONE, B_DELWRI, B_HASHED, B_HEAVY, B_LOCKED, B_MARKER, BioLayou
 import type { Arena } from '../shm/arena.js';
 import { snapshot } from '../sync/snapshot.js';
 import { Sync } from '../sync/sync.js';
-import { BufGlobalsLayout, BufLayout, BufPcpuLayout, VHASH_SIZE, VnodeLayout } from './layout.js';
+import { bufArena, BufGlobalsLayout, BufLayout, VHASH_SIZE } from './layout.js';
 import { BQUEUE_CLEAN, BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_EMPTY, BQUEUE_LOCKED, BQUEUE_NAMES, BQUEUE_NONE, BUFFER_QUEUES } from './tunables.js';
 
 export function checkInvariants(arena: Arena): string[] {
   const out: string[] = [];
-  const G = arena.view(BufGlobalsLayout);
-  const P = arena.view(BufPcpuLayout);
-  const B = arena.view(BufLayout);
-  const V = arena.view(VnodeLayout);
-  const g = arena.pool('bufcache.globals', BufGlobalsLayout).addr(0);
-  const bufs = arena.pool('bufcache.bufs', BufLayout);
-  const pcpu = arena.pool('bufcache.pcpu', BufPcpuLayout);
-  const vnodes = arena.pool('bufcache.vnodes', VnodeLayout);
+  const { G, P, B, V, g, pcpu, bufs, vnodes } = bufArena(arena);
   const nbuf = G.load(g, 'nbuf');
   const nsets = G.load(g, 'nsets');
   const name = (bp: number) => `buffer ${B.load(bp, 'b_owner')} (${bflagsToString(B.load(bp, 'b_flags'))})`;

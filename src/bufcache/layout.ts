@@ -191,6 +191,20 @@ export function planBufCache(plan: ArenaPlan, spec: BufMachineSpec): void {
   if (d.oracle) plan.bytes('bufcache.expect', 4 * d.blocks, 64);
 }
 
+/** The buffer cache's views and pools in `arena`, for code that walks it from outside a BufCache (bufinit, checks, samplers). */
+export function bufArena(arena: Arena) {
+  return {
+    G: arena.view(BufGlobalsLayout),
+    P: arena.view(BufPcpuLayout),
+    B: arena.view(BufLayout),
+    V: arena.view(VnodeLayout),
+    g: arena.pool('bufcache.globals', BufGlobalsLayout).addr(0),
+    pcpu: arena.pool('bufcache.pcpu', BufPcpuLayout),
+    bufs: arena.pool('bufcache.bufs', BufLayout),
+    vnodes: arena.pool('bufcache.vnodes', VnodeLayout),
+  };
+}
+
 /**
  * bufinit: empty queues per set, every header B_INVAL on an EMPTY queue with its set chosen
  * round-robin, the space tunables derived from nbuf, the vnode table. Main thread, once.
@@ -198,14 +212,7 @@ export function planBufCache(plan: ArenaPlan, spec: BufMachineSpec): void {
 export function bufinit(arena: Arena, sync: Sync, spec: BufMachineSpec): void {
   const r = resolveSpec(spec);
   if (!r) return;
-  const G = arena.view(BufGlobalsLayout);
-  const P = arena.view(BufPcpuLayout);
-  const B = arena.view(BufLayout);
-  const V = arena.view(VnodeLayout);
-  const g = arena.pool('bufcache.globals', BufGlobalsLayout).addr(0);
-  const pcpu = arena.pool('bufcache.pcpu', BufPcpuLayout);
-  const bufs = arena.pool('bufcache.bufs', BufLayout);
-  const vnodes = arena.pool('bufcache.vnodes', VnodeLayout);
+  const { G, P, B, V, g, pcpu, bufs, vnodes } = bufArena(arena);
   const pages = arena.region('bufcache.pages').offset;
   const nsets = r.globalQueues ? 1 : Math.min(spec.ncpu, r.queueSets ?? spec.ncpu);
   const t = r.tunables;

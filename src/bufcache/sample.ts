@@ -15,36 +15,15 @@
  */
 import { B_HASHED, bflagsToString } from '../device/buf.js';
 import type { Arena } from '../shm/arena.js';
-import type { Sync } from '../sync/sync.js';
-import { BufGlobalsLayout, BufLayout, BufPcpuLayout, VHASH_SIZE, VnodeLayout } from './layout.js';
+import { bufArena, VHASH_SIZE } from './layout.js';
 import { BQUEUE_NAMES, BUFFER_QUEUES } from './tunables.js';
-
-/** How a sampler takes locks: `take` returns false when it cannot take `lk` now (skip it). */
-export interface SampleCtx {
-  readonly sync: Sync;
-  take(lk: number): boolean;
-  drop(lk: number): void;
-}
-
-export interface SampleResult {
-  /** What was found broken (empty: every sampled invariant held). */
-  violations: string[];
-  /** Locks that could not be taken this time (their part was not sampled). */
-  skipped: number;
-}
+import type { SampleCtx, SampleResult } from '../sync/sample.js';
 
 /** Sample the buffer cache of `arena` (the spec must have `bufcache`). Never sleeps. */
 export function sampleBufcache(arena: Arena, x: SampleCtx): SampleResult {
   const out: string[] = [];
   let skipped = 0;
-  const G = arena.view(BufGlobalsLayout);
-  const P = arena.view(BufPcpuLayout);
-  const B = arena.view(BufLayout);
-  const V = arena.view(VnodeLayout);
-  const g = arena.pool('bufcache.globals', BufGlobalsLayout).addr(0);
-  const bufs = arena.pool('bufcache.bufs', BufLayout);
-  const pcpu = arena.pool('bufcache.pcpu', BufPcpuLayout);
-  const vnodes = arena.pool('bufcache.vnodes', VnodeLayout);
+  const { G, P, B, V, g, pcpu, bufs, vnodes } = bufArena(arena);
   const nbuf = G.load(g, 'nbuf');
   const nsets = G.load(g, 'nsets');
   const name = (bp: number) => `buffer ${B.load(bp, 'b_owner')} (${bflagsToString(B.load(bp, 'b_flags'))})`;

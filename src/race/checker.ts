@@ -21,22 +21,13 @@ import { LK_SPIN } from '../sync/layouts.js';
 import { snapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import type { RaceCtl } from './control.js';
+import type { SampleCtx, SampleResult } from '../sync/sample.js';
+export type { SampleCtx, SampleResult } from '../sync/sample.js';
 
 /** The race daemon name of the checker (scenarios never use it). */
 export const CHECKER_DAEMON = '@checker';
 /** Default sampling period, ms. */
 export const CHECK_PERIOD_MS = 20;
-
-/** What every sampler module exports (structurally). */
-export interface SampleCtx {
-  readonly sync: Sync;
-  take(lk: number): boolean;
-  drop(lk: number): void;
-}
-export interface SampleResult {
-  violations: string[];
-  skipped: number;
-}
 
 export interface Sampler {
   /** The subsystem it checks (names the checker in failures). */

@@ -12,24 +12,10 @@
  *    swd_tab is a chain of swd_qlen children in ascending device offset;
  *  - always (an atomic counter): no parent transfer was completed twice.
  */
-import type { Sync } from '../sync/sync.js';
 import { SWF_FAKE, VBLK, VndbufLayout, type SwapSpec, swfToString } from './layout.js';
 import { Swap } from './swapdev.js';
-
-/** How a sampler takes locks: `take` returns false when it cannot take `lk` now (skip it). */
-export interface SampleCtx {
-  readonly sync: Sync;
-  take(lk: number): boolean;
-  drop(lk: number): void;
-}
-
-export interface SampleResult {
-  violations: string[];
-  skipped: number;
-}
-
-/** The poison word of a freed struct (race/detect.ts POISON). */
-const POISON = 0xdeadbeef | 0;
+import { POISON } from '../sync/poison.js';
+import type { SampleCtx, SampleResult } from '../sync/sample.js';
 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 

@@ -258,6 +258,17 @@ registerRaceScenario<BcCtx>({
   },
 });
 
+/** The terminator part: stop readahead, then tear the cache down (BC_terminate_cache's result kept for `check`). */
+function terminateAll(c: BcCtx, scenario: string): void {
+  const ra = runSync(c.bc, BC_terminate_readahead(c.bc));
+  if (ra !== 0) throw new ContractError(`${scenario}: BC_terminate_readahead returned ${ra}`);
+  c.result = runSync(c.bc, BC_terminate_cache(c.bc));
+}
+
+function terminatedCleanly(c: BcCtx): string | null {
+  return c.result !== 0 ? `BC_terminate_cache returned ${c.result} (${c.bc.messages.at(-1) ?? ''})` : null;
+}
+
 // ------------------------------------------------------------------ bc-teardown
 
 registerRaceScenario<BcCtx>({
@@ -282,14 +293,9 @@ registerRaceScenario<BcCtx>({
       bcio(c, false, 8 * KB, 1 * KB);
       return;
     }
-    const ra = runSync(c.bc, BC_terminate_readahead(c.bc));
-    if (ra !== 0) throw new ContractError(`bc-teardown: BC_terminate_readahead returned ${ra}`);
-    c.result = runSync(c.bc, BC_terminate_cache(c.bc));
+    terminateAll(c, 'bc-teardown');
   },
-  check(c) {
-    if (c.result !== 0) return `BC_terminate_cache returned ${c.result} (${c.bc.messages.at(-1) ?? ''})`;
-    return null;
-  },
+  check: terminatedCleanly,
 });
 
 // ------------------------------------------------------------------ bc-write
@@ -340,14 +346,9 @@ registerRaceScenario<BcCtx>({
       bcio(c, false, 4 * KB, 1 * KB);
       return;
     }
-    const ra = runSync(c.bc, BC_terminate_readahead(c.bc));
-    if (ra !== 0) throw new ContractError(`bc-drain: BC_terminate_readahead returned ${ra}`);
-    c.result = runSync(c.bc, BC_terminate_cache(c.bc));
+    terminateAll(c, 'bc-drain');
   },
-  check(c) {
-    if (c.result !== 0) return `BC_terminate_cache returned ${c.result} (${c.bc.messages.at(-1) ?? ''})`;
-    return null;
-  },
+  check: terminatedCleanly,
   outcome(c) {
     const st = c.bc.S;
     return `caller ${st.load(c.bc.st, 'ss_strategy_calls') === 0 ? 'bypassed an inactive cache' : c.bc.pcpu_sum('ss_hit_blocks') > 0 ? 'hit' : 'missed'}`;
