@@ -25,6 +25,8 @@ export const LabLayout = defineStruct(
     woke: 'i32',
     phase: { line: 'i32' },
     turn: { line: 'i32' },
+    /** benchhit: the number of the last pass some caller ended (roles-benchhit.ts). */
+    passover: { line: 'i32' },
     mstate: { line: 'i32' },
     cond: 'i32',
     c_a: { line: 'i32' },

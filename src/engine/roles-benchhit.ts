@@ -11,10 +11,14 @@
  * Several callers run their passes in lockstep: a barrier on two words of the primitives lab
  * (`spec.lab`) brackets every timed pass, and each caller works on its own blocks (its own
  * BootCache extents, its own vnode), so a pass's span is max(t1) - min(t0) over the callers.
+ * A BootCache pass ends for all when the first caller has issued its requests (`passover`).
+ * The modes of a repetition take turns pass by pass, so that the figures a ratio compares are
+ * measured within milliseconds of each other.
  * BootCache hits consume their blocks (BC_discard_blocks), so between passes (untimed) each
  * caller marks its extents' blocks present again under the extent lock ("rearm"): the
  * contents are then the poison of the freed pages, which a benchmark does not read.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BootCache } from '../bootcache/cache.js';
 import { BC_FLAG_IOBUSY, CE_ABORTED, CE_IODONE, R_CALLERS, resolveBootCache } from '../bootcache/defs.js';
@@ -46,8 +50,12 @@ export interface BootCacheHitArgs {
   ncallers: number;
   regionBytes: number;
   reqBytes: number;
-  /** `postmessage`: one request in flight; `postmessage-pipelined`: `pmDepth` in flight. */
-  modes: ('kiolab' | 'kiolab-pbuf' | 'raw' | 'bio' | 'postmessage' | 'postmessage-pipelined')[];
+  /**
+   * `kiolab-solo`: kiolab passes of caller 0 alone (the others wait), a one-caller baseline
+   * paired in time with the `kiolab` passes of the same run. `postmessage`: one request in
+   * flight; `postmessage-pipelined`: `pmDepth` in flight.
+   */
+  modes: ('kiolab' | 'kiolab-solo' | 'kiolab-pbuf' | 'raw' | 'bio' | 'postmessage' | 'postmessage-pipelined')[];
   reps: number;
   /** Passes over the region per rep (kiolab and raw). */
   passes: number;
@@ -92,14 +100,22 @@ export interface BufCacheHitResult {
 
 const wall = (): number => performance.timeOrigin + performance.now();
 
-/** A barrier of `n` workers on the lab's `phase` (count) and `turn` (generation) words. */
-function barrierOf(k: Kernel, n: number): () => void {
+/**
+ * A barrier of `n` workers on the lab's `phase` (count) and `turn` (generation) words. `spin`
+ * (the barrier that starts a timed pass), when the host has a core for each worker: a waiter
+ * spins up to SPIN_MS before it sleeps, because a sleeping waiter wakes tens of µs to ms after
+ * the release (the futex wake, an idle vCPU's exit) and that delay would be counted in the span
+ * of the pass. The barrier that ends a pass sleeps at once, so an idle worker never competes
+ * with a timed one.
+ */
+function barrierOf(k: Kernel, n: number): (spin?: boolean) => void {
   const lab = k.arena.pool('lab', LabLayout).addr(0);
   const V = k.arena.view(LabLayout);
   const i32 = k.arena.i32;
   const cnt = V.idx(lab, 'phase');
   const gen = V.idx(lab, 'turn');
-  return () => {
+  const mayspin = n <= availableParallelism();
+  return (spin = false) => {
     if (n <= 1) return;
     const g = Atomics.load(i32, gen);
     if (Atomics.add(i32, cnt, 1) + 1 === n) {
@@ -108,6 +124,10 @@ function barrierOf(k: Kernel, n: number): () => void {
       Atomics.notify(i32, gen);
       return;
     }
+    if (spin && mayspin) {
+      const until = performance.now() + SPIN_MS;
+      while (Atomics.load(i32, gen) === g) if (performance.now() > until) break;
+    }
     const deadline = performance.now() + 60_000;
     while (Atomics.load(i32, gen) === g) {
       if (k.shuttingDown() || performance.now() > deadline) throw new Error(`benchhit: cpu ${k.cpu}: barrier of ${n} never released`);
@@ -115,6 +135,10 @@ function barrierOf(k: Kernel, n: number): () => void {
     }
   };
 }
+/** How often (requests) a caller tests whether another ended the pass. */
+const STOP_EVERY = 8;
+/** How long a barrier waiter spins before it sleeps (ms): longer than a pass's rearm, much shorter than a pass. */
+const SPIN_MS = 2;
 
 /** Sleep until readahead is done (IOBUSY clear), as `bootcache:caller` does with `warm`. */
 function waitReadahead(k: Kernel, bc: BootCache): void {
@@ -188,20 +212,38 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
   const nblk = a.reqBytes / bs;
   const res: BootCacheHitResult = { spans: {}, leftOver: 0, errors: 0, sink: 0 };
 
+  // passover: the number of the last pass that some caller ended (see kiolabPass).
+  const passover = k.arena.view(LabLayout).idx(k.arena.pool('lab', LabLayout).addr(0), 'passover');
+  let passNo = 0;
+
   /**
    * A pass of BootCache hits: each request is set up on the caller's buffer (setupRaw: b_cmd,
    * b_data, b_bcount, the device bio and its offset; setup_sync), issued with dev_dstrategy —
    * BC_strategy, as a user's read — and waited for in biowait. `kiolab` keeps one pbuf for the
    * pass, as a process reuses its buffer; `kiolab-pbuf` takes and releases one per request, as
    * `bootcache:caller` does (getpbuf/relpbuf are the pbuf pool's, not BootCache's).
+   *
+   * The pass ends for every caller when the first one has issued all its requests: it posts the
+   * pass's number in `passover`, which the others test every STOP_EVERY requests. So the span
+   * (max t1 - min t0) is a time in which every caller worked; without it, a caller on a faster
+   * host core would finish first and sit in the barrier, and the span would end in a tail where
+   * one caller runs alone. The passes are numbered alike in every caller (the barriers).
+   * `solo`: only caller 0 works; the others sleep in the barrier that ends the pass (a span of
+   * no operations), so the pass measures one caller on the same machine, at the same moment.
    */
-  const kiolabPass = (perRequestPbuf: boolean): Span => {
+  const kiolabPass = (perRequestPbuf: boolean, solo = false): Span => {
     const io = dev.io;
-    barrier();
+    const no = ++passNo;
+    barrier(true);
+    if (solo && a.index !== 0) {
+      barrier();
+      return { t0: 0, t1: 0, ops: 0 };
+    }
     const t0 = wall();
     let held = perRequestPbuf ? 0 : dev.pbufs.getpbuf();
     if (held === null) throw new Error('benchhit:bootcache: no pbuf');
-    for (let q = 0; q < nreq; q++) {
+    let q = 0;
+    while (q < nreq) {
       const bp = perRequestPbuf ? dev.pbufs.getpbuf() : held;
       if (bp === null) throw new Error('benchhit:bootcache: no pbuf');
       const bio2 = setupRaw(dev, bp, unit, false, reqOff[q] / bs, nblk, data);
@@ -209,15 +251,19 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
       dev.dev_dstrategy(unit, bio2);
       if (io.biowait(bio1, null, 0)) res.errors++;
       if (perRequestPbuf) dev.pbufs.relpbuf(bp);
+      q++;
+      if (q % STOP_EVERY === 0 && Atomics.load(i32, passover) === no) break;
     }
+    if (q === nreq) Atomics.store(i32, passover, no);
     if (!perRequestPbuf) dev.pbufs.relpbuf(held);
     held = 0;
     const t1 = wall();
     barrier();
-    res.leftOver += leftOf();
+    // Every request issued was a hit: exactly the blocks of the ones not issued are left.
+    res.leftOver += leftOf() - (nreq - q) * nblk;
     rearm();
     k.sync.progress();
-    return { t0, t1, ops: nreq };
+    return { t0, t1, ops: q };
   };
   /**
    * The request's machinery without BootCache (`bio`): the same buffer, setupRaw, setup_sync,
@@ -227,7 +273,7 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
   const bioPass = (): Span => {
     const io = dev.io;
     const len = a.reqBytes;
-    barrier();
+    barrier(true);
     const t0 = wall();
     const bp = dev.pbufs.getpbuf();
     if (bp === null) throw new Error('benchhit:bootcache: no pbuf');
@@ -246,7 +292,7 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
     return { t0, t1, ops: nreq };
   };
   const rawPass = (): Span => {
-    barrier();
+    barrier(true);
     const t0 = wall();
     const len = a.reqBytes;
     for (let q = 0; q < nreq; q++) u8.copyWithin(data, reqSrc[q], reqSrc[q] + len);
@@ -302,25 +348,35 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
     return { t0, t1, ops: pmOps };
   };
   const pmDepth = a.pmDepth ?? 16;
-  const pass = (m: BootCacheHitArgs['modes'][number]): Span => (m === 'kiolab' ? kiolabPass(false) : m === 'kiolab-pbuf' ? kiolabPass(true) : m === 'bio' ? bioPass() : rawPass());
+  const pass = (m: BootCacheHitArgs['modes'][number]): Span =>
+    m === 'kiolab' ? kiolabPass(false) : m === 'kiolab-solo' ? kiolabPass(false, true) : m === 'kiolab-pbuf' ? kiolabPass(true) : m === 'bio' ? bioPass() : rawPass();
 
   try {
-    // Warm-up (untimed): whole passes of each mode, the same count in every caller (the barriers).
-    for (const m of a.modes) {
-      const n = Math.max(1, Math.ceil(a.warmOps / (m.startsWith('postmessage') ? Math.max(1, pmOps) * 8 : nreq)));
-      for (let p = 0; p < n; p++) {
+    // Warm-up (untimed): whole passes of each mode, the same count in every caller (the barriers),
+    // the modes taking turns as in the timed loop, so the host's scheduler has settled where the
+    // threads run (a caller that sits solo passes out sleeps and wakes at every one) before timing.
+    const warm = (m: BootCacheHitArgs['modes'][number]): number => Math.max(1, Math.ceil(a.warmOps / (m.startsWith('postmessage') ? Math.max(1, pmOps) * 8 : nreq)));
+    const most = Math.max(...a.modes.map(warm));
+    for (let p = 0; p < most; p++) {
+      for (const m of a.modes) {
+        if (p >= warm(m)) continue;
         if (m.startsWith('postmessage')) await pmPass(m === 'postmessage' ? 1 : pmDepth);
         else pass(m);
       }
     }
     res.leftOver = 0;
     for (const m of a.modes) res.spans[m] = [];
+    // The modes take turns pass by pass, so the figures compared (kiolab and its baselines)
+    // are measured within milliseconds of each other: this host's speed drifts by up to 2x
+    // over tens of milliseconds, and a paired ratio cancels that drift.
     for (let rep = 0; rep < a.reps; rep++) {
-      for (const m of a.modes) {
-        const passes: Span[] = [];
-        if (m.startsWith('postmessage')) passes.push(await pmPass(m === 'postmessage' ? 1 : pmDepth));
-        else for (let p = 0; p < a.passes; p++) passes.push(pass(m));
-        res.spans[m].push(passes);
+      for (const m of a.modes) res.spans[m].push([]);
+      for (let p = 0; p < a.passes; p++) {
+        for (const m of a.modes) {
+          if (m.startsWith('postmessage')) {
+            if (p === 0) res.spans[m][rep].push(await pmPass(m === 'postmessage' ? 1 : pmDepth));
+          } else res.spans[m][rep].push(pass(m));
+        }
       }
     }
   } finally {
@@ -361,7 +417,7 @@ function bufcacheHit(k: Kernel, a: BufCacheHitArgs): BufCacheHitResult {
   const offHnext = bc.B.idx(0, 'b_hnext');
 
   const kiolabPass = (release: 'bqrelse' | 'brelse'): Span => {
-    barrier();
+    barrier(true);
     const t0 = wall();
     for (let j = 0; j < a.ops; j++) {
       const bp = getblk(bc, vp, offs[j], bsize, 0, 0);
@@ -385,7 +441,7 @@ function bufcacheHit(k: Kernel, a: BufCacheHitArgs): BufCacheHitResult {
     return bp;
   };
   const rawPass = (): Span => {
-    barrier();
+    barrier(true);
     const t0 = wall();
     let s = 0;
     for (let j = 0; j < a.ops; j++) s += rawLookup(offs[j]);
