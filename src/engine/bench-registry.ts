@@ -9,10 +9,10 @@
  *     run: async ({ scale, reps }, progress) => ({ figures: [{ name, unit: 'ns/op', baseline, value, ratio, target: '<= 10x raw', ok }] }),
  *   });
  *
- * Extension points waiting for the subsystems (issue 7): `bootcache-hit` and `bufcache-hit`
- * (hit paths against raw lock+lookup / raw copy, target ≤ 10×), `bootcache-postmessage` (the
- * shared-memory design against a postMessage design, target ≥ 20×), `bootcache-scaling` and
- * `bufcache-scaling` (1 → 2 → 4 callers; use `scalingFigures` below, target 2 callers ≥ 1.6×).
+ * The hit benchmarks (src/engine/bench-hit.ts): `bootcache-hit` and `bufcache-hit` (hit paths
+ * against raw lock+lookup / raw copy, target ≤ 10×), `bootcache-postmessage` (the shared-memory
+ * design against a postMessage design, target ≥ 20×), `bootcache-scaling` and `bufcache-scaling`
+ * (2 and 4 callers against caller 0 alone on the same machine, target 2 callers ≥ 1.6×).
  */
 import type { Figure } from './bench-primitives.js';
 
@@ -49,31 +49,6 @@ export function registerBenchmark(b: Benchmark): void {
 
 export function benchmarks(): Benchmark[] {
   return [...table.values()].sort((a, b) => (a.order ?? 100) - (b.order ?? 100) || a.name.localeCompare(b.name));
-}
-
-/**
- * Figures of a scaling run: `rates[n]` is the throughput (ops/s) with n callers; each figure is
- * the speed-up over one caller, with the target `minSpeedup[n]` when given (e.g. { 2: 1.6 }).
- */
-export function scalingFigures(name: string, rates: Record<number, number>, minSpeedup: Record<number, number> = {}): Figure[] {
-  const one = rates[1];
-  if (!(one > 0)) throw new RangeError(`scalingFigures(${name}): needs the rate with 1 caller, got ${one}`);
-  return Object.keys(rates)
-    .map(Number)
-    .filter((n) => n !== 1)
-    .sort((a, b) => a - b)
-    .map((n) => {
-      const ratio = rates[n] / one;
-      const min = minSpeedup[n];
-      return {
-        name: `${name}, ${n} callers vs 1`,
-        unit: 'ops/s',
-        baseline: one,
-        value: rates[n],
-        ratio,
-        ...(min !== undefined ? { target: `>= ${min}x one caller`, ok: ratio >= min } : {}),
-      };
-    });
 }
 
 /** The figures table of a benchmark (the same columns as the primitives report). */

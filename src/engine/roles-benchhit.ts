@@ -82,7 +82,8 @@ export interface BufCacheHitArgs {
   nblocks: number;
   /** Operations per pass. */
   ops: number;
-  modes: ('bqrelse' | 'brelse' | 'raw')[];
+  /** `bqrelse-solo`: bqrelse passes of caller 0 alone (the others wait), paired in time with the `bqrelse` passes. */
+  modes: ('bqrelse' | 'bqrelse-solo' | 'brelse' | 'raw')[];
   reps: number;
   passes: number;
   /** Untimed warm-up operations per mode (whole passes, at least one). */
@@ -416,19 +417,35 @@ function bufcacheHit(k: Kernel, a: BufCacheHitArgs): BufCacheHitResult {
   const offLoffset = bc.B.idx(0, 'b_loffset');
   const offHnext = bc.B.idx(0, 'b_hnext');
 
-  const kiolabPass = (release: 'bqrelse' | 'brelse'): Span => {
+  // passover: the number of the last pass that some caller ended (as in bootcacheHit).
+  const passover = k.arena.view(LabLayout).idx(lab, 'passover');
+  let passNo = 0;
+  /**
+   * A pass of getblk + bqrelse/brelse of resident buffers. As BootCache's passes: it ends for
+   * every caller when the first has done its operations, and `solo` runs caller 0 alone.
+   */
+  const kiolabPass = (release: 'bqrelse' | 'brelse', solo = false): Span => {
+    const no = ++passNo;
     barrier(true);
+    if (solo && a.index !== 0) {
+      barrier();
+      return { t0: 0, t1: 0, ops: 0 };
+    }
     const t0 = wall();
-    for (let j = 0; j < a.ops; j++) {
+    let j = 0;
+    while (j < a.ops) {
       const bp = getblk(bc, vp, offs[j], bsize, 0, 0);
       if ((bc.b_flags.load(bp) & B_CACHE) === 0) res.notCached++;
       if (release === 'bqrelse') bqrelse(bc, bp);
       else brelse(bc, bp);
+      j++;
+      if (j % STOP_EVERY === 0 && Atomics.load(i32, passover) === no) break;
     }
+    if (j === a.ops) Atomics.store(i32, passover, no);
     const t1 = wall();
     barrier();
     k.sync.progress();
-    return { t0, t1, ops: a.ops };
+    return { t0, t1, ops: j };
   };
   const rawLookup = (loffset: number): number => {
     while (Atomics.compareExchange(i32, lk, 0, 1) !== 0) {
@@ -452,17 +469,16 @@ function bufcacheHit(k: Kernel, a: BufCacheHitArgs): BufCacheHitResult {
   };
   for (let lbn = 0; lbn < a.nblocks; lbn++) if (rawLookup(lbn * bsize) !== bufOf[lbn]) res.rawMismatches++;
 
-  const run = (m: BufCacheHitArgs['modes'][number]): Span => (m === 'raw' ? rawPass() : kiolabPass(m));
-  // Warm-up (untimed): whole passes, the same count in every caller (the barriers).
-  for (const m of a.modes) for (let p = Math.max(1, Math.ceil(a.warmOps / a.ops)); p > 0; p--) run(m);
+  const run = (m: BufCacheHitArgs['modes'][number]): Span => (m === 'raw' ? rawPass() : m === 'bqrelse-solo' ? kiolabPass('bqrelse', true) : kiolabPass(m));
+  // Warm-up (untimed): whole passes, the same count in every caller (the barriers), the modes
+  // taking turns as in the timed loop.
+  for (let p = Math.max(1, Math.ceil(a.warmOps / a.ops)); p > 0; p--) for (const m of a.modes) run(m);
   res.notCached = 0;
   for (const m of a.modes) res.spans[m] = [];
+  // The modes take turns pass by pass, so a ratio compares figures measured milliseconds apart.
   for (let rep = 0; rep < a.reps; rep++) {
-    for (const m of a.modes) {
-      const passes: Span[] = [];
-      for (let p = 0; p < a.passes; p++) passes.push(run(m));
-      res.spans[m].push(passes);
-    }
+    for (const m of a.modes) res.spans[m].push([]);
+    for (let p = 0; p < a.passes; p++) for (const m of a.modes) res.spans[m][rep].push(run(m));
   }
   return res;
 }
