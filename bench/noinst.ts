@@ -3,7 +3,8 @@
  * with a transformer that removes the race lab's instrumentation, into dist/noinst/ (src/ and
  * workers/ only; dist/ is not in git). What it removes:
  *
- *  - hook calls: `if (x.hook !== null) x.hook.at(...)` statements (src/sync/sync.ts);
+ *  - hook calls: `if (x._hook !== null) x._hook.at(...)` and `x._hook?.at(...)` statements
+ *    (src/sync/sync.ts: the slow paths and HookedSync);
  *  - user points: `s.point(name, addr);` statements (subsystem code);
  *  - bug switches: `bugs.any && ...` chains become `false`, and the `if`, `!` and `?:` around
  *    them are folded, so the correct code is all that is left.
@@ -52,14 +53,21 @@ function switchChain(e: ts.Expression): boolean {
   return switchChain(e.left) || (switchChain(e.right) && pure(e.left));
 }
 
-/** `if (x.hook !== null) x.hook.at(...)` with no else. */
+const isHookField = (e: ts.Expression): boolean => ts.isPropertyAccessExpression(e) && (e.name.text === 'hook' || e.name.text === '_hook');
+
+/** `x.hook.at(...)` or `x._hook?.at(...)`. */
+function isHookCall(e: ts.Expression): boolean {
+  return ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && e.expression.name.text === 'at' && isHookField(e.expression.expression);
+}
+
+/** `if (x.hook !== null) x.hook.at(...)` (or `_hook`) with no else. */
 function isHookGuard(s: ts.IfStatement): boolean {
   const c = strip(s.expression);
   if (s.elseStatement || !ts.isBinaryExpression(c) || c.operatorToken.kind !== ts.SyntaxKind.ExclamationEqualsEqualsToken) return false;
-  if (!ts.isPropertyAccessExpression(c.left) || c.left.name.text !== 'hook' || c.right.kind !== ts.SyntaxKind.NullKeyword) return false;
+  if (!isHookField(c.left) || c.right.kind !== ts.SyntaxKind.NullKeyword) return false;
   const t = s.thenStatement;
   const call = ts.isExpressionStatement(t) ? t.expression : ts.isBlock(t) && t.statements.length === 1 && ts.isExpressionStatement(t.statements[0]) ? t.statements[0].expression : null;
-  return !!call && ts.isCallExpression(call) && ts.isPropertyAccessExpression(call.expression) && call.expression.name.text === 'at' && ts.isPropertyAccessExpression(call.expression.expression) && call.expression.expression.name.text === 'hook';
+  return !!call && isHookCall(call);
 }
 
 /** `s.point(name, addr);` */
@@ -103,6 +111,10 @@ export function noinstTransformer(stats: { hooks: number; points: number; switch
     };
     const visit = (node: ts.Node): ts.Node | undefined => {
       if (ts.isIfStatement(node) && isHookGuard(node)) {
+        stats.hooks++;
+        return gone(node);
+      }
+      if (ts.isExpressionStatement(node) && isHookCall(node.expression)) {
         stats.hooks++;
         return gone(node);
       }

@@ -66,8 +66,8 @@ export class Sync {
   readonly S: StructView<keyof typeof SleepStatLayout.off>;
   readonly globals: number;
   readonly ncpu: number;
-  /** Installed by the race lab; null costs one check per point. */
-  hook: Hook | null = null;
+  /** The installed hook (see `hook`); read directly on slow paths. */
+  protected _hook: Hook | null = null;
   private readonly i32: Int32Array;
   private readonly G: StructView<keyof typeof SyncGlobalsLayout.off>;
   private readonly Q: StructView<keyof typeof SleepBucketLayout.off>;
@@ -184,6 +184,19 @@ export class Sync {
     this.ss_totalus_hi = S.field('ss_totalus_hi');
   }
 
+  /**
+   * The instrumentation hook (the race lab, traces). Installing one switches this object to
+   * HookedSync, whose lock, unlock, interlock, wakeup and point methods call it; with none the
+   * fast paths carry no check at all. Slow paths (spinning, blocking, sleeping) test `_hook`.
+   */
+  get hook(): Hook | null {
+    return this._hook;
+  }
+  set hook(h: Hook | null) {
+    this._hook = h;
+    Object.setPrototypeOf(this, h === null ? Sync.prototype : HookedSync.prototype);
+  }
+
   /** This cpu's thread record address. */
   get curthread(): number {
     return this.td;
@@ -281,11 +294,9 @@ export class Sync {
 
   /** Acquire spinlock `lk`. Never sleeps; spins with bounded backoff. */
   spin_lock(lk: number): void {
-    if (this.hook !== null) this.hook.at(Point.SPIN_LOCK, lk, 0);
     if (this.lk_word.cas(lk, 0, 1) !== 0) this.spin_lock_contested(lk);
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
-    if (this.hook !== null) this.hook.at(Point.SPIN_LOCKED, lk, 0);
   }
 
   private spin_lock_contested(lk: number): void {
@@ -302,7 +313,7 @@ export class Sync {
     for (;;) {
       while (word.load(lk) !== 0) {
         spins++;
-        if (this.hook !== null) this.hook.at(Point.SPIN_WAIT, lk, 0);
+        if (this._hook !== null) this._hook.at(Point.SPIN_WAIT, lk, 0);
         for (let k = 0; k < backoff; k++) {
           // cpu_pause()
         }
@@ -320,17 +331,14 @@ export class Sync {
 
   /** Try once to take spinlock `lk`; true when taken. */
   spin_trylock(lk: number): boolean {
-    if (this.hook !== null) this.hook.at(Point.SPIN_LOCK, lk, 0);
     if (this.lk_word.cas(lk, 0, 1) !== 0) return false;
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
-    if (this.hook !== null) this.hook.at(Point.SPIN_LOCKED, lk, 0);
     return true;
   }
 
   /** Release spinlock `lk`, which this cpu must hold. */
   spin_unlock(lk: number): void {
-    if (this.hook !== null) this.hook.at(Point.SPIN_UNLOCK, lk, 0);
     if (this.lk_owner.get(lk) !== this.cpu + 1) this.notOwner('spin_unlock', lk);
     this.lk_owner.set(lk, 0);
     this.lk_word.store(lk, 0);
@@ -340,32 +348,26 @@ export class Sync {
 
   /** Acquire sleep lock `lk`; may sleep. */
   lock(lk: number): void {
-    if (this.hook !== null) this.hook.at(Point.MTX_LOCK, lk, 0);
     if (this.lk_word.cas(lk, 0, 1) !== 0) this.lock_contested(lk, Infinity);
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
-    if (this.hook !== null) this.hook.at(Point.MTX_LOCKED, lk, 0);
   }
 
   /** Take sleep lock `lk` if free; true when taken. Never sleeps. */
   trylock(lk: number): boolean {
-    if (this.hook !== null) this.hook.at(Point.MTX_LOCK, lk, 0);
     if (this.lk_word.cas(lk, 0, 1) !== 0) return false;
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
-    if (this.hook !== null) this.hook.at(Point.MTX_LOCKED, lk, 0);
     return true;
   }
 
   /** Acquire sleep lock `lk`, sleeping at most `timeoutMs`; 0 when taken, EWOULDBLOCK on timeout. */
   lock_timed(lk: number, timeoutMs: number): number {
-    if (this.hook !== null) this.hook.at(Point.MTX_LOCK, lk, 0);
     if (this.lk_word.cas(lk, 0, 1) !== 0) {
       if (this.lock_contested(lk, performance.now() + timeoutMs) !== 0) return EWOULDBLOCK;
     }
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
-    if (this.hook !== null) this.hook.at(Point.MTX_LOCKED, lk, 0);
     return 0;
   }
 
@@ -393,7 +395,7 @@ export class Sync {
         this.td_blockaddr.store(td, 0);
         return EWOULDBLOCK;
       }
-      if (this.hook !== null) this.hook.at(Point.MTX_BLOCK, lk, 0);
+      if (this._hook !== null) this._hook.at(Point.MTX_BLOCK, lk, 0);
       Atomics.wait(this.i32, word.idx(lk), 2, rem);
       sleeps++;
       c = word.exchange(lk, 2);
@@ -415,7 +417,6 @@ export class Sync {
 
   /** Release sleep lock `lk`, which this cpu must hold; wakes one waiter if any is recorded. */
   unlock(lk: number): void {
-    if (this.hook !== null) this.hook.at(Point.MTX_UNLOCK, lk, 0);
     if (this.lk_owner.get(lk) !== this.cpu + 1) this.notOwner('unlock', lk);
     this.lk_owner.set(lk, 0);
     if (this.lk_word.exchange(lk, 0) === 2) Atomics.notify(this.i32, this.lk_word.idx(lk), 1);
@@ -460,7 +461,6 @@ export class Sync {
   tsleep_interlock(ident: number): void {
     this.requireThread('tsleep_interlock');
     if (ident === 0) throw new ContractError('tsleep_interlock: ident 0 is not a channel');
-    if (this.hook !== null) this.hook.at(Point.INTERLOCK, ident, 0);
     if (this.ilIdent !== 0) this.tsleep_remove();
     this.ilIdent = ident;
     this.sq_count.add(this.bucketOf(ident), 1);
@@ -504,7 +504,7 @@ export class Sync {
     // FIFO order for wakeup_one: microseconds since the epoch, compared modulo 2^32.
     this.td_sleepseq.set(td, (sinceEpoch * 1000) | 0);
     this.td_flags.set(td, TDF_SLEEPING | TDF_INTERLOCKED);
-    if (this.hook !== null) this.hook.at(Point.SLEEP_BLOCK, ident, wm);
+    if (this._hook !== null) this._hook.at(Point.SLEEP_BLOCK, ident, wm);
     const wchan = this.td_wchan;
     const gen = this.td_wakegen.idx(td);
     const deadline = timeoutMs > 0 ? t0 + timeoutMs : Infinity;
@@ -538,7 +538,7 @@ export class Sync {
     if (lo >= 4294967296) this.ss_totalus_hi.set(st, this.ss_totalus_hi.get(st) + 1);
     this.ss_totalus_lo.set(st, lo | 0);
     if (us > this.ss_maxus.get(st)) this.ss_maxus.set(st, us);
-    if (this.hook !== null) this.hook.at(Point.SLEEP_WOKE, ident, wm);
+    if (this._hook !== null) this._hook.at(Point.SLEEP_WOKE, ident, wm);
     return result;
   }
 
@@ -565,7 +565,6 @@ export class Sync {
 
   /** Wake every cpu sleeping (or interlocked) on `ident`; returns how many. Never sleeps. */
   wakeup(ident: number): number {
-    if (this.hook !== null) this.hook.at(Point.WAKEUP, ident, 0);
     if (this.sq_count.load(this.bucketOf(ident)) === 0) return 0;
     let n = 0;
     const wchan = this.td_wchan;
@@ -581,7 +580,6 @@ export class Sync {
 
   /** Wake the cpu that has waited longest on `ident`; returns 1 if one was woken, else 0. */
   wakeup_one(ident: number): number {
-    if (this.hook !== null) this.hook.at(Point.WAKEUP, ident, 0);
     const wchan = this.td_wchan;
     for (;;) {
       if (this.sq_count.load(this.bucketOf(ident)) === 0) return 0;
@@ -626,9 +624,7 @@ export class Sync {
   }
 
   /** A named instrumentation point of a subsystem (the race lab's hook sees it). */
-  point(name: number, addr: number): void {
-    if (this.hook !== null) this.hook.at(Point.USER, addr, name);
-  }
+  point(name: number, addr: number): void {}
 
   /** Count progress (the deadlock watchdog watches this per cpu). */
   progress(): void {
@@ -637,6 +633,65 @@ export class Sync {
 
   private requireThread(fn: string): void {
     if (this.td < 0) throw new ContractError(`${fn}: the main thread may not sleep or block (cpu -1)`);
+  }
+}
+
+/**
+ * Sync with a hook installed (never constructed: `Sync.hook = h` switches an object's prototype
+ * here). Each method calls the hook at its points, in the order the plain methods' effects happen,
+ * around the plain method. The hook may be removed during a call, hence the checks.
+ */
+class HookedSync extends Sync {
+  override spin_lock(lk: number): void {
+    this._hook?.at(Point.SPIN_LOCK, lk, 0);
+    super.spin_lock(lk);
+    this._hook?.at(Point.SPIN_LOCKED, lk, 0);
+  }
+  override spin_trylock(lk: number): boolean {
+    this._hook?.at(Point.SPIN_LOCK, lk, 0);
+    if (!super.spin_trylock(lk)) return false;
+    this._hook?.at(Point.SPIN_LOCKED, lk, 0);
+    return true;
+  }
+  override spin_unlock(lk: number): void {
+    this._hook?.at(Point.SPIN_UNLOCK, lk, 0);
+    super.spin_unlock(lk);
+  }
+  override lock(lk: number): void {
+    this._hook?.at(Point.MTX_LOCK, lk, 0);
+    super.lock(lk);
+    this._hook?.at(Point.MTX_LOCKED, lk, 0);
+  }
+  override trylock(lk: number): boolean {
+    this._hook?.at(Point.MTX_LOCK, lk, 0);
+    if (!super.trylock(lk)) return false;
+    this._hook?.at(Point.MTX_LOCKED, lk, 0);
+    return true;
+  }
+  override lock_timed(lk: number, timeoutMs: number): number {
+    this._hook?.at(Point.MTX_LOCK, lk, 0);
+    const r = super.lock_timed(lk, timeoutMs);
+    if (r === 0) this._hook?.at(Point.MTX_LOCKED, lk, 0);
+    return r;
+  }
+  override unlock(lk: number): void {
+    this._hook?.at(Point.MTX_UNLOCK, lk, 0);
+    super.unlock(lk);
+  }
+  override tsleep_interlock(ident: number): void {
+    this._hook?.at(Point.INTERLOCK, ident, 0);
+    super.tsleep_interlock(ident);
+  }
+  override wakeup(ident: number): number {
+    this._hook?.at(Point.WAKEUP, ident, 0);
+    return super.wakeup(ident);
+  }
+  override wakeup_one(ident: number): number {
+    this._hook?.at(Point.WAKEUP, ident, 0);
+    return super.wakeup_one(ident);
+  }
+  override point(name: number, addr: number): void {
+    this._hook?.at(Point.USER, addr, name);
   }
 }
 
