@@ -55,7 +55,7 @@ export interface BootCacheHitArgs {
    * paired in time with the `kiolab` passes of the same run. `postmessage`: one request in
    * flight; `postmessage-pipelined`: `pmDepth` in flight.
    */
-  modes: ('kiolab' | 'kiolab-solo' | 'kiolab-pbuf' | 'raw' | 'bio' | 'postmessage' | 'postmessage-pipelined')[];
+  modes: ('kiolab' | 'kiolab-solo' | 'kiolab-pbuf' | 'raw' | 'raw-solo' | 'bio' | 'postmessage' | 'postmessage-pipelined')[];
   reps: number;
   /** Passes over the region per rep (kiolab and raw). */
   passes: number;
@@ -292,15 +292,27 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
     barrier();
     return { t0, t1, ops: nreq };
   };
-  const rawPass = (): Span => {
+  /** The raw copies of a pass; `solo` and the end of a pass as in kiolabPass (raw-solo: caller 0 alone). */
+  const rawPass = (solo = false): Span => {
+    const no = ++passNo;
     barrier(true);
+    if (solo && a.index !== 0) {
+      barrier();
+      return { t0: 0, t1: 0, ops: 0 };
+    }
     const t0 = wall();
     const len = a.reqBytes;
-    for (let q = 0; q < nreq; q++) u8.copyWithin(data, reqSrc[q], reqSrc[q] + len);
+    let q = 0;
+    while (q < nreq) {
+      u8.copyWithin(data, reqSrc[q], reqSrc[q] + len);
+      q++;
+      if (q % STOP_EVERY === 0 && Atomics.load(i32, passover) === no) break;
+    }
+    if (q === nreq) Atomics.store(i32, passover, no);
     const t1 = wall();
     res.sink += u8[data];
     barrier();
-    return { t0, t1, ops: nreq };
+    return { t0, t1, ops: q };
   };
 
   let pm: { ask(off: number, len: number): Promise<Uint8Array>; close(): Promise<number> } | null = null;
@@ -350,7 +362,7 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
   };
   const pmDepth = a.pmDepth ?? 16;
   const pass = (m: BootCacheHitArgs['modes'][number]): Span =>
-    m === 'kiolab' ? kiolabPass(false) : m === 'kiolab-solo' ? kiolabPass(false, true) : m === 'kiolab-pbuf' ? kiolabPass(true) : m === 'bio' ? bioPass() : rawPass();
+    m === 'kiolab' ? kiolabPass(false) : m === 'kiolab-solo' ? kiolabPass(false, true) : m === 'kiolab-pbuf' ? kiolabPass(true) : m === 'bio' ? bioPass() : rawPass(m === 'raw-solo');
 
   try {
     // Warm-up (untimed): whole passes of each mode, the same count in every caller (the barriers),
