@@ -101,15 +101,7 @@ export function sampleOnce(arena: Arena, spec: MachineSpec, x: SampleCtx): { vio
 export function quiescentSampler(k: Kernel): (() => CheckerViolation | null) | null {
   if (samplersFor(k.spec).length === 0) return null;
   const x = lockCtx(k.sync, 1);
-  return () => {
-    const h = k.sync.hook;
-    k.sync.hook = null;
-    try {
-      return sampleOnce(k.arena, k.spec, x).violation;
-    } finally {
-      k.sync.hook = h;
-    }
-  };
+  return () => k.sync.unhooked(() => sampleOnce(k.arena, k.spec, x).violation);
 }
 
 export interface CheckerRun {
