@@ -18,7 +18,8 @@
  * cleared a word at a time, and nothing on it allocates.
  */
 import type { Arena, Pool } from '../shm/arena.js';
-import type { Field, StructView } from '../shm/view.js';
+import { Field, type StructView } from '../shm/view.js';
+import { BioLayout, IoBufLayout } from '../device/buf.js';
 import type { Devices } from '../device/disk.js';
 import { assertLive, POISON } from '../sync/poison.js';
 import { ContractError } from '../sync/errno.js';
@@ -117,13 +118,25 @@ export class BootCache {
   private readonly p_counted_shared: number;
   private readonly p_pages_freed: number;
   private readonly pcpu: Pool<BCPcpuStatsField>;
-  /** History clusters: address of the first and word offsets of hc_entries/hc_link; the entries' first word. */
+  /** History clusters: the address of cluster 1 (numbered from 1, 0 is none), their fields; the entries' first word. */
   readonly hc_base: number;
-  readonly hc_entries: number;
-  readonly hc_link: number;
+  readonly hc_entries: Field;
+  readonly hc_link: Field;
   readonly he_base: number;
+  /** Address of history cluster `k` (from 1). */
+  cluster(k: number): number {
+    return this.hc_base + (k - 1) * BCHistClusterLayout.bytes;
+  }
   private readonly flags: Field;
   private readonly ce_flags: Field;
+  /** The extent lock's owner word (ce_lock is a sync-layer lock; only its holder writes lk_owner). */
+  private readonly ce_lock_owner: Field;
+  /** The request's buf and bio words the strategy path reads and writes (device layer layouts). */
+  readonly bio_buf: Field;
+  readonly b_cmd: Field;
+  readonly b_bcount: Field;
+  readonly b_data: Field;
+  readonly b_resid: Field;
   private gen = -1;
   /** This cpu's copy of the (read-only while active) extent table: offsets, lengths, addresses. */
   n = 0;
@@ -195,11 +208,20 @@ export class BootCache {
     this.s_strategy_duringio = sw + so.ss_strategy_duringio;
     this.s_history_clusters = sw + so.ss_history_clusters;
     this.hc_base = arena.pool(R_CLUSTERS, BCHistClusterLayout).addr(0);
-    this.hc_entries = BCHistClusterLayout.off.hc_entries;
-    this.hc_link = BCHistClusterLayout.off.hc_link;
+    const H = arena.view(BCHistClusterLayout);
+    this.hc_entries = H.field('hc_entries');
+    this.hc_link = H.field('hc_link');
     this.he_base = arena.region(R_HISTORY).offset >> 2;
     this.flags = this.C.field('c_flags');
     this.ce_flags = this.E.field('ce_flags');
+    this.ce_lock_owner = new Field(this.i32, BCExtentLayout.off.ce_lock + LockLayout.off.lk_owner);
+    const O = arena.view(BioLayout);
+    const IB = arena.view(IoBufLayout);
+    this.bio_buf = O.field('bio_buf');
+    this.b_cmd = IB.field('b_cmd');
+    this.b_bcount = IB.field('b_bcount');
+    this.b_data = IB.field('b_data');
+    this.b_resid = IB.field('b_resid');
     this.funnelMode = this.C.load(this.c, 't_funnel') === 1;
     this.funnelLk = this.C.addrOf(this.c, 'c_funnel');
     this.hlock = this.C.addrOf(this.c, 'c_hlock');
@@ -270,11 +292,11 @@ export class BootCache {
   }
   /** ce_flags by a plain read, for a holder of the extent lock (writers without it only add CE_ABORTED). */
   ceFlagsLocked(i: number): number {
-    return this.i32[(this.eaddr[i] >>> 2) + BCExtentLayout.off.ce_flags];
+    return this.ce_flags.get(this.eaddr[i]);
   }
   /** This cpu holds extent `i`'s lock (its owner word, which only the holder writes, names this cpu). */
   extentOwned(i: number): boolean {
-    return this.i32[(this.eaddr[i] >>> 2) + BCExtentLayout.off.ce_lock + LockLayout.off.lk_owner] === this.sync.cpu + 1;
+    return this.ce_lock_owner.get(this.eaddr[i]) === this.sync.cpu + 1;
   }
 
   /**
@@ -283,7 +305,7 @@ export class BootCache {
    * extent poisoned (RACES.md `bc-drain-order`). Throws a ContractError naming the extent.
    */
   assertExtentLive(i: number): void {
-    if (this.i32[(this.eaddr[i] >>> 2) + BCExtentLayout.off.ce_flags] === POISON) {
+    if (this.ce_flags.get(this.eaddr[i]) === POISON) {
       assertLive(this.arena, this.eaddr[i] + BCExtentLayout.off.ce_flags * 4, `BC_cache_extent ${i} (touched by cpu ${this.sync.cpu})`, 1);
     }
   }

@@ -5,7 +5,7 @@
  */
 import { bugs } from '../sync/switches.js';
 import type { BootCache } from './cache.js';
-import { BCHistClusterLayout, BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING, HE_WORDS } from './defs.js';
+import { BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING, HE_WORDS } from './defs.js';
 
 /**
  * BC_add_history: append an entry to the current cluster, allocating a new cluster when it is
@@ -30,8 +30,7 @@ export function add_history(bc: BootCache, offset: number, length: number, flags
     i32[wb + 1] = Math.floor(bytes / 4294967296);
     const per = i32[bc.w_hist_entries];
     let cur = i32[bc.w_history];
-    const cb = BCHistClusterLayout.bytes;
-    if (cur === 0 || i32[((bc.hc_base + (cur - 1) * cb) >> 2) + bc.hc_entries] >= per) {
+    if (cur === 0 || bc.hc_entries.get(bc.cluster(cur)) >= per) {
       if (bugs.any && bugs.enabled('bc-history-no-recheck')) {
         // BootCache <= 64: drop the lock to allocate, then link the new cluster to the head seen
         // before (`cur`, now stale) without rechecking: a cluster added meanwhile is lost.
@@ -47,20 +46,20 @@ export function add_history(bc: BootCache, offset: number, length: number, flags
         Atomics.sub(i32, bc.s_history_clusters, 1);
         return;
       }
-      const hw = (bc.hc_base + (n - 1) * cb) >> 2;
-      i32[hw + bc.hc_entries] = 0;
-      i32[hw + bc.hc_link] = cur;
+      const hc = bc.cluster(n);
+      bc.hc_entries.set(hc, 0);
+      bc.hc_link.set(hc, cur);
       cur = n;
       i32[bc.w_history] = cur;
     }
-    const hw = ((bc.hc_base + (cur - 1) * cb) >> 2) + bc.hc_entries;
-    const k = i32[hw];
+    const hc = bc.cluster(cur);
+    const k = bc.hc_entries.get(hc);
     const w = bc.he_base + ((cur - 1) * per + k) * HE_WORDS;
     i32[w] = offset | 0;
     i32[w + 1] = Math.floor(offset / 4294967296);
     i32[w + 2] = length;
     i32[w + 3] = flags;
-    i32[hw] = k + 1;
+    bc.hc_entries.set(hc, k + 1);
   } finally {
     bc.sync.spin_unlock(bc.hlock);
   }

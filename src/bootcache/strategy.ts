@@ -9,21 +9,12 @@
  * written by this thread; the per-cpu counters (BCPcpuStatsLayout) by this cpu alone; ce_flags
  * is read under the extent lock. Every counter and history entry of the reference is kept.
  */
-import { BUF_CMD_READ, BioLayout, IoBufLayout } from '../device/buf.js';
+import { BUF_CMD_READ } from '../device/buf.js';
 import type { Devices } from '../device/disk.js';
 import { BootCache } from './cache.js';
 import { BC_FLAG_CACHEACTIVE, BC_FLAG_IOBUSY, BC_HE_HIT, BC_HE_MISS, BC_HE_WRITE, CE_ABORTED, CE_IODONE } from './defs.js';
 import { bugs } from '../sync/switches.js';
 import { BC_terminate_cache, BC_terminate_cache_async, BC_terminate_readahead, runSync } from './terminate.js';
-
-// Word offsets of the request's fields (the buf and bio layouts of the device layer).
-const BIO_BUF = BioLayout.off.bio_buf;
-const BIO_OFF_LO = BioLayout.off.bio_offset_lo;
-const BIO_OFF_HI = BioLayout.off.bio_offset_hi;
-const B_CMD = IoBufLayout.off.b_cmd;
-const B_BCOUNT = IoBufLayout.off.b_bcount;
-const B_DATA = IoBufLayout.off.b_data;
-const B_RESID = IoBufLayout.off.b_resid;
 
 /** Not looked up yet (an extent index is >= 0, a miss -1). */
 const NOT_LOOKED_UP = -2;
@@ -38,12 +29,10 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
   const i32 = bc.i32;
   // The issuer (this thread) set up the buf and bio; BC_init_cache wrote c_dev and c_strategy
   // before it published the routine that brought us here.
-  const bp = i32[(bio >>> 2) + BIO_BUF];
-  const lo = i32[(bio >>> 2) + BIO_OFF_LO];
-  const hi = i32[(bio >>> 2) + BIO_OFF_HI];
-  const offset = hi === -1 && lo === -1 ? -1 : (lo >>> 0) + hi * 4294967296;
-  const bcount = i32[(bp >>> 2) + B_BCOUNT];
-  const isRead = i32[(bp >>> 2) + B_CMD] === BUF_CMD_READ;
+  const bp = bc.bio_buf.get(bio);
+  const offset = dev.io.offset_own(bio);
+  const bcount = bc.b_bcount.get(bp);
+  const isRead = bc.b_cmd.get(bp) === BUF_CMD_READ;
   if (unit !== i32[bc.w_dev]) {
     dev.strategyById(i32[bc.w_strategy])(dev, unit, bio);
     return;
@@ -118,8 +107,8 @@ function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, b
     if (!bc.BC_blocks_present(i, base, Math.floor(bcount / bs))) return false;
     if (i32[bc.w_flags] & BC_FLAG_IOBUSY) Atomics.add(i32, bc.s_strategy_duringio, 1);
     const src = bc.edata[i] + base * bs;
-    bc.u8.copyWithin(i32[(bp >>> 2) + B_DATA], src, src + bcount);
-    i32[(bp >>> 2) + B_RESID] = 0; // published by biodone's atomic completion
+    bc.u8.copyWithin(bc.b_data.get(bp), src, src + bcount);
+    bc.b_resid.set(bp, 0); // published by biodone's atomic completion
     dev.io.biodone(bio);
     i32[bc.p_hit_blocks] += bc.BC_discard_blocks(i, offset, bcount);
     return true;

@@ -59,6 +59,11 @@ export function registerBufOps(name: string, ops: BufOps): void {
 
 const attached = new WeakMap<Sync, BioLayer>();
 
+/** A bio offset from its lo/hi words (both -1: NOOFFSET). */
+function decodeOffset(lo: number, hi: number): number {
+  return hi === -1 && lo === -1 ? NOOFFSET : (lo >>> 0) + hi * 4294967296;
+}
+
 export class BioLayer {
   readonly B: StructView<BufIoField>;
   readonly O: StructView<BioField>;
@@ -67,6 +72,8 @@ export class BioLayer {
   private readonly nameFns = new Map<number, BioDoneFn>();
   private readonly nameOps = new Map<number, BufOps>();
   private readonly bio_flags: Field;
+  private readonly bio_offset_lo: Field;
+  private readonly bio_offset_hi: Field;
   private readonly bk_active: Field;
   readonly biodoneSyncId: number;
 
@@ -87,6 +94,8 @@ export class BioLayer {
     this.B = arena.view(IoBufLayout) as StructView<BufIoField>;
     this.O = arena.view(BioLayout);
     this.bio_flags = this.O.field('bio_flags');
+    this.bio_offset_lo = this.O.field('bio_offset_lo');
+    this.bio_offset_hi = this.O.field('bio_offset_hi');
     this.bk_active = arena.view(BioTrackLayout).field('bk_active');
     this.biodoneSyncId = sync.intern('biodone_sync');
   }
@@ -174,9 +183,12 @@ export class BioLayer {
   }
 
   offset(bio: number): number {
-    const lo = this.O.load(bio, 'bio_offset_lo');
-    const hi = this.O.load(bio, 'bio_offset_hi');
-    return hi === -1 && lo === -1 ? NOOFFSET : (lo >>> 0) + hi * 4294967296;
+    return decodeOffset(this.bio_offset_lo.load(bio), this.bio_offset_hi.load(bio));
+  }
+
+  /** offset() of a bio this thread set up (or was handed by an atomic hand-off): plain reads. */
+  offset_own(bio: number): number {
+    return decodeOffset(this.bio_offset_lo.get(bio), this.bio_offset_hi.get(bio));
   }
 
   set_offset(bio: number, off: number): void {
