@@ -31,7 +31,6 @@ import { isPoisoned } from '../sync/poison.js';
 import { registerWakeCondition } from '../sync/wakecond.js';
 import { bugs } from '../sync/switches.js';
 import { ContractError, EIO } from '../sync/errno.js';
-import { PINTERLOCKED } from '../sync/sync.js';
 import { VX_BUSY } from './layout.js';
 import type { SwapIO } from './io.js';
 
@@ -397,20 +396,11 @@ export class SwapRegIO {
    * the last sw_reg_iodone). May sleep; no lock held.
    */
   sw_reg_drain(sd: number): void {
-    const s = this.sio.sync;
     const S = this.sio.swap.S;
     const sdp = this.sio.swap.sdp(sd);
-    const ch = S.addrOf(sdp, 'swd_inflight');
     this.sio.assertSleepable('sw_reg_drain', 'swd_inflight');
     if (S.load(sdp, 'swd_inflight') !== 0) this.sio.swap.G.add(this.sio.swap.g, 'sg_drain_waits', 1);
-    while (S.load(sdp, 'swd_inflight') !== 0) {
-      s.tsleep_interlock(ch);
-      if (S.load(sdp, 'swd_inflight') === 0) {
-        s.tsleep_remove();
-        break;
-      }
-      s.tsleep(ch, PINTERLOCKED, 'swdrain', 0);
-    }
+    this.sio.sync.tsleep_until(S.addrOf(sdp, 'swd_inflight'), 'swdrain', () => S.load(sdp, 'swd_inflight') === 0);
   }
 }
 

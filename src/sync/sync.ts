@@ -558,6 +558,22 @@ export class Sync {
   }
 
   /**
+   * Sleep on `ident` ("wmesg", `timeoutMs` a slice, 0: none) until `done()` holds, testing it
+   * again after the interlock so that a wakeup issued in between is not lost. Returns at once
+   * when it holds. `done` reads shared words only (no lock). May sleep.
+   */
+  tsleep_until(ident: number, wmesg: string | number, done: () => boolean, timeoutMs = 0): void {
+    while (!done()) {
+      this.tsleep_interlock(ident);
+      if (done()) {
+        this.tsleep_remove();
+        return;
+      }
+      this.tsleep(ident, PINTERLOCKED, wmesg, timeoutMs);
+    }
+  }
+
+  /**
    * Release sleep lock `lk`, sleep on `ident`, re-take `lk`. No wakeup issued after the caller
    * checked its condition under `lk` is lost. Entry and exit: `lk` held. May sleep.
    */

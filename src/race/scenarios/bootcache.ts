@@ -55,7 +55,6 @@ import { deviceWorker } from '../../device/worker.js';
 import '../../engine/roles-bootcache.js'; // the planner, the initializer and the 'bootcache' strategy
 import { registerPlanner, type Kernel, type MachineSpec } from '../../engine/spec.js';
 import type { BootCacheSpec } from '../../bootcache/defs.js';
-import { PINTERLOCKED } from '../../sync/sync.js';
 import { ContractError, EBUSY } from '../../sync/errno.js';
 import { registerWakeCondition } from '../detect.js';
 import { registerRaceScenario, type RaceDaemon } from '../scenario.js';
@@ -370,12 +369,7 @@ registerPlanner('race.bc-hitrate', (plan, s) => {
 function waitReadahead(c: BcCtx): void {
   const { bc } = c;
   const s = bc.sync;
-  const ident = bc.C.addrOf(bc.c, 'c_flags');
-  while (bc.cflags() & BC_FLAG_IOBUSY) {
-    s.tsleep_interlock(ident);
-    if (!(bc.cflags() & BC_FLAG_IOBUSY)) s.tsleep_remove();
-    else s.tsleep(ident, PINTERLOCKED, 'BC_warm', 0);
-  }
+  s.tsleep_until(bc.C.addrOf(bc.c, 'c_flags'), 'BC_warm', () => !(bc.cflags() & BC_FLAG_IOBUSY));
 }
 
 /**
@@ -387,13 +381,9 @@ function bcThread(c: BcCtx, done: number): boolean {
   const s = bc.sync;
   const go = bc.C.addrOf(bc.c, 'c_reader_go');
   const i32 = bc.i32;
-  for (;;) {
-    if (BC_terminate_requested(bc)) return BC_terminate_cache_thread(bc);
-    if (Atomics.load(i32, done) >= HR_CALLERS) return false;
-    s.tsleep_interlock(go);
-    if (BC_terminate_requested(bc) || Atomics.load(i32, done) >= HR_CALLERS) s.tsleep_remove();
-    else s.tsleep(go, PINTERLOCKED, 'BC_reader_idle', 0);
-  }
+  const due = () => BC_terminate_requested(bc) || Atomics.load(i32, done) >= HR_CALLERS;
+  s.tsleep_until(go, 'BC_reader_idle', due);
+  return BC_terminate_requested(bc) ? BC_terminate_cache_thread(bc) : false;
 }
 
 registerRaceScenario<BcCtx>({

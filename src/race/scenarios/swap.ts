@@ -26,7 +26,6 @@ import { deviceWorker } from '../../device/worker.js';
 import '../../engine/roles-swap.js'; // the swap planner and initializer (boot-time swapon)
 import type { Kernel } from '../../engine/spec.js';
 import { ContractError } from '../../sync/errno.js';
-import { PINTERLOCKED } from '../../sync/sync.js';
 import { PG_RESIDENT, PG_SWAPPED, SWAP_OFF, SWAP_ON, SWF_ENABLE, SwapGlobalsLayout } from '../../swap/layout.js';
 import { swapOffHook } from '../../swap/ctlchannel.js';
 import { sys_swapctl } from '../../swap/swapctl.js';
@@ -210,11 +209,7 @@ registerRaceScenario<SwCtx>({
       if (r !== 0) throw new ContractError(`swap-off: anon_swap_off returned ${r}`);
       return;
     }
-    while (Atomics.load(k.arena.i32, c.phase >>> 2) === 0) {
-      s.tsleep_interlock(c.phase);
-      if (Atomics.load(k.arena.i32, c.phase >>> 2) !== 0) s.tsleep_remove();
-      else s.tsleep(c.phase, PINTERLOCKED, 'swphase', 0);
-    }
+    awaitPhase(c);
     // The pager: fault the page in, write a new version, push it out again (A is disabled: to B).
     pg.page_lock(p);
     faultIn(c, p, 'swap-off/pager');
@@ -241,12 +236,7 @@ registerRaceScenario<SwCtx>({
 /** Wait (tsleep, so that explore can schedule around it) until the swapoff part released the pager. */
 function awaitPhase(c: SwCtx): void {
   const { k } = c;
-  const s = k.sync;
-  while (Atomics.load(k.arena.i32, c.phase >>> 2) === 0) {
-    s.tsleep_interlock(c.phase);
-    if (Atomics.load(k.arena.i32, c.phase >>> 2) !== 0) s.tsleep_remove();
-    else s.tsleep(c.phase, PINTERLOCKED, 'swphase', 0);
-  }
+  k.sync.tsleep_until(c.phase, 'swphase', () => Atomics.load(k.arena.i32, c.phase >>> 2) !== 0);
 }
 
 registerWakeCondition('swsettle', (arena, w) => Atomics.load(arena.i32, w >>> 2) === 0);
@@ -259,13 +249,7 @@ registerWakeCondition('swsettle', (arena, w) => Atomics.load(arena.i32, w >>> 2)
 function settle(c: SwCtx, sd: number): void {
   const S = c.pg.swap.S;
   const sdp = c.pg.swap.sdp(sd);
-  const ch = S.addrOf(sdp, 'swd_inflight');
-  const s = c.k.sync;
-  while (S.load(sdp, 'swd_inflight') !== 0) {
-    s.tsleep_interlock(ch);
-    if (S.load(sdp, 'swd_inflight') === 0) s.tsleep_remove();
-    else s.tsleep(ch, PINTERLOCKED, 'swsettle', 0);
-  }
+  c.k.sync.tsleep_until(S.addrOf(sdp, 'swd_inflight'), 'swsettle', () => S.load(sdp, 'swd_inflight') === 0);
 }
 
 registerRaceScenario<SwCtx>({
