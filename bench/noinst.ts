@@ -133,7 +133,7 @@ export function noinstTransformer(stats: { hooks: number; points: number; switch
 }
 
 /**
- * Compile src/ and workers/ of the repository (the compiler options of its tsconfig.json) without
+ * Compile src/, workers/ and bench/ of the repository (the compiler options of its tsconfig.json) without
  * instrumentation into `outDir` (default dist/noinst), one file at a time (as tsc's
  * isolatedModules: const enums become plain objects; no type check — `tsc -p .` does that).
  */
@@ -143,7 +143,7 @@ export function buildNoinst(outDir = NOINST_DIR): NoinstStats {
   const host: ts.ParseConfigFileHost = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } };
   const cfg = ts.getParsedCommandLineOfConfigFile(cfgPath, {}, host);
   if (!cfg) throw new Error(`noinst: cannot read ${cfgPath}`);
-  const files = cfg.fileNames.filter((p) => /^(src|workers)[\\/]/.test(relative(REPO_ROOT, p)) && !p.endsWith('.d.ts'));
+  const files = cfg.fileNames.filter((p) => /^(src|workers|bench)[\\/]/.test(relative(REPO_ROOT, p)) && !p.endsWith('.d.ts'));
   // ES modules, as tsc emits for this package ("type": "module"); one file alone cannot tell.
   const options: ts.CompilerOptions = { ...cfg.options, module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Bundler, declaration: false, sourceMap: false, inlineSourceMap: false, isolatedModules: true };
   const stats = { hooks: 0, points: 0, switches: 0 };
@@ -163,7 +163,7 @@ export function buildNoinst(outDir = NOINST_DIR): NoinstStats {
  */
 export function ensureNoinst(outDir = NOINST_DIR): NoinstStats & { rebuilt: boolean } {
   const stamp = join(outDir, 'noinst-stamp.json');
-  const inputs = [join(REPO_ROOT, 'bench', 'noinst.ts'), join(REPO_ROOT, 'tsconfig.json'), ...listTs(join(REPO_ROOT, 'src')), ...listTs(join(REPO_ROOT, 'workers'))];
+  const inputs = [join(REPO_ROOT, 'bench', 'noinst.ts'), join(REPO_ROOT, 'tsconfig.json'), ...listTs(join(REPO_ROOT, 'src')), ...listTs(join(REPO_ROOT, 'workers')), ...listTs(join(REPO_ROOT, 'bench'))];
   const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
   if (existsSync(stamp)) {
     const last = JSON.parse(readFileSync(stamp, 'utf8')) as NoinstStats & { newest: number };

@@ -1,19 +1,21 @@
 /**
- * `npm run bench`: every registered benchmark (src/engine/bench-registry.ts), each against its
+ * `npm run bench`: every registered benchmark (bench/registry.ts), each against its
  * baseline measured in the same run. Prints the figures and writes bench/results.json.
  *
  *   node dist/bench/run.js [--only a,b] [--quick] [--list]
  *
- * Subsystems add benchmarks with `registerBenchmark` in their src/engine/cli-<sub>.ts (imported
- * by cli-all.ts); nothing here changes when they do. Exit code 1 when a figure missed its target.
+ * Subsystems add benchmarks with `registerBenchmark` in bench/<name>.ts (imported
+ * here). Exit code 1 when a figure missed its target.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import '../src/engine/cli-all.js';
-import '../src/engine/bench-hit.js';
-import '../src/engine/bench-instrumentation.js';
-import { benchmarks, formatFigures } from '../src/engine/bench-registry.js';
+import '../workers/index.js';
+import '../src/cli/all.js';
+import './primitives.js';
+import './hit.js';
+import './instrumentation.js';
+import { benchmarks, formatFigures } from './registry.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {

@@ -13,8 +13,8 @@ import { Arena } from '../shm/arena.js';
 import { type SyncSnapshot, snapshot } from '../sync/snapshot.js';
 import { Sync } from '../sync/sync.js';
 import type { RoleResult, RoleTask, WorkerMessage } from './protocol.js';
-import { MachineLayout, type MachineSpec, initializers, planMachine } from './spec.js';
-import './subsystems.js';
+import { workerModules } from './roles.js';
+import { MachineLayout, type MachineSpec, initializers, plannerNames, planMachine } from './spec.js';
 
 export interface RoleSpec {
   role: string;
@@ -57,9 +57,14 @@ export class Machine {
   private readonly M;
   private readonly m: number;
   private running = false;
+  /** The worker modules and planners at construction: what every worker of this machine loads and checks. */
+  private readonly modules: string[];
+  private readonly planners: string[];
 
   constructor(readonly spec: MachineSpec) {
     validateSpec(spec);
+    this.modules = workerModules();
+    this.planners = plannerNames();
     this.arena = Arena.create(planMachine(spec));
     this.sync = Sync.init(this.arena);
     for (const f of initializers()) f(this.arena, this.sync, spec);
@@ -98,6 +103,7 @@ export class Machine {
       throw new RangeError(`machine: ${instances.length} role instances but the spec has only ${this.spec.ncpu} cpus`);
     }
     const n = instances.length;
+    const { modules, planners } = this;
     const pool = new Piscina({
       filename: WORKER_URL,
       minThreads: n,
@@ -127,12 +133,13 @@ export class Machine {
       ports.push(ch.port1);
       ch.port1.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready' && ++ready === n) {
-          this.M.store(this.m, 'm_go', 1);
-          Atomics.notify(this.arena.i32, this.M.idx(this.m, 'm_go'));
+          const go = this.M.field('m_go');
+          go.store(this.m, 1);
+          go.notify(this.m);
         }
         opts.onMessage?.(m);
       });
-      const task: RoleTask = { sab: this.arena.sab, spec: this.spec, cpu, role: inst.role, args: inst.args, port: ch.port2 };
+      const task: RoleTask = { sab: this.arena.sab, spec: this.spec, cpu, role: inst.role, args: inst.args, port: ch.port2, modules, planners };
       return pool.run(task, { transferList: [ch.port2] as never }).then(
         (value) => {
           results[cpu] = { cpu, role: inst.role, value };

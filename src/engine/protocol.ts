@@ -13,6 +13,10 @@ export interface RoleTask {
   role: string;
   args: unknown;
   port: MessagePort;
+  /** The worker modules to import before attaching (engine/roles.ts), in order. */
+  modules: string[];
+  /** The planners the main thread planned the arena with: the worker must have the same. */
+  planners: string[];
 }
 
 export type WorkerMessage =

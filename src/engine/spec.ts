@@ -8,7 +8,6 @@ import { Sync } from '../sync/sync.js';
 import { defineStruct } from '../shm/layout.js';
 import type { DeviceSpecPart } from '../device/config.js';
 import type { BufCacheSpec } from '../bufcache/tunables.js';
-import type { RaceSpec } from '../race/control.js';
 import type { SwapSpec } from '../swap/layout.js';
 import type { BootCacheSpec } from '../bootcache/defs.js';
 
@@ -22,8 +21,6 @@ export interface MachineSpec extends DeviceSpecPart {
   bootcache?: BootCacheSpec;
   /** Swap devices and the pager's page table (src/swap/layout.ts). */
   swap?: SwapSpec;
-  /** The race lab: bug switches, mode, seed, schedule (src/race/control.ts). */
-  race?: RaceSpec;
   /** The buffer cache: nbuf, files, queue sets, sysctl overrides (src/bufcache/tunables.ts). */
   bufcache?: BufCacheSpec;
 }
@@ -48,6 +45,25 @@ const planners = new Map<string, Planner>();
  */
 export function registerPlanner(name: string, p: Planner): void {
   planners.set(name, p);
+}
+
+/** The names of the registered planners, sorted. */
+export function plannerNames(): string[] {
+  return [...planners.keys()].sort();
+}
+
+/**
+ * A worker checks that it registered the same planners as the main thread before it plans the
+ * arena: a missing one means a module registered it without being a worker module.
+ */
+export function checkPlanners(mainNames: readonly string[]): void {
+  const missing = mainNames.filter((n) => !planners.has(n));
+  const extra = plannerNames().filter((n) => !mainNames.includes(n));
+  if (missing.length || extra.length) {
+    throw new Error(
+      `worker: the arena planners differ from the main thread's (${missing.length ? `missing here: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `only here: ${extra.join(', ')}` : ''}); a module that calls registerPlanner must be loaded in workers too: call workerModule(import.meta.url) in it`,
+    );
+  }
 }
 
 export type Initializer = (arena: Arena, sync: Sync, spec: MachineSpec) => void;

@@ -6,14 +6,22 @@
  * violation (then stops) and finally `done` with its sample count.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MachineLayout, type MachineSpec, planMachine } from '../engine/spec.js';
-import '../engine/subsystems.js';
-import '../report/trace.js'; // the report planner (trace rings, live counters)
+import { importWorkerModules } from '../engine/roles.js';
+import { MachineLayout, type MachineSpec, checkPlanners, planMachine } from '../engine/spec.js';
 import { Arena } from '../shm/arena.js';
 import { Sync } from '../sync/sync.js';
 import { lockCtx, sampleOnce } from './checker.js';
 
-const { sab, spec, periodMs, stop } = workerData as { sab: SharedArrayBuffer; spec: MachineSpec; periodMs: number; stop: Int32Array };
+const { sab, spec, periodMs, stop, modules, planners } = workerData as {
+  sab: SharedArrayBuffer;
+  spec: MachineSpec;
+  periodMs: number;
+  stop: Int32Array;
+  modules: string[];
+  planners: string[];
+};
+await importWorkerModules(modules);
+checkPlanners(planners);
 const arena = Arena.attach(sab, planMachine(spec));
 const sync = new Sync(arena, -1);
 const M = arena.view(MachineLayout);

@@ -14,7 +14,8 @@
 import { Worker } from 'node:worker_threads';
 import { sampleBootCache } from '../bootcache/sample.js';
 import { sampleBufcache } from '../bufcache/sample.js';
-import { type Kernel, type MachineSpec, registerInitializer } from '../engine/spec.js';
+import { workerModules } from '../engine/roles.js';
+import { type Kernel, type MachineSpec, plannerNames, registerInitializer } from '../engine/spec.js';
 import type { Arena } from '../shm/arena.js';
 import { sampleSwap } from '../swap/sample.js';
 import { LK_SPIN } from '../sync/layouts.js';
@@ -178,7 +179,7 @@ export interface CheckerHandle {
  */
 export function startChecker(arena: Arena, spec: MachineSpec, periodMs = CHECK_PERIOD_MS): CheckerHandle {
   const stopWord = new Int32Array(new SharedArrayBuffer(4));
-  const w = new Worker(new URL('./checker-worker.js', import.meta.url), { workerData: { sab: arena.sab, spec, periodMs, stop: stopWord } });
+  const w = new Worker(new URL('./checker-worker.js', import.meta.url), { workerData: { sab: arena.sab, spec, periodMs, stop: stopWord, modules: workerModules(), planners: plannerNames() } });
   w.unref();
   const violations: CheckerViolation[] = [];
   let samples = 0;

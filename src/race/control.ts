@@ -19,6 +19,7 @@
 import type { Arena } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
 import type { StructView } from '../shm/view.js';
+import { workerModule } from '../engine/roles.js';
 import { registerInitializer, registerPlanner } from '../engine/spec.js';
 import { bugs } from '../sync/switches.js';
 
@@ -26,6 +27,13 @@ export type RaceMode = 'stress' | 'explore' | 'replay' | 'check';
 export type Policy = 'random' | 'pct';
 
 /** The race part of a machine spec (plain JSON; every worker gets it). */
+declare module '../engine/spec.js' {
+  interface MachineSpec {
+    /** The race lab: bug switches, mode, seed, schedule (src/race/control.ts). */
+    race?: RaceSpec;
+  }
+}
+
 export interface RaceSpec {
   /** Bug switches on in this machine. */
   bugs?: string[];
@@ -109,6 +117,7 @@ export const RaceCpuLayout = defineStruct(
 );
 export type RaceCpuField = keyof typeof RaceCpuLayout.off;
 
+workerModule(import.meta.url); // the race planner resolves the switches in every worker
 registerPlanner('race', (plan, spec) => {
   // Every worker (and the main thread) plans the arena from the spec: the bug switches are
   // resolved here, once per worker.

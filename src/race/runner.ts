@@ -16,7 +16,7 @@ import { type Policy, RaceCtl, type RaceMode, STATE_NAMES } from './control.js';
 import { heldBy, lostWakeups, waitForGraph } from './detect.js';
 import type { HarnessArgs, HarnessResult } from './harness.js';
 import { type RaceScenario, raceScenario } from './scenario.js';
-import './scenarios/index.js';
+import '../../workers/race.js'; // the race:harness and race:daemon roles, and every race scenario
 
 export interface RaceOptions {
   scenario: string;

@@ -2,7 +2,7 @@
  * The progress line on a terminal: elapsed time, ETA and live IOPS, redrawn in place on stderr.
  * Silent (every method a no-op) when stderr is not a TTY or the report goes to stdout as JSON.
  */
-import type { ProgressSink } from '../engine/registry.js';
+import type { ProgressSink } from './context.js';
 import { humanCount } from './format.js';
 
 export class ProgressLine implements ProgressSink {

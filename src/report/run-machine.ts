@@ -7,7 +7,7 @@
  */
 import type { Machine, RoleSpec, RunOptions } from '../engine/machine.js';
 import type { RoleResult } from '../engine/protocol.js';
-import type { RunContext } from '../engine/registry.js';
+import type { RunContext } from './context.js';
 import type { MachineSpec } from '../engine/spec.js';
 import { DEFAULT_TRACE_EVENTS, LiveOps, type ReportSpecPart } from './trace.js';
 import { chromeEvents } from './trace-chrome.js';

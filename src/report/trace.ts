@@ -4,7 +4,7 @@
  * When a machine spec carries `report: { trace: N }`, the `report` planner reserves for each cpu
  * a 64-byte header line (event count, live op count) and a ring of N event records; with
  * `report: { live: true }` only the header lines. Every worker calls `traceAttach(k)` when it
- * attaches (src/engine/worker-main.ts): that installs a tracing `Hook` on its `Sync` (lock waits,
+ * attaches (an attach hook, see src/engine/roles.ts): that installs a tracing `Hook` on its `Sync` (lock waits,
  * sleeps with their wmesg, wakeups, named points) and points `OpRecorder` at the cpu's ring (I/O
  * spans) and live counter. Each ring has a single writer, its cpu; the main thread reads rings
  * after the run (`readTrace`, `chromeTrace` in trace-chrome.ts) and live counters while it runs.
@@ -17,6 +17,7 @@ import type { ArenaPlan, Arena } from '../shm/arena.js';
 import { type Hook, Point } from '../sync/hooks.js';
 import type { Sync } from '../sync/sync.js';
 import { LockLayout } from '../sync/layouts.js';
+import { onWorkerAttach, workerModule } from '../engine/roles.js';
 import { type MachineSpec, registerPlanner } from '../engine/spec.js';
 
 /** The spec part that turns on the report region. */
@@ -59,6 +60,8 @@ function cpuBytes(events: number): number {
   return TRACE_HEADER_BYTES + events * TRACE_RECORD_BYTES;
 }
 
+workerModule(import.meta.url); // the report planner and the attach hook below, in every worker
+onWorkerAttach('report', (k) => traceAttach(k));
 registerPlanner('report', (plan: ArenaPlan, spec: MachineSpec) => {
   const r = reportPart(spec);
   if (r) plan.bytes('report.ring', spec.ncpu * cpuBytes(r.trace), 64);

@@ -139,6 +139,14 @@ export class Field {
   exchange(addr: number, v: number): number {
     return Atomics.exchange(this.i32, (addr >>> 2) + this.w, v);
   }
+  /** Futex wait while the word equals `expected` (a worker only; `Atomics.wait`'s result). */
+  wait(addr: number, expected: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
+    return Atomics.wait(this.i32, (addr >>> 2) + this.w, expected, timeoutMs);
+  }
+  /** Wake up to `count` waiters of the word (all by default); how many were woken. */
+  notify(addr: number, count?: number): number {
+    return Atomics.notify(this.i32, (addr >>> 2) + this.w, count);
+  }
   /** Plain 64-bit counter kept as lo/hi words (this field is lo): add under the protecting lock. */
   bump64(addr: number, n: number): void {
     const i = (addr >>> 2) + this.w;

@@ -3,9 +3,9 @@
  * has the right shape with positive figures. No assertion on time or on targets being met.
  */
 import { expect } from 'chai';
-import '../../src/engine/subsystems.js';
-import '../../src/engine/bench-hit.js';
-import { type BenchmarkResult, benchmarks } from '../../src/engine/bench-registry.js';
+import '../../workers/index.js';
+import '../../bench/hit.js';
+import { type BenchmarkResult, benchmarks } from '../../bench/registry.js';
 
 const NAMES = ['bootcache-hit', 'bufcache-hit', 'bootcache-postmessage', 'bootcache-scaling', 'bufcache-scaling'];
 

@@ -1,11 +1,12 @@
 /**
- * The hit-path benchmark's BootCache machinery (src/engine/roles-benchhit.ts, bench-hit.ts,
- * bench-instrumentation.ts): what its figures rest on, not how fast anything is.
+ * The hit-path benchmark's BootCache machinery (workers/bench-hit.ts, bench/hit.ts,
+ * bench/instrumentation.ts): what its figures rest on, not how fast anything is.
  */
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import '../../src/engine/subsystems.js';
-import { repRates, runBootCacheMachine } from '../../src/engine/bench-hit.js';
-import { INSTRUMENTED_ROOT, IN_PROCESS } from '../../src/engine/bench-instrumentation.js';
+import '../../workers/index.js';
+import { repRates, runBootCacheMachine } from '../../bench/hit.js';
+import { INSTRUMENTED_ROOT, IN_PROCESS } from '../../bench/instrumentation.js';
 
 const MiB = 1024 * 1024;
 

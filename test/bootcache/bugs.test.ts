@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { BootCacheControl } from '../../src/bootcache/control.js';
 import { resolveDevice } from '../../src/device/config.js';

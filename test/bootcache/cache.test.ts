@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { BC_HE_HIT, BC_HE_MISS, BC_HE_TAG, BC_HE_WRITE, CE_ABORTED, CE_IODONE } from '../../src/bootcache/defs.js';
 import { BS, KB, R, T, W, caller, callers, disk, makeMachine, playlist, reader } from './helpers.js';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePlaylist } from '../../src/bootcache/playlist.js';
 import { synthBoot } from '../../src/bootcache/workload.js';
-import { runBootCacheBench } from '../../src/engine/cli-bootcache.js';
-import { commands } from '../../src/engine/registry.js';
+import { runBootCacheBench } from '../../src/cli/bootcache.js';
+import { commands } from '../../src/cli/registry.js';
 
 describe('bootcache: bench and the boot loop command', () => {
   it('runs a boot, writes its history, and the playlist built from it serves the same boot from the cache', async () => {

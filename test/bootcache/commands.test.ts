@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { BC_MAGIC, BC_OP_HISTORY, BC_OP_START, BC_OP_STATS, BC_OP_STOP, BC_OP_TAG, BC_FLAG_CACHEACTIVE, BC_FLAG_IOBUSY, BC_HE_MISS, BC_HE_TAG, CE_ABORTED } from '../../src/bootcache/defs.js';
 import { KernelError } from '../../src/sync/errno.js';

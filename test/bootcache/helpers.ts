@@ -1,11 +1,12 @@
 /** Shared helpers of the BootCache tests: a machine with one oracle-checked device and the command interface. */
+import '../../workers/index.js'; // kiolab's own roles
 import { BootCacheControl } from '../../src/bootcache/control.js';
 import { type BootCacheSpec, PH_MAGIC } from '../../src/bootcache/defs.js';
 import type { Playlist } from '../../src/bootcache/playlist.js';
 import { type DeviceConfig, resolveDevice } from '../../src/device/config.js';
 import { Oracle } from '../../src/device/oracle.js';
 import { Machine } from '../../src/engine/machine.js';
-import type { BCRequest, CallerResult } from '../../src/engine/roles-bootcache.js';
+import type { BCRequest, CallerResult } from '../../workers/bootcache.js';
 import type { RoleSpec } from '../../src/engine/machine.js';
 
 export const BS = 512;

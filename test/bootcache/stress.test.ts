@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { CE_ABORTED, CE_IODONE } from '../../src/bootcache/defs.js';
 import { dealRequests, synthBoot } from '../../src/bootcache/workload.js';

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseBufBench, runBufBench } from '../../src/engine/cli-bufcache.js';
+import { parseBufBench, runBufBench } from '../../src/cli/bufcache.js';
 import { bufinitTunables } from '../../src/bufcache/tunables.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 describe('bufcache: the command line', function () {
   this.timeout(60_000);

@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { resolveDevice } from '../../src/device/config.js';
 import { Oracle } from '../../src/device/oracle.js';
 import { Machine } from '../../src/engine/machine.js';

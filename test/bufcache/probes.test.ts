@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { checkInvariants } from '../../src/bufcache/invariants.js';
 import { bufMachine } from './helpers.js';

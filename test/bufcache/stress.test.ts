@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import type { DaemonResult } from '../../src/bufcache/daemon.js';
 import { checkInvariants } from '../../src/bufcache/invariants.js';

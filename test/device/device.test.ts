@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { resolveDevice } from '../../src/device/config.js';
 import { deviceStats } from '../../src/device/disk.js';
 import { Oracle } from '../../src/device/oracle.js';
-import { DevLabLayout, installShim } from '../../src/engine/roles-device.js';
+import { DevLabLayout, installShim } from '../../workers/device.js';
 import { Machine } from '../../src/engine/machine.js';
 import type { MachineSpec } from '../../src/engine/spec.js';
 import { EINVAL, EIO } from '../../src/sync/errno.js';

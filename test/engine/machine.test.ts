@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { Machine, MachineError } from '../../src/engine/machine.js';
 

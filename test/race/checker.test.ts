@@ -1,11 +1,12 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { BufLayout, BufPcpuLayout } from '../../src/bufcache/layout.js';
 import { BQUEUE_CLEAN, BQUEUE_EMPTY } from '../../src/bufcache/tunables.js';
 import { resolveDevice } from '../../src/device/config.js';
 import { Oracle } from '../../src/device/oracle.js';
-import '../../src/engine/cli-all.js';
-import { bench } from '../../src/engine/bench-command.js';
-import { LabLayout } from '../../src/engine/lab.js';
+import '../../src/cli/all.js';
+import { bench } from '../../src/cli/bench.js';
+import { LabLayout } from '../../workers/lab.js';
 import { Machine } from '../../src/engine/machine.js';
 import { MachineLayout, type MachineSpec } from '../../src/engine/spec.js';
 import { runRace } from '../../src/race/runner.js';

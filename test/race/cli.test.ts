@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadReplay, replayTimes, shrink } from '../../src/race/replay.js';
 import { runRace } from '../../src/race/runner.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function kiolab(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
   return new Promise((res) => {
@@ -60,7 +61,7 @@ describe('race: the command and replay files', () => {
     expect(s.preemptionsAfter).to.be.at.most(s.preemptionsBefore);
     const rp = await replayTimes(s.file, 2);
     expect(rp.reproduced, rp.misses.join(' | ')).to.equal(2);
-    expect(JSON.parse(readFileSync(CLI.replace(/cli\.js$/, '../../package.json'), 'utf8')).name).to.be.a('string');
+    expect(JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')).name).to.be.a('string');
   });
 
   it('race --matrix --bugs runs only the listed switches (and their scenarios clean); bad names exit 2', async () => {

@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { Arena, ArenaPlan } from '../../src/shm/arena.js';
 import { assertLive, isPoisoned, poison } from '../../src/race/detect.js';

@@ -41,7 +41,7 @@ describe('race: the uninstrumented build (bench/noinst.ts)', function () {
       const js = readFileSync(join(NOINST_DIR, f), 'utf8');
       expect(js, f).to.not.match(/bugs\.any/).and.not.match(/\.point\(/);
     }
-    const cli = (await import(pathToFileURL(join(NOINST_DIR, 'src/engine/cli-bufcache.js')).href)) as typeof import('../../src/engine/cli-bufcache.js');
+    const cli = (await import(pathToFileURL(join(NOINST_DIR, 'src/cli/bufcache.js')).href)) as typeof import('../../src/cli/bufcache.js');
     const r = await cli.runBufBench(cli.parseBufBench({ callers: '2', ops: '300', nbuf: '64' }));
     const run = r.runs[0];
     expect(run.oracle.mismatchCount).to.equal(0);

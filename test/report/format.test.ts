@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { contendedPct, formatRunReport, humanBytes, humanCount, latencyUnit } from '../../src/report/format.js';
 import { Histogram } from '../../src/report/histogram.js';

@@ -1,5 +1,6 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import { benchLocks } from '../../src/engine/bench-locks.js';
+import { benchLocks } from '../../src/cli/locks.js';
 import { Machine } from '../../src/engine/machine.js';
 import { ProgressLine } from '../../src/report/progress.js';
 import { withReport } from '../../src/report/run-machine.js';

@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../../src/engine/machine.js';
-import type { RunContext } from '../../src/engine/registry.js';
+import type { RunContext } from '../../src/cli/registry.js';
 import type { MachineSpec } from '../../src/engine/spec.js';
 import { lockTable, sleepTable } from '../../src/sync/snapshot.js';
 import { ProgressLine } from '../../src/report/progress.js';
@@ -94,7 +95,7 @@ describe('report: traces', () => {
   it('kiolab bench locks --trace writes a trace with I/O spans and sleeps from 2 workers', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiolab-trace-'));
     const file = join(dir, 'sub', 'trace.json');
-    const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
     const r = spawnSync(process.execPath, [cli, 'bench', 'locks', '--cpus', '2', '--ops', '3000', '--sleep-every', '50', '--trace', file], {
       encoding: 'utf8',
       timeout: 60_000,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { benchSwap, formatSwap } from '../../src/engine/cli-swap.js';
-import { scenarios } from '../../src/engine/registry.js';
+import { benchSwap, formatSwap } from '../../src/cli/swap.js';
+import { scenarios } from '../../src/cli/registry.js';
 
 describe('swap: kiolab bench swap', function () {
   this.timeout(60_000);

@@ -1,7 +1,8 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { registerStrategy } from '../../src/device/disk.js';
 import { Machine } from '../../src/engine/machine.js';
-import type { PagerResult } from '../../src/engine/roles-swap.js';
+import type { PagerResult } from '../../workers/swap.js';
 import { bugs } from '../../src/sync/switches.js';
 import { SWAP_NSWAP, SWAP_OFF, SwapGlobalsLayout } from '../../src/swap/layout.js';
 import { Pager } from '../../src/swap/pager.js';

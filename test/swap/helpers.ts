@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { Machine } from '../../src/engine/machine.js';
 import type { MachineSpec } from '../../src/engine/spec.js';
 import { Swapctl } from '../../src/swap/ctlchannel.js';

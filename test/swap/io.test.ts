@@ -1,5 +1,6 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import type { PagerResult } from '../../src/engine/roles-swap.js';
+import type { PagerResult } from '../../workers/swap.js';
 import { SwapGlobalsLayout } from '../../src/swap/layout.js';
 import { swapMachine, swapOf } from './helpers.js';
 

@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { B_ERROR } from '../../src/device/buf.js';
 import { EIO } from '../../src/sync/errno.js';

@@ -1,3 +1,4 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { EBUSY, EINVAL } from '../../src/sync/errno.js';
 import { SWAP_OFF, SWAP_ON, SWF_FAKE, SWSLOT_BAD } from '../../src/swap/layout.js';

@@ -1,5 +1,6 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import type { PagerResult } from '../../src/engine/roles-swap.js';
+import type { PagerResult } from '../../workers/swap.js';
 import { EBUSY, EINVAL, ENOENT, ENOMEM, ENXIO, EPERM } from '../../src/sync/errno.js';
 import { SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapGlobalsLayout } from '../../src/swap/layout.js';
 import { ctlOf, phaseDone, sleep, swapMachine, swapOf } from './helpers.js';

@@ -1,5 +1,6 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import { labWords } from '../../src/engine/lab.js';
+import { labWords } from '../../workers/lab.js';
 import { Machine } from '../../src/engine/machine.js';
 import { EWOULDBLOCK } from '../../src/sync/errno.js';
 import { lockTable } from '../../src/sync/snapshot.js';

@@ -1,5 +1,6 @@
+import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import { labChannel, labWords } from '../../src/engine/lab.js';
+import { labChannel, labWords } from '../../workers/lab.js';
 import { Machine } from '../../src/engine/machine.js';
 import { EWOULDBLOCK } from '../../src/sync/errno.js';
 import { sleepTable } from '../../src/sync/snapshot.js';
@@ -94,7 +95,7 @@ describe('sync: sleep queues', () => {
     expect(l.waiters).to.deep.equal([1]);
     expect(snap.blocked[0]).to.include({ cpu: 1, className: 'lab_mtx' });
     // release the holder
-    const { LabLayout } = await import('../../src/engine/lab.js');
+    const { LabLayout } = await import('../../workers/lab.js');
     const base = m.arena.pool('lab', LabLayout).addr(0);
     m.arena.view(LabLayout).store(base, 'release', 1);
     Atomics.notify(m.arena.i32, m.arena.view(LabLayout).idx(base, 'release'));

@@ -52,7 +52,7 @@ import { Devices } from '../../device/disk.js';
 import { Oracle } from '../../device/oracle.js';
 import { setupRaw } from '../../device/rawio.js';
 import { deviceWorker } from '../../device/worker.js';
-import '../../engine/roles-bootcache.js'; // the planner, the initializer and the 'bootcache' strategy
+import '../../../workers/bootcache.js'; // the planner, the initializer and the 'bootcache' strategy
 import { registerPlanner, type Kernel, type MachineSpec } from '../../engine/spec.js';
 import type { BootCacheSpec } from '../../bootcache/defs.js';
 import { ContractError, EBUSY } from '../../sync/errno.js';

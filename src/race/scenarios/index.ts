@@ -1,4 +1,4 @@
-/** Every race scenario (workers and the command import this). Add a subsystem's scenarios here. */
+/** Every race scenario (workers/race.ts and the command import this). Add a subsystem's scenarios here. */
 import './bio.js';
 import './bootcache.js';
 import './bufcache.js';

@@ -23,7 +23,7 @@
  */
 import { Devices } from '../../device/disk.js';
 import { deviceWorker } from '../../device/worker.js';
-import '../../engine/roles-swap.js'; // the swap planner and initializer (boot-time swapon)
+import '../../../workers/swap.js'; // the swap planner and initializer (boot-time swapon)
 import type { Kernel } from '../../engine/spec.js';
 import { ContractError } from '../../sync/errno.js';
 import { PG_RESIDENT, PG_SWAPPED, SWAP_OFF, SWAP_ON, SWF_ENABLE, SwapGlobalsLayout } from '../../swap/layout.js';

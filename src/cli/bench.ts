@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readConfig, validateConfig } from '../report/config.js';
+import { readConfig, validateConfig } from './config.js';
 import { formatRunReport } from '../report/format.js';
 import { renderHtml, renderPlainHtml } from '../report/html.js';
 import { ProgressLine } from '../report/progress.js';

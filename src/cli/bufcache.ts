@@ -3,6 +3,8 @@
  * subsystems register through `registerSysctl` (bufcache registers itself here; swap can add
  * `sysctl swap` the same way).
  */
+import '../../workers/device.js'; // the role sets this scenario runs
+import '../../workers/bufcache.js';
 import { parseArgs } from 'node:util';
 import { checkInvariants } from '../bufcache/invariants.js';
 import type { LoadArgs, LoadResult } from '../bufcache/load.js';
@@ -13,9 +15,9 @@ import { deviceStats } from '../device/disk.js';
 import { Oracle } from '../device/oracle.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { type LockClassStats, type SleepStats, lockTable, sleepTable } from '../sync/snapshot.js';
-import { Machine } from './machine.js';
+import { Machine } from '../engine/machine.js';
 import { type OptionSpec, type OptionValues, UsageError, numOpt, optionsHelp, registerCommand, registerScenario } from './registry.js';
-import type { MachineSpec } from './spec.js';
+import type { MachineSpec } from '../engine/spec.js';
 
 // ---------------------------------------------------------------- kiolab sysctl <subsystem>
 

@@ -4,12 +4,17 @@
  * Importing this module registers the race planner (the bug switches are resolved there, in
  * every worker) and every race scenario.
  */
-import '../race/control.js';
-import '../race/scenarios/index.js';
-import { type HarnessArgs, runDaemon, runHarness } from '../race/harness.js';
-import type { RoleFn } from './roles.js';
+import './device.js'; // the role sets and planners the race scenarios build on
+import './lab.js';
+import './bootcache.js';
+import './bufcache.js';
+import './swap.js';
+import '../src/race/control.js';
+import '../src/race/scenarios/index.js';
+import { type HarnessArgs, runDaemon, runHarness } from '../src/race/harness.js';
+import { registerRoles } from '../src/engine/roles.js';
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   'race:harness': (k, a: HarnessArgs) => runHarness(k, a),
   'race:daemon': (k, a: { scenario: string; daemon: string; index: number; replayIter?: number }) => runDaemon(k, a),
-};
+});

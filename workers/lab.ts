@@ -3,12 +3,12 @@
  * sync tests and the primitives benchmark run on them. Each role is a small script whose result
  * the caller asserts on; none asserts on time.
  */
-import { defineStruct } from '../shm/layout.js';
-import { EWOULDBLOCK } from '../sync/errno.js';
-import { LK_MTX, LK_SPIN, LockLayout } from '../sync/layouts.js';
-import { PINTERLOCKED } from '../sync/sync.js';
-import type { RoleFn } from './roles.js';
-import { type Kernel, registerInitializer, registerPlanner } from './spec.js';
+import { defineStruct } from '../src/shm/layout.js';
+import { EWOULDBLOCK } from '../src/sync/errno.js';
+import { LK_MTX, LK_SPIN, LockLayout } from '../src/sync/layouts.js';
+import { PINTERLOCKED } from '../src/sync/sync.js';
+import { registerRoles } from '../src/engine/roles.js';
+import { type Kernel, registerInitializer, registerPlanner } from '../src/engine/spec.js';
 
 export const LabLayout = defineStruct(
   'lab',
@@ -25,7 +25,7 @@ export const LabLayout = defineStruct(
     woke: 'i32',
     phase: { line: 'i32' },
     turn: { line: 'i32' },
-    /** benchhit: the number of the last pass some caller ended (roles-benchhit.ts). */
+    /** benchhit: the number of the last pass some caller ended (workers/bench-hit.ts). */
     passover: { line: 'i32' },
     mstate: { line: 'i32' },
     cond: 'i32',
@@ -87,7 +87,7 @@ function work(n: number): number {
   return x;
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   /** Increment a plain (non-atomic) counter `iters` times under the spinlock. */
   'lab:count-spin': (k, a: { iters: number; work?: number }) => {
     const L = labOf(k);
@@ -389,10 +389,10 @@ export const roles: Record<string, RoleFn> = {
     }
     return { t0, t1: wallMs() };
   },
-};
+});
 
 /** Read the lab's words from the main thread (tests). */
-export function labWords(arena: import('../shm/arena.js').Arena): Record<LabField, number> {
+export function labWords(arena: import('../src/shm/arena.js').Arena): Record<LabField, number> {
   const base = arena.pool('lab', LabLayout).addr(0);
   const V = arena.view(LabLayout);
   const out = {} as Record<LabField, number>;
@@ -400,7 +400,7 @@ export function labWords(arena: import('../shm/arena.js').Arena): Record<LabFiel
   return out;
 }
 
-export function labChannel(arena: import('../shm/arena.js').Arena, f: LabField): number {
+export function labChannel(arena: import('../src/shm/arena.js').Arena, f: LabField): number {
   return LabLayout.addrOf(arena.pool('lab', LabLayout).addr(0), f);
 }
 

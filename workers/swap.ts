@@ -1,5 +1,5 @@
 /**
- * swap roles (see roles.ts), and the planner/initializer registration of its arena regions.
+ * swap roles (registered with registerRoles, src/engine/roles.ts), and the planner/initializer registration of its arena regions.
  *
  *  swap:device   a device worker (the disk controller) that has the swap I/O layer attached, so
  *                child completions (sw_reg_iodone) and async pageouts (swap.aio_biodone) run here.
@@ -10,18 +10,18 @@
  *  swap:xfer     clusters of `npages` pages pushed out in one transfer and read back, checked.
  *  swap:hold     returns when the main thread releases the load (Swapctl.release()).
  */
-import { deviceWorker } from '../device/worker.js';
-import { mix32 } from '../device/config.js';
-import { Devices } from '../device/disk.js';
-import { OpRecorder } from '../report/types.js';
-import { PINTERLOCKED } from '../sync/sync.js';
-import { released, swapctlExecutor } from '../swap/ctlchannel.js';
-import { PG_RESIDENT, PG_SWAPPED, SwapCtlLayout } from '../swap/layout.js';
-import { Pager } from '../swap/pager.js';
-import { bootSwapon } from '../swap/swapctl.js';
-import { initSwap, planSwap } from '../swap/init.js';
-import type { RoleFn } from './roles.js';
-import { type Kernel, registerInitializer, registerPlanner } from './spec.js';
+import { deviceWorker } from '../src/device/worker.js';
+import { mix32 } from '../src/device/config.js';
+import { Devices } from '../src/device/disk.js';
+import { OpRecorder } from '../src/report/types.js';
+import { PINTERLOCKED } from '../src/sync/sync.js';
+import { released, swapctlExecutor } from '../src/swap/ctlchannel.js';
+import { PG_RESIDENT, PG_SWAPPED, SwapCtlLayout } from '../src/swap/layout.js';
+import { Pager } from '../src/swap/pager.js';
+import { bootSwapon } from '../src/swap/swapctl.js';
+import { initSwap, planSwap } from '../src/swap/init.js';
+import { registerRoles } from '../src/engine/roles.js';
+import { type Kernel, registerInitializer, registerPlanner } from '../src/engine/spec.js';
 
 registerPlanner('swap', (plan, spec) => planSwap(plan, spec));
 registerInitializer('swap', (arena, sync, spec) => {
@@ -160,7 +160,7 @@ function pagerRole(k: Kernel, a: PagerArgs): PagerResult {
   return res;
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   'swap:device': (k, a: { unit?: number }) => {
     Pager.of(k.sync, k.spec);
     return deviceWorker(Devices.of(k.sync, k.spec), a.unit ?? 0, () => k.shuttingDown());
@@ -207,7 +207,7 @@ export const roles: Record<string, RoleFn> = {
   },
 
   'swap:hold': (k) => holdRole(k),
-};
+});
 
 /** Sleep until the main thread releases the load (or the machine stops). */
 function holdRole(k: Kernel): { released: boolean } {

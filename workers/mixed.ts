@@ -1,5 +1,5 @@
 /**
- * Roles of the `mixed` scenario (the whole stack on one machine; see cli-mixed.ts).
+ * Roles of the `mixed` scenario (the whole stack on one machine; see src/cli/mixed.ts).
  *
  *  mixed:caller  a "process" of a machine that boots and then works: first it reads its share of
  *                the boot files in order (the reads BootCache's playlist was built from), then it
@@ -13,13 +13,13 @@
  * bootcache:reader, swap:pager and swap:device (a device worker with the swap I/O layer
  * attached, so asynchronous pageouts complete there; buffer-cache completions need nothing more).
  */
-import { FileLoad } from '../bufcache/load.js';
-import { mix32 } from '../device/config.js';
-import type { BufMachineSpec } from '../bufcache/layout.js';
-import { OpRecorder } from '../report/types.js';
-import { released } from '../swap/ctlchannel.js';
-import type { RoleFn } from './roles.js';
-import type { Kernel } from './spec.js';
+import { FileLoad } from '../src/bufcache/load.js';
+import { mix32 } from '../src/device/config.js';
+import type { BufMachineSpec } from '../src/bufcache/layout.js';
+import { OpRecorder } from '../src/report/types.js';
+import { released } from '../src/swap/ctlchannel.js';
+import { registerRoles } from '../src/engine/roles.js';
+import type { Kernel } from '../src/engine/spec.js';
 
 /** One sequential run of the boot: blocks lbn .. lbn+n-1 of file vp. */
 export interface BootRun {
@@ -137,6 +137,6 @@ function mixedCaller(k: Kernel, a: MixedCallerArgs): MixedCallerResult {
   return res;
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   'mixed:caller': (k, a: MixedCallerArgs) => mixedCaller(k, a),
-};
+});

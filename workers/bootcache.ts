@@ -5,17 +5,17 @@
  *                    device's strategy — BootCache when it covers the device — each write stamped
  *                    and each read checked by the device oracle; latencies in an OpRecorder.
  */
-import { BootCache } from '../bootcache/cache.js';
-import { BC_FLAG_IOBUSY, BC_HE_TAG, R_CALLERS, initBootCache, planBootCache, resolveBootCache } from '../bootcache/defs.js';
-import { readerDaemon } from '../bootcache/reader.js';
-import { BC_strategy } from '../bootcache/strategy.js';
-import { Devices, registerStrategy } from '../device/disk.js';
-import { setupRaw } from '../device/rawio.js';
-import type { BCRequest } from '../bootcache/workload.js';
-import { OpRecorder } from '../report/types.js';
-import { PINTERLOCKED } from '../sync/sync.js';
-import type { RoleFn } from './roles.js';
-import { type Kernel, registerInitializer, registerPlanner } from './spec.js';
+import { BootCache } from '../src/bootcache/cache.js';
+import { BC_FLAG_IOBUSY, BC_HE_TAG, R_CALLERS, initBootCache, planBootCache, resolveBootCache } from '../src/bootcache/defs.js';
+import { readerDaemon } from '../src/bootcache/reader.js';
+import { BC_strategy } from '../src/bootcache/strategy.js';
+import { Devices, registerStrategy } from '../src/device/disk.js';
+import { setupRaw } from '../src/device/rawio.js';
+import type { BCRequest } from '../src/bootcache/workload.js';
+import { OpRecorder } from '../src/report/types.js';
+import { PINTERLOCKED } from '../src/sync/sync.js';
+import { registerRoles } from '../src/engine/roles.js';
+import { type Kernel, registerInitializer, registerPlanner } from '../src/engine/spec.js';
 
 registerPlanner('bootcache', (plan, spec) => planBootCache(plan, spec));
 registerInitializer('bootcache', (arena, sync, spec) => initBootCache(arena, sync, spec));
@@ -58,7 +58,7 @@ function waitReadahead(k: Kernel, bc: BootCache): void {
   }
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   'bootcache:reader': (k) => {
     const { bc, dev } = attach(k);
     return readerDaemon(bc, dev, () => k.shuttingDown());
@@ -118,4 +118,4 @@ export const roles: Record<string, RoleFn> = {
     res.t1 = wall();
     return res;
   },
-};
+});

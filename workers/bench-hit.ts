@@ -1,5 +1,5 @@
 /**
- * Roles of the hit-path benchmarks (src/engine/bench-hit.ts). Each role does the timed loops of
+ * Roles of the hit-path benchmarks (bench/hit.ts). Each role does the timed loops of
  * one caller worker and returns its spans; the main thread only aggregates.
  *
  *  benchhit:bootcache  BootCache hits through the device strategy (the path `bootcache:caller`
@@ -20,19 +20,19 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BootCache } from '../bootcache/cache.js';
-import { BC_FLAG_IOBUSY, CE_ABORTED, CE_IODONE, R_CALLERS, resolveBootCache } from '../bootcache/defs.js';
-import { B_CACHE } from '../device/buf.js';
-import { Devices } from '../device/disk.js';
-import { setupRaw } from '../device/rawio.js';
-import { BufCache } from '../bufcache/core.js';
-import { getblk } from '../bufcache/getblk.js';
-import { bqrelse, brelse, bread } from '../bufcache/io.js';
-import { VHASH_SIZE } from '../bufcache/layout.js';
-import { PINTERLOCKED } from '../sync/sync.js';
+import { BootCache } from '../src/bootcache/cache.js';
+import { BC_FLAG_IOBUSY, CE_ABORTED, CE_IODONE, R_CALLERS, resolveBootCache } from '../src/bootcache/defs.js';
+import { B_CACHE } from '../src/device/buf.js';
+import { Devices } from '../src/device/disk.js';
+import { setupRaw } from '../src/device/rawio.js';
+import { BufCache } from '../src/bufcache/core.js';
+import { getblk } from '../src/bufcache/getblk.js';
+import { bqrelse, brelse, bread } from '../src/bufcache/io.js';
+import { VHASH_SIZE } from '../src/bufcache/layout.js';
+import { PINTERLOCKED } from '../src/sync/sync.js';
 import { LabLayout } from './lab.js';
-import type { RoleFn } from './roles.js';
-import type { Kernel } from './spec.js';
+import { registerRoles } from '../src/engine/roles.js';
+import type { Kernel } from '../src/engine/spec.js';
 
 /** One timed pass of one caller: wall-clock ms (comparable across workers) and operations. */
 export interface Span {
@@ -495,7 +495,7 @@ function bufcacheHit(k: Kernel, a: BufCacheHitArgs): BufCacheHitResult {
   return res;
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   'benchhit:bootcache': (k, a: BootCacheHitArgs) => bootcacheHit(k, a),
   'benchhit:bufcache': (k, a: BufCacheHitArgs) => bufcacheHit(k, a),
-};
+});

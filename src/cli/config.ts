@@ -8,7 +8,7 @@
  * and the bad value; the command line overrides the file.
  */
 import { readFileSync } from 'node:fs';
-import { type OptionSpec, type OptionValues, UsageError, checkNumber } from '../engine/registry.js';
+import { type OptionSpec, type OptionValues, UsageError, checkNumber } from './registry.js';
 
 const FREE_TEXT = new Set(['description', 'comment', '$schema']);
 const NOT_IN_FILE = new Set(['config', 'help']);

@@ -13,14 +13,14 @@
  * alone (a diagnostic without a target: the hook checks' cost where nothing else hides it).
  */
 import { availableParallelism, loadavg } from 'node:os';
-import type { BenchmarkOptions, BenchmarkResult, Figure } from './bench-registry.js';
-import { formatFigures, registerBenchmark } from './bench-registry.js';
+import type { BenchmarkOptions, BenchmarkResult, Figure } from './registry.js';
+import { formatFigures, registerBenchmark } from './registry.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** A build's root (dist/ or dist/noinst/) as a file URL ending in '/'. */
-export const INSTRUMENTED_ROOT = new URL('../../', import.meta.url).href;
-export const NOINST_ROOT = new URL('../../noinst/', import.meta.url).href;
+export const INSTRUMENTED_ROOT = new URL('../', import.meta.url).href;
+export const NOINST_ROOT = new URL('../noinst/', import.meta.url).href;
 
 export interface Workload {
   name: string;
@@ -30,18 +30,22 @@ export interface Workload {
   run(root: string, scale: number): Promise<number>;
 }
 
-const mod = <T>(root: string, path: string): Promise<T> => import(new URL(path, root).href) as Promise<T>;
+/** A module of the build at `root`, after that build's own role sets (their planners) are registered. */
+const mod = async <T>(root: string, path: string): Promise<T> => {
+  await import(new URL('workers/index.js', root).href);
+  return (await import(new URL(path, root).href)) as T;
+};
 
-type BenchHit = typeof import('./bench-hit.js');
-type MachineMod = typeof import('./machine.js');
-type CliBufcache = typeof import('./cli-bufcache.js');
+type BenchHit = typeof import('./hit.js');
+type MachineMod = typeof import('../src/engine/machine.js');
+type CliBufcache = typeof import('../src/cli/bufcache.js');
 
 export const WORKLOADS: Workload[] = [
   {
     name: 'bufcache hit loop (getblk+bqrelse, 1 worker)',
     minReps: 9,
     async run(root, scale) {
-      const h = await mod<BenchHit>(root, 'src/engine/bench-hit.js');
+      const h = await mod<BenchHit>(root, 'bench/hit.js');
       const r = await h.runBufCacheMachine({ callers: 1, nblocks: 32, ops: Math.max(10_000, Math.round(20_000 * scale)), modes: ['bqrelse'], reps: 3, passes: 5, warmOps: 20_000 });
       return median(h.repRates(r.callers.map((c) => c.spans), 'bqrelse'));
     },
@@ -52,7 +56,7 @@ export const WORKLOADS: Workload[] = [
     // machines: more pairs make the median ratio hold (so for the bufcache loop above).
     minReps: 9,
     async run(root, scale) {
-      const h = await mod<BenchHit>(root, 'src/engine/bench-hit.js');
+      const h = await mod<BenchHit>(root, 'bench/hit.js');
       const r = await h.runBootCacheMachine({ locking: 'fine', callers: 1, regionBytes: (scale >= 1 ? 2 : 1) * 1024 * 1024, reqBytes: 4096, modes: ['kiolab'], reps: 5, passes: 4, warmOps: 12_000 });
       return median(h.repRates(r.callers.map((c) => c.spans), 'kiolab'));
     },
@@ -74,7 +78,7 @@ export const WORKLOADS: Workload[] = [
   {
     name: 'bench bufcache (2 callers, I/O, daemons)',
     async run(root, scale) {
-      const b = await mod<CliBufcache>(root, 'src/engine/cli-bufcache.js');
+      const b = await mod<CliBufcache>(root, 'src/cli/bufcache.js');
       const r = await b.runBufBench(b.parseBufBench({ callers: '2', ops: String(Math.max(1500, Math.round(3000 * scale))), nbuf: '256' }));
       const run = r.runs[0];
       if (run.oracle.mismatchCount > 0 || run.invariants.length > 0) throw new Error(`instrumentation bench: bench bufcache in ${root} failed its checks (${run.oracle.mismatchCount} oracle mismatches, ${run.invariants.length} invariant violations)`);
@@ -106,10 +110,10 @@ export const IN_PROCESS: InProcess[] = [
     target: true,
     async prepare(root) {
       const { Machine } = await mod<MachineMod>(root, 'src/engine/machine.js');
-      const { BufCache } = await mod<typeof import('../bufcache/core.js')>(root, 'src/bufcache/core.js');
-      const { getblk } = await mod<typeof import('../bufcache/getblk.js')>(root, 'src/bufcache/getblk.js');
-      const { bqrelse } = await mod<typeof import('../bufcache/io.js')>(root, 'src/bufcache/io.js');
-      const { B_CACHE } = await mod<typeof import('../device/buf.js')>(root, 'src/device/buf.js');
+      const { BufCache } = await mod<typeof import('../src/bufcache/core.js')>(root, 'src/bufcache/core.js');
+      const { getblk } = await mod<typeof import('../src/bufcache/getblk.js')>(root, 'src/bufcache/getblk.js');
+      const { bqrelse } = await mod<typeof import('../src/bufcache/io.js')>(root, 'src/bufcache/io.js');
+      const { B_CACHE } = await mod<typeof import('../src/device/buf.js')>(root, 'src/device/buf.js');
       const m = new Machine({ ncpu: 1, devices: [{ name: 'md0', blocks: 8192 }], bufcache: { nbuf: 256, files: 2, fileBlocks: 64, bsize: BS } });
       const bc = BufCache.of(m.sync);
       // 32 resident buffers (marked cached without I/O: the main thread never sleeps).
@@ -131,11 +135,11 @@ export const IN_PROCESS: InProcess[] = [
     target: true,
     async prepare(root) {
       const { Machine } = await mod<MachineMod>(root, 'src/engine/machine.js');
-      const { BootCacheControl } = await mod<typeof import('../bootcache/control.js')>(root, 'src/bootcache/control.js');
-      const { BootCache } = await mod<typeof import('../bootcache/cache.js')>(root, 'src/bootcache/cache.js');
-      const { BC_FLAG_IOBUSY, CE_IODONE, PH_MAGIC } = await mod<typeof import('../bootcache/defs.js')>(root, 'src/bootcache/defs.js');
-      const { Devices } = await mod<typeof import('../device/disk.js')>(root, 'src/device/disk.js');
-      const { setupRaw } = await mod<typeof import('../device/rawio.js')>(root, 'src/device/rawio.js');
+      const { BootCacheControl } = await mod<typeof import('../src/bootcache/control.js')>(root, 'src/bootcache/control.js');
+      const { BootCache } = await mod<typeof import('../src/bootcache/cache.js')>(root, 'src/bootcache/cache.js');
+      const { BC_FLAG_IOBUSY, CE_IODONE, PH_MAGIC } = await mod<typeof import('../src/bootcache/defs.js')>(root, 'src/bootcache/defs.js');
+      const { Devices } = await mod<typeof import('../src/device/disk.js')>(root, 'src/device/disk.js');
+      const { setupRaw } = await mod<typeof import('../src/device/rawio.js')>(root, 'src/device/rawio.js');
       const ext = 64 * 1024;
       const region = 4 * 1024 * 1024;
       const spec = { ncpu: 1, devices: [{ name: 'disk0', blocks: region / 512 }] };
@@ -185,7 +189,7 @@ export const IN_PROCESS: InProcess[] = [
     target: false,
     async prepare(root) {
       const { Machine } = await mod<MachineMod>(root, 'src/engine/machine.js');
-      const { LabLayout } = await mod<typeof import('./lab.js')>(root, 'src/engine/lab.js');
+      const { LabLayout } = await mod<typeof import('../workers/lab.js')>(root, 'workers/lab.js');
       const m = new Machine({ ncpu: 1, lab: true });
       const lab = m.arena.pool('lab', LabLayout).addr(0);
       const spin = LabLayout.addrOf(lab, 'spin');
@@ -271,7 +275,7 @@ export async function measureOverhead(o: { reps: number; scale: number; workload
 
 export async function benchInstrumentation({ scale, reps }: BenchmarkOptions, progress: (s: string) => void): Promise<BenchmarkResult> {
   progress('instrumentation: building dist/noinst (bench/noinst.ts)');
-  const { ensureNoinst } = (await import(new URL('bench/noinst.js', INSTRUMENTED_ROOT).href)) as typeof import('../../bench/noinst.js');
+  const { ensureNoinst } = (await import(new URL('bench/noinst.js', INSTRUMENTED_ROOT).href)) as typeof import('./noinst.js');
   const built = ensureNoinst();
   const load0 = loadavg()[0];
   const rows = await measureOverhead({ reps: Math.max(5, reps), scale, progress });

@@ -1,6 +1,6 @@
 /**
  * The hit-path benchmarks of `npm run bench` (issue 7), each against a baseline measured in the
- * same run, the timed loops in worker roles (roles-benchhit.ts):
+ * same run, the timed loops in worker roles (workers/bench-hit.ts):
  *
  *  bootcache-hit          BootCache hit (setupRaw → dev_dstrategy → BC_strategy → copy → biodone →
  *                         biowait, on the caller's buffer) vs a raw copy of the same bytes out of
@@ -18,18 +18,23 @@
  * the modes taking turns pass by pass, and a ratio is the median of the ratios of the same
  * repetition (this host's speed drifts by up to 2x within seconds: pairing cancels it). The span
  * of a pass is max(t1) - min(t0) over its callers, which start it together at a barrier; a
- * BootCache pass ends for all when the first caller is done (roles-benchhit.ts), so it is a time
+ * BootCache pass ends for all when the first caller is done (workers/bench-hit.ts), so it is a time
  * in which every caller worked.
  */
 import { readFileSync } from 'node:fs';
-import { BootCacheControl } from '../bootcache/control.js';
-import { PAGE_SIZE, PH_MAGIC } from '../bootcache/defs.js';
-import { LockLayout } from '../sync/layouts.js';
-import { type LockClassStats, lockTable } from '../sync/snapshot.js';
-import { read64 } from '../sync/sync.js';
-import { type BenchmarkOptions, type BenchmarkResult, type Figure, formatFigures, registerBenchmark } from './bench-registry.js';
-import { Machine } from './machine.js';
-import type { BootCacheHitArgs, BootCacheHitResult, BufCacheHitArgs, BufCacheHitResult, Span, Spans } from './roles-benchhit.js';
+import { BootCacheControl } from '../src/bootcache/control.js';
+import { PAGE_SIZE, PH_MAGIC } from '../src/bootcache/defs.js';
+import { LockLayout } from '../src/sync/layouts.js';
+import { type LockClassStats, lockTable } from '../src/sync/snapshot.js';
+import { read64 } from '../src/sync/sync.js';
+import { type BenchmarkOptions, type BenchmarkResult, type Figure, formatFigures, registerBenchmark } from './registry.js';
+import { Machine } from '../src/engine/machine.js';
+import '../workers/device.js'; // the role sets these machines run
+import '../workers/bootcache.js';
+import '../workers/bufcache.js';
+import '../workers/lab.js';
+import '../workers/bench-hit.js';
+import type { BootCacheHitArgs, BootCacheHitResult, BufCacheHitArgs, BufCacheHitResult, Span, Spans } from '../workers/bench-hit.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

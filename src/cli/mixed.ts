@@ -29,6 +29,11 @@
  * syncs every file and checks no write was lost, each pager faults its pages back and checks
  * them); then STATS, STOP and HISTORY of BootCache, and every subsystem's invariants.
  */
+import '../../workers/device.js'; // the role sets this scenario runs
+import '../../workers/bootcache.js';
+import '../../workers/bufcache.js';
+import '../../workers/swap.js';
+import '../../workers/mixed.js';
 import { BootCacheControl } from '../bootcache/control.js';
 import { PH_MAGIC, cflagsToString } from '../bootcache/defs.js';
 import { type Playlist, validatePlaylist } from '../bootcache/playlist.js';
@@ -43,11 +48,11 @@ import { hitStats } from '../report/types.js';
 import { Swapctl } from '../swap/ctlchannel.js';
 import { SwapGlobalsLayout } from '../swap/layout.js';
 import { Swap } from '../swap/swapdev.js';
-import { Machine } from './machine.js';
+import { Machine } from '../engine/machine.js';
 import { type OptionValues, type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
-import type { BootRun, MixedCallerArgs, MixedCallerResult } from './roles-mixed.js';
-import type { PagerArgs, PagerResult } from './roles-swap.js';
-import type { MachineSpec } from './spec.js';
+import type { BootRun, MixedCallerArgs, MixedCallerResult } from '../../workers/mixed.js';
+import type { PagerArgs, PagerResult } from '../../workers/swap.js';
+import type { MachineSpec } from '../engine/spec.js';
 
 /** The machine's geometry (fixed: the scenario is "the" machine; the options size the load). */
 export const MIXED = {

@@ -1,6 +1,6 @@
 /**
  * The benchmarks `npm run bench` runs (bench/run.ts), each measured against a baseline in the
- * same run. A subsystem adds its own from its `src/engine/cli-<sub>.ts`:
+ * same run. A subsystem adds its own from its own module in bench/ (imported by bench/run.ts):
  *
  *   registerBenchmark({
  *     name: 'bootcache-hit',
@@ -9,14 +9,22 @@
  *     run: async ({ scale, reps }, progress) => ({ figures: [{ name, unit: 'ns/op', baseline, value, ratio, target: '<= 10x raw', ok }] }),
  *   });
  *
- * The hit benchmarks (src/engine/bench-hit.ts): `bootcache-hit` and `bufcache-hit` (hit paths
+ * The hit benchmarks (bench/hit.ts): `bootcache-hit` and `bufcache-hit` (hit paths
  * against raw lock+lookup / raw copy, target ≤ 10×), `bootcache-postmessage` (the shared-memory
  * design against a postMessage design, target ≥ 20×), `bootcache-scaling` and `bufcache-scaling`
  * (2 and 4 callers against caller 0 alone on the same machine, target 2 callers ≥ 1.6×).
  */
-import type { Figure } from './bench-primitives.js';
-
-export type { Figure } from './bench-primitives.js';
+/** One figure of a benchmark: kiolab against its baseline, measured in the same run. */
+export interface Figure {
+  name: string;
+  unit: string;
+  baseline: number;
+  value: number;
+  /** value / baseline for costs, baseline / value inverted for rates: always "times the baseline's cost". */
+  ratio: number;
+  target?: string;
+  ok?: boolean;
+}
 
 export interface BenchmarkOptions {
   /** Multiplies the amount of work (1: the full run; bench/run.ts --quick uses 0.1). */

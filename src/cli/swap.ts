@@ -4,9 +4,11 @@
  * job figures (read = swap-in faults, write = synchronous pageouts), swapctl latencies and errors,
  * the uvmexp counters, per-device figures, and the swap invariants checked at the end.
  */
-import { Machine } from './machine.js';
-import type { MachineSpec } from './spec.js';
-import type { PagerResult } from './roles-swap.js';
+import '../../workers/device.js'; // the role sets this scenario runs
+import '../../workers/swap.js';
+import { Machine } from '../engine/machine.js';
+import type { MachineSpec } from '../engine/spec.js';
+import type { PagerResult } from '../../workers/swap.js';
 import { UsageError, numOpt, registerScenario } from './registry.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { errnoName } from '../sync/errno.js';

@@ -1,12 +1,12 @@
 /**
- * Roles of the `locks` scenario (bench-locks.ts): a load of reads and writes of a shared word
+ * Roles of the `locks` scenario (src/cli/locks.ts): a load of reads and writes of a shared word
  * under one of the lab's locks, recorded with OpRecorder, so that the whole report pipeline
  * (figures, lock and sleep tables, timeline, trace) runs on a real machine.
  */
-import { PINTERLOCKED } from '../sync/sync.js';
-import { OpRecorder } from '../report/types.js';
+import { PINTERLOCKED } from '../src/sync/sync.js';
+import { OpRecorder } from '../src/report/types.js';
 import { LabLayout } from './lab.js';
-import type { RoleFn } from './roles.js';
+import { registerRoles } from '../src/engine/roles.js';
 
 export interface LockLoadArgs {
   kind: 'spin' | 'mtx';
@@ -32,7 +32,7 @@ function busy(n: number): number {
   return x;
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   'report:lock-load': (k, a: LockLoadArgs) => {
     const base = k.arena.pool('lab', LabLayout).addr(0);
     const V = k.arena.view(LabLayout);
@@ -71,4 +71,4 @@ export const roles: Record<string, RoleFn> = {
     }
     return { io: rec.toJSON(), sink };
   },
-};
+});

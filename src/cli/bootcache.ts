@@ -6,6 +6,8 @@
  * then STATS, STOP and HISTORY. Without --locking both modes run on the same workload, so the
  * report shows the same results with their different contention.
  */
+import '../../workers/device.js'; // the role sets this scenario runs
+import '../../workers/bootcache.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
@@ -15,9 +17,9 @@ import { type BCRequest, dealRequests, parseTrace, synthBoot } from '../bootcach
 import { resolveDevice } from '../device/config.js';
 import { Oracle } from '../device/oracle.js';
 import { type JobStats, jobStats } from '../report/types.js';
-import { Machine } from './machine.js';
+import { Machine } from '../engine/machine.js';
 import { UsageError, numOpt, registerCommand, registerScenario } from './registry.js';
-import type { CallerResult } from './roles-bootcache.js';
+import type { CallerResult } from '../../workers/bootcache.js';
 
 export interface BootCacheRun {
   locking: 'funnel' | 'fine';

@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `kiolab` command. Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.
- * Scenarios and subcommands are registered by src/engine/cli-*.ts (see registry.ts); `bench` and
- * its common options live in src/engine/bench-command.ts.
+ * Scenarios and subcommands are registered by src/cli/<subsystem>.ts (see registry.ts); `bench` and
+ * its common options live in src/cli/bench.ts.
  */
 import { readFileSync } from 'node:fs';
-import './engine/cli-all.js';
-import './engine/bench-locks.js';
-import { bench } from './engine/bench-command.js';
-import { UsageError, commands, listSections, scenarios } from './engine/registry.js';
+import '../../workers/index.js';
+import './all.js';
+import './locks.js';
+import { bench } from './bench.js';
+import { UsageError, commands, listSections, scenarios } from './registry.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function help(): string {
   const cmds = [
@@ -53,9 +54,9 @@ detects each switch.`);
     throw new UsageError(`list: unexpected argument ${JSON.stringify(named.at(-1))}; sections: ${known.join(', ')}`);
   }
   const only = named[0];
-  const { BUGS, bugTable } = await import('./race/bugs.js');
-  const { raceScenarios } = await import('./race/scenario.js');
-  await import('./race/scenarios/index.js');
+  const { BUGS, bugTable } = await import('../race/bugs.js');
+  const { raceScenarios } = await import('../race/scenario.js');
+  await import('../race/scenarios/index.js');
   const sections = [
     { key: 'scenarios', title: 'scenarios', items: scenarios().map((s) => ({ name: s.name, description: s.description })) },
     ...listSections().map((s) => ({ key: s.title, title: s.title, items: s.items() })),

@@ -1,6 +1,5 @@
 /** The `primitives` scenario: spinlock, sleep lock and tsleep/wakeup against raw Atomics. */
-import { type PrimitivesReport, benchPrimitives, formatPrimitives } from './bench-primitives.js';
-import { registerBenchmark } from './bench-registry.js';
+import { type PrimitivesReport, benchPrimitives, formatPrimitives } from '../../bench/primitives.js';
 import { numOpt, registerScenario } from './registry.js';
 
 registerScenario({
@@ -13,14 +12,4 @@ registerScenario({
   honours: [],
   run: (o, progress) => benchPrimitives({ scale: numOpt('scale', o.scale, 0.001), reps: numOpt('reps', o.reps, 1, { integer: true }) }, progress),
   format: (r) => formatPrimitives(r as PrimitivesReport),
-});
-
-registerBenchmark({
-  name: 'primitives',
-  description: 'spinlock, sleep lock and tsleep/wakeup against raw Atomics',
-  order: 10,
-  run: async ({ scale, reps }, progress) => {
-    const r = await benchPrimitives({ scale, reps }, progress);
-    return { figures: r.figures, details: r, text: formatPrimitives(r) };
-  },
 });

@@ -4,12 +4,14 @@
  * whole report pipeline — fio-grade figures, lock and sleep tables, timeline, HTML, trace — and
  * a lock-contention benchmark in its own right.
  */
+import '../../workers/lab.js'; // the role sets this scenario runs
+import '../../workers/report.js';
 import { formatRunReport } from '../report/format.js';
 import { type RunReport, buildRunReport } from '../report/run-report.js';
 import { recorderOptions, runMachine, withReport } from '../report/run-machine.js';
-import { Machine } from './machine.js';
+import { Machine } from '../engine/machine.js';
 import { type OptionValues, type RunContext, UsageError, registerScenario } from './registry.js';
-import type { LockLoadArgs } from './report-roles.js';
+import type { LockLoadArgs } from '../../workers/report.js';
 
 export async function benchLocks(o: OptionValues, ctx?: RunContext): Promise<RunReport> {
   const c = ctx?.common;

@@ -2,23 +2,14 @@
  * The primitives benchmark: kiolab's locks and sleep queues against raw Atomics baselines,
  * measured in the same run. Every figure is the median of `reps` runs.
  */
-import { Machine } from './machine.js';
+import '../workers/lab.js'; // the lab roles
+import { Machine } from '../src/engine/machine.js';
+import { type Figure, registerBenchmark } from './registry.js';
 
 export interface PrimitivesOptions {
   /** Scale of the work: 1 is the default run (a few seconds). */
   scale?: number;
   reps?: number;
-}
-
-export interface Figure {
-  name: string;
-  unit: string;
-  baseline: number;
-  value: number;
-  /** value / baseline for costs, baseline / value inverted for rates: always "times the baseline's cost". */
-  ratio: number;
-  target?: string;
-  ok?: boolean;
 }
 
 export interface PrimitivesReport {
@@ -126,3 +117,13 @@ export function formatPrimitives(r: PrimitivesReport): string {
   lines.push('', 'baseline: raw Atomics (CAS+store lock; Atomics.wait/notify ping-pong), measured in this run.');
   return lines.join('\n');
 }
+
+registerBenchmark({
+  name: 'primitives',
+  description: 'spinlock, sleep lock and tsleep/wakeup against raw Atomics',
+  order: 10,
+  run: async ({ scale, reps }, progress) => {
+    const r = await benchPrimitives({ scale, reps }, progress);
+    return { figures: r.figures, details: r, text: formatPrimitives(r) };
+  },
+});

@@ -3,16 +3,33 @@
  * device tests drive: random synchronous/asynchronous I/O checked by the oracle, nested I/O,
  * bio_track, an interposed strategy.
  */
-import { registerBioDone } from '../device/bio.js';
-import { BUF_CMD_READ, B_ERROR, b_bio1 } from '../device/buf.js';
-import { mix32 } from '../device/config.js';
-import { Devices, registerStrategy } from '../device/disk.js';
-import { rawAsync, rawSync, setupRaw } from '../device/rawio.js';
-import { deviceWorker } from '../device/worker.js';
-import { defineStruct } from '../shm/layout.js';
-import { EWOULDBLOCK } from '../sync/errno.js';
-import type { RoleFn } from './roles.js';
-import { type Kernel, registerPlanner } from './spec.js';
+import { registerBioDone } from '../src/device/bio.js';
+import { BUF_CMD_READ, B_ERROR, b_bio1 } from '../src/device/buf.js';
+import { mix32, resolveDevice } from '../src/device/config.js';
+import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
+import { Devices, initDevices, planDevices, registerStrategy } from '../src/device/disk.js';
+import { rawAsync, rawSync, setupRaw } from '../src/device/rawio.js';
+import { deviceWorker } from '../src/device/worker.js';
+import { defineStruct } from '../src/shm/layout.js';
+import { EWOULDBLOCK } from '../src/sync/errno.js';
+import { registerRoles } from '../src/engine/roles.js';
+import { type Kernel, registerInitializer, registerPlanner } from '../src/engine/spec.js';
+
+// Every machine's devices (spec.devices): their arena regions and their initialization.
+registerPlanner('device', (plan, spec) => planDevices(plan, spec));
+registerInitializer('device', (arena, sync, spec) => {
+  initDevices(arena, sync, spec);
+  // A file-backed device's file exists and is at least the device's size before workers open it.
+  for (const d of (spec.devices ?? []).map(resolveDevice)) {
+    if (!d.file) continue;
+    const fd = openSync(d.file, 'a+');
+    try {
+      if (fstatSync(fd).size < d.blocks * d.blockSize) ftruncateSync(fd, d.blocks * d.blockSize);
+    } finally {
+      closeSync(fd);
+    }
+  }
+});
 
 /** Pages for the lab's callers: one 64 KiB slice per cpu. */
 export const DEVLAB_SLICE = 65536;
@@ -82,7 +99,7 @@ export function installShim(k: { arena: Kernel['arena']; sync: Kernel['sync']; s
   k.arena.view(DevLabLayout).store(base, 'shim_next', old);
 }
 
-export const roles: Record<string, RoleFn> = {
+registerRoles(import.meta.url, {
   /** The disk controller of device `unit`: serves its queue until the load is done. */
   'device:worker': (k, a: { unit?: number }) => deviceWorker(Devices.of(k.sync, k.spec), a.unit ?? 0, () => k.shuttingDown()),
 
@@ -233,4 +250,4 @@ export const roles: Record<string, RoleFn> = {
     const fresh = oracle.verify(C, a.blk, 1, floor);
     return { stale: stale.map((m) => `${m.kind}: ${m.message}`), fresh: fresh.length };
   },
-};
+});

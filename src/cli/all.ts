@@ -1,0 +1,7 @@
+/** Every scenario and command of the kiolab command. */
+import './primitives.js';
+import './bootcache.js';
+import './bufcache.js';
+import './swap.js';
+import './race.js';
+import './mixed.js';
