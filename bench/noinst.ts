@@ -4,7 +4,8 @@
  * workers/ only; dist/ is not in git). What it removes:
  *
  *  - hook calls: `if (x._hook !== null) x._hook.at(...)` and `x._hook?.at(...)` statements
- *    (src/sync/sync.ts: the slow paths and HookedSync);
+ *    (src/sync/locks.ts: the spinlock and sleep lock slow paths; src/sync/sleepq.ts: the sleep
+ *    slow path and HookedSync);
  *  - user points: `s.point(name, addr);` statements (subsystem code);
  *  - bug switches: `bugs.any && ...` chains become `false`, and the `if`, `!` and `?:` around
  *    them are folded, so the correct code is all that is left.

@@ -1,0 +1,371 @@
+/**
+ * The lock half of the kernel's synchronization primitives over Atomics, for one cpu (worker) of
+ * a machine: `SyncLocks`, the base class of `Sync` (sleepq.ts, the sleep queues).
+ *
+ *  - plumbing: the sync layer's views and pools in the arena, this cpu's thread record, the name
+ *    table, the lock registry, instrumentation points and progress
+ *  - spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` (test-and-test-and-set, bounded backoff)
+ *  - sleep locks: `lock`, `trylock`, `lock_timed`, `unlock` (three-state futex word, short spin)
+ *
+ * The main thread (cpu -1) may take spinlocks briefly, but never sleeps.
+ */
+import type { Arena, Pool } from '../shm/arena.js';
+import type { StructView } from '../shm/view.js';
+import { ContractError, EWOULDBLOCK } from './errno.js';
+import { type Hook, Point } from './hooks.js';
+import {
+  LK_MTX,
+  LK_SPIN,
+  LockLayout,
+  type LockField,
+  NAME_CHARS,
+  NameLayout,
+  SyncGlobalsLayout,
+  ThreadLayout,
+  type ThreadField,
+} from './layouts.js';
+
+export const MAX_NAMES = 256;
+/** Iterations of the mutex's spin before it sleeps. */
+export const MTX_SPIN_TRIES = 64;
+/** Upper bound of the spinlock backoff (empty loop iterations). */
+export const SPIN_BACKOFF_MAX = 256;
+/** After this many backoff rounds a spinning cpu gives its host core away for a moment. */
+export const SPIN_YIELD_EVERY = 64;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * The sync layer of one cpu up to its locks. Never constructed alone: `Sync` (sleepq.ts) adds the
+ * sleep queues, the arena plan and the hook switch.
+ */
+export class SyncLocks {
+  readonly L: StructView<LockField>;
+  readonly T: StructView<ThreadField>;
+  readonly N: StructView<keyof typeof NameLayout.off>;
+  readonly threads: Pool<ThreadField>;
+  readonly names: Pool<keyof typeof NameLayout.off>;
+  readonly globals: number;
+  readonly ncpu: number;
+  /** The installed hook (see `Sync.hook`); read directly on slow paths. */
+  protected _hook: Hook | null = null;
+  protected readonly i32: Int32Array;
+  protected readonly G: StructView<keyof typeof SyncGlobalsLayout.off>;
+  protected readonly td: number;
+  private readonly lockreg: { offset: number; capacity: number };
+  private readonly nameIds = new Map<string, number>();
+  private readonly nameCache: string[] = [];
+  // Bound fields for the hot paths (monomorphic accessors).
+  private readonly lk_word;
+  private readonly lk_owner;
+  private readonly lk_acq;
+  private readonly lk_contended;
+  private readonly lk_spins;
+  private readonly lk_sleeps;
+  private readonly lk_waitus;
+  private readonly lk_maxwaitus;
+  private readonly td_blockaddr;
+  private readonly td_blockkind;
+  private readonly td_blocksince;
+  private readonly td_yield;
+
+  /** Attach cpu `cpu` (or -1 for the main thread) to an initialized arena. */
+  constructor(
+    readonly arena: Arena,
+    readonly cpu: number,
+  ) {
+    this.i32 = arena.i32;
+    this.L = arena.view(LockLayout);
+    this.T = arena.view(ThreadLayout);
+    this.N = arena.view(NameLayout);
+    this.G = arena.view(SyncGlobalsLayout);
+    this.threads = arena.pool('sync.threads', ThreadLayout);
+    this.names = arena.pool('sync.names', NameLayout);
+    this.globals = arena.pool('sync.globals', SyncGlobalsLayout).addr(0);
+    this.ncpu = this.threads.count;
+    const r = arena.region('sync.lockreg');
+    this.lockreg = { offset: r.offset, capacity: r.bytes / 4 - 1 };
+    if (cpu !== -1 && (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.ncpu)) {
+      throw new RangeError(`sync: cpu ${cpu} is outside [0, ${this.ncpu})`);
+    }
+    this.td = cpu >= 0 ? this.threads.addr(cpu) : -1;
+    const L = this.L;
+    this.lk_word = L.field('lk_word');
+    this.lk_owner = L.field('lk_owner');
+    this.lk_acq = L.field('lk_acq_lo');
+    this.lk_contended = L.field('lk_contended_lo');
+    this.lk_spins = L.field('lk_spins_lo');
+    this.lk_sleeps = L.field('lk_sleeps_lo');
+    this.lk_waitus = L.field('lk_waitus_lo');
+    this.lk_maxwaitus = L.field('lk_maxwaitus');
+    const T = this.T;
+    this.td_blockaddr = T.field('td_blockaddr');
+    this.td_blockkind = T.field('td_blockkind');
+    this.td_blocksince = T.field('td_blocksince');
+    this.td_yield = T.field('td_yield');
+  }
+
+  /** This cpu's thread record address. */
+  get curthread(): number {
+    return this.td;
+  }
+
+  /** Mark this cpu alive and record its role (for snapshots). */
+  thread_start(role: string): void {
+    this.requireThread('thread_start');
+    this.T.store(this.td, 'td_role', this.intern(role));
+    this.T.store(this.td, 'td_alive', 1);
+  }
+
+  // ---------------------------------------------------------------- names
+
+  /** The id of `name` in the machine's name table, adding it if new. Names longer than 28 bytes are cut. */
+  intern(name: string): number {
+    const known = this.nameIds.get(name);
+    if (known !== undefined) return known;
+    const bytes = enc.encode(name).subarray(0, NAME_CHARS * 4);
+    const lk = this.G.addrOf(this.globals, 'sg_names_lock');
+    this.spin_lock(lk);
+    try {
+      const n = this.G.load(this.globals, 'sg_nnames');
+      for (let id = 1; id <= n; id++) {
+        if (this.nameOf(id) === dec.decode(bytes)) {
+          this.nameIds.set(name, id);
+          return id;
+        }
+      }
+      const id = n + 1; // id 0 means "no name"
+      if (id >= MAX_NAMES) throw new RangeError(`sync: name table full (${MAX_NAMES}) adding ${name}`);
+      const a = this.names.addr(id);
+      const padded = new Uint8Array(NAME_CHARS * 4);
+      padded.set(bytes);
+      const words = new Int32Array(padded.buffer);
+      for (let k = 0; k < NAME_CHARS; k++) this.N.storeAt(a, 'nm_chars', k, words[k]);
+      this.N.store(a, 'nm_len', bytes.length);
+      this.N.store(a, 'nm_ready', 1);
+      this.G.store(this.globals, 'sg_nnames', id);
+      this.nameIds.set(name, id);
+      return id;
+    } finally {
+      this.spin_unlock(lk);
+    }
+  }
+
+  /** The name with id `id` ('' for 0 or an unknown id). */
+  nameOf(id: number): string {
+    if (id <= 0 || id >= MAX_NAMES) return '';
+    const cached = this.nameCache[id];
+    if (cached !== undefined) return cached;
+    const a = this.names.addr(id);
+    if (this.N.load(a, 'nm_ready') !== 1) return '';
+    const words = new Int32Array(NAME_CHARS);
+    for (let k = 0; k < NAME_CHARS; k++) words[k] = this.N.loadAt(a, 'nm_chars', k);
+    const s = dec.decode(new Uint8Array(words.buffer).subarray(0, this.N.load(a, 'nm_len')));
+    this.nameCache[id] = s;
+    return s;
+  }
+
+  nameCount(): number {
+    return this.G.load(this.globals, 'sg_nnames');
+  }
+
+  // ---------------------------------------------------------------- lock registry
+
+  /**
+   * Initialize the lock at `addr` (an embedded LockLayout) as a spinlock or sleep lock of class
+   * `className`, and register it for snapshots. Call once, before the lock is used.
+   */
+  lock_init(addr: number, className: string, kind: typeof LK_SPIN | typeof LK_MTX): void {
+    const L = this.L;
+    for (const f of Object.keys(LockLayout.off) as LockField[]) L.store(addr, f, 0);
+    L.store(addr, 'lk_kind', kind);
+    L.store(addr, 'lk_class', this.intern(className));
+    const i = Atomics.add(this.i32, this.lockreg.offset >>> 2, 1);
+    if (i < this.lockreg.capacity) Atomics.store(this.i32, (this.lockreg.offset >>> 2) + 1 + i, addr);
+  }
+
+  /** Addresses of every registered lock. */
+  registeredLocks(): number[] {
+    const n = Math.min(Atomics.load(this.i32, this.lockreg.offset >>> 2), this.lockreg.capacity);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(Atomics.load(this.i32, (this.lockreg.offset >>> 2) + 1 + i));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- spinlocks
+
+  /** Acquire spinlock `lk`. Never sleeps; spins with bounded backoff. */
+  spin_lock(lk: number): void {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) this.spin_lock_contested(lk);
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+  }
+
+  private spin_lock_contested(lk: number): void {
+    const t0 = performance.now();
+    const td = this.td;
+    if (td >= 0) {
+      this.td_blockkind.store(td, LK_SPIN);
+      this.td_blocksince.store(td, this.arena.now());
+      this.td_blockaddr.store(td, lk);
+    }
+    const word = this.lk_word;
+    let spins = 0;
+    let backoff = 1;
+    for (;;) {
+      while (word.load(lk) !== 0) {
+        spins++;
+        if (this._hook !== null) this._hook.at(Point.SPIN_WAIT, lk, 0);
+        for (let k = 0; k < backoff; k++) {
+          // cpu_pause()
+        }
+        if (backoff < SPIN_BACKOFF_MAX) backoff <<= 1;
+        if (td >= 0 && spins % SPIN_YIELD_EVERY === 0) {
+          // The holder may be preempted on this 2-core host: give the core away briefly.
+          Atomics.wait(this.i32, this.td_yield.idx(td), 0, 0.02);
+        }
+      }
+      if (word.cas(lk, 0, 1) === 0) break;
+    }
+    if (td >= 0) this.td_blockaddr.store(td, 0);
+    this.lock_account(lk, t0, spins, 0);
+  }
+
+  /** Try once to take spinlock `lk`; true when taken. */
+  spin_trylock(lk: number): boolean {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) return false;
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+    return true;
+  }
+
+  /** Release spinlock `lk`, which this cpu must hold. */
+  spin_unlock(lk: number): void {
+    if (this.lk_owner.get(lk) !== this.cpu + 1) this.notOwner('spin_unlock', lk);
+    this.lk_owner.set(lk, 0);
+    this.lk_word.store(lk, 0);
+  }
+
+  // ---------------------------------------------------------------- sleep locks
+
+  /** Acquire sleep lock `lk`; may sleep. */
+  lock(lk: number): void {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) this.lock_contested(lk, Infinity);
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+  }
+
+  /** Take sleep lock `lk` if free; true when taken. Never sleeps. */
+  trylock(lk: number): boolean {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) return false;
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+    return true;
+  }
+
+  /** Acquire sleep lock `lk`, sleeping at most `timeoutMs`; 0 when taken, EWOULDBLOCK on timeout. */
+  lock_timed(lk: number, timeoutMs: number): number {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) {
+      if (this.lock_contested(lk, performance.now() + timeoutMs) !== 0) return EWOULDBLOCK;
+    }
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+    return 0;
+  }
+
+  /** Drepper's mutex: spin a little, then mark the word 2 (waiters) and futex-wait on it. */
+  private lock_contested(lk: number, deadline: number): number {
+    this.requireThread('lock');
+    const t0 = performance.now();
+    const word = this.lk_word;
+    let spins = 0;
+    for (; spins < MTX_SPIN_TRIES; spins++) {
+      if (word.load(lk) === 0 && word.cas(lk, 0, 1) === 0) {
+        this.lock_account(lk, t0, spins, 0);
+        return 0;
+      }
+    }
+    const td = this.td;
+    this.td_blocksince.store(td, this.arena.now());
+    this.td_blockkind.store(td, LK_MTX);
+    this.td_blockaddr.store(td, lk);
+    let sleeps = 0;
+    let c = word.exchange(lk, 2);
+    while (c !== 0) {
+      const rem = deadline - performance.now();
+      if (rem <= 0) {
+        this.td_blockaddr.store(td, 0);
+        return EWOULDBLOCK;
+      }
+      if (this._hook !== null) this._hook.at(Point.MTX_BLOCK, lk, 0);
+      Atomics.wait(this.i32, word.idx(lk), 2, rem);
+      sleeps++;
+      c = word.exchange(lk, 2);
+    }
+    this.td_blockaddr.store(td, 0);
+    this.lock_account(lk, t0, spins, sleeps);
+    return 0;
+  }
+
+  /** Contention counters; the caller holds `lk`. */
+  private lock_account(lk: number, t0: number, spins: number, sleeps: number): void {
+    this.lk_contended.bump64(lk, 1);
+    this.lk_spins.bump64(lk, spins);
+    this.lk_sleeps.bump64(lk, sleeps);
+    const us = Math.round((performance.now() - t0) * 1000);
+    this.lk_waitus.bump64(lk, us);
+    if (us > this.lk_maxwaitus.get(lk)) this.lk_maxwaitus.set(lk, us);
+  }
+
+  /** Release sleep lock `lk`, which this cpu must hold; wakes one waiter if any is recorded. */
+  unlock(lk: number): void {
+    if (this.lk_owner.get(lk) !== this.cpu + 1) this.notOwner('unlock', lk);
+    this.lk_owner.set(lk, 0);
+    if (this.lk_word.exchange(lk, 0) === 2) Atomics.notify(this.i32, this.lk_word.idx(lk), 1);
+  }
+
+  /** True when this cpu holds lock `lk` (either kind). */
+  lock_held(lk: number): boolean {
+    return this.lk_owner.get(lk) === this.cpu + 1 && this.lk_word.load(lk) !== 0;
+  }
+
+  /** True when some thread holds lock `lk` (a sample: it may change at once). */
+  lock_busy(lk: number): boolean {
+    return this.lk_word.load(lk) !== 0;
+  }
+
+  /** The cpu holding `lk`, or -1 (free, or held by the main thread, which has no cpu). */
+  lock_owner(lk: number): number {
+    return this.lk_word.load(lk) === 0 ? -1 : this.lk_owner.load(lk) - 1;
+  }
+
+  /** Name of a lock for messages: `class@addr`. */
+  lockName(lk: number): string {
+    return `${this.nameOf(this.L.load(lk, 'lk_class')) || 'lock'}@${lk}`;
+  }
+
+  private notOwner(fn: string, lk: number): never {
+    const o = this.lk_owner.get(lk);
+    const who = o === 0 ? 'not held by anyone' : `held by cpu ${o - 1}`;
+    throw new ContractError(`${fn}: ${this.lockName(lk)} is ${who}, not by cpu ${this.cpu} (the caller)`);
+  }
+
+  /** A named instrumentation point of a subsystem (the race lab's hook sees it). */
+  point(name: number, addr: number): void {}
+
+  /** Count progress (the deadlock watchdog watches this per cpu). */
+  progress(): void {
+    if (this.td >= 0) this.T.add(this.td, 'td_progress', 1);
+  }
+
+  protected requireThread(fn: string): void {
+    if (this.td < 0) throw new ContractError(`${fn}: the main thread may not sleep or block (cpu -1)`);
+  }
+}
+
+/** Read a lo/hi 64-bit counter of a lock. */
+export function read64(i32: Int32Array, addr: number, off: number): number {
+  const i = (addr >>> 2) + off;
+  return (Atomics.load(i32, i) >>> 0) + Atomics.load(i32, i + 1) * 4294967296;
+}
