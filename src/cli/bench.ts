@@ -53,11 +53,11 @@ export function benchHelp(name?: string): string {
     const honours = one.honours ? `\n\nOf the common load options it honours: ${one.honours.map((k) => (k === 'device' ? DEVICE_OPTIONS.map((o) => `--${o}`).join(', ') : `--${k}`)).join(', ') || 'none of --seed/--duration/--ops/--ramp/--cpus/device options'}.` : '';
     return `Usage: kiolab bench ${one.name} [options]\n\n${one.description}\n\nOptions of ${one.name}:\n${
       Object.keys(own).length ? optionsHelp(own) : '  (none)'
-    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}${honours}\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
+    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}\n  --module FILE           load a module of your own first (its scenarios, roles, switches)${honours}\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
   }
   return `Usage: kiolab bench <scenario> [options]   (kiolab bench <scenario> --help for its options)\n\nScenarios:\n${list
     .map((s) => `  ${s.name.padEnd(12)} ${s.description}`)
-    .join('\n')}\n\nCommon options:\n${optionsHelp(COMMON_OPTIONS)}`;
+    .join('\n')}\n\nCommon options:\n${optionsHelp(COMMON_OPTIONS)}\n  --module FILE           load a module of your own first (its scenarios, roles, switches)`;
 }
 
 /** The first positional argument, skipping the values of common string options. */
@@ -108,14 +108,21 @@ export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>
   };
 }
 
-/** Run `kiolab bench ...`; returns the exit code (UsageError propagates: exit 2). */
-export async function bench(argv: string[], io: BenchIO = defaultIO): Promise<number> {
+/** A bench run as parsed and checked: the scenario, its merged option values and the parsed common options. */
+interface PreparedBench {
+  scenario: Scenario;
+  merged: OptionValues;
+  common: CommonOptions;
+}
+
+/** Parse `argv` (the scenario name, its options, --config) and check everything up front; null for --help. */
+function prepareBench(argv: string[], io: BenchIO): PreparedBench | null {
   const cfgPath = configPath(argv);
   const rawConfig = cfgPath !== undefined ? readConfig(cfgPath) : undefined;
   const name = firstPositional(argv) ?? (typeof rawConfig?.scenario === 'string' ? rawConfig.scenario : undefined);
   if (argv.includes('--help') || argv.includes('-h')) {
     io.out(benchHelp(name));
-    return 0;
+    return null;
   }
   const names = () => scenarios().map((s) => s.name).join(', ');
   if (!name) throw new UsageError(`bench: which scenario? One of: ${names()}`);
@@ -146,9 +153,15 @@ export async function bench(argv: string[], io: BenchIO = defaultIO): Promise<nu
     }
   }
   prepareOutputs(common);
+  return { scenario, merged, common };
+}
+
+/** Run a prepared bench (with the checker when --check); the report, the checker's exit code and the context. */
+async function executeBench(p: PreparedBench, io: BenchIO): Promise<{ report: unknown; checkerCode: number; ctx: RunContext }> {
+  const { scenario, merged, common } = p;
   const progress = new ProgressLine(io.isTTY && !common.json, (s) => io.err(s));
   const ctx: RunContext = { common, options: merged, progress, trace: null };
-  if (!common.check) return finish(scenario, await runScenario(scenario, merged, ctx), ctx, io);
+  if (!common.check) return { report: await runScenario(scenario, merged, ctx), checkerCode: 0, ctx };
   armChecker();
   let report: unknown;
   let checked: CheckerSummary;
@@ -157,8 +170,44 @@ export async function bench(argv: string[], io: BenchIO = defaultIO): Promise<nu
   } finally {
     checked = await disarmChecker();
   }
-  const code = finish(scenario, report, ctx, io);
-  return Math.max(code, reportChecker(scenario.name, checked, io));
+  return { report, checkerCode: reportChecker(scenario.name, checked, io), ctx };
+}
+
+/** Run `kiolab bench ...`; returns the exit code (UsageError propagates: exit 2). */
+export async function bench(argv: string[], io: BenchIO = defaultIO): Promise<number> {
+  const p = prepareBench(argv, io);
+  if (!p) return 0;
+  const { report, checkerCode, ctx } = await executeBench(p, io);
+  return Math.max(finish(p.scenario, report, ctx, io), checkerCode);
+}
+
+/** What `runBench` returns: the report (the JSON `kiolab bench --json` prints) and the command's exit code. */
+export interface BenchRun<R = unknown> {
+  scenario: string;
+  report: R;
+  /** 0 ok, 1 a check failed (the data oracle, an invariant, the checker). */
+  exitCode: number;
+}
+
+/**
+ * Run a bench scenario from code, as `kiolab bench <name> --json` does, without printing it.
+ * `options` are the command's long options (`{ duration: 2, cpus: 2, 'latency-us': 50, check: true }`);
+ * `out` and `trace` still write their files. Bad options throw a `UsageError` naming them.
+ */
+export async function runBench<R = unknown>(name: string, options: Record<string, string | number | boolean | undefined> = {}, io: Partial<BenchIO> = {}): Promise<BenchRun<R>> {
+  const argv = [name];
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined || v === false) continue;
+    argv.push(`--${k}`);
+    if (v !== true) argv.push(String(v));
+  }
+  const quiet: BenchIO = { out: () => {}, err: io.err ?? (() => {}), isTTY: false };
+  const p = prepareBench(argv, quiet);
+  if (!p) throw new UsageError('runBench: --help is not an option here');
+  p.common.json = true;
+  const { report, checkerCode, ctx } = await executeBench(p, quiet);
+  const exitCode = Math.max(finish(p.scenario, report, ctx, quiet), checkerCode);
+  return { scenario: p.scenario.name, report: report as R, exitCode };
 }
 
 /** The checker's verdict on stderr; 1 when it found a violation. */

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `kiolab` command. Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.
- * Scenarios and subcommands are registered by src/cli/<subsystem>.ts (see registry.ts); `bench` and
- * its common options live in src/cli/bench.ts.
+ * Scenarios and subcommands are registered by src/engine/cli-*.ts (see registry.ts); `bench` and
+ * its common options live in src/engine/bench-command.ts.
  */
 import { readFileSync } from 'node:fs';
 import '../../workers/index.js';
 import './all.js';
 import './locks.js';
 import { bench } from './bench.js';
+import { loadUserModule, takeModuleOptions } from './modules.js';
 import { UsageError, commands, listSections, scenarios } from './registry.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,8 @@ ${cmds.map(([a, b]) => `  ${a.padEnd(18)} ${b}`).join('\n')}
 Options:
   -h, --help         help (also: kiolab <command> --help)
   -V, --version      print the version
+  --module FILE      (any command, repeatable) load a module of your own first, in every worker
+                     too: its race scenarios, bench scenarios, roles and bug switches
 
 Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
 }
@@ -54,7 +57,7 @@ detects each switch.`);
     throw new UsageError(`list: unexpected argument ${JSON.stringify(named.at(-1))}; sections: ${known.join(', ')}`);
   }
   const only = named[0];
-  const { BUGS, bugTable } = await import('../race/bugs.js');
+  const { allBugs, bugTable } = await import('../race/bugs.js');
   const { raceScenarios } = await import('../race/scenario.js');
   await import('../race/scenarios/index.js');
   const sections = [
@@ -63,7 +66,7 @@ detects each switch.`);
     {
       key: 'bugs',
       title: 'bug switches (kiolab race <scenario> --bug NAME)',
-      items: BUGS.map((b) => ({ name: b.name, description: `${b.subsystem}${b.implemented ? '' : ' (not implemented)'}: ${b.description} — ${b.reference}` })),
+      items: allBugs().map((b) => ({ name: b.name, description: `${b.subsystem}${b.implemented ? '' : ' (not implemented)'}: ${b.description} — ${b.reference}` })),
     },
     {
       key: 'races',
@@ -73,7 +76,7 @@ detects each switch.`);
   ].filter((s) => only === undefined || s.key === only);
   if (json) {
     const data = Object.fromEntries(sections.map((s) => [s.key, s.items]));
-    if (only === undefined || only === 'bugs') data.bugs = BUGS.map((b) => ({ ...b }));
+    if (only === undefined || only === 'bugs') data.bugs = allBugs().map((b) => ({ ...b }));
     console.log(JSON.stringify(data, null, 2));
     return 0;
   }
@@ -92,8 +95,11 @@ detects each switch.`);
   return 0;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+async function main(argvIn: string[]): Promise<number> {
+  const [cmd, ...args] = argvIn;
+  // --module FILE (any command, any number of times): the user's own scenarios, roles and switches.
+  const { modules, rest } = cmd === undefined || cmd.startsWith('-') ? { modules: [], rest: args } : takeModuleOptions(args);
+  for (const f of modules) await loadUserModule(f);
   if (cmd === undefined) {
     console.error(help());
     return 2;

@@ -3,6 +3,8 @@
  * `kiolab race --matrix`, `kiolab replay FILE [--times N] [--shrink]` and `kiolab bugs`.
  * Exit codes: 0 nothing found (or replayed as expected), 1 a failure found, 2 bad usage.
  */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bugInfo, bugRows, bugTable } from '../race/bugs.js';
 import type { Policy, RaceMode } from '../race/control.js';
@@ -11,11 +13,13 @@ import { formatMatrix, formatRace } from '../race/report.js';
 import { loadReplay, replayTimes, saveReplay, shrink } from '../race/replay.js';
 import { runRace } from '../race/runner.js';
 import { raceScenarios } from '../race/scenario.js';
+import { loadUserModule, userModules } from './modules.js';
 import { UsageError, numOpt, registerCommand } from './registry.js';
 
 const RACE_HELP = `Usage:
   kiolab race <scenario> --bug NAME [--mode stress|explore] [--seed N] [--budget S]
               [--policy pct|random] [--depth D] [--iterations N] [--save FILE] [--json]
+              [--module FILE]...
   kiolab race --list            the bug switches and the race scenarios
   kiolab race --matrix [--budget S] [--seed N] [--bugs A,B,..] [--mode M[,M]] [--replays N]
               [--clean-budget S] [--no-clean] [--json]
@@ -26,7 +30,11 @@ const RACE_HELP = `Usage:
 Runs a race scenario with a bug switch on (omit --bug for a clean run) and exits 1 when a
 failure is found. explore mode (the default) serializes the cpus with a seeded scheduler (PCT of
 depth D by default) and saves the failing schedule for \`kiolab replay\`; stress mode runs the
-cpus freely and perturbs them at every instrumentation point.`;
+cpus freely and perturbs them at every instrumentation point.
+
+--module FILE loads a module of your own (before the command runs, and in every worker): its race
+scenarios, roles and bug switches (registerRaceScenario, registerRoles, registerBugSwitch from
+'kiolab') run in the lab as kiolab's own do, and the replay file records the module.`;
 
 function progressFn(json: boolean): ((s: string) => void) | undefined {
   return process.stderr.isTTY && !json ? (s: string) => process.stderr.write(`\r\x1b[K${s}`) : undefined;
@@ -126,7 +134,7 @@ registerCommand({
     const iterations = numOpt('iterations', v.iterations, 1, { integer: true });
     let r;
     try {
-      r = await runRace({ scenario, bug, mode, seed, policy, depth, budgetMs: budgetS * 1000, iterations });
+      r = await runRace({ scenario, bug, mode, seed, policy, depth, budgetMs: budgetS * 1000, iterations, modules: userModules() });
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(e.message);
       throw e;
@@ -167,6 +175,11 @@ that are not needed for the failure and saves the shorter schedule (FILE.shrunk.
       r = loadReplay(file);
     } catch (e) {
       throw new UsageError((e as Error).message);
+    }
+    // The user modules the scenario came from (a path relative to the replay file also works).
+    for (const mpath of r.modules ?? []) {
+      const near = resolve(dirname(resolve(file)), mpath);
+      await loadUserModule(existsSync(mpath) || !existsSync(near) ? mpath : near, `${file}: module`);
     }
     const times = numOpt('times', v.times, 1, { integer: true }) ?? 1;
     if (v.shrink) {

@@ -5,7 +5,7 @@
  * A subsystem implements a switch by reading `bugs.enabled(name)` (./switch.ts) in its code path
  * and registering a race scenario that lists the switch (./scenario.ts); then flip `implemented`.
  */
-export type Subsystem = 'bootcache' | 'bufcache' | 'bio' | 'swap';
+export type Subsystem = 'bootcache' | 'bufcache' | 'bio' | 'swap' | 'user';
 
 export interface BugInfo {
   name: string;
@@ -50,26 +50,53 @@ export const BUGS: readonly BugInfo[] = [
   B('swap-off-inflight', 'swap', 'the swap device is torn down while child I/O is still active', 'NetBSD/FreeBSD swap [B/C]', 'poisoned device slot touched', true),
 ];
 
+/** Switches registered by user modules (`registerBugSwitch`), after the catalogue. */
+const userBugs: BugInfo[] = [];
+
+/**
+ * Register a bug switch of your own code (a user module's lock or protocol): the historical or
+ * suspected variant that `bugs.enabled(name)` turns on. Its name must not be a catalogue
+ * switch's or another module's.
+ */
+export function registerBugSwitch(b: { name: string; description: string; reference?: string; detection?: string }): void {
+  if (typeof b?.name !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(b.name)) {
+    throw new TypeError(`registerBugSwitch: a switch name is letters, digits, '.', '_' and '-', got ${JSON.stringify(b?.name)}`);
+  }
+  if (BUGS.some((x) => x.name === b.name)) throw new RangeError(`registerBugSwitch: ${b.name} is a switch of kiolab's race catalogue`);
+  const had = userBugs.find((x) => x.name === b.name);
+  const info: BugInfo = { name: b.name, subsystem: 'user', description: b.description, reference: b.reference ?? 'user module', detection: b.detection ?? 'the scenario\'s checks and the generic detectors', implemented: true };
+  if (had) {
+    if (had.description !== info.description) throw new RangeError(`registerBugSwitch: switch ${b.name} is registered twice`);
+    return;
+  }
+  userBugs.push(info);
+}
+
+/** The catalogue, then the switches of user modules. */
+export function allBugs(): BugInfo[] {
+  return [...BUGS, ...userBugs];
+}
+
 export function bugInfo(name: string): BugInfo {
-  const b = BUGS.find((x) => x.name === name);
-  if (!b) throw new RangeError(`race: unknown bug switch ${JSON.stringify(name)}; known: ${BUGS.map((x) => x.name).join(', ')}`);
+  const b = allBugs().find((x) => x.name === name);
+  if (!b) throw new RangeError(`race: unknown bug switch ${JSON.stringify(name)}; known: ${allBugs().map((x) => x.name).join(', ')}`);
   return b;
 }
 
 /** The catalogue as rows for `kiolab list bugs` (the reports engineer's `list` may print these). */
 export function bugRows(): { name: string; subsystem: string; implemented: string; description: string; reference: string; detection: string }[] {
-  return BUGS.map((b) => ({ ...b, implemented: b.implemented ? 'yes' : 'no' }));
+  return allBugs().map((b) => ({ ...b, implemented: b.implemented ? 'yes' : 'no' }));
 }
 
 /** The catalogue as a text table. */
 export function bugTable(opts: { verbose?: boolean } = {}): string {
-  const w = Math.max(...BUGS.map((b) => b.name.length));
+  const w = Math.max(...allBugs().map((b) => b.name.length));
   const lines = [`${'switch'.padEnd(w)}  ${'subsystem'.padEnd(9)}  impl  description`];
-  for (const b of BUGS) {
+  for (const b of allBugs()) {
     lines.push(`${b.name.padEnd(w)}  ${b.subsystem.padEnd(9)}  ${b.implemented ? 'yes ' : 'no  '}  ${b.description}`);
     if (opts.verbose) lines.push(`${''.padEnd(w)}  ${''.padEnd(9)}        ref: ${b.reference}`, `${''.padEnd(w)}  ${''.padEnd(9)}        detected by: ${b.detection}`);
   }
   const n = BUGS.filter((b) => b.implemented).length;
-  lines.push(`${BUGS.length} switches, ${n} implemented${n < BUGS.length ? ' (the others land with their subsystems)' : ''}`);
+  lines.push(`${BUGS.length} switches, ${n} implemented${n < BUGS.length ? ' (the others land with their subsystems)' : ''}${userBugs.length ? `; ${userBugs.length} more from user modules` : ''}`);
   return lines.join('\n');
 }

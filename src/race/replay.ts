@@ -23,6 +23,9 @@ export function loadReplay(path: string): ReplayFile {
   if (!Array.isArray(r.schedule) || r.schedule.length % 3 !== 0 || !Number.isInteger(r.iteration)) {
     throw new RangeError(`replay: ${path} has a malformed schedule or iteration`);
   }
+  if (r.modules !== undefined && (!Array.isArray(r.modules) || !r.modules.every((m) => typeof m === 'string'))) {
+    throw new RangeError(`replay: ${path}: "modules" must be a list of module paths`);
+  }
   return r;
 }
 
@@ -38,6 +41,7 @@ export async function replayOnce(r: ReplayFile, schedule = r.schedule): Promise<
     schedule,
     replayIter: r.iteration,
     budgetMs: 120_000,
+    modules: r.modules,
   });
   const f = result.failure;
   return { reproduced: !!f && f.kind === r.kind && f.iteration === r.iteration, result };

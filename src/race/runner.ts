@@ -39,6 +39,8 @@ export interface RaceOptions {
   stallMs?: number;
   /** Stress: run the checker cpu (checker.ts) when the scenario has a subsystem to sample (default true). */
   checker?: boolean;
+  /** User modules the scenario comes from (absolute paths), recorded in the replay file. */
+  modules?: string[];
 }
 
 export interface WorkerReport {
@@ -76,6 +78,8 @@ export interface ReplayFile {
   preemptions?: number;
   /** Which cpu passed which point, by name, in the failing iteration (for people). */
   events: string[];
+  /** User modules the scenario came from (absolute paths; `kiolab race --module`), loaded again by `kiolab replay`. */
+  modules?: string[];
 }
 
 export interface RaceResult {
@@ -227,7 +231,7 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     failure.message = failure.message.replace(/cpu (\d+) \(race:(harness|daemon)\)/g, (all, c: string) => `cpu ${c} (${labels[Number(c)] ?? 'race'})`);
     if (o.mode === 'explore' || o.mode === 'replay') {
       const events = ctl.events().slice(-4000).map(([c, p, a, n]) => `cpu ${c} ${describe(m.sync, p, a, n)}`);
-      replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events };
+      replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events, ...(o.modules?.length ? { modules: o.modules } : {}) };
     }
   }
   const done = ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0);

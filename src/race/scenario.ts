@@ -13,8 +13,11 @@
  *     sleeps, `poison()`/`assertLive()` for freed structs, `check()` for your invariants.
  * `kiolab race --matrix` then runs the new switch in every mode, and clean runs of the scenario.
  */
-import type { MachineSpec, Kernel } from '../engine/spec.js';
+import { workerModule } from '../engine/roles.js';
+import { type Kernel, type MachineSpec, registerInitializer, registerPlanner } from '../engine/spec.js';
 import type { Arena } from '../shm/arena.js';
+import type { StructLayout } from '../shm/layout.js';
+import type { Sync } from '../sync/sync.js';
 
 export interface RaceDaemon {
   /** Name used in role args and reports (e.g. "device"). */
@@ -59,6 +62,18 @@ export interface RaceScenario<C = any> {
   synthetic?: boolean;
   /** PCT's bound k on steps per iteration. */
   steps?: number;
+  /**
+   * The scenario's own shared state: one struct of `layout` in the arena, reserved only while
+   * this scenario runs (its address: `raceState(k)`); `init` runs once on the main thread when
+   * the machine is built (`sync.lock_init(...)` of its locks; memory starts zeroed).
+   */
+  state?: { layout: StructLayout<string>; init?(sync: Sync, addr: number, arena: Arena): void };
+  /**
+   * The module that registers the scenario (`import.meta.url`), so that every worker imports it.
+   * Not needed for a module loaded with `--module`, nor when the module calls `workerModule` or
+   * `registerRoles` itself.
+   */
+  module?: string;
 }
 
 const table = new Map<string, RaceScenario>();
@@ -66,12 +81,37 @@ const table = new Map<string, RaceScenario>();
 export function registerRaceScenario<C>(s: RaceScenario<C>): void {
   if (table.has(s.name)) throw new RangeError(`race: scenario ${s.name} registered twice`);
   if (s.parts.length < 1) throw new RangeError(`race: scenario ${s.name} has no parts`);
+  if (s.module !== undefined) workerModule(s.module);
+  if (s.state) {
+    const { layout, init } = s.state;
+    const region = stateRegion(s.name);
+    registerPlanner(region, (plan, spec) => {
+      if (spec.race?.scenario === s.name) plan.pool(region, layout, 1);
+    });
+    registerInitializer(region, (arena, sync, spec) => {
+      if (spec.race?.scenario === s.name) init?.(sync, arena.pool(region, layout).addr(0), arena);
+    });
+  }
   table.set(s.name, s as RaceScenario);
+}
+
+const stateRegion = (name: string) => `race.state.${name}`;
+
+/** The address of the running scenario's `state` struct (in a worker or on the main thread). */
+export function raceState(k: Pick<Kernel, 'arena' | 'spec'>): number {
+  const name = k.spec.race?.scenario;
+  const sc = name === undefined ? undefined : table.get(name);
+  if (!sc?.state) throw new RangeError(`raceState: ${name === undefined ? 'this machine runs no race scenario' : `race scenario ${name} declares no state`}`);
+  return k.arena.pool(stateRegion(sc.name), sc.state.layout).addr(0);
 }
 
 export function raceScenario(name: string): RaceScenario {
   const s = table.get(name);
-  if (!s) throw new RangeError(`race: unknown scenario ${JSON.stringify(name)}; known: ${[...table.keys()].join(', ') || 'none'}`);
+  if (!s) {
+    throw new RangeError(
+      `race: unknown scenario ${JSON.stringify(name)}; known: ${[...table.keys()].join(', ') || 'none'} (a scenario of your own: load its module with --module, or register it from a worker module)`,
+    );
+  }
   return s;
 }
 

@@ -74,6 +74,14 @@ export class StructView<F extends string> {
   storeAt(addr: number, f: F, k: number, v: number): void {
     Atomics.store(this.i32, (addr >>> 2) + this.off[f] + k, v);
   }
+  /** Plain read of element `k`: the caller holds the lock that protects `f`. */
+  getAt(addr: number, f: F, k: number): number {
+    return this.i32[(addr >>> 2) + this.off[f] + k];
+  }
+  /** Plain write of element `k`: the caller holds the lock that protects `f`. */
+  setAt(addr: number, f: F, k: number, v: number): void {
+    this.i32[(addr >>> 2) + this.off[f] + k] = v;
+  }
   addAt(addr: number, f: F, k: number, v: number): number {
     return Atomics.add(this.i32, (addr >>> 2) + this.off[f] + k, v);
   }
