@@ -72,6 +72,11 @@ export class Machine {
     this.m = this.arena.pool('machine', MachineLayout).addr(0);
   }
 
+  /** True once every worker of the run has attached and been told to begin its role (the start word). */
+  get started(): boolean {
+    return this.M.load(this.m, 'm_go') !== 0;
+  }
+
   /** Who sleeps on what, which locks are held: a sample of the running machine. */
   snapshot(): SyncSnapshot {
     return snapshot(this.sync);

@@ -47,6 +47,9 @@ export const LK_MTX = 2;
  *  td_wakegen     atomic. Bumped by a waker after it cleared td_wchan; the owner Atomics.waits on it.
  *  td_blockaddr   atomic. Lock address this cpu waits for (mutex sleep or spin), 0 when none.
  *  td_blockkind   atomic. LK_SPIN / LK_MTX while td_blockaddr is set.
+ *  td_tid         atomic. The host thread id of the worker running this cpu (0: unknown, or the
+ *                 host does not say); written by the owner in thread_start, read by the main
+ *                 thread to ask the host how that thread is scheduled (hostthread.ts).
  */
 export const ThreadLayout = defineStruct(
   'thread',
@@ -69,6 +72,7 @@ export const ThreadLayout = defineStruct(
     td_nwoken: 'i32',
     td_ntimeouts: 'i32',
     td_progress: 'i32',
+    td_tid: 'i32',
     // line 3: the word a spinning cpu waits on to give its core away
     td_yield: { line: 'i32' },
   },

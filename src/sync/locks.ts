@@ -13,6 +13,7 @@ import type { Arena, Pool } from '../shm/arena.js';
 import type { StructView } from '../shm/view.js';
 import { ContractError, EWOULDBLOCK } from './errno.js';
 import { type Hook, Point } from './hooks.js';
+import { hostThreadId } from './hostthread.js';
 import {
   LK_MTX,
   LK_SPIN,
@@ -111,10 +112,11 @@ export class SyncLocks {
     return this.td;
   }
 
-  /** Mark this cpu alive and record its role (for snapshots). */
+  /** Mark this cpu alive and record its role (for snapshots) and its host thread id (for the race lab's watchdog). */
   thread_start(role: string): void {
     this.requireThread('thread_start');
     this.T.store(this.td, 'td_role', this.intern(role));
+    this.T.store(this.td, 'td_tid', hostThreadId());
     this.T.store(this.td, 'td_alive', 1);
   }
 
