@@ -15,6 +15,7 @@ import { bugs } from '../sync/switches.js';
 import { type Policy, RaceCtl, type RaceMode, STATE_NAMES } from './control.js';
 import { heldBy, lostWakeups, waitForGraph } from './detect.js';
 import type { HarnessArgs, HarnessResult } from './harness.js';
+import { StallWatch, probeAccounting, sampleThreads, stallMessage } from './stall.js';
 import { type RaceScenario, raceScenario } from './scenario.js';
 import '../../workers/race.js'; // the race:harness and race:daemon roles, and every race scenario
 
@@ -35,7 +36,11 @@ export interface RaceOptions {
   replayIter?: number;
   /** Stress monitor: a sleeper whose condition holds this long has lost its wakeup (ms, default 400: longer than a host preemption under load). */
   graceMs?: number;
-  /** Stress monitor: no progress of any harness cpu this long is a hang (ms). */
+  /**
+   * Stress monitor: no progress of any harness cpu for this much time in which the host let the
+   * machine run (or this much CPU time used by the harness cpus) is a hang (ms, default 3000;
+   * stall.ts). A wall-time ceiling of 20x this is the last resort.
+   */
   stallMs?: number;
   /** Stress: run the checker cpu (checker.ts) when the scenario has a subsystem to sample (default true). */
   checker?: boolean;
@@ -151,6 +156,11 @@ export function specFor(o: RaceOptions): MachineSpec {
   };
 }
 
+/** The stress watchdog's default stall time (RaceOptions.stallMs), ms. */
+const STALL_MS = 3000;
+/** The stress watchdog's last resort: this many times stallMs of wall time without progress is a hang. */
+const STALL_CEILING = 20;
+
 /**
  * A worker that could not load its code (a module that failed to evaluate, e.g. while dist/ is
  * being rebuilt on a shared machine; Node reports it as an internal assertion) is not an outcome
@@ -189,12 +199,15 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
   const withChecker = spec.ncpu > sc.parts.length + ndaemons;
   if (withChecker) roles.push({ role: 'race:daemon', args: { scenario: sc.name, daemon: CHECKER_DAEMON, index: 0 }, daemon: true });
   const t0 = performance.now();
-  const monitor = startMonitor(m, ctl, sc.parts.length, o, o.mode === 'stress' || o.mode === 'check', sc.invariant ?? null);
+  const watching = o.mode === 'stress' || o.mode === 'check';
+  const monitor = startMonitor(m, ctl, sc.parts.length, o, watching, sc.invariant ?? null);
+  // The machine's own timeout comes after the watchdog's wall-time ceiling, so that the ceiling can fire.
+  const timeoutMs = budgetMs + 20_000 + (watching ? STALL_CEILING * (o.stallMs ?? STALL_MS) : 0);
   let crash: MachineError | null = null;
   let res: HarnessResult[] = [];
   let checker: CheckerRun | undefined;
   try {
-    const out = await m.run(roles, { timeoutMs: budgetMs + 20_000 });
+    const out = await m.run(roles, { timeoutMs });
     res = out.slice(0, sc.parts.length).map((r) => r.value as HarnessResult);
     if (withChecker) checker = out[out.length - 1].value as CheckerRun;
   } catch (e) {
@@ -274,15 +287,17 @@ function workers(m: Machine, ctl: RaceCtl, labels: string[]): WorkerReport[] {
 /**
  * Stress/check mode's watchdog on the main thread (it never waits on a shared word): samples
  * the machine every 20 ms for a sleeper whose wake condition has held past the grace period,
- * a cycle of lock waits, or harness cpus that made no progress for stallMs.
+ * a cycle of lock waits, or harness cpus that made no progress for stallMs of time in which the
+ * host let them run (stall.ts: their threads' CPU and run-queue times, not wall time alone).
  */
 function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions, detect: boolean, invariant: RaceScenario['invariant'] | null): { stop(): void } {
   const grace = o.graceMs ?? 400;
-  const stall = o.stallMs ?? 3000;
+  const stall = o.stallMs ?? STALL_MS;
   const seen = new Map<string, number>();
   const s = m.sync;
-  let lastProgress = -1;
-  let lastChange = performance.now();
+  // Begins once the machine has started: a loaded host may take seconds to load the workers' code.
+  let watch: StallWatch | null = null;
+  let tids: number[] = [];
   const fail = (f: { kind: string; message: string; cpus: number[]; [k: string]: unknown }): void => {
     const snap = snapshot(s);
     if (ctl.recordFailure({ ...f, detectedBy: -1, iteration: ctl.C.load(ctl.ctl, 'rc_iter'), sleepers: snap.sleepers, held: snap.held })) unstick(m);
@@ -329,14 +344,19 @@ function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions
     if (g.cycle && now - cycleSince >= grace) {
       return fail({ kind: 'deadlock', message: `deadlock: ${g.edges.filter((e) => g.cycle!.includes(e.cpu)).map((e) => `cpu ${e.cpu} (${e.role}) waits for ${e.lock} held by cpu ${e.owner}`).join('; ')}`, cpus: g.cycle, waitFor: g.edges });
     }
+    if (watch === null) {
+      if (!m.started) return;
+      tids = Array.from({ length: s.ncpu }, (_, c) => s.T.load(s.threads.addr(c), 'td_tid'));
+      watch = new StallWatch({ stallMs: stall, ceilingMs: STALL_CEILING * stall, nharness, ...probeAccounting(tids, nharness) });
+    }
     let p = 0;
     for (let c = 0; c < nharness; c++) p += s.T.load(s.threads.addr(c), 'td_progress');
-    if (p !== lastProgress) {
-      lastProgress = p;
-      lastChange = now;
-    } else if (now - lastChange > stall) {
+    const threads = sampleThreads(tids, watch.accounting);
+    const st = watch.observe(performance.now(), p, threads);
+    if (st !== null) {
       const asleep = snap.sleepers.map((x) => `cpu ${x.cpu} (${x.role}) on "${x.wmesg}"`).join(', ') || 'nobody asleep';
-      return fail({ kind: 'hang', message: `hang: no harness cpu made progress for ${stall} ms (${asleep})`, cpus: snap.sleepers.map((x) => x.cpu) });
+      const cpus = st.rule === 'cpu' ? st.cpuMs.flatMap((x, c) => (x > 0 ? [c] : [])) : snap.sleepers.map((x) => x.cpu);
+      return fail({ kind: 'hang', message: stallMessage(st, watch.o, asleep), cpus, stall: { ...st, accounting: watch.accounting } });
     }
   }, 20);
   return { stop: () => clearInterval(timer) };
