@@ -1,9 +1,12 @@
 import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { Machine } from '../../src/engine/machine.js';
+import { unwokenWaiters } from '../../src/race/detect.js';
 import { runRace, specFor } from '../../src/race/runner.js';
 import { raceScenario, raceStateIn } from '../../src/race/scenario.js';
 import { TortureLayout } from '../../src/race/scenarios/torture.js';
+import { TDF_SLEEPING } from '../../src/sync/layouts.js';
+import { snapshot } from '../../src/sync/snapshot.js';
 import { wakeConditionOf } from '../../src/sync/wakecond.js';
 
 const TORTURE = ['torture-spin', 'torture-mtx', 'torture-sleep', 'torture-msleep', 'torture-ssleep'];
@@ -65,4 +68,26 @@ describe('race: torture scenarios (the lab on its own primitives)', function () 
     expect(holds('tmlevel', V.addrOf(base, 'tt_level'))).to.equal(true);
     expect(holds('tsroom', V.addrOf(base, 'tt_room'))).to.equal(false);
   });
+
+  it('the stress watchdog sees a cpu let go that still waits: a woken sleeper, a waiter on a free sleep lock', () => {
+    const m = new Machine(specFor({ scenario: 'torture-mtx', bug: null, mode: 'stress' }));
+    const s = m.sync;
+    const base = raceStateIn(m.arena, 'torture-mtx');
+    const mtx = TortureLayout.addrOf(base, 'tt_mtx');
+    // cpu 0: sleeping, but a waker has cleared its channel; cpu 1: blocked on torture_mtx.
+    s.T.store(s.threads.addr(0), 'td_wmesg', s.intern('tmlevel'));
+    s.T.store(s.threads.addr(0), 'td_flags', TDF_SLEEPING);
+    s.T.store(s.threads.addr(1), 'td_blockaddr', mtx);
+    s.L.store(mtx, 'lk_word', 2);
+    expect(unwokenWaiters(s, snapshot(s)).map((u) => [u.cpu, u.kind, u.what])).to.deep.equal([[0, 'sleep', 'tmlevel']]);
+    s.L.store(mtx, 'lk_word', 0);
+    const u = unwokenWaiters(s, snapshot(s));
+    expect(u.map((x) => [x.cpu, x.kind])).to.deep.equal([[0, 'sleep'], [1, 'mutex']]);
+    expect(u[1].what).to.match(/^torture_mtx@\d+$/);
+    // Still sleeping on its channel, or no longer blocked: nothing to report.
+    s.T.store(s.threads.addr(0), 'td_wchan', TortureLayout.addrOf(base, 'tt_level'));
+    s.T.store(s.threads.addr(1), 'td_blockaddr', 0);
+    expect(unwokenWaiters(s, snapshot(s))).to.deep.equal([]);
+  });
 });
+
