@@ -1,10 +1,12 @@
 /**
- * Detectors: lost wakeups (a sleeper whose wake condition already holds), deadlocks (a cycle in
+ * Detectors: lost wakeups (a sleeper whose wake condition already holds; a cpu a wakeup or an
+ * unlock let go that still waits in the host), deadlocks (a cycle in
  * the wait-for graph over sleep locks and spinlocks, with sleepers listed), lock-order reversals
  * (recorded on every acquisition by the race hooks, reported even when no hang happens), owner
  * death (the locks a dead cpu still holds) and poisoning of freed structs.
  */
 import type { Arena } from '../shm/arena.js';
+import { LK_MTX, TDF_SLEEPING } from '../sync/layouts.js';
 import type { SyncSnapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import { wakeConditionOf } from '../sync/wakecond.js';
@@ -29,6 +31,44 @@ export function lostWakeups(arena: Arena, snap: SyncSnapshot): LostWakeup[] {
   for (const s of snap.sleepers) {
     const cond = wakeConditionOf(s.wmesg);
     if (cond && cond(arena, s.ident)) out.push({ cpu: s.cpu, role: s.role, ident: s.ident, wmesg: s.wmesg, sinceMs: snap.at - s.since });
+  }
+  return out;
+}
+
+export interface UnwokenWaiter {
+  cpu: number;
+  role: string;
+  /** 'sleep': a waker took it off its channel; 'mutex': the sleep lock it waits for is free. */
+  kind: 'sleep' | 'mutex';
+  /** The sleep's wait message, or the lock's name. */
+  what: string;
+  /** The same string for the same wait in every sample (cpu, what, when the wait began). */
+  key: string;
+}
+
+/**
+ * Cpus that were let go but still wait in the host: a sleeper whose channel a waker cleared
+ * (td_wchan 0 with TDF_SLEEPING still set), and a cpu blocked on a sleep lock that is free. In a
+ * working machine either lasts only until the host runs that cpu again; one that lasts was never
+ * notified (a wakeup that cleared the channel but did not kick the sleeper, an unlock that did not
+ * wake the waiter it recorded). Spinners are left out: they need no notify. One sample; the
+ * caller judges whether it persists. The stress watchdog's; explore never lets a cpu into the
+ * host wait once it may go on, so it cannot see these.
+ */
+export function unwokenWaiters(s: Sync, snap: SyncSnapshot): UnwokenWaiter[] {
+  const out: UnwokenWaiter[] = [];
+  const T = s.T;
+  for (let c = 0; c < s.ncpu; c++) {
+    const td = s.threads.addr(c);
+    if (T.load(td, 'td_wchan') === 0 && T.load(td, 'td_flags') & TDF_SLEEPING) {
+      const wmesg = s.nameOf(T.load(td, 'td_wmesg'));
+      out.push({ cpu: c, role: s.nameOf(T.load(td, 'td_role')), kind: 'sleep', what: wmesg, key: `${c}:sleep:${wmesg}:${T.load(td, 'td_sleepseq')}` });
+    }
+  }
+  for (const b of snap.blocked) {
+    if (s.L.load(b.lock, 'lk_kind') === LK_MTX && !s.lock_busy(b.lock)) {
+      out.push({ cpu: b.cpu, role: b.role, kind: 'mutex', what: s.lockName(b.lock), key: `${b.cpu}:mutex:${b.lock}:${b.since}` });
+    }
   }
   return out;
 }
@@ -70,6 +110,16 @@ export function waitForGraph(s: Sync, snap: SyncSnapshot, extra: { cpu: number; 
     if (c !== undefined && c >= 0 && path.includes(c)) return { edges, cycle: path.slice(path.indexOf(c)) };
   }
   return { edges, cycle: null };
+}
+
+/**
+ * Who holds lock `lk`, for a message: a cpu; no cpu although the word says held (the main
+ * thread, or an unlock that cleared the owner and not the word); or nobody.
+ */
+export function lockState(s: Sync, lk: number): string {
+  const owner = s.lock_owner(lk);
+  if (owner >= 0) return `held by cpu ${owner}`;
+  return s.lock_busy(lk) ? `held (lk_word ${s.L.load(lk, 'lk_word')}) but owned by no cpu` : 'free';
 }
 
 // ------------------------------------------------------------------ lock order

@@ -38,7 +38,7 @@ import {
   S_SPIN,
 } from './control.js';
 import type { CheckerViolation } from './checker.js';
-import { heldBy, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
+import { heldBy, lockState, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
 
 const scratch = new Int32Array(new SharedArrayBuffer(4));
 
@@ -360,7 +360,7 @@ export class RaceHook implements Hook {
   private hang(): never {
     const snap = snapshot(this.sync);
     const asleep = snap.sleepers.map((x) => `cpu ${x.cpu} (${x.role}) on "${x.wmesg}"`).join(', ') || 'nobody asleep';
-    const blocked = this.spinners().map((x) => `cpu ${x.cpu} on ${this.sync.lockName(x.lock)}`).join(', ') || 'no lock waits';
+    const blocked = this.spinners().map((x) => `cpu ${x.cpu} on ${this.sync.lockName(x.lock)} (${lockState(this.sync, x.lock)})`).join(', ') || 'no lock waits';
     this.fail({
       kind: 'hang',
       message: `hang: no cpu can run and the daemons' timeouts changed nothing (${asleep}; ${blocked})`,

@@ -13,7 +13,7 @@ import { bugInfo } from './bugs.js';
 import { CHECKER_DAEMON, type CheckerRun, samplersFor } from './checker.js';
 import { bugs } from '../sync/switches.js';
 import { type Policy, RaceCtl, type RaceMode, STATE_NAMES } from './control.js';
-import { heldBy, lostWakeups, waitForGraph } from './detect.js';
+import { heldBy, lockState, lostWakeups, unwokenWaiters, waitForGraph } from './detect.js';
 import type { HarnessArgs, HarnessResult } from './harness.js';
 import { StallWatch, probeAccounting, sampleThreads, stallMessage } from './stall.js';
 import { type RaceScenario, raceScenario } from './scenario.js';
@@ -319,6 +319,25 @@ function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions
     const now = performance.now();
     const lost = lostWakeups(m.arena, snap);
     const live = new Set<string>();
+    // A cpu a wakeup or an unlock let go that still waits in the host: its notify was lost. Looked
+    // at first: the sleepers it would have woken next are the symptom, it is the cause.
+    for (const u of unwokenWaiters(s, snap)) {
+      live.add(u.key);
+      const first = seen.get(u.key) ?? now;
+      seen.set(u.key, first);
+      if (now - first >= grace) {
+        const ms = Math.round(now - first);
+        return fail({
+          kind: 'lost-wakeup',
+          message:
+            u.kind === 'sleep'
+              ? `lost wakeup: cpu ${u.cpu} (${u.role}) still sleeps on "${u.what}" ${ms} ms after a waker took it off its channel: the wakeup did not reach it`
+              : `lost wakeup: cpu ${u.cpu} (${u.role}) still waits for ${u.what}, free for ${ms} ms: the unlock did not wake it`,
+          cpus: [u.cpu],
+          unwoken: u,
+        });
+      }
+    }
     for (const l of lost) {
       const key = `${l.cpu}:${l.ident}:${snap.sleepers.find((x) => x.cpu === l.cpu)?.since}`;
       live.add(key);
@@ -355,8 +374,9 @@ function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions
     const st = watch.observe(performance.now(), p, threads);
     if (st !== null) {
       const asleep = snap.sleepers.map((x) => `cpu ${x.cpu} (${x.role}) on "${x.wmesg}"`).join(', ') || 'nobody asleep';
-      const cpus = st.rule === 'cpu' ? st.cpuMs.flatMap((x, c) => (x > 0 ? [c] : [])) : snap.sleepers.map((x) => x.cpu);
-      return fail({ kind: 'hang', message: stallMessage(st, watch.o, asleep), cpus, stall: { ...st, accounting: watch.accounting } });
+      const waits = snap.blocked.map((b) => `cpu ${b.cpu} (${b.role}) waits for ${s.lockName(b.lock)}, ${lockState(s, b.lock)}`).join(', ') || 'no lock waits';
+      const cpus = st.rule === 'cpu' ? st.cpuMs.flatMap((x, c) => (x > 0 ? [c] : [])) : [...snap.sleepers.map((x) => x.cpu), ...snap.blocked.map((b) => b.cpu)];
+      return fail({ kind: 'hang', message: stallMessage(st, watch.o, `${asleep}; ${waits}`), cpus, stall: { ...st, accounting: watch.accounting } });
     }
   }, 20);
   return { stop: () => clearInterval(timer) };
@@ -366,6 +386,13 @@ function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions
 function unstick(m: Machine): void {
   const s = m.sync;
   s.wakeup_all_cpus();
+  // A sleeper whose channel was cleared without a kick (the failure may be that) waits on its
+  // generation word with no channel left to clear: kick every cpu's.
+  const gen = s.T.field('td_wakegen');
+  for (let c = 0; c < s.ncpu; c++) {
+    gen.add(s.threads.addr(c), 1);
+    gen.notify(s.threads.addr(c));
+  }
   for (const lk of s.registeredLocks()) Atomics.notify(m.arena.i32, (lk >>> 2) + s.L.layout.off.lk_word);
 }
 

@@ -100,9 +100,18 @@ const stateRegion = (name: string) => `race.state.${name}`;
 /** The address of the running scenario's `state` struct (in a worker or on the main thread). */
 export function raceState(k: Pick<Kernel, 'arena' | 'spec'>): number {
   const name = k.spec.race?.scenario;
-  const sc = name === undefined ? undefined : table.get(name);
-  if (!sc?.state) throw new RangeError(`raceState: ${name === undefined ? 'this machine runs no race scenario' : `race scenario ${name} declares no state`}`);
-  return k.arena.pool(stateRegion(sc.name), sc.state.layout).addr(0);
+  if (name === undefined) throw new RangeError('raceState: this machine runs no race scenario');
+  return raceStateIn(k.arena, name);
+}
+
+/**
+ * The address of scenario `name`'s `state` struct in `arena`: for a scenario's `invariant`,
+ * which is given the arena only (the scenario knows its own name).
+ */
+export function raceStateIn(arena: Arena, name: string): number {
+  const sc = table.get(name);
+  if (!sc?.state) throw new RangeError(`raceState: ${sc ? `race scenario ${name} declares no state` : `no race scenario ${name}`}`);
+  return arena.pool(stateRegion(sc.name), sc.state.layout).addr(0);
 }
 
 export function raceScenario(name: string): RaceScenario {

@@ -4,3 +4,4 @@ import './bootcache.js';
 import './bufcache.js';
 import './swap.js';
 import './synthetic.js';
+import './torture.js';
