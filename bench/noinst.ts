@@ -133,6 +133,24 @@ export function noinstTransformer(stats: { hooks: number; points: number; switch
   };
 }
 
+/** The repository's tsconfig.json, parsed (its root files and compiler options). */
+export function readTsconfig(): ts.ParsedCommandLine {
+  const cfgPath = join(REPO_ROOT, 'tsconfig.json');
+  const host: ts.ParseConfigFileHost = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } };
+  const cfg = ts.getParsedCommandLineOfConfigFile(cfgPath, {}, host);
+  if (!cfg) throw new Error(`cannot read ${cfgPath}`);
+  return cfg;
+}
+
+/**
+ * The options for compiling one file alone (`ts.transpileModule`): tsconfig.json's, with ES module
+ * output, as tsc emits for this package ("type": "module"; one file alone cannot tell), no
+ * declarations or source maps, and isolatedModules (const enums become plain objects).
+ */
+export function transpileOptions(cfg = readTsconfig()): ts.CompilerOptions {
+  return { ...cfg.options, module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Bundler, declaration: false, sourceMap: false, inlineSourceMap: false, isolatedModules: true };
+}
+
 /**
  * Compile src/, workers/ and bench/ of the repository (the compiler options of its tsconfig.json) without
  * instrumentation into `outDir` (default dist/noinst), one file at a time (as tsc's
@@ -140,13 +158,9 @@ export function noinstTransformer(stats: { hooks: number; points: number; switch
  */
 export function buildNoinst(outDir = NOINST_DIR): NoinstStats {
   const t0 = performance.now();
-  const cfgPath = join(REPO_ROOT, 'tsconfig.json');
-  const host: ts.ParseConfigFileHost = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } };
-  const cfg = ts.getParsedCommandLineOfConfigFile(cfgPath, {}, host);
-  if (!cfg) throw new Error(`noinst: cannot read ${cfgPath}`);
+  const cfg = readTsconfig();
   const files = cfg.fileNames.filter((p) => /^(src|workers|bench)[\\/]/.test(relative(REPO_ROOT, p)) && !p.endsWith('.d.ts'));
-  // ES modules, as tsc emits for this package ("type": "module"); one file alone cannot tell.
-  const options: ts.CompilerOptions = { ...cfg.options, module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Bundler, declaration: false, sourceMap: false, inlineSourceMap: false, isolatedModules: true };
+  const options = transpileOptions(cfg);
   const stats = { hooks: 0, points: 0, switches: 0 };
   const transformers = { before: [noinstTransformer(stats)] };
   for (const file of files) {
