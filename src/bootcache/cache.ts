@@ -13,12 +13,12 @@
  * BC_FLAG_CACHEACTIVE (the reference relies on the funnel for this; the main-thread commands here
  * do not hold the funnel, so the order itself must be safe — RACES.md `bc-drain-order`).
  *
- * The hit path is hot (a 4 KiB hit costs about as much as copying it a few times): the words it
- * touches are bound once as Int32Array indices (`w_*`, `s_*`), the blockmaps are tested and
+ * The hit path is hot (a 4 KiB hit costs about as much as copying it a few times): the fields it
+ * touches are bound once (`Field`s: `c_*`, `t_*`, `s_*`, `p_*`), the blockmaps are tested and
  * cleared a word at a time, and nothing on it allocates.
  */
 import type { Arena, Pool } from '../shm/arena.js';
-import { Field, type StructView } from '../shm/view.js';
+import type { Field, StructView } from '../shm/view.js';
 import { BioLayout, IoBufLayout } from '../device/buf.js';
 import type { Devices } from '../device/disk.js';
 import { assertLive, POISON } from '../sync/poison.js';
@@ -26,11 +26,13 @@ import { ContractError } from '../sync/errno.js';
 import { LockLayout } from '../sync/layouts.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import {
+  BCBlockmapLayout,
   BCControlLayout,
   type BCControlField,
   BCExtentLayout,
   type BCExtentField,
   BCHistClusterLayout,
+  BCHistEntryLayout,
   BCPcpuStatsLayout,
   type BCPcpuStatsField,
   BCStatsLayout,
@@ -51,7 +53,12 @@ import { add_history } from './history.js';
 /** What a freed page is filled with: a hit served from it would fail the oracle as corrupt. */
 export const BC_POISON = 0xdeadbeef | 0;
 /** One page of poison, copied over a freed page (a copy is about twice as fast as a fill here). */
-const POISON_PAGE = new Int32Array(PAGE_SIZE / 4).fill(BC_POISON);
+const POISON_PAGE = new Uint8Array(new Int32Array(PAGE_SIZE / 4).fill(BC_POISON).buffer);
+
+/** Poison `bytes` bytes of pages at `addr` (BC_free_pagebuffer: the whole buffer), a page at a time. */
+export function poison_pages(arena: Arena, addr: number, bytes: number): void {
+  for (let p = 0; p < bytes; p += PAGE_SIZE) arena.writeBytes(addr + p, bytes - p >= PAGE_SIZE ? POISON_PAGE : POISON_PAGE.subarray(0, bytes - p));
+}
 
 const attached = new WeakMap<Sync, BootCache>();
 let lastSync: Sync | null = null;
@@ -86,51 +93,59 @@ export class BootCache {
   fheld = false;
   dev: Devices | null = null;
   /** Instrumentation points for the race lab (`sync.point`), by name id. */
-  readonly pt: { strategyCounted: number; writeFound: number; readerDone: number; terminateSleep: number; historyAlloc: number };
+  readonly pt: { strategyCounted: number; writeFound: number; readerDone: number; terminateSleep: number };
+  /** The arena's words, for the race lab's scenarios; BootCache itself goes through its fields. */
   readonly i32: Int32Array;
-  readonly u8: Uint8Array;
-  // Word indices (Int32Array) of the control words, tunables and counters the hot paths touch.
-  readonly w_flags: number;
-  readonly w_strategycalls: number;
-  readonly w_bypasscalls: number;
-  readonly w_terminate_req: number;
-  readonly w_dev: number;
-  readonly w_strategy: number;
-  readonly w_blocksize: number;
-  readonly w_gen: number;
-  readonly w_history: number;
-  readonly w_history_bytes: number;
-  readonly w_slice_ms: number;
-  readonly w_wait_ms: number;
-  readonly w_mem_mb: number;
-  readonly w_hist_entries: number;
-  readonly w_hist_maxclusters: number;
-  readonly s_strategy_calls: number;
-  readonly s_hit_blkmissing: number;
-  readonly s_strategy_duringio: number;
-  readonly s_history_clusters: number;
-  /** This cpu's line of the per-cpu counters (BCPcpuStatsLayout): word indices, plain increments. */
-  readonly p_extent_lookups: number;
-  readonly p_extent_hits: number;
-  readonly p_requested_blocks: number;
-  readonly p_hit_blocks: number;
-  readonly p_strategy_calls: number;
-  private readonly p_counted_shared: number;
-  private readonly p_pages_freed: number;
+  // The control words, tunables and counters the hot paths touch, bound once (addresses: c, st, pc).
+  readonly c_flags: Field;
+  readonly c_strategycalls: Field;
+  readonly c_bypasscalls: Field;
+  readonly c_terminate_req: Field;
+  readonly c_dev: Field;
+  readonly c_strategy: Field;
+  readonly c_blocksize: Field;
+  readonly c_gen: Field;
+  readonly c_history: Field;
+  readonly t_mem_mb: Field;
+  readonly t_hist_entries: Field;
+  readonly t_hist_maxclusters: Field;
+  readonly s_strategy_calls: Field;
+  readonly s_hit_blkmissing: Field;
+  readonly s_strategy_duringio: Field;
+  readonly s_history_clusters: Field;
+  /** This cpu's line of the per-cpu counters (BCPcpuStatsLayout) and its fields: plain increments (`pcount`). */
+  readonly pc: number;
+  readonly p_extent_lookups: Field;
+  readonly p_extent_hits: Field;
+  readonly p_requested_blocks: Field;
+  readonly p_hit_blocks: Field;
+  readonly p_strategy_calls: Field;
+  private readonly p_counted_shared: Field;
+  private readonly p_pages_freed: Field;
+  private readonly P: StructView<BCPcpuStatsField>;
   private readonly pcpu: Pool<BCPcpuStatsField>;
-  /** History clusters: the address of cluster 1 (numbered from 1, 0 is none), their fields; the entries' first word. */
+  /** History clusters: the address of cluster 1 (numbered from 1, 0 is none), their fields; the entries' address and fields. */
   readonly hc_base: number;
   readonly hc_entries: Field;
   readonly hc_link: Field;
   readonly he_base: number;
+  readonly he_offset_lo: Field;
+  readonly he_offset_hi: Field;
+  readonly he_length: Field;
+  readonly he_flags: Field;
   /** Address of history cluster `k` (from 1). */
   cluster(k: number): number {
     return this.hc_base + (k - 1) * BCHistClusterLayout.bytes;
   }
-  private readonly flags: Field;
+  /** Address of entry `j` of history cluster `k` (from 1), `per` entries a cluster (t_hist_entries). */
+  entry(k: number, j: number, per: number): number {
+    return this.he_base + ((k - 1) * per + j) * BCHistEntryLayout.bytes;
+  }
+  /** A blockmap word (BCBlockmapLayout): word k of the blockmap at `map` is at map + 4k. */
+  readonly cb_word: Field;
   private readonly ce_flags: Field;
   /** The extent lock's owner word (ce_lock is a sync-layer lock; only its holder writes lk_owner). */
-  private readonly ce_lock_owner: Field;
+  private readonly lk_owner: Field;
   /** The request's buf and bio words the strategy path reads and writes (device layer layouts). */
   readonly bio_buf: Field;
   readonly b_cmd: Field;
@@ -173,48 +188,48 @@ export class BootCache {
     this.st = arena.pool(R_STATS, BCStatsLayout).addr(0);
     this.extents = arena.pool(R_EXTENTS, BCExtentLayout);
     this.i32 = arena.i32;
-    this.u8 = arena.u8;
-    const cw = this.c >>> 2;
-    const co = BCControlLayout.off;
-    this.w_flags = cw + co.c_flags;
-    this.w_strategycalls = cw + co.c_strategycalls;
-    this.w_bypasscalls = cw + co.c_bypasscalls;
-    this.w_terminate_req = cw + co.c_terminate_req;
-    this.w_dev = cw + co.c_dev;
-    this.w_strategy = cw + co.c_strategy;
-    this.w_blocksize = cw + co.c_blocksize;
-    this.w_gen = cw + co.c_gen;
-    this.w_history = cw + co.c_history;
-    this.w_history_bytes = cw + co.c_history_bytes;
-    this.w_slice_ms = cw + co.t_slice_ms;
-    this.w_wait_ms = cw + co.t_wait_ms;
-    this.w_mem_mb = cw + co.t_mem_mb;
-    this.w_hist_entries = cw + co.t_hist_entries;
-    this.w_hist_maxclusters = cw + co.t_hist_maxclusters;
-    const sw = this.st >>> 2;
-    const so = BCStatsLayout.off;
-    this.s_strategy_calls = sw + so.ss_strategy_calls;
+    const C = this.C;
+    this.c_flags = C.field('c_flags');
+    this.c_strategycalls = C.field('c_strategycalls');
+    this.c_bypasscalls = C.field('c_bypasscalls');
+    this.c_terminate_req = C.field('c_terminate_req');
+    this.c_dev = C.field('c_dev');
+    this.c_strategy = C.field('c_strategy');
+    this.c_blocksize = C.field('c_blocksize');
+    this.c_gen = C.field('c_gen');
+    this.c_history = C.field('c_history');
+    this.t_mem_mb = C.field('t_mem_mb');
+    this.t_hist_entries = C.field('t_hist_entries');
+    this.t_hist_maxclusters = C.field('t_hist_maxclusters');
+    const S = this.S;
+    this.s_strategy_calls = S.field('ss_strategy_calls');
+    this.s_hit_blkmissing = S.field('ss_hit_blkmissing');
+    this.s_strategy_duringio = S.field('ss_strategy_duringio');
+    this.s_history_clusters = S.field('ss_history_clusters');
     this.pcpu = arena.pool(R_PCPU, BCPcpuStatsLayout);
-    const pw = this.pcpu.addr(sync.cpu < 0 ? this.pcpu.count - 1 : sync.cpu) >>> 2;
-    const po = BCPcpuStatsLayout.off;
-    this.p_extent_lookups = pw + po.ss_extent_lookups;
-    this.p_extent_hits = pw + po.ss_extent_hits;
-    this.p_requested_blocks = pw + po.ss_requested_blocks;
-    this.p_hit_blocks = pw + po.ss_hit_blocks;
-    this.p_strategy_calls = pw + po.ss_strategy_calls;
-    this.p_counted_shared = pw + po.ps_counted_shared;
-    this.p_pages_freed = pw + po.ps_pages_freed;
-    this.s_hit_blkmissing = sw + so.ss_hit_blkmissing;
-    this.s_strategy_duringio = sw + so.ss_strategy_duringio;
-    this.s_history_clusters = sw + so.ss_history_clusters;
+    this.pc = this.pcpu.addr(sync.cpu < 0 ? this.pcpu.count - 1 : sync.cpu);
+    const P = arena.view(BCPcpuStatsLayout);
+    this.P = P;
+    this.p_extent_lookups = P.field('ss_extent_lookups');
+    this.p_extent_hits = P.field('ss_extent_hits');
+    this.p_requested_blocks = P.field('ss_requested_blocks');
+    this.p_hit_blocks = P.field('ss_hit_blocks');
+    this.p_strategy_calls = P.field('ss_strategy_calls');
+    this.p_counted_shared = P.field('ps_counted_shared');
+    this.p_pages_freed = P.field('ps_pages_freed');
     this.hc_base = arena.pool(R_CLUSTERS, BCHistClusterLayout).addr(0);
     const H = arena.view(BCHistClusterLayout);
     this.hc_entries = H.field('hc_entries');
     this.hc_link = H.field('hc_link');
-    this.he_base = arena.region(R_HISTORY).offset >> 2;
-    this.flags = this.C.field('c_flags');
+    this.he_base = arena.region(R_HISTORY).offset;
+    const HE = arena.view(BCHistEntryLayout);
+    this.he_offset_lo = HE.field('he_offset_lo');
+    this.he_offset_hi = HE.field('he_offset_hi');
+    this.he_length = HE.field('he_length');
+    this.he_flags = HE.field('he_flags');
+    this.cb_word = arena.view(BCBlockmapLayout).field('cb_word');
     this.ce_flags = this.E.field('ce_flags');
-    this.ce_lock_owner = new Field(this.i32, BCExtentLayout.off.ce_lock + LockLayout.off.lk_owner);
+    this.lk_owner = arena.view(LockLayout).field('lk_owner');
     const O = arena.view(BioLayout);
     const IB = arena.view(IoBufLayout);
     this.bio_buf = O.field('bio_buf');
@@ -230,7 +245,6 @@ export class BootCache {
       writeFound: sync.intern('BC_handle_write.found'),
       readerDone: sync.intern('BC_reader.extent_done'),
       terminateSleep: sync.intern('BC_terminate.sleep'),
-      historyAlloc: sync.intern('BC_add_history.alloc'),
     };
   }
 
@@ -238,34 +252,36 @@ export class BootCache {
     return this.sync.cpu < 0;
   }
   cflags(): number {
-    return this.flags.load(this.c);
+    return this.c_flags.load(this.c);
   }
   setFlag(f: number): number {
-    return this.flags.or(this.c, f);
+    return this.c_flags.or(this.c, f);
   }
   clearFlag(f: number): number {
-    return this.flags.and(this.c, ~f);
+    return this.c_flags.and(this.c, ~f);
   }
   stat(f: BCStatsField, n = 1): void {
     this.S.add(this.st, f, n);
   }
   /** A per-cpu counter summed over every cpu (what BC_statistics' field of that name would hold). */
   pcpu_sum(f: BCPcpuStatsField): number {
-    const o = BCPcpuStatsLayout.off[f];
     let n = 0;
-    for (let k = 0; k < this.pcpu.count; k++) n += Atomics.load(this.i32, (this.pcpu.addr(k) >>> 2) + o);
+    for (let k = 0; k < this.pcpu.count; k++) n += this.P.load(this.pcpu.addr(k), f);
     return n;
+  }
+  /** Add `n` to this cpu's counter `f` (one of the `p_*` fields): a plain increment, only this cpu writes its line. */
+  pcount(f: Field, n: number): void {
+    f.set(this.pc, f.get(this.pc) + n);
   }
   /**
    * ss_strategy_calls++: this cpu's first call since BC_init_cache on the shared counter
    * (atomic), the others on its own line (plain). STATS adds both. Never sleeps.
    */
   count_strategy_call(): void {
-    const i32 = this.i32;
-    if (i32[this.p_counted_shared] !== 0) i32[this.p_strategy_calls]++;
+    if (this.p_counted_shared.get(this.pc) !== 0) this.pcount(this.p_strategy_calls, 1);
     else {
-      i32[this.p_counted_shared] = 1;
-      Atomics.add(i32, this.s_strategy_calls, 1);
+      this.p_counted_shared.set(this.pc, 1);
+      this.s_strategy_calls.add(this.st, 1);
     }
   }
 
@@ -276,7 +292,7 @@ export class BootCache {
 
   /** Zero every cpu's counters (BC_init_cache, nobody in the strategy path). */
   pcpu_clear(): void {
-    this.i32.fill(0, this.pcpu.addr(0) >>> 2, (this.pcpu.addr(0) + this.pcpu.count * BCPcpuStatsLayout.bytes) >>> 2);
+    this.arena.fillBytes(this.pcpu.addr(0), 0, this.pcpu.count * BCPcpuStatsLayout.bytes);
   }
   tun(f: BCControlField): number {
     return this.C.load(this.c, f);
@@ -296,7 +312,7 @@ export class BootCache {
   }
   /** This cpu holds extent `i`'s lock (its owner word, which only the holder writes, names this cpu). */
   extentOwned(i: number): boolean {
-    return this.ce_lock_owner.get(this.eaddr[i]) === this.sync.cpu + 1;
+    return this.lk_owner.get(this.ceLock(i)) === this.sync.cpu + 1;
   }
 
   /**
@@ -314,7 +330,7 @@ export class BootCache {
   sync_extents(): void {
     // A plain read: c_gen changes only with the table, before CACHEACTIVE is set (BC_init_cache,
     // whose atomic flag the caller has read) or after the callers drained (BC_free_pagebuffer).
-    const g = this.i32[this.w_gen];
+    const g = this.c_gen.get(this.c);
     if (g === this.gen) return;
     this.gen = g;
     const n = this.C.load(this.c, 'c_extent_count');
@@ -421,7 +437,7 @@ export class BootCache {
   BC_find_extent(offset: number, length: number, contained: boolean): number {
     // Plain: the strategy path tested CACHEACTIVE atomically after counting itself; this is the
     // reference's second look, which only has to see a value no older than that.
-    if (!(this.i32[this.w_flags] & BC_FLAG_CACHEACTIVE)) return -1;
+    if (!(this.c_flags.get(this.c) & BC_FLAG_CACHEACTIVE)) return -1;
     this.sync_extents();
     const n = this.n;
     if (n === 0) return -1;
@@ -445,7 +461,7 @@ export class BootCache {
 
   /** CB_BLOCK_PRESENT. Extent lock held. */
   private present(i: number, blk: number): boolean {
-    return (this.i32[(this.emap[i] >> 2) + (blk >>> 5)] & (1 << (blk & 31))) !== 0;
+    return (this.cb_word.get(this.emap[i] + ((blk >>> 5) << 2)) & (1 << (blk & 31))) !== 0;
   }
 
   /**
@@ -470,20 +486,20 @@ export class BootCache {
     const bs = this.bs;
     const first = Math.floor((dstart - estart) / bs);
     const end = first + Math.floor((dend - dstart) / bs);
-    const map = this.emap[i] >> 2;
+    const map = this.emap[i];
     const ppb = this.ppb;
     const pmask = bits(0, ppb);
-    const i32 = this.i32;
+    const cb = this.cb_word;
     let discarded = 0;
     for (let b = first; b < end; ) {
       const sh = b & 31;
       const n = Math.min(32 - sh, end - b);
-      const w = map + (b >>> 5);
-      const old = i32[w];
+      const w = map + ((b >>> 5) << 2);
+      const old = cb.get(w);
       const gone = old & bits(sh, n);
       if (gone !== 0) {
         const now = old & ~gone;
-        i32[w] = now;
+        cb.set(w, now);
         discarded += popcount32(gone);
         for (let p = sh - (sh % ppb); p < sh + n; p += ppb) {
           const pm = pmask << p;
@@ -497,8 +513,8 @@ export class BootCache {
 
   /** BC_free_page: give page `page` of extent `i` back (poisoned, so a stale use shows). Extent lock held. */
   BC_free_page(i: number, page: number): void {
-    this.i32.set(POISON_PAGE, (this.edata[i] + page * PAGE_SIZE) >> 2);
-    this.i32[this.p_pages_freed]++;
+    this.arena.writeBytes(this.edata[i] + page * PAGE_SIZE, POISON_PAGE);
+    this.pcount(this.p_pages_freed, 1);
   }
 
   /** BC_next_valid_block_range: first run of present blocks at or after `from`: [next, bytes], next -1 if none. Extent lock held. */
@@ -517,15 +533,15 @@ export class BootCache {
 
   /** BC_blocks_present: all of [base, base+nblk) present? Counts ss_hit_blkmissing. Extent lock held. */
   BC_blocks_present(i: number, base: number, nblk: number): boolean {
-    const map = this.emap[i] >> 2;
-    const i32 = this.i32;
+    const map = this.emap[i];
+    const cb = this.cb_word;
     const end = base + nblk;
     for (let b = base; b < end; ) {
       const sh = b & 31;
       const n = Math.min(32 - sh, end - b);
       const m = bits(sh, n);
-      if ((i32[map + (b >>> 5)] & m) !== m) {
-        Atomics.add(i32, this.s_hit_blkmissing, 1);
+      if ((cb.get(map + ((b >>> 5) << 2)) & m) !== m) {
+        this.s_hit_blkmissing.add(this.st, 1);
         return false;
       }
       b += n;
@@ -536,9 +552,9 @@ export class BootCache {
   /** Count the blocks still present in extent `i` (ss_spurious_blocks at teardown). */
   presentCount(i: number): number {
     const nblks = Math.ceil(this.elen[i] / this.bs);
-    const map = this.emap[i] >> 2;
+    const map = this.emap[i];
     let n = 0;
-    for (let b = 0; b < nblks; b += 32) n += popcount32(this.i32[map + (b >>> 5)] & bits(0, Math.min(32, nblks - b)));
+    for (let b = 0; b < nblks; b += 32) n += popcount32(this.cb_word.get(map + ((b >>> 5) << 2)) & bits(0, Math.min(32, nblks - b)));
     return n;
   }
 
@@ -556,12 +572,12 @@ export class BootCache {
 
   /** Count this caller in c_bypasscalls, then leave c_strategycalls: a terminator never sees it in neither. */
   enter_bypass(): void {
-    Atomics.add(this.i32, this.w_bypasscalls, 1);
+    this.c_bypasscalls.add(this.c, 1);
     this.strategy_done();
   }
 
   /** Leave BC_strategy's count; the last one out wakes a terminator draining it. */
   strategy_done(): void {
-    if (Atomics.sub(this.i32, this.w_strategycalls, 1) === 1) this.sync.wakeup(this.c);
+    if (this.c_strategycalls.sub(this.c, 1) === 1) this.sync.wakeup(this.c);
   }
 }

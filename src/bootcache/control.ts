@@ -35,13 +35,11 @@ import {
   type BootCacheSpec,
   CB_MAPFIELDBITS,
   CE_BATCH_MASK,
-  HE_WORDS,
   PAGE_SIZE,
   PCPU_STATS,
   R_BLOCKMAPS,
   R_BUFFER,
   R_CLUSTERS,
-  R_HISTORY,
   STAT_BATCHMAX,
   cflagsToString,
   resolveBootCache,
@@ -240,7 +238,7 @@ export class BootCacheControl {
     for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history', 'c_terminate_req'] as const) C.store(c, f, 0);
     C.store64(c, 'c_history_bytes', 0);
     const sr = bc.arena.pool('bootcache.stats', BCStatsLayout);
-    bc.arena.i32.fill(0, sr.addr(0) >> 2, (sr.addr(0) + BCStatsLayout.bytes) >> 2);
+    bc.arena.fillBytes(sr.addr(0), 0, BCStatsLayout.bytes);
     bc.pcpu_clear();
     const mem = C.load(c, 't_mem_mb');
     if (mem < C.load(c, 't_min_mem_mb')) throw new KernelError(ENOMEM, `BC_init_cache: insufficient physical memory (${mem}MB < ${C.load(c, 't_min_mem_mb')}MB required)`);
@@ -295,7 +293,7 @@ export class BootCacheControl {
     }
     const buffer = bc.arena.region(R_BUFFER).offset;
     let map = bc.arena.region(R_BLOCKMAPS).offset;
-    const i32 = bc.arena.i32;
+    const cb = bc.cb_word;
     let p = buffer;
     let batches = 0;
     pl.entries.forEach((e, i) => {
@@ -307,13 +305,16 @@ export class BootCacheControl {
       bc.E.store(a, 'ce_flags', e.pce_batch & CE_BATCH_MASK);
       bc.E.store(a, 'ce_data', p);
       bc.E.store(a, 'ce_blockmap', map);
-      i32.fill(0, map >> 2, (map >> 2) + words);
-      for (let b = 0; b < nblk; b++) i32[(map >> 2) + ((b / CB_MAPFIELDBITS) | 0)] |= 1 << b % CB_MAPFIELDBITS;
+      bc.arena.fillBytes(map, 0, 4 * words);
+      for (let b = 0; b < nblk; b++) {
+        const w = map + 4 * ((b / CB_MAPFIELDBITS) | 0);
+        cb.set(w, cb.get(w) | (1 << b % CB_MAPFIELDBITS));
+      }
       batches = Math.max(batches, e.pce_batch & CE_BATCH_MASK);
       p += roundup(e.pce_length, PAGE_SIZE);
       map += 4 * words;
     });
-    i32.fill(0, buffer >> 2, (buffer + size) >> 2);
+    bc.arena.fillBytes(buffer, 0, size);
     C.store(c, 'c_batch_count', batches);
     C.store(c, 'c_buffer', buffer);
     C.store(c, 'c_mapsize', size);
@@ -340,16 +341,14 @@ export class BootCacheControl {
     const H = bc.arena.view(BCHistClusterLayout);
     const pool = bc.arena.pool(R_CLUSTERS, BCHistClusterLayout);
     const per = bc.C.load(bc.c, 't_hist_entries');
-    const base = bc.arena.region(R_HISTORY).offset >> 2;
-    const i32 = bc.arena.i32;
     const out: BC_history_entry[] = [];
     bc.sync.spin_lock(bc.hlock);
     try {
       for (const k of this.clustersInOrder()) {
         const n = H.load(pool.addr(k - 1), 'hc_entries');
         for (let j = 0; j < n; j++) {
-          const w = base + ((k - 1) * per + j) * HE_WORDS;
-          out.push({ he_offset: (i32[w] >>> 0) + i32[w + 1] * 4294967296, he_length: i32[w + 2], he_flags: i32[w + 3] });
+          const he = bc.entry(k, j, per);
+          out.push({ he_offset: (bc.he_offset_lo.get(he) >>> 0) + bc.he_offset_hi.get(he) * 4294967296, he_length: bc.he_length.get(he), he_flags: bc.he_flags.get(he) });
         }
       }
     } finally {

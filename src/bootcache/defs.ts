@@ -308,9 +308,24 @@ export const BCExtentLayout = defineStruct(
 );
 export type BCExtentField = keyof typeof BCExtentLayout.off;
 
-/** struct BC_history_cluster header; its entries live in `bootcache.history` (4 words each: offset lo/hi, length, flags). */
+/** struct BC_history_cluster header; its entries live in `bootcache.history` (BCHistEntryLayout). */
 export const BCHistClusterLayout = defineStruct('BC_history_cluster', { hc_link: 'i32', hc_entries: 'i32' }, { align: 8 });
-export const HE_WORDS = 4;
+
+/**
+ * struct BC_history_entry: he_offset (its lo/hi words), he_length, he_flags. Cluster k (from 1)
+ * owns entries [(k - 1) * t_hist_entries, k * t_hist_entries) of `bootcache.history`; c_hlock
+ * protects them.
+ */
+export const BCHistEntryLayout = defineStruct('BC_history_entry', { he_offset_lo: 'i32', he_offset_hi: 'i32', he_length: 'i32', he_flags: 'i32' });
+export type BCHistEntryField = keyof typeof BCHistEntryLayout.off;
+export const HE_WORDS = BCHistEntryLayout.words;
+
+/**
+ * One word of an extent's blockmap: CB_MAPFIELDBITS blocks, a bit each (CB_BLOCK_PRESENT). A
+ * blockmap is an array of these words in `bootcache.blockmaps`, 4 bytes apart: word k of the
+ * blockmap at ce_blockmap is at ce_blockmap + 4k. The extent's ce_lock protects them.
+ */
+export const BCBlockmapLayout = defineStruct('BC_blockmap', { cb_word: 'i32' });
 
 /** Region names. */
 export const R_CONTROL = 'bootcache.control';

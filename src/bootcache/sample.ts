@@ -17,7 +17,7 @@
  */
 import type { Arena } from '../shm/arena.js';
 import { BC_POISON } from './cache.js';
-import { BCControlLayout, BCExtentLayout, BCHistClusterLayout, BC_FLAG_CACHEACTIVE, CB_MAPFIELDBITS, CE_ABORTED, CE_IODONE, PAGE_SIZE, R_CLUSTERS, R_CONTROL, R_EXTENTS } from './defs.js';
+import { BCBlockmapLayout, BCControlLayout, BCExtentLayout, BCHistClusterLayout, BC_FLAG_CACHEACTIVE, CB_MAPFIELDBITS, CE_ABORTED, CE_IODONE, PAGE_SIZE, R_CLUSTERS, R_CONTROL, R_EXTENTS } from './defs.js';
 import type { SampleCtx, SampleResult } from '../sync/sample.js';
 
 /** Sample BootCache in `arena` (the spec must have `bootcache`). Never sleeps. */
@@ -85,22 +85,22 @@ function history(arena: Arena, c: number, out: string[]): void {
 /** Blockmap/page agreement of one read extent: a message, or null. Caller holds its ce_lock. */
 function pages(arena: Arena, data: number, map: number, length: number, bs: number): string | null {
   if (data === 0 || map === 0) return null;
-  const i32 = arena.i32;
+  const BM = arena.view(BCBlockmapLayout);
   const nblk = Math.ceil(length / bs);
   const ppb = Math.max(1, PAGE_SIZE / bs);
-  const w0 = map >> 2;
-  const present = (b: number) => (Atomics.load(i32, w0 + ((b / CB_MAPFIELDBITS) | 0)) & (1 << b % CB_MAPFIELDBITS)) !== 0;
+  const present = (b: number) => (BM.load(map + 4 * ((b / CB_MAPFIELDBITS) | 0), 'cb_word') & (1 << b % CB_MAPFIELDBITS)) !== 0;
   const words = PAGE_SIZE / 4;
+  /** Word `k` of the page at `pa` (a plain read of page data). */
+  const word = (pa: number, k: number) => new Int32Array(arena.readBytes(pa + 4 * k, 4).buffer)[0];
   for (let p = 0; p * ppb < nblk; p++) {
     let any = false;
     for (let b = p * ppb; b < Math.min((p + 1) * ppb, nblk) && !any; b++) any = present(b);
-    const w = (data + p * PAGE_SIZE) >> 2;
-    const looksFreed = i32[w] === BC_POISON && i32[w + (words >> 1)] === BC_POISON && i32[w + words - 1] === BC_POISON;
+    const pa = data + p * PAGE_SIZE;
+    const looksFreed = word(pa, 0) === BC_POISON && word(pa, words >> 1) === BC_POISON && word(pa, words - 1) === BC_POISON;
     if (!any && !looksFreed) return `page ${p} has no block present but was not freed (not poisoned)`;
     if (any && looksFreed) {
-      let all = true;
-      for (let k = 0; k < words && all; k++) all = i32[w + k] === BC_POISON;
-      if (all) return `page ${p} has blocks present in the blockmap but was freed (poisoned)`;
+      const page = new Int32Array(arena.readBytes(pa, PAGE_SIZE).buffer);
+      if (page.every((w) => w === BC_POISON)) return `page ${p} has blocks present in the blockmap but was freed (poisoned)`;
     }
   }
   return null;

@@ -26,15 +26,15 @@ const NOT_LOOKED_UP = -2;
  * Called with no lock held; may sleep; returns with no lock held. Runs on many cpus at once.
  */
 export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: number): void {
-  const i32 = bc.i32;
+  const c = bc.c;
   // The issuer (this thread) set up the buf and bio; BC_init_cache wrote c_dev and c_strategy
   // before it published the routine that brought us here.
   const bp = bc.bio_buf.get(bio);
   const offset = dev.io.offset_own(bio);
   const bcount = bc.b_bcount.get(bp);
   const isRead = bc.b_cmd.get(bp) === BUF_CMD_READ;
-  if (unit !== i32[bc.w_dev]) {
-    dev.strategyById(i32[bc.w_strategy])(dev, unit, bio);
+  if (unit !== bc.c_dev.get(c)) {
+    dev.strategyById(bc.c_strategy.get(c))(dev, unit, bio);
     return;
   }
   const prev = bc.funnel_enter();
@@ -49,12 +49,12 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
         return;
       }
       if (isRead) i = bc.BC_find_extent(offset, bcount, true);
-      bc.sync.point(bc.pt.strategyCounted, bc.c);
-      Atomics.add(i32, bc.w_strategycalls, 1);
+      bc.sync.point(bc.pt.strategyCounted, c);
+      bc.c_strategycalls.add(c, 1);
     } else {
-      Atomics.add(i32, bc.w_strategycalls, 1);
-      bc.sync.point(bc.pt.strategyCounted, bc.c);
-      if (!(Atomics.load(i32, bc.w_flags) & BC_FLAG_CACHEACTIVE)) {
+      bc.c_strategycalls.add(c, 1);
+      bc.sync.point(bc.pt.strategyCounted, c);
+      if (!(bc.c_flags.load(c) & BC_FLAG_CACHEACTIVE)) {
         bc.enter_bypass();
         BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount, true);
         return;
@@ -69,8 +69,8 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
       BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount, true);
       return;
     }
-    i32[bc.p_requested_blocks] += Math.floor(bcount / (i32[bc.w_blocksize] || 512));
-    i32[bc.p_extent_lookups]++;
+    bc.pcount(bc.p_requested_blocks, Math.floor(bcount / (bc.c_blocksize.get(c) || 512)));
+    bc.pcount(bc.p_extent_lookups, 1);
     if (i === NOT_LOOKED_UP) i = bc.BC_find_extent(offset, bcount, true);
     if (i < 0 || !BC_strategy_fill(bc, dev, i, bio, bp, offset, bcount)) {
       if (bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) BC_hitrate_inline(bc);
@@ -91,8 +91,7 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
  * may sleep ("BC_strategy"). The caller is counted in c_strategycalls.
  */
 function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, bp: number, offset: number, bcount: number): boolean {
-  const i32 = bc.i32;
-  i32[bc.p_extent_hits]++;
+  bc.pcount(bc.p_extent_hits, 1);
   bc.assertExtentLive(i);
   bc.LOCK_EXTENT(i);
   try {
@@ -105,12 +104,11 @@ function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, b
     const bs = bc.bs;
     const base = Math.floor((offset - bc.eoff[i]) / bs);
     if (!bc.BC_blocks_present(i, base, Math.floor(bcount / bs))) return false;
-    if (i32[bc.w_flags] & BC_FLAG_IOBUSY) Atomics.add(i32, bc.s_strategy_duringio, 1);
-    const src = bc.edata[i] + base * bs;
-    bc.u8.copyWithin(bc.b_data.get(bp), src, src + bcount);
+    if (bc.c_flags.get(bc.c) & BC_FLAG_IOBUSY) bc.s_strategy_duringio.add(bc.st, 1);
+    bc.arena.copyBytes(bc.b_data.get(bp), bc.edata[i] + base * bs, bcount);
     bc.b_resid.set(bp, 0); // published by biodone's atomic completion
     dev.io.biodone(bio);
-    i32[bc.p_hit_blocks] += bc.BC_discard_blocks(i, offset, bcount);
+    bc.pcount(bc.p_hit_blocks, bc.BC_discard_blocks(i, offset, bcount));
     return true;
   } finally {
     bc.UNLOCK_EXTENT(i);
@@ -173,8 +171,7 @@ function BC_hitrate_inline(bc: BootCache): void {
  * (`counted`: already in c_bypasscalls). May sleep (the device's strategy may).
  */
 export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bio: number, isRead: boolean, offset: number, bcount: number, counted = false): void {
-  const i32 = bc.i32;
-  if (!counted) Atomics.add(i32, bc.w_bypasscalls, 1);
+  if (!counted) bc.c_bypasscalls.add(bc.c, 1);
   try {
     if (isRead) bc.BC_add_history(offset, bcount, BC_HE_MISS);
     const flags = bc.cflags();
@@ -183,9 +180,9 @@ export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bi
       if (flags & BC_FLAG_IOBUSY) bc.stat('ss_strategy_bypass_active');
     }
     if (isRead && !(bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) && BC_hitrate_low(bc)) BC_terminate_cache_async(bc);
-    dev.strategyById(i32[bc.w_strategy])(dev, unit, bio);
+    dev.strategyById(bc.c_strategy.get(bc.c))(dev, unit, bio);
   } finally {
-    if (Atomics.sub(i32, bc.w_bypasscalls, 1) === 1) bc.sync.wakeup(bc.c);
+    if (bc.c_bypasscalls.sub(bc.c, 1) === 1) bc.sync.wakeup(bc.c);
   }
 }
 

@@ -12,7 +12,7 @@ import { EBUSY, ENXIO, EWOULDBLOCK } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import { poison } from '../sync/poison.js';
 import { bugs } from '../sync/switches.js';
-import type { BootCache } from './cache.js';
+import { type BootCache, poison_pages } from './cache.js';
 import {
   BCExtentLayout,
   BC_FLAG_CACHEACTIVE,
@@ -155,12 +155,12 @@ export function BC_free_pagebuffer(bc: BootCache): void {
   const c = bc.c;
   const buf = C.load(c, 'c_buffer');
   const size = C.load(c, 'c_mapsize');
-  if (buf && size) bc.arena.i32.fill(0xdeadbeef | 0, buf >> 2, (buf + size) >> 2);
+  if (buf && size) poison_pages(bc.arena, buf, size);
   bc.sync_extents();
   const body = BCExtentLayout.off.ce_flags * 4;
   for (let i = 0; i < bc.n; i++) {
     const words = Math.ceil(Math.ceil(bc.elen[i] / bc.bs) / CB_MAPFIELDBITS);
-    bc.arena.i32.fill(0, bc.emap[i] >> 2, (bc.emap[i] >> 2) + words);
+    bc.arena.fillBytes(bc.emap[i], 0, 4 * words);
     poison(bc.arena, bc.eaddr[i] + body, BCExtentLayout.bytes - body);
   }
   C.store(c, 'c_buffer', 0);
@@ -177,14 +177,14 @@ export function BC_free_pagebuffer(bc: BootCache): void {
  * dropped. Never sleeps.
  */
 export function BC_terminate_cache_async(bc: BootCache): void {
-  const gen = Atomics.load(bc.i32, bc.w_gen);
-  if (Atomics.compareExchange(bc.i32, bc.w_terminate_req, 0, gen) !== 0) return;
+  const gen = bc.c_gen.load(bc.c);
+  if (bc.c_terminate_req.cas(bc.c, 0, gen) !== 0) return;
   bc.sync.wakeup(bc.C.addrOf(bc.c, 'c_reader_go'));
 }
 
 /** A termination request is waiting for the BootCache thread. */
 export function BC_terminate_requested(bc: BootCache): boolean {
-  return Atomics.load(bc.i32, bc.w_terminate_req) !== 0;
+  return bc.c_terminate_req.load(bc.c) !== 0;
 }
 
 /**
@@ -193,18 +193,18 @@ export function BC_terminate_requested(bc: BootCache): boolean {
  * whether the cache was terminated. Called with no lock held, in a worker; may sleep.
  */
 export function BC_terminate_cache_thread(bc: BootCache): boolean {
-  const req = Atomics.load(bc.i32, bc.w_terminate_req);
+  const req = bc.c_terminate_req.load(bc.c);
   if (req === 0) return false;
   let done = false;
   const funnel = bc.funnel_enter();
   try {
-    if (req === Atomics.load(bc.i32, bc.w_gen) && bc.cflags() & BC_FLAG_CACHEACTIVE) {
+    if (req === bc.c_gen.load(bc.c) && bc.cflags() & BC_FLAG_CACHEACTIVE) {
       if (runSync(bc, BC_terminate_readahead(bc))) bc.message('could not stop readahead on bad cache hitrate');
       else if (runSync(bc, BC_terminate_cache(bc))) bc.message('could not terminate cache on bad hitrate');
       else done = true;
     }
   } finally {
-    Atomics.compareExchange(bc.i32, bc.w_terminate_req, req, 0);
+    bc.c_terminate_req.cas(bc.c, req, 0);
     bc.funnel_exit(funnel);
   }
   return done;

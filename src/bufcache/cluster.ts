@@ -68,8 +68,7 @@ export function cluster_awrite(bc: BufCache, bp: number, maxrun = CLUSTER_MAXRUN
   return run.length;
 }
 
-/** The historical variant's early charge of one buffer of the run, with a point for explore. */
+/** The historical variant's early charge of one buffer of the run. */
 function charge(bc: BufCache, bp: number): void {
   bsetrunningbufspace(bc, bp, bc.b_bufsize.get(bp));
-  bc.sync.point(bc.sync.intern('bufcache:runningbuf_lockholder'), bp);
 }

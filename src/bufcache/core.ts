@@ -169,8 +169,8 @@ export class BufCache {
   /** Count an event in this cpu's statistics slot (written by this cpu only: plain increments). */
   stat(f: PcpuField, k = -1): void {
     if (this.cpu < 0) return;
-    const i = (this.mypc >>> 2) + BufPcpuLayout.off[f] + (k >= 0 ? k : 0);
-    this.arena.i32[i] = this.arena.i32[i] + 1;
+    const e = k >= 0 ? k : 0;
+    this.P.setAt(this.mypc, f, e, this.P.getAt(this.mypc, f, e) + 1);
   }
   /** stat('hits') / stat('misses') of bread, bound. */
   statHit(hit: boolean): void {

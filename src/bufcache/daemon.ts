@@ -90,7 +90,6 @@ export function buf_daemon1(bc: BufCache, p: DaemonParams, stop: () => boolean):
       // its request word and slept without an interlock; a bd_speedup between the two finds the
       // word 0, sets it and wakes nobody, and later kicks see it set and do not wake either.
       G.store(bc.g, p.request, 0);
-      bc.sync.point(bc.sync.intern('bufcache:bufdaemon_window'), req);
       if (!bc.stop()) bc.sync.tsleep(req, 0, 'psleep', Math.min(100, bc.hzMs));
       continue;
     }
@@ -170,7 +169,6 @@ export function flushbufqueues(bc: BufCache, marker: number, q: number): number 
         bc.stat('flushed');
         bawrite(bc, bp);
       }
-      if (nomarker) s.point(s.intern('bufcache:flush_nomarker'), bp);
       s.spin_lock(spin);
       r++;
       if (--loops === 0) break;

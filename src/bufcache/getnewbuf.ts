@@ -140,7 +140,6 @@ export function getnewbuf(bc: BufCache, blkflags: number, slptimeo: number, size
         // RACE SWITCH vfs-needsbuffer-no-interlock (off by default): the historical getnewbuf
         // tested needsbuffer and slept without an interlock; a brelse that clears the bit and
         // wakes in between is lost, and the caller sleeps although a buffer is free.
-        s.point(s.intern('bufcache:needsbuffer_window'), ch);
         if (s.tsleep(ch, 0, wmesg, slptimeo)) return 0;
         continue;
       }

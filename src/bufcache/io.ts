@@ -213,7 +213,6 @@ export function bawrite(bc: BufCache, bp: number, charged = false): void {
  */
 function bundirtyAtSubmit(bc: BufCache, bp: number): void {
   bundirty(bc, bp);
-  bc.sync.point(bc.sync.intern('bufcache:bundirty_at_submit'), bp);
 }
 
 /**

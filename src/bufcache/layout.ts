@@ -179,6 +179,13 @@ export function resolveSpec(spec: BufMachineSpec): ResolvedBufCache | null {
   return resolveBufCache(spec.bufcache, d.blockSize, d.blocks);
 }
 
+/**
+ * One word of `bufcache.expect` (4 bytes apart, a word per device block: block b at the region's
+ * address + 4b): the latest version stamped into the block through the cache, UNSTAMPED (-1)
+ * when none. Atomic. The load's own bookkeeping, not the cache's data: never instrumented.
+ */
+export const ExpectLayout = defineStruct('bufcache_expect', { ex_version: 'i32' }, { internal: true });
+
 export function planBufCache(plan: ArenaPlan, spec: BufMachineSpec): void {
   const r = resolveSpec(spec);
   if (!r) return;

@@ -10,12 +10,13 @@ import { mix32, resolveDevice } from '../device/config.js';
 import { Devices } from '../device/disk.js';
 import { STAMP_MAGIC, UNSTAMPED } from '../device/oracle.js';
 import { OpRecorder } from '../report/types.js';
+import { Field } from '../shm/view.js';
 import { Point } from '../sync/hooks.js';
 import type { Sync } from '../sync/sync.js';
 import { BufCache } from './core.js';
 import { getblk } from './getblk.js';
 import { bawrite, bdwrite, bheavy, bqrelse, brelse, bread, breadn, bwrite } from './io.js';
-import { VHASH_SIZE, VnodeLayout, type BufMachineSpec } from './layout.js';
+import { ExpectLayout, VHASH_SIZE, VnodeLayout, type BufMachineSpec } from './layout.js';
 import { buf_runningbufspace_severe, bwillwrite, waitrunningbufspace } from './space.js';
 import { GETBLK_BHEAVY } from './tunables.js';
 import { buf_daemon_hw_limit, buf_daemon_limit } from './daemon.js';
@@ -73,7 +74,8 @@ export interface LoadResult {
   drained?: { dirtykvaspace: number; runningbufspace: number; dirtybufcount: number; lodirtybufspace: number; ok: boolean; peakDirtykva: number };
 }
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
+/** A private word outside the arena that nobody notifies: waiting on it is a plain sleep. */
+const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
 
 /** Context of one caller: the buffer cache, the devices and the oracle bookkeeping. */
 export class FileLoad {
@@ -83,8 +85,10 @@ export class FileLoad {
   readonly bsize: number;
   readonly nvnodes: number;
   readonly fileBlocks: number;
-  private readonly expect: number; // word index of bufcache.expect, or -1
-  private readonly i32: Int32Array;
+  private readonly expect: number; // byte address of bufcache.expect, or -1
+  private readonly ex_version: Field;
+  /** The quiescent-point barrier's generation word (bufglobals.phase_gen). */
+  readonly phase_gen: Field;
 
   constructor(sync: Sync, spec: BufMachineSpec) {
     this.dev = Devices.of(sync, spec);
@@ -94,8 +98,9 @@ export class FileLoad {
     this.bsize = this.bc.gl('bsize');
     this.nvnodes = this.bc.gl('nvnodes');
     this.fileBlocks = this.bc.V.load(this.bc.vnode(1), 'v_size') / this.bsize;
-    this.i32 = sync.arena.i32;
-    this.expect = sync.arena.hasRegion('bufcache.expect') ? sync.arena.region('bufcache.expect').offset >>> 2 : -1;
+    this.expect = sync.arena.hasRegion('bufcache.expect') ? sync.arena.region('bufcache.expect').offset : -1;
+    this.ex_version = sync.arena.view(ExpectLayout).field('ex_version');
+    this.phase_gen = this.bc.G.field('phase_gen');
   }
 
   get oracle() {
@@ -126,9 +131,9 @@ export class FileLoad {
       const blk = this.devblk(vp, loffset);
       const n = this.bsize / this.devBlockSize;
       const versions = o.stamp(bc.B.load(bp, 'b_data'), blk, n, writer);
-      if (this.expect >= 0) for (let i = 0; i < n; i++) Atomics.store(this.i32, this.expect + blk + i, versions[i]);
+      if (this.expect >= 0) for (let i = 0; i < n; i++) this.ex_version.store(this.expect + 4 * (blk + i), versions[i]);
     } else {
-      bc.arena.u8.fill(writer & 0xff, bc.B.load(bp, 'b_data'), bc.B.load(bp, 'b_data') + this.bsize);
+      bc.arena.fillBytes(bc.B.load(bp, 'b_data'), writer & 0xff, this.bsize);
     }
     bc.b_flags.and(bp, ~B_INVAL);
     bc.b_flags.or(bp, B_CACHE);
@@ -159,12 +164,13 @@ export class FileLoad {
       const n = this.bsize / this.devBlockSize;
       const data = bc.B.load(r.bp, 'b_data');
       const floor: number[] = [];
-      for (let i = 0; i < n; i++) floor.push(Atomics.load(this.i32, this.expect + blk + i));
+      for (let i = 0; i < n; i++) floor.push(this.ex_version.load(this.expect + 4 * (blk + i)));
       for (const m of o.verify(data, blk, n, floor)) out.push(`${r.hit ? 'cache hit' : 'read'}: ${m.message}`);
       for (let i = 0; i < n; i++) {
-        const w = (data + i * this.devBlockSize) >>> 2;
-        if (floor[i] !== UNSTAMPED && this.i32[w] === STAMP_MAGIC && this.i32[w + 2] > floor[i]) {
-          out.push(`block ${blk + i}: version ${this.i32[w + 2]} read, but the last one written through the cache is ${floor[i]}`);
+        if (floor[i] === UNSTAMPED) continue;
+        const stamp = new Int32Array(bc.arena.readBytes(data + i * this.devBlockSize, 12).buffer); // magic, block, version
+        if (stamp[0] === STAMP_MAGIC && stamp[2] > floor[i]) {
+          out.push(`block ${blk + i}: version ${stamp[2]} read, but the last one written through the cache is ${floor[i]}`);
         }
       }
     }
@@ -220,7 +226,7 @@ export class FileLoad {
         ok = true;
         break;
       }
-      Atomics.wait(nap, 0, 0, 2);
+      nap.wait(0, 0, 2);
     }
     return {
       dirtykvaspace: bc.gl('dirtykvaspace'),
@@ -246,7 +252,7 @@ export class FileLoad {
     const deadline = performance.now() + 30_000;
     while (G.load(bc.g, 'quiesced') < ndaemons) {
       if (performance.now() > deadline) throw new Error(`bufcache load: the daemons did not quiesce (${G.load(bc.g, 'quiesced')} of ${ndaemons})`);
-      Atomics.wait(nap, 0, 0, 1);
+      nap.wait(0, 0, 1);
     }
     for (let n = 0; n < bc.nbuf; ) {
       if (!bc.BUF_LOCKINUSE(bc.buf(n))) {
@@ -254,7 +260,7 @@ export class FileLoad {
         continue;
       }
       if (performance.now() > deadline) throw new Error(`bufcache load: ${bc.describe(bc.buf(n))} stays locked at a quiescent point`);
-      Atomics.wait(nap, 0, 0, 1);
+      nap.wait(0, 0, 1);
     }
   }
 
@@ -275,7 +281,7 @@ export class FileLoad {
     }
     while (G.load(bc.g, 'runningbufcount') > 0) {
       if (performance.now() > deadline) throw new Error('bufcache load: writes still running after the final sync');
-      Atomics.wait(nap, 0, 0, 1);
+      nap.wait(0, 0, 1);
     }
     const lostWrites: string[] = [];
     let checkedBlocks = 0;
@@ -283,7 +289,7 @@ export class FileLoad {
     if (o && this.expect >= 0) {
       const nblocks = (this.nvnodes * this.fileBlocks * this.bsize) / this.devBlockSize;
       for (let b = 0; b < nblocks; b++) {
-        const want = Atomics.load(this.i32, this.expect + b);
+        const want = this.ex_version.load(this.expect + 4 * b);
         if (want === UNSTAMPED) continue;
         checkedBlocks++;
         const have = o.latestVersion(b);
@@ -309,14 +315,13 @@ function quiescentPoint(L: FileLoad, a: LoadArgs, res: LoadResult): void {
     L.unquiesce();
     G.store(bc.g, 'phase_arrived', 0);
     G.add(bc.g, 'phase_gen', 1);
-    Atomics.notify(bc.arena.i32, G.idx(bc.g, 'phase_gen'));
+    L.phase_gen.notify(bc.g);
     return;
   }
-  const idx = G.idx(bc.g, 'phase_gen');
   const deadline = performance.now() + 60_000;
-  while (Atomics.load(bc.arena.i32, idx) === gen) {
+  while (L.phase_gen.load(bc.g) === gen) {
     if (performance.now() > deadline) throw new Error('bufcache load: the quiescent-point barrier was never released');
-    Atomics.wait(bc.arena.i32, idx, gen, 50);
+    L.phase_gen.wait(bc.g, gen, 50);
   }
 }
 
@@ -340,7 +345,7 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
   let peak = 0;
   if (a.widenRaces && sync.hook === null) {
     const pts = new Set([bc.pt_getblk_found, bc.pt_getnewbuf_locked]);
-    sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && Atomics.wait(nap, 0, 0, 0.2)) };
+    sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && nap.wait(0, 0, 0.2)) };
   }
   res.t0 = performance.timeOrigin + performance.now();
   for (let i = 0; i < a.ops; i++) {

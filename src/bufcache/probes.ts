@@ -5,6 +5,7 @@
  * a failed write staying dirty, cluster_awrite's run.
  */
 import { B_AGE, B_CACHE, B_DELWRI, B_ERROR, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, bflagsToString } from '../device/buf.js';
+import { Field } from '../shm/view.js';
 import type { Sync } from '../sync/sync.js';
 import { cluster_awrite } from './cluster.js';
 import type { BufCache } from './core.js';
@@ -24,7 +25,8 @@ export interface Placement {
   hashed: boolean;
 }
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
+/** A private word outside the arena that nobody notifies: waiting on it is a plain sleep. */
+const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
 
 function where(bc: BufCache, bp: number, name: string): Placement {
   const q = bc.b_qindex.load(bp);
@@ -50,7 +52,7 @@ function restarts(bc: BufCache): Record<string, number> {
 }
 
 function waitIdle(bc: BufCache): void {
-  while (bc.gl('runningbufcount') > 0) Atomics.wait(nap, 0, 0, 1);
+  while (bc.gl('runningbufcount') > 0) nap.wait(0, 0, 1);
 }
 
 type Probe = (L: FileLoad, bc: BufCache) => unknown;
@@ -215,7 +217,7 @@ const probes: Record<string, Probe> = {
     };
     breadcb(bc, 1, 5 * bs, bs, 0, 'bufcache.breadcb_release', 0);
     const bp = findblk(bc, 1, 5 * bs, FINDBLK_TEST);
-    for (let i = 0; i < 5000 && (bc.BUF_LOCKINUSE(bp) || count() < 1); i++) Atomics.wait(nap, 0, 0, 1);
+    for (let i = 0; i < 5000 && (bc.BUF_LOCKINUSE(bp) || count() < 1); i++) nap.wait(0, 0, 1);
     const afterMiss = { callbacks: count(), cached: (bc.b_flags.load(bp) & B_CACHE) !== 0, queue: BQUEUE_NAMES[bc.b_qindex.load(bp)] };
     breadcb(bc, 1, 5 * bs, bs, 0, 'bufcache.breadcb_release', 0);
     const afterHit = { callbacks: count(), locked: bc.BUF_LOCKINUSE(bp), queue: BQUEUE_NAMES[bc.b_qindex.load(bp)] };
@@ -236,7 +238,7 @@ const probes: Record<string, Probe> = {
     const again = getblk(bc, 1, 0, bs, 0);
     bawrite(bc, again);
     waitIdle(bc);
-    Atomics.wait(nap, 0, 0, 5);
+    nap.wait(0, 0, 5);
     const afterAsync = { ...where(bc, again, 'after bawrite'), dirtybufcount: bc.gl('dirtybufcount'), runningbufspace: bc.gl('runningbufspace') };
     return { afterSync, afterAsync };
   },

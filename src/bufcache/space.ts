@@ -64,7 +64,6 @@ export function runningbufwakeup(bc: BufCache, bp: number): void {
   // asynchronous write (lock held by the kernel) cleared the buffer's charge but skipped the
   // rest of runningbufwakeup: vfs.runningbufspace only grows, and nobody is woken.
   if (bugs.any && bugs.enabled('vfs-runningbuf-leak') && bc.B.load(bp, 'b_kernproc') !== 0) {
-    bc.sync.point(bc.sync.intern('bufcache:runningbuf_leak'), bp);
     return;
   }
   bc.gadd('runningbufspace', -total);
@@ -173,7 +172,6 @@ export function bd_wait(bc: BufCache, totalspace: number): void {
       // RACE SWITCH vfs-bdwait-no-recheck (off by default): the historical bd_wait registered
       // on the slot and slept without an interlock and without rechecking bd_wake_index, so a
       // bd_signal that passed index i before the registration is never seen ("flstik").
-      bc.sync.point(bc.sync.intern('bufcache:bdwait_window'), slot);
       G.addAt(g, 'bd_wake_ary', mi, 1);
       bc.stat('bd_waits');
       bc.sync.tsleep(slot, 0, 'flstik', bc.hzMs);
@@ -200,8 +198,7 @@ export function bd_signal(bc: BufCache, totalspace: number): void {
   const G = bc.G;
   while (totalspace > 0) {
     const i = G.add(bc.g, 'bd_wake_index', 1) & BD_WAKE_MASK;
-    const slot = G.addrOf(bc.g, 'bd_wake_ary') + i * 4;
-    if (Atomics.exchange(bc.arena.i32, slot >>> 2, 0) !== 0) bc.sync.wakeup(slot);
+    if (G.exchangeAt(bc.g, 'bd_wake_ary', i, 0) !== 0) bc.sync.wakeup(G.addrOf(bc.g, 'bd_wake_ary') + i * 4);
     totalspace -= MAXBSIZE;
   }
 }

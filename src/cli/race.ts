@@ -17,9 +17,10 @@ import { loadUserModule, userModules } from './modules.js';
 import { UsageError, numOpt, registerCommand } from './registry.js';
 
 const RACE_HELP = `Usage:
-  kiolab race <scenario> --bug NAME [--mode stress|explore] [--seed N] [--budget S]
+  kiolab race <scenario> --bug NAME [--mode stress|explore|bounded] [--seed N] [--budget S]
+              [--preemptions P]
               [--policy pct|random] [--depth D] [--iterations N] [--save FILE] [--json]
-              [--module FILE]...
+              [--detect race] [--module FILE]...
   kiolab race --list            the bug switches and the race scenarios
   kiolab race --matrix [--budget S] [--seed N] [--bugs A,B,..] [--mode M[,M]] [--replays N]
               [--clean-budget S] [--no-clean] [--json]
@@ -31,6 +32,13 @@ Runs a race scenario with a bug switch on (omit --bug for a clean run) and exits
 failure is found. explore mode (the default) serializes the cpus with a seeded scheduler (PCT of
 depth D by default) and saves the failing schedule for \`kiolab replay\`; stress mode runs the
 cpus freely and perturbs them at every instrumentation point.
+
+--mode bounded explores every schedule with at most P preemptions (--preemptions, default 2),
+depth first, and says when it has covered them all: the one mode whose "nothing found" is a
+proof, within its bound. For small scenarios (the number of schedules grows fast).
+
+--detect race adds the happens-before data-race detector (explore): two conflicting accesses,
+at least one plain, that no lock, wakeup or atomic orders are a failure naming both.
 
 --module FILE loads a module of your own (before the command runs, and in every worker): its race
 scenarios, roles and bug switches (registerRaceScenario, registerRoles, registerBugSwitch from
@@ -68,6 +76,8 @@ registerCommand({
         replays: { type: 'string' },
         'clean-budget': { type: 'string' },
         'no-clean': { type: 'boolean' },
+        detect: { type: 'string' },
+        preemptions: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -119,7 +129,9 @@ registerCommand({
     if (positionals.length > 1) throw new UsageError(`race: unexpected argument ${JSON.stringify(positionals[1])}`);
     if (!raceScenarios().some((s) => s.name === scenario)) throw new UsageError(`race: unknown scenario ${JSON.stringify(scenario)}; one of: ${raceScenarios().map((s) => s.name).join(', ')}`);
     const mode = (v.mode ?? 'explore') as RaceMode;
-    if (mode !== 'stress' && mode !== 'explore') throw new UsageError(`--mode: expected stress or explore, got ${JSON.stringify(v.mode)}`);
+    if (mode !== 'stress' && mode !== 'explore' && mode !== 'bounded') throw new UsageError(`--mode: expected stress, explore or bounded, got ${JSON.stringify(v.mode)}`);
+    const preemptions = numOpt('preemptions', v.preemptions, 0, { integer: true, max: 10 });
+    if (preemptions !== undefined && mode !== 'bounded') throw new UsageError('--preemptions goes with --mode bounded');
     const policy = (v.policy ?? 'pct') as Policy;
     if (policy !== 'pct' && policy !== 'random') throw new UsageError(`--policy: expected pct or random, got ${JSON.stringify(v.policy)}`);
     const bug = v.bug ?? null;
@@ -131,10 +143,13 @@ registerCommand({
       }
     }
     const depth = numOpt('depth', v.depth, 1, { integer: true, max: 10 }) ?? 3;
+    const detect = v.detect === undefined ? undefined : v.detect.split(',').map((d) => d.trim());
+    for (const d of detect ?? []) if (d !== 'race') throw new UsageError(`--detect: expected race (the happens-before data-race detector), got ${JSON.stringify(d)}`);
+    if (detect && mode === 'stress') throw new UsageError('--detect race needs --mode explore or bounded: in stress the order of the event log is not the order of the accesses');
     const iterations = numOpt('iterations', v.iterations, 1, { integer: true });
     let r;
     try {
-      r = await runRace({ scenario, bug, mode, seed, policy, depth, budgetMs: budgetS * 1000, iterations, modules: userModules() });
+      r = await runRace({ scenario, bug, mode, seed, policy, depth, budgetMs: budgetS * 1000, iterations, modules: userModules(), detect: detect as 'race'[] | undefined, preemptions });
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(e.message);
       throw e;

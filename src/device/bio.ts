@@ -225,7 +225,6 @@ export class BioLayer {
         // RACE SWITCH vfs-biowait-no-interlock (historical variant, off by default): BIO_WANT is
         // set after the check, not by CAS on the word just read, and the sleep is not
         // interlocked, so a biodone_sync in between finds no want or no sleeper: lost wakeup.
-        s.point(s.intern('biowait:checked'), bio);
         F.or(bio, BIO_WANT);
         const error = s.tsleep(bio, 0, wmesg ?? (this.B.load(bp, 'b_cmd') === BUF_CMD_READ ? 'biord' : 'biowr'), timeoutMs);
         if (error) return error;
@@ -321,10 +320,7 @@ export class BioLayer {
         break;
       }
     }
-    if (early) {
-      this.sync.point(this.sync.intern('biodone_sync:published'), bio);
-      this.bpdone(bp, false);
-    }
+    if (early) this.bpdone(bp, false);
   }
 
   /** Prepare b_bio1 for a synchronous I/O: biodone_sync as callback, BIO_SYNC set, BIO_DONE clear. */

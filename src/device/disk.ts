@@ -311,15 +311,15 @@ export class Devices {
     const data = B.load(bp, 'b_data');
     const off = this.io.offset(bio);
     const base = this.store(unit);
-    const u8 = this.arena.u8;
+    const arena = this.arena;
     const cmd = B.load(bp, 'b_cmd');
     const media = this.D.addrOf(dp, 'd_media');
     const oracle = this.oracles[unit];
     this.sync.spin_lock(media);
     if (cmd === BUF_CMD_READ) {
-      u8.copyWithin(data, base + off, base + off + bytes);
+      arena.copyBytes(data, base + off, bytes);
     } else {
-      u8.copyWithin(base + off, data, data + bytes);
+      arena.copyBytes(base + off, data, bytes);
       oracle?.recordWrite(base + off, off / d.blockSize, bytes / d.blockSize);
     }
     this.sync.spin_unlock(media);

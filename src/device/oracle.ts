@@ -6,7 +6,9 @@
  * checks the bytes it got: a wrong block number or a torn body is corruption, a version below the
  * snapshot is stale data.
  */
-import type { Arena, ArenaPlan } from '../shm/arena.js';
+import type { Arena, ArenaPlan, Pool } from '../shm/arena.js';
+import { defineStruct } from '../shm/layout.js';
+import type { Field } from '../shm/view.js';
 import type { ResolvedDevice } from './config.js';
 
 export const STAMP_MAGIC = 0x4b53544d; // 'KSTM'
@@ -27,41 +29,61 @@ function bodyWord(blk: number, version: number, i: number): number {
   return Math.imul(h, 0x85ebca77) | 0;
 }
 
+/**
+ * The oracle's record of one block of a device (pool `dev.<unit>.oracle`, one per block). The
+ * lab's own bookkeeping, not the modelled kernel's data, so never instrumented.
+ *  ob_latest   atomic: the version the device holds (UNSTAMPED when not stamped); the device
+ *              writes it under its media lock, in the same step as the copy.
+ *  ob_nextver  atomic: the last version handed out for the block (stamp's atomic add).
+ */
+export const OracleBlockLayout = defineStruct('oracle_block', { ob_latest: 'i32', ob_nextver: 'i32' }, { internal: true });
+
+/** Reinterpret a copy of arena bytes (`Arena.readBytes`) as its words. */
+function words(bytes: Uint8Array): Int32Array {
+  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+}
+
 export class Oracle {
-  private readonly latest: number;
-  private readonly nextver: number;
-  private readonly i32: Int32Array;
+  private readonly blocks: Pool<'ob_latest' | 'ob_nextver'>;
+  private readonly ob_latest: Field;
+  private readonly ob_nextver: Field;
+  /** One block of stamp, built here and written into the arena as a range (fill). */
+  private readonly scratch: Int32Array;
+  private readonly scratchBytes: Uint8Array;
 
   static plan(plan: ArenaPlan, unit: number, d: ResolvedDevice): void {
-    plan.bytes(`dev.${unit}.oracle`, 8 * d.blocks, 64);
+    plan.pool(`dev.${unit}.oracle`, OracleBlockLayout, d.blocks);
   }
 
   /** Every block starts as stamped version 0 of its all-zero content? No: unstamped, until formatted or written. */
   static init(arena: Arena, unit: number, d: ResolvedDevice): void {
-    const r = arena.region(`dev.${unit}.oracle`);
-    new Int32Array(arena.sab, r.offset, d.blocks).fill(UNSTAMPED);
+    const pool = arena.pool(`dev.${unit}.oracle`, OracleBlockLayout);
+    const V = arena.view(OracleBlockLayout);
+    for (let b = 0; b < d.blocks; b++) V.store(pool.addr(b), 'ob_latest', UNSTAMPED);
   }
 
   constructor(
-    arena: Arena,
+    private readonly arena: Arena,
     readonly unit: number,
     readonly d: ResolvedDevice,
   ) {
-    const r = arena.region(`dev.${unit}.oracle`);
-    this.latest = r.offset >>> 2;
-    this.nextver = this.latest + d.blocks;
-    this.i32 = arena.i32;
+    this.blocks = arena.pool(`dev.${unit}.oracle`, OracleBlockLayout);
+    const V = arena.view(OracleBlockLayout);
+    this.ob_latest = V.field('ob_latest');
+    this.ob_nextver = V.field('ob_nextver');
+    this.scratch = new Int32Array(d.blockSize >>> 2);
+    this.scratchBytes = new Uint8Array(this.scratch.buffer);
   }
 
   /** Latest version recorded for block `blk` (UNSTAMPED if its content was never stamped). */
   latestVersion(blk: number): number {
-    return Atomics.load(this.i32, this.latest + blk);
+    return this.ob_latest.load(this.blocks.addr(blk));
   }
 
   /** Snapshot of the latest versions of `count` blocks from `blk` (take it when issuing a read). */
   snapshot(blk: number, count: number): number[] {
     const out = new Array<number>(count);
-    for (let i = 0; i < count; i++) out[i] = Atomics.load(this.i32, this.latest + blk + i);
+    for (let i = 0; i < count; i++) out[i] = this.ob_latest.load(this.blocks.addr(blk + i));
     return out;
   }
 
@@ -70,23 +92,22 @@ export class Oracle {
     const bs = this.d.blockSize;
     const versions: number[] = [];
     for (let i = 0; i < count; i++) {
-      const v = Atomics.add(this.i32, this.nextver + blk + i, 1) + 1;
+      const v = this.ob_nextver.add(this.blocks.addr(blk + i), 1) + 1;
       this.fill(data + i * bs, blk + i, v, writer);
       versions.push(v);
     }
     return versions;
   }
 
-  /** Write the stamp of version `v` of block `blk` at byte address `at`. */
+  /** Write the stamp of version `v` of block `blk` at byte address `at` (one plain write of the block's bytes). */
   fill(at: number, blk: number, v: number, writer = 0): void {
-    const w = at >>> 2;
-    const i32 = this.i32;
-    i32[w] = STAMP_MAGIC;
-    i32[w + 1] = blk;
-    i32[w + 2] = v;
-    i32[w + 3] = writer;
-    const words = this.d.blockSize >>> 2;
-    for (let i = 4; i < words; i++) i32[w + i] = bodyWord(blk, v, i);
+    const w = this.scratch;
+    w[0] = STAMP_MAGIC;
+    w[1] = blk;
+    w[2] = v;
+    w[3] = writer;
+    for (let i = 4; i < w.length; i++) w[i] = bodyWord(blk, v, i);
+    this.arena.writeBytes(at, this.scratchBytes);
   }
 
   /**
@@ -96,18 +117,19 @@ export class Oracle {
   recordWrite(media: number, blk: number, count: number): void {
     const bs = this.d.blockSize;
     for (let i = 0; i < count; i++) {
-      const w = (media + i * bs) >>> 2;
-      const v = this.i32[w] === STAMP_MAGIC && this.i32[w + 1] === blk + i ? this.i32[w + 2] : UNSTAMPED;
-      Atomics.store(this.i32, this.latest + blk + i, v);
+      const h = words(this.arena.readBytes(media + i * bs, 12)); // magic, block, version
+      const v = h[0] === STAMP_MAGIC && h[1] === blk + i ? h[2] : UNSTAMPED;
+      this.ob_latest.store(this.blocks.addr(blk + i), v);
     }
   }
 
   /** Stamp the whole medium as version 1 (main thread, before workers run; memory-backed only). */
   format(media: number): void {
     for (let b = 0; b < this.d.blocks; b++) {
-      Atomics.store(this.i32, this.nextver + b, 1);
+      const ob = this.blocks.addr(b);
+      this.ob_nextver.store(ob, 1);
       this.fill(media + b * this.d.blockSize, b, 1);
-      Atomics.store(this.i32, this.latest + b, 1);
+      this.ob_latest.store(ob, 1);
     }
   }
 
@@ -121,16 +143,15 @@ export class Oracle {
     for (let i = 0; i < count; i++) {
       const b = blk + i;
       if (floor[i] === UNSTAMPED) continue;
-      const w = (data + i * bs) >>> 2;
-      const i32 = this.i32;
-      if (i32[w] !== STAMP_MAGIC || i32[w + 1] !== b) {
-        out.push({ block: b, kind: 'corrupt', expected: floor[i], got: -1, message: `block ${b} of ${this.d.name}: not stamped for this block (magic ${i32[w] >>> 0}, block ${i32[w + 1]})` });
+      const w = words(this.arena.readBytes(data + i * bs, bs));
+      if (w[0] !== STAMP_MAGIC || w[1] !== b) {
+        out.push({ block: b, kind: 'corrupt', expected: floor[i], got: -1, message: `block ${b} of ${this.d.name}: not stamped for this block (magic ${w[0] >>> 0}, block ${w[1]})` });
         continue;
       }
-      const v = i32[w + 2];
+      const v = w[2];
       let torn = false;
       for (let k = 4; k < bs >>> 2; k++) {
-        if (i32[w + k] !== bodyWord(b, v, k)) {
+        if (w[k] !== bodyWord(b, v, k)) {
           torn = true;
           break;
         }

@@ -4,6 +4,7 @@
  */
 import type { Arena, ArenaPlan, Pool } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
+import type { Field } from '../shm/view.js';
 import { ContractError } from '../sync/errno.js';
 import { LK_MTX, LK_SPIN, LockLayout } from '../sync/layouts.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
@@ -16,11 +17,19 @@ const PbufGlobalsLayout = defineStruct(
   { align: 64 },
 );
 
+/**
+ * One slot of the stack of free pbufs (`dev.pbufstack` holds npbuf slots, 4 bytes apart: slot k
+ * is at the region's address + 4k); slots below pb_nfree hold free pbufs. pb_lock protects them.
+ */
+const PbufStackLayout = defineStruct('pbufstack', { ps_bp: 'i32' });
+
 export class PbufPool {
   readonly pool: Pool<BufIoField>;
   private readonly g: number;
   private readonly G;
+  /** Byte address of slot 0 of the free stack, and its word. */
   private readonly stack: number;
+  private readonly ps_bp: Field;
 
   static plan(plan: ArenaPlan, npbuf: number): void {
     if (!Number.isInteger(npbuf) || npbuf < 1) throw new RangeError(`device: npbuf must be a positive integer, got ${npbuf}`);
@@ -35,13 +44,14 @@ export class PbufPool {
     sync.lock_init(G.addrOf(g, 'pb_lock'), 'pbuf', LK_SPIN);
     const pool = arena.pool('dev.pbufs', IoBufLayout);
     const io = BioLayer.of(sync);
-    const stack = arena.region('dev.pbufstack').offset >>> 2;
+    const stack = arena.region('dev.pbufstack').offset;
+    const ps_bp = arena.view(PbufStackLayout).field('ps_bp');
     for (let i = 0; i < npbuf; i++) {
       const bp = pool.addr(i);
       sync.lock_init(IoBufLayout.addrOf(bp, 'b_lock'), 'pbuf_lock', LK_MTX);
       io.initbufbio(bp);
       io.B.store(bp, 'b_owner', i);
-      arena.i32[stack + i] = bp;
+      ps_bp.set(stack + 4 * i, bp);
     }
     G.store(g, 'pb_nfree', npbuf);
   }
@@ -51,7 +61,8 @@ export class PbufPool {
     this.pool = arena.pool('dev.pbufs', IoBufLayout) as Pool<BufIoField>;
     this.g = arena.pool('dev.pbufglobals', PbufGlobalsLayout).addr(0);
     this.G = arena.view(PbufGlobalsLayout);
-    this.stack = arena.region('dev.pbufstack').offset >>> 2;
+    this.stack = arena.region('dev.pbufstack').offset;
+    this.ps_bp = arena.view(PbufStackLayout).field('ps_bp');
   }
 
   owns(bp: number): boolean {
@@ -67,7 +78,7 @@ export class PbufPool {
     for (;;) {
       const n = this.G.get(this.g, 'pb_nfree');
       if (n > 0) {
-        const bp = s.arena.i32[this.stack + n - 1];
+        const bp = this.ps_bp.get(this.stack + 4 * (n - 1));
         this.G.set(this.g, 'pb_nfree', n - 1);
         this.G.set(this.g, 'pb_inuse', this.G.get(this.g, 'pb_inuse') + 1);
         s.spin_unlock(lk);
@@ -103,7 +114,7 @@ export class PbufPool {
       s.spin_unlock(lk);
       throw new ContractError(`relpbuf: pbuf ${this.pool.index(bp)} released twice (pool already full)`);
     }
-    s.arena.i32[this.stack + n] = bp;
+    this.ps_bp.set(this.stack + 4 * n, bp);
     this.G.set(this.g, 'pb_nfree', n + 1);
     this.G.set(this.g, 'pb_inuse', this.G.get(this.g, 'pb_inuse') - 1);
     const wanted = this.G.get(this.g, 'pb_wanted');

@@ -6,6 +6,7 @@
  */
 import { open } from 'node:fs/promises';
 import PQueue from 'p-queue';
+import { Field } from '../shm/view.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import { BUF_CMD_READ } from './buf.js';
 import { serviceTimeMs } from './config.js';
@@ -16,11 +17,12 @@ export interface DeviceWorkerResult {
   served: number;
 }
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
+/** A private word outside the arena that nobody notifies: waiting on it is a plain sleep. */
+const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
 
 /** Sleep `ms` without spinning (a device waiting out its latency model). */
 function sleepMs(ms: number): void {
-  if (ms > 0) Atomics.wait(nap, 0, 0, ms);
+  if (ms > 0) nap.wait(0, 0, ms);
 }
 
 /**
@@ -83,12 +85,14 @@ async function fileWorker(dev: Devices, unit: number, stop: () => boolean): Prom
     last = blk;
     if (fate.bytes > 0) {
       const data = B.load(bp, 'b_data');
-      const buf = Buffer.from(dev.arena.sab, data, fate.bytes);
+      // The transfer goes through a private buffer and reaches the arena as one range copy when
+      // the file I/O completes (a write: when it starts), on this worker's thread.
       if (B.load(bp, 'b_cmd') === BUF_CMD_READ) {
-        const { bytesRead } = await fh.read(buf, 0, fate.bytes, off);
-        buf.fill(0, bytesRead); // past the end of a sparse file reads as zeros
+        const buf = Buffer.alloc(fate.bytes); // past the end of a sparse file reads as zeros
+        await fh.read(buf, 0, fate.bytes, off);
+        dev.arena.writeBytes(data, buf);
       } else {
-        await fh.write(buf, 0, fate.bytes, off);
+        await fh.write(dev.arena.readBytes(data, fate.bytes), 0, fate.bytes, off);
         oracle?.recordWrite(data, blk, fate.bytes / d.blockSize);
       }
     }

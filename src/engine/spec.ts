@@ -33,7 +33,7 @@ export const MachineLayout = defineStruct(
     m_shutdown: { line: 'i32' },
     m_ready: { line: 'i32' },
   },
-  { align: 64 },
+  { align: 64, internal: true },
 );
 
 export type Planner = (plan: ArenaPlan, spec: MachineSpec) => void;

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { importWorkerModules } from '../engine/roles.js';
 import { MachineLayout, type MachineSpec, checkPlanners, planMachine } from '../engine/spec.js';
 import { Arena } from '../shm/arena.js';
+import { HostWord } from '../shm/view.js';
 import { Sync } from '../sync/sync.js';
 import { lockCtx, sampleOnce } from './checker.js';
 
@@ -16,7 +17,7 @@ const { sab, spec, periodMs, stop, modules, planners } = workerData as {
   sab: SharedArrayBuffer;
   spec: MachineSpec;
   periodMs: number;
-  stop: Int32Array;
+  stop: SharedArrayBuffer;
   modules: string[];
   planners: string[];
 };
@@ -26,10 +27,11 @@ const arena = Arena.attach(sab, planMachine(spec));
 const sync = new Sync(arena, -1);
 const M = arena.view(MachineLayout);
 const m = arena.pool('machine', MachineLayout).addr(0);
-const stopped = () => Atomics.load(stop, 0) !== 0;
+const stopWord = new HostWord(stop);
+const stopped = () => stopWord.load() !== 0;
 const ended = () => stopped() || M.load(m, 'm_shutdown') !== 0;
 const x = lockCtx(sync, 2000, ended);
-while (M.load(m, 'm_go') === 0 && !stopped()) Atomics.wait(stop, 0, 0, 5);
+while (M.load(m, 'm_go') === 0 && !stopped()) stopWord.wait(0, 5);
 let samples = 0;
 if (M.load(m, 'm_go') !== 0) {
   for (;;) {
@@ -41,7 +43,7 @@ if (M.load(m, 'm_go') !== 0) {
       break;
     }
     if (last) break;
-    Atomics.wait(stop, 0, 0, periodMs);
+    stopWord.wait(0, periodMs);
   }
 }
 parentPort!.postMessage({ type: 'done', samples });

@@ -17,6 +17,7 @@ import { sampleBufcache } from '../bufcache/sample.js';
 import { workerModules } from '../engine/roles.js';
 import { type Kernel, type MachineSpec, plannerNames, registerInitializer } from '../engine/spec.js';
 import type { Arena } from '../shm/arena.js';
+import { HostWord, hostSleep } from '../shm/view.js';
 import { sampleSwap } from '../swap/sample.js';
 import { LK_SPIN } from '../sync/layouts.js';
 import { snapshot } from '../sync/snapshot.js';
@@ -54,7 +55,6 @@ export interface CheckerViolation {
   message: string;
 }
 
-const pauseWord = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * How samplers take locks: a try-lock, retried with short pauses up to `tries` times (1: a single
@@ -70,7 +70,7 @@ export function lockCtx(sync: Sync, tries: number, stop: () => boolean = () => f
       for (let i = 0; ; i++) {
         if (isSpin ? sync.spin_trylock(lk) : sync.trylock(lk)) return true;
         if (i + 1 >= tries || stop()) return false;
-        if (i >= 32) Atomics.wait(pauseWord, 0, 0, 0.05);
+        if (i >= 32) hostSleep(0.05);
       }
     },
     drop(lk) {
@@ -122,14 +122,13 @@ export function runCheckerDaemon(k: Kernel, ctl: RaceCtl, periodMs = CHECK_PERIO
   const run: CheckerRun = { checkers: samplersFor(k.spec).map((s) => s.name), samples: 0, skipped: 0 };
   const chan = ctl.cpu(k.cpu);
   const { C } = ctl;
-  const sampling = C.idx(ctl.ctl, 'rc_sampling');
   while (!stop()) {
     // Sample only while the parts run an iteration: the coordinator's reset and check see the
     // machine without the checker's locks (the handshake of control.ts pauseChecker).
-    Atomics.store(ctl.i32, sampling, 1);
+    ctl.sampling.store(ctl.ctl, 1);
     if (C.load(ctl.ctl, 'rc_phase') === 0) {
-      Atomics.store(ctl.i32, sampling, 0);
-      Atomics.notify(ctl.i32, sampling);
+      ctl.sampling.store(ctl.ctl, 0);
+      ctl.sampling.notify(ctl.ctl);
       k.sync.tsleep(chan, 0, 'checker', 2);
       continue;
     }
@@ -137,8 +136,8 @@ export function runCheckerDaemon(k: Kernel, ctl: RaceCtl, periodMs = CHECK_PERIO
     try {
       r = sampleOnce(k.arena, k.spec, x);
     } finally {
-      Atomics.store(ctl.i32, sampling, 0);
-      Atomics.notify(ctl.i32, sampling);
+      ctl.sampling.store(ctl.ctl, 0);
+      ctl.sampling.notify(ctl.ctl);
     }
     run.samples++;
     run.skipped += r.skipped;
@@ -178,8 +177,8 @@ export interface CheckerHandle {
  * samples every `periodMs` (and once more at the end) until the machine shuts down or `stop()`.
  */
 export function startChecker(arena: Arena, spec: MachineSpec, periodMs = CHECK_PERIOD_MS): CheckerHandle {
-  const stopWord = new Int32Array(new SharedArrayBuffer(4));
-  const w = new Worker(new URL('./checker-worker.js', import.meta.url), { workerData: { sab: arena.sab, spec, periodMs, stop: stopWord, modules: workerModules(), planners: plannerNames() } });
+  const stopWord = new HostWord();
+  const w = new Worker(new URL('./checker-worker.js', import.meta.url), { workerData: { sab: arena.sab, spec, periodMs, stop: stopWord.sab, modules: workerModules(), planners: plannerNames() } });
   w.unref();
   const violations: CheckerViolation[] = [];
   let samples = 0;
@@ -199,8 +198,8 @@ export function startChecker(arena: Arena, spec: MachineSpec, periodMs = CHECK_P
     },
     done,
     async stop(graceMs = 2000) {
-      Atomics.store(stopWord, 0, 1);
-      Atomics.notify(stopWord, 0);
+      stopWord.store(1);
+      stopWord.notify();
       let t: NodeJS.Timeout | undefined;
       await Promise.race([done, new Promise<void>((res) => (t = setTimeout(res, graceMs)))]);
       clearTimeout(t);

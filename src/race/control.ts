@@ -18,12 +18,15 @@
  */
 import type { Arena } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
-import type { StructView } from '../shm/view.js';
-import { workerModule } from '../engine/roles.js';
+import type { Field, StructView } from '../shm/view.js';
+import { onWorkerAttach, workerModule } from '../engine/roles.js';
 import { registerInitializer, registerPlanner } from '../engine/spec.js';
 import { bugs } from '../sync/switches.js';
 
-export type RaceMode = 'stress' | 'explore' | 'replay' | 'check';
+export type RaceMode = 'stress' | 'explore' | 'bounded' | 'replay' | 'check';
+
+/** Modes in which one cpu runs at a time between points, on a schedule the lab chooses. */
+export const isSerial = (m: RaceMode): boolean => m === 'explore' || m === 'bounded' || m === 'replay';
 export type Policy = 'random' | 'pct';
 
 /** The race part of a machine spec (plain JSON; every worker gets it). */
@@ -52,13 +55,19 @@ export interface RaceSpec {
   idleLimit?: number;
   /** Check the lock order (default true). */
   lockOrder?: boolean;
+  /** Explore/replay: run the happens-before data-race detector over every iteration (datarace.ts). */
+  detectRaces?: boolean;
+  /** Bounded: explore every schedule with at most this many preemptions (default 2). */
+  preemptions?: number;
   /** Stress: per-point probabilities of spinning, yielding, sleeping; the longest sleep in µs. */
   stress?: { spin?: number; yield?: number; sleep?: number; maxSleepUs?: number };
 }
 
 export const NOBODY = -1;
 export const MAX_SWITCHES = 8192;
-export const MAX_EVENTS = 16384;
+export const MAX_EVENTS = 65536;
+/** Bounded mode: branching decisions of one iteration that can be enumerated. */
+export const MAX_DECISIONS = 1 << 16;
 export const RING = 12;
 export const MAX_HELD = 16;
 export const LOR_CLASSES = 64;
@@ -82,6 +91,10 @@ export const RaceCtlLayout = defineStruct(
     rc_fail_len: 'i32',
     rc_iter: { line: 'i32' },
     rc_steps: 'i32',
+    /** The most steps (scheduling decisions) of any earlier iteration: PCT's k (harness.ts begin). */
+    rc_maxsteps: 'i32',
+    /** Steps of every iteration so far (for the report). */
+    rc_allsteps: 'i32',
     rc_nswitch: 'i32',
     rc_npreempt: 'i32',
     rc_nevents: 'i32',
@@ -94,8 +107,14 @@ export const RaceCtlLayout = defineStruct(
     rc_go: 'i32',
     rc_phase: { line: 'i32' },
     rc_sampling: { line: 'i32' },
+    /** Bounded: branching decisions taken in this iteration, entries of the choice vector, no schedule left. */
+    rc_bdec: 'i32',
+    rc_bvec: 'i32',
+    rc_bdone: 'i32',
+    /** Bounded: an iteration had more branching decisions than MAX_DECISIONS (the enumeration is not complete). */
+    rc_btrunc: 'i32',
   },
-  { align: 64 },
+  { align: 64, internal: true },
 );
 export type RaceCtlField = keyof typeof RaceCtlLayout.off;
 
@@ -113,11 +132,16 @@ export const RaceCpuLayout = defineStruct(
     rs_nheld: { line: 'i32' },
     rs_held: { i32: MAX_HELD },
   },
-  { align: 64 },
+  { align: 64, internal: true },
 );
 export type RaceCpuField = keyof typeof RaceCpuLayout.off;
 
 workerModule(import.meta.url); // the race planner resolves the switches in every worker
+// Every worker of a race machine reports its shared accesses (src/shm/access.ts): with the race
+// hook installed, each one is a scheduling point in explore and replay.
+onWorkerAttach('race', (k) => {
+  if (k.spec.race) k.arena.instrument();
+});
 registerPlanner('race', (plan, spec) => {
   // Every worker (and the main thread) plans the arena from the spec: the bug switches are
   // resolved here, once per worker.
@@ -129,6 +153,11 @@ registerPlanner('race', (plan, spec) => {
   plan.bytes('race.log', 4 * 4 * MAX_EVENTS, 64);
   plan.bytes('race.lor', 4 * 3 * LOR_CLASSES * LOR_CLASSES, 64);
   plan.bytes('race.fail', FAIL_BYTES, 64);
+  if (spec.race.mode === 'bounded') {
+    // The choice vector of the next schedule, and [candidates, running cpu could go on, choice] per decision.
+    plan.bytes('race.bvec', 4 * MAX_DECISIONS, 64);
+    plan.bytes('race.bdec', 4 * 3 * MAX_DECISIONS, 64);
+  }
 });
 
 registerInitializer('race', (arena, _sync, spec) => {
@@ -146,11 +175,19 @@ export class RaceCtl {
   readonly R: StructView<RaceCpuField>;
   readonly ctl: number;
   readonly ncpu: number;
-  readonly i32: Int32Array;
+  /** Any word of the lab's own regions (switches, log, lock order), by byte address: never instrumented. */
+  readonly W: Field;
+  /** The turn word (explore), the barrier generation, the sampling word. */
+  readonly turn: Field;
+  readonly gen: Field;
+  readonly sampling: Field;
   private readonly cpuBase: number;
   readonly sw: number;
   readonly log: number;
   readonly lor: number;
+  /** Bounded mode: the choice vector and the decision record (byte addresses; 0 in other modes). */
+  readonly bvec: number;
+  readonly bdec: number;
   private readonly fail: number;
 
   constructor(readonly arena: Arena) {
@@ -160,11 +197,16 @@ export class RaceCtl {
     const cpus = arena.pool('race.cpus', RaceCpuLayout);
     this.ncpu = cpus.count;
     this.cpuBase = cpus.addr(0);
-    this.i32 = arena.i32;
-    this.sw = arena.region('race.switches').offset >>> 2;
-    this.log = arena.region('race.log').offset >>> 2;
-    this.lor = arena.region('race.lor').offset >>> 2;
+    this.W = arena.labWord();
+    this.turn = this.C.field('rc_turn');
+    this.gen = this.C.field('rb_gen');
+    this.sampling = this.C.field('rc_sampling');
+    this.sw = arena.region('race.switches').offset;
+    this.log = arena.region('race.log').offset;
+    this.lor = arena.region('race.lor').offset;
     this.fail = arena.region('race.fail').offset;
+    this.bvec = arena.hasRegion('race.bvec') ? arena.region('race.bvec').offset : 0;
+    this.bdec = arena.hasRegion('race.bdec') ? arena.region('race.bdec').offset : 0;
   }
 
   cpu(c: number): number {
@@ -172,25 +214,24 @@ export class RaceCtl {
   }
 
   get aborted(): boolean {
-    return Atomics.load(this.i32, this.C.idx(this.ctl, 'rc_abort')) !== 0;
+    return this.C.load(this.ctl, 'rc_abort') !== 0;
   }
 
   /** Stop every hook: they throw RaceAbort (or free-run) from now on. Wakes turn waiters. */
   abort(): void {
     this.C.store(this.ctl, 'rc_abort', 1);
-    Atomics.notify(this.i32, this.C.idx(this.ctl, 'rc_turn'));
-    Atomics.notify(this.i32, this.C.idx(this.ctl, 'rb_gen'));
+    this.turn.notify(this.ctl);
+    this.gen.notify(this.ctl);
   }
 
   /** Record a failure (first one wins) and abort the run. Returns false if one was already recorded. */
   recordFailure(f: object): boolean {
-    const i = this.C.idx(this.ctl, 'rc_fail');
-    if (Atomics.compareExchange(this.i32, i, 0, 1) !== 0) return false;
+    if (this.C.cas(this.ctl, 'rc_fail', 0, 1) !== 0) return false;
     let bytes = enc.encode(JSON.stringify(f));
     if (bytes.length > FAIL_BYTES) bytes = enc.encode(JSON.stringify({ ...f, truncated: true, events: undefined, lastEvents: undefined }).slice(0, FAIL_BYTES));
-    new Uint8Array(this.arena.sab, this.fail, FAIL_BYTES).set(bytes.subarray(0, FAIL_BYTES));
+    this.arena.labWriteBytes(this.fail, bytes.subarray(0, FAIL_BYTES));
     this.C.store(this.ctl, 'rc_fail_len', Math.min(bytes.length, FAIL_BYTES));
-    Atomics.store(this.i32, i, 2);
+    this.C.store(this.ctl, 'rc_fail', 2);
     this.abort();
     return true;
   }
@@ -199,9 +240,7 @@ export class RaceCtl {
   failure(): Record<string, unknown> | null {
     if (this.C.load(this.ctl, 'rc_fail') !== 2) return null;
     const n = this.C.load(this.ctl, 'rc_fail_len');
-    const copy = new Uint8Array(n);
-    copy.set(new Uint8Array(this.arena.sab, this.fail, n));
-    return JSON.parse(dec.decode(copy)) as Record<string, unknown>;
+    return JSON.parse(dec.decode(this.arena.labReadBytes(this.fail, n))) as Record<string, unknown>;
   }
 
   /** Remember an event in cpu c's ring of last events (owner only). */
@@ -227,10 +266,15 @@ export class RaceCtl {
     return out;
   }
 
+  /** Write `words` at byte address `at` of a lab region (the switch list, the event log). */
+  put(at: number, words: readonly number[]): void {
+    for (let j = 0; j < words.length; j++) this.W.store(at + 4 * j, words[j]);
+  }
+
   /** The switches recorded in the current iteration, flattened [decider, npoints, chosen]... */
   switches(): number[] {
     const n = Math.min(this.C.load(this.ctl, 'rc_nswitch'), MAX_SWITCHES);
-    return Array.from(this.i32.subarray(this.sw, this.sw + 3 * n));
+    return Array.from({ length: 3 * n }, (_, j) => this.W.load(this.sw + 4 * j));
   }
 
   /** The events of the current iteration as [cpu, point, addr, name]. */
@@ -238,8 +282,8 @@ export class RaceCtl {
     const n = Math.min(this.C.load(this.ctl, 'rc_nevents'), MAX_EVENTS);
     const out: [number, number, number, number][] = [];
     for (let e = 0; e < n; e++) {
-      const i = this.log + 4 * e;
-      out.push([this.i32[i], this.i32[i + 1], this.i32[i + 2], this.i32[i + 3]]);
+      const a = this.log + 16 * e;
+      out.push([this.W.load(a), this.W.load(a + 4), this.W.load(a + 8), this.W.load(a + 12)]);
     }
     return out;
   }
@@ -247,17 +291,16 @@ export class RaceCtl {
   /** Simple sense-reversing barrier of `n` harness cpus (outside the scheduler). Throws RaceAbort on abort. */
   barrier(n: number, stop: () => boolean): void {
     const C = this.C;
-    const gi = C.idx(this.ctl, 'rb_gen');
-    const gen = Atomics.load(this.i32, gi);
+    const gen = this.gen.load(this.ctl);
     if (C.add(this.ctl, 'rb_count', 1) === n - 1) {
       C.store(this.ctl, 'rb_count', 0);
-      Atomics.add(this.i32, gi, 1);
-      Atomics.notify(this.i32, gi);
+      this.gen.add(this.ctl, 1);
+      this.gen.notify(this.ctl);
       return;
     }
-    while (Atomics.load(this.i32, gi) === gen) {
+    while (this.gen.load(this.ctl) === gen) {
       if (this.aborted || stop()) throw new RaceAbort();
-      Atomics.wait(this.i32, gi, gen, 50);
+      this.gen.wait(this.ctl, gen, 50);
     }
   }
 }
@@ -266,10 +309,9 @@ export class RaceCtl {
 export function pauseChecker(ctl: RaceCtl, stop: () => boolean): void {
   const { C } = ctl;
   C.store(ctl.ctl, 'rc_phase', 0);
-  const i = C.idx(ctl.ctl, 'rc_sampling');
-  while (Atomics.load(ctl.i32, i) !== 0) {
+  while (ctl.sampling.load(ctl.ctl) !== 0) {
     if (ctl.aborted || stop()) throw new RaceAbort();
-    Atomics.wait(ctl.i32, i, 1, 5);
+    ctl.sampling.wait(ctl.ctl, 1, 5);
   }
 }
 

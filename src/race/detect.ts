@@ -137,21 +137,21 @@ export interface LockOrderReversal {
 export function lorAcquire(ctl: RaceCtl, s: Sync, held: readonly number[], lk: number): LockOrderReversal | null {
   const cl = s.L.load(lk, 'lk_class');
   if (cl <= 0 || cl >= LOR_CLASSES) return null;
-  const i32 = ctl.i32;
-  const N = LOR_CLASSES * LOR_CLASSES;
+  const W = ctl.W;
+  const N = 4 * LOR_CLASSES * LOR_CLASSES;
   for (const h of held) {
     const ch = s.L.load(h, 'lk_class');
     if (ch <= 0 || ch >= LOR_CLASSES || ch === cl) continue;
-    const e = ctl.lor + ch * LOR_CLASSES + cl;
-    if (Atomics.load(i32, e) === 0 && Atomics.compareExchange(i32, e, 0, s.cpu + 1) === 0) {
-      Atomics.store(i32, e + N, h);
-      Atomics.store(i32, e + 2 * N, lk);
+    const e = ctl.lor + 4 * (ch * LOR_CLASSES + cl);
+    if (W.load(e) === 0 && W.cas(e, 0, s.cpu + 1) === 0) {
+      W.store(e + N, h);
+      W.store(e + 2 * N, lk);
     }
-    const r = ctl.lor + cl * LOR_CLASSES + ch;
-    const rc = Atomics.load(i32, r);
+    const r = ctl.lor + 4 * (cl * LOR_CLASSES + ch);
+    const rc = W.load(r);
     if (rc !== 0) {
       return {
-        first: { from: s.lockName(Atomics.load(i32, r + N)), to: s.lockName(Atomics.load(i32, r + 2 * N)), cpu: rc - 1 },
+        first: { from: s.lockName(W.load(r + N)), to: s.lockName(W.load(r + 2 * N)), cpu: rc - 1 },
         second: { from: s.lockName(h), to: s.lockName(lk), cpu: s.cpu },
       };
     }

@@ -9,10 +9,12 @@ import { mix32 } from '../device/config.js';
 import type { Kernel } from '../engine/spec.js';
 import { snapshot } from '../sync/snapshot.js';
 import { CHECKER_DAEMON, quiescentSampler, runCheckerDaemon } from './checker.js';
-import { NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY, pauseChecker } from './control.js';
+import { MAX_DECISIONS, NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY, isSerial, pauseChecker } from './control.js';
 import { heldBy } from './detect.js';
 import { RaceHook } from './hook.js';
-import { raceScenario } from './scenario.js';
+import { type DataRace, findDataRace } from './datarace.js';
+import { type RaceScenario, raceScenario } from './scenario.js';
+import { withoutAccessHook } from '../shm/access.js';
 
 export interface HarnessArgs {
   scenario: string;
@@ -38,7 +40,7 @@ function hookFor(k: Kernel, ctl: RaceCtl, scenario: string, replayIter?: number)
   const spec = k.spec.race;
   if (!spec) throw new RangeError('race: the machine spec has no race part (spec.race)');
   const inv = raceScenario(scenario).invariant ?? null;
-  const serial = spec.mode === 'explore' || spec.mode === 'replay';
+  const serial = isSerial(spec.mode);
   return new RaceHook(spec, ctl, k.sync, () => k.shuttingDown(), replayIter ?? -1, inv, serial ? quiescentSampler(k) : null).install();
 }
 
@@ -60,11 +62,23 @@ function recordCrash(k: Kernel, ctl: RaceCtl, e: unknown, where: string): void {
   });
 }
 
+/** A data race as a failure record: both accesses named by cpu, part, kind and what they touched. */
+function describeRace(k: Kernel, sc: RaceScenario, r: DataRace, iter: number): { kind: string; message: string; race: DataRace & { what: string } } {
+  const who = (c: number) => `cpu ${c} (${sc.name}/${sc.parts[c] ?? 'daemon'})`;
+  const what = r.range ? `the 64 bytes at ${k.arena.describeAddr(r.addr)}` : k.arena.describeAddr(r.addr);
+  const side = (x: DataRace['first']) => `${who(x.cpu)} ${x.kind.replace('_', ' ')} (event ${x.event})`;
+  return {
+    kind: 'data-race',
+    message: `data race on ${what}: ${side(r.first)} and ${side(r.second)} of iteration ${iter}, ordered by no lock, wakeup or atomic between them`,
+    race: { ...r, what },
+  };
+}
+
 export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
   const sc = raceScenario(a.scenario);
   const ctl = new RaceCtl(k.arena);
   const hook = hookFor(k, ctl, a.scenario, a.replayIter);
-  const serial = hook.mode === 'explore' || hook.mode === 'replay';
+  const serial = isSerial(hook.mode);
   const coord = a.index === 0;
   const stop = () => k.shuttingDown();
   const { C } = ctl;
@@ -80,7 +94,7 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
     for (;;) {
       ctl.barrier(a.nharness, stop);
       if (coord) {
-        const go = iter < a.iterations && performance.now() - t0 < a.budgetMs && !ctl.aborted;
+        const go = iter < a.iterations && performance.now() - t0 < a.budgetMs && !ctl.aborted && C.load(ctl.ctl, 'rc_bdone') === 0;
         if (go) {
           sc.reset?.(c, iter);
           before = Array.from({ length: a.nharness }, (_, h) => sleeps(h));
@@ -99,6 +113,14 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
       ctl.barrier(a.nharness, stop);
       if (coord) {
         if (!serial) pauseChecker(ctl, stop); // check() and reset() see the machine without the checker's locks
+        if (serial && k.spec.race?.detectRaces) {
+          const race = withoutAccessHook(() => findDataRace(ctl.events(), ctl.ncpu));
+          if (race) {
+            const snap = snapshot(k.sync);
+            ctl.recordFailure({ ...describeRace(k, sc, race, iter), cpus: [race.first.cpu, race.second.cpu], detectedBy: k.cpu, iteration: iter, sleepers: snap.sleepers, held: snap.held });
+            return { iterations: iter + 1, aborted: true };
+          }
+        }
         const bad = sc.check?.(c, iter) ?? null;
         if (bad !== null) {
           const snap = snapshot(k.sync);
@@ -109,6 +131,7 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
         const o = sc.outcome?.(c, iter) ?? sc.parts.map((p, h) => `${p}:${sleeps(h) > before[h] ? 'slept' : 'ran'}`).join(' ');
         outcomes[o] = (outcomes[o] ?? 0) + 1;
         C.add(ctl.ctl, 'rc_iters_done', 1);
+        if (hook.mode === 'bounded' && !nextSchedule(ctl, k.spec.race?.preemptions ?? 2)) C.store(ctl.ctl, 'rc_bdone', 1);
       }
       iter++;
     }
@@ -121,12 +144,41 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
   }
 }
 
+/**
+ * Bounded mode, between iterations: the next schedule of a depth-first enumeration of every
+ * schedule with at most `bound` preemptions. Take the deepest decision of the last iteration
+ * that has an alternative not tried yet and affordable (choosing anything but the default when
+ * the running cpu could go on is a preemption; when it could not, the choice is free), try it,
+ * and let every later decision take its default. False when no schedule is left.
+ */
+function nextSchedule(ctl: RaceCtl, bound: number): boolean {
+  const { C, W } = ctl;
+  const n = Math.min(C.load(ctl.ctl, 'rc_bdec'), MAX_DECISIONS);
+  const dec = Array.from({ length: n }, (_, d) => [W.load(ctl.bdec + 12 * d), W.load(ctl.bdec + 12 * d + 4), W.load(ctl.bdec + 12 * d + 8)]);
+  const used: number[] = [];
+  let p = 0;
+  for (const [, couldGoOn, choice] of dec) {
+    used.push(p);
+    if (couldGoOn && choice > 0) p++;
+  }
+  for (let d = n - 1; d >= 0; d--) {
+    const [ncands, couldGoOn, choice] = dec[d];
+    if (choice + 1 >= ncands) continue;
+    if (used[d] + (couldGoOn ? 1 : 0) > bound) continue;
+    for (let j = 0; j < d; j++) W.store(ctl.bvec + 4 * j, dec[j][2]);
+    W.store(ctl.bvec + 4 * d, choice + 1);
+    C.store(ctl.ctl, 'rc_bvec', d + 1);
+    return true;
+  }
+  return false;
+}
+
 /** Let the daemons run until they block, so every iteration starts from the same state. */
 function settle(ctl: RaceCtl, ndaemons: number, stop: () => boolean): void {
   const { C, R } = ctl;
   while (C.load(ctl.ctl, 'rc_daemons') < ndaemons) {
     if (ctl.aborted || stop()) throw new RaceAbort();
-    Atomics.wait(ctl.i32, C.idx(ctl.ctl, 'rc_daemons'), C.load(ctl.ctl, 'rc_daemons'), 5);
+    C.field('rc_daemons').wait(ctl.ctl, C.load(ctl.ctl, 'rc_daemons'), 5);
   }
   for (let c = 0; c < ctl.ncpu; c++) {
     if (R.load(ctl.cpu(c), 'rs_daemon') && R.load(ctl.cpu(c), 'rs_state') !== S_OUT) {
@@ -137,18 +189,16 @@ function settle(ctl: RaceCtl, ndaemons: number, stop: () => boolean): void {
 }
 
 function turnTo(ctl: RaceCtl, c: number): void {
-  const i = ctl.C.idx(ctl.ctl, 'rc_turn');
-  Atomics.store(ctl.i32, i, c);
-  Atomics.notify(ctl.i32, i);
+  ctl.turn.store(ctl.ctl, c);
+  ctl.turn.notify(ctl.ctl);
 }
 
 function awaitNobody(ctl: RaceCtl, stop: () => boolean): void {
-  const i = ctl.C.idx(ctl.ctl, 'rc_turn');
   for (;;) {
-    const t = Atomics.load(ctl.i32, i);
+    const t = ctl.turn.load(ctl.ctl);
     if (t === NOBODY) return;
     if (ctl.aborted || stop()) throw new RaceAbort();
-    Atomics.wait(ctl.i32, i, t, 50);
+    ctl.turn.wait(ctl.ctl, t, 50);
   }
 }
 
@@ -157,7 +207,11 @@ function begin(ctl: RaceCtl, k: Kernel, a: HarnessArgs, iter: number, stop: () =
   awaitNobody(ctl, stop);
   const { C, R } = ctl;
   const spec = k.spec.race!;
-  for (const f of ['rc_steps', 'rc_nswitch', 'rc_npreempt', 'rc_nevents', 'rc_idle'] as const) C.store(ctl.ctl, f, 0);
+  // PCT's k follows the iterations: the most steps any earlier one took (deterministic per seed).
+  const steps = C.load(ctl.ctl, 'rc_steps');
+  if (steps > C.load(ctl.ctl, 'rc_maxsteps')) C.store(ctl.ctl, 'rc_maxsteps', steps);
+  C.add(ctl.ctl, 'rc_allsteps', steps);
+  for (const f of ['rc_steps', 'rc_nswitch', 'rc_npreempt', 'rc_nevents', 'rc_idle', 'rc_bdec'] as const) C.store(ctl.ctl, f, 0);
   C.store(ctl.ctl, 'rc_iter', iter);
   // PCT: distinct random priorities >= d for every participant (a seeded shuffle).
   const seed = mix32(spec.seed, iter);

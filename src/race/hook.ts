@@ -19,11 +19,14 @@
  */
 import { mix32 } from '../device/config.js';
 import type { Arena } from '../shm/arena.js';
-import { type Hook, Point } from '../sync/hooks.js';
+import { type AccessHook, setAccessHook, withoutAccessHook } from '../shm/access.js';
+import { hostSleep } from '../shm/view.js';
+import { type Hook, Point, accessPoint } from '../sync/hooks.js';
 import { LK_SPIN } from '../sync/layouts.js';
 import { snapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import {
+  MAX_DECISIONS,
   MAX_EVENTS,
   MAX_SWITCHES,
   NOBODY,
@@ -36,19 +39,18 @@ import {
   S_RUN,
   S_SLEEP,
   S_SPIN,
+  isSerial,
 } from './control.js';
 import type { CheckerViolation } from './checker.js';
 import { heldBy, lockState, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
 
-const scratch = new Int32Array(new SharedArrayBuffer(4));
 
-export class RaceHook implements Hook {
+export class RaceHook implements Hook, AccessHook {
   readonly mode: RaceSpec['mode'];
   /** Set when the machine shuts down: the hook lets everything run freely. */
   inert = false;
   private readonly held: number[] = [];
   private readonly me: number;
-  private readonly turnIdx: number;
   private rng: number;
   private readonly replay: Map<number, number> | null;
   private readonly replayIter: number;
@@ -69,7 +71,6 @@ export class RaceHook implements Hook {
   ) {
     this.mode = spec.mode;
     this.me = ctl.cpu(sync.cpu);
-    this.turnIdx = ctl.C.idx(ctl.ctl, 'rc_turn');
     this.rng = mix32(spec.seed, 0x51ed + sync.cpu) || 1;
     this.replayIter = replayIter;
     this.lk_word = sync.L.field('lk_word');
@@ -80,10 +81,16 @@ export class RaceHook implements Hook {
     } else this.replay = null;
   }
 
-  /** Install on this worker's Sync. */
+  /** Install on this worker's Sync, and as its access hook (every shared access a point). */
   install(): this {
     this.sync.hook = this;
+    setAccessHook(this);
     return this;
+  }
+
+  /** A shared access of an instrumented view (src/shm/access.ts): a point like any other. */
+  access(kind: number, addr: number, bytes: number): void {
+    this.at(accessPoint(kind), addr, bytes);
   }
 
   at(point: Point, addr: number, name: number): void {
@@ -101,7 +108,11 @@ export class RaceHook implements Hook {
       const i = this.held.lastIndexOf(addr);
       if (i >= 0) this.held.splice(i, 1);
     }
-    if (this.mode === 'stress') return this.perturb();
+    if (this.mode === 'stress') {
+      // Accesses are many more points than the primitives: perturb them at an eighth of the rate.
+      if (point > Point.USER && this.next() >= 0.125) return;
+      return this.perturb();
+    }
     if (this.mode === 'check') return;
     const R = ctl.R;
     let st = R.get(this.me, 'rs_state');
@@ -113,7 +124,7 @@ export class RaceHook implements Hook {
     const n = R.get(this.me, 'rs_npoints') + 1;
     R.store(this.me, 'rs_npoints', n);
     const e = ctl.C.add(ctl.ctl, 'rc_nevents', 1);
-    if (e < MAX_EVENTS) ctl.i32.set([cpu, point, addr, name], ctl.log + 4 * e);
+    if (e < MAX_EVENTS) ctl.put(ctl.log + 16 * e, [cpu, point, addr, name]);
     switch (point) {
       case Point.MTX_BLOCK:
         return this.handOff(S_MTX, addr);
@@ -164,9 +175,9 @@ export class RaceHook implements Hook {
         // cpu_pause()
       }
     } else if (r < spin + yld) {
-      Atomics.wait(scratch, 0, 0, 0);
+      hostSleep(0);
     } else if (r < spin + yld + slp) {
-      Atomics.wait(scratch, 0, 0, (this.next() * (p.maxSleepUs ?? 200)) / 1000);
+      hostSleep((this.next() * (p.maxSleepUs ?? 200)) / 1000);
     }
   }
 
@@ -174,23 +185,23 @@ export class RaceHook implements Hook {
 
   /** Wait until this cpu holds the turn (or the run stops). */
   private waitTurn(): void {
-    const i32 = this.ctl.i32;
+    const { turn, ctl } = this.ctl;
     const me = this.sync.cpu;
     for (;;) {
-      const t = Atomics.load(i32, this.turnIdx);
+      const t = turn.load(ctl);
       if (t === me) return;
       if (this.ctl.aborted) throw new RaceAbort();
       if (this.stop()) {
         this.inert = true;
         return;
       }
-      Atomics.wait(i32, this.turnIdx, t, 50);
+      turn.wait(ctl, t, 50);
     }
   }
 
   private setTurn(c: number): void {
-    Atomics.store(this.ctl.i32, this.turnIdx, c);
-    Atomics.notify(this.ctl.i32, this.turnIdx);
+    this.ctl.turn.store(this.ctl.ctl, c);
+    this.ctl.turn.notify(this.ctl.ctl);
   }
 
   private handOff(state: number, addr: number): void {
@@ -204,14 +215,14 @@ export class RaceHook implements Hook {
 
   /** This harness cpu enters the iteration the coordinator began (its state is READY). */
   enter(): void {
-    if (this.mode !== 'explore' && this.mode !== 'replay') return;
+    if (!isSerial(this.mode)) return;
     this.waitTurn();
     this.ctl.R.store(this.me, 'rs_state', S_RUN);
   }
 
   /** This harness cpu is done with the iteration: it leaves the schedule and hands the turn on. */
   leave(): void {
-    if (this.mode !== 'explore' && this.mode !== 'replay') return;
+    if (!isSerial(this.mode)) return;
     if (this.inert || this.ctl.aborted) return;
     const R = this.ctl.R;
     R.store(this.me, 'rs_npoints', R.get(this.me, 'rs_npoints') + 1);
@@ -223,7 +234,7 @@ export class RaceHook implements Hook {
   registerDaemon(): void {
     const { R, C, ctl } = this.ctl;
     R.store(this.me, 'rs_daemon', 1);
-    if (this.mode !== 'explore' && this.mode !== 'replay') return;
+    if (!isSerial(this.mode)) return;
     R.store(this.me, 'rs_state', S_READY);
     C.add(ctl, 'rc_daemons', 1);
   }
@@ -237,7 +248,8 @@ export class RaceHook implements Hook {
     if (this.cpCache.iter !== iter) {
       const seed = this.iterSeed();
       const d = this.spec.depth ?? 3;
-      const k = this.spec.steps ?? 200;
+      // k: the scenario's bound, or more once an earlier iteration took more steps.
+      const k = Math.max(this.spec.steps ?? 200, this.ctl.C.load(this.ctl.ctl, 'rc_maxsteps'));
       this.cpCache = { iter, seed, points: Array.from({ length: Math.max(0, d - 1) }, (_, j) => 1 + (mix32(seed, 2000 + j) % k)) };
     }
     return this.cpCache.points;
@@ -284,11 +296,11 @@ export class RaceHook implements Hook {
       else return this.hang();
     } else {
       if (harnessCand) C.store(ctl, 'rc_idle', 0);
-      chosen = replaying ? this.replayChoice(cands) : this.choose(cands, step);
+      chosen = replaying ? this.replayChoice(cands) : this.mode === 'bounded' ? this.boundedChoice(cands) : this.choose(cands, step);
     }
     if (chosen !== me) {
       const k = C.add(ctl, 'rc_nswitch', 1);
-      if (k < MAX_SWITCHES) this.ctl.i32.set([me, R.get(this.me, 'rs_npoints'), chosen], this.ctl.sw + 3 * k);
+      if (k < MAX_SWITCHES) this.ctl.put(this.ctl.sw + 12 * k, [me, R.get(this.me, 'rs_npoints'), chosen]);
       if (cands.includes(me)) C.add(ctl, 'rc_npreempt', 1);
     }
     this.setTurn(chosen);
@@ -305,6 +317,28 @@ export class RaceHook implements Hook {
   }
 
   /**
+   * Bounded: the default is to let the running cpu go on (or, when it cannot, the lowest
+   * runnable cpu); each decision with more than one candidate takes the next entry of the choice
+   * vector (0: the default, then the others in cpu order) and is recorded for the coordinator,
+   * which enumerates the vectors depth first (nextSchedule in harness.ts).
+   */
+  private boundedChoice(cands: number[]): number {
+    const me = this.sync.cpu;
+    const dflt = cands.includes(me) ? me : cands[0];
+    if (cands.length < 2) return dflt;
+    const { C, ctl, W } = this.ctl;
+    const d = C.add(ctl, 'rc_bdec', 1);
+    if (d >= MAX_DECISIONS) {
+      C.store(ctl, 'rc_btrunc', 1);
+      return dflt;
+    }
+    const choice = d < C.load(ctl, 'rc_bvec') ? W.load(this.ctl.bvec + 4 * d) : 0;
+    const order = [dflt, ...cands.filter((c) => c !== dflt)];
+    this.ctl.put(this.ctl.bdec + 12 * d, [cands.length, cands.includes(me) ? 1 : 0, choice]);
+    return order[Math.min(choice, order.length - 1)];
+  }
+
+  /**
    * Follow the recorded switch for (this cpu, its point count); without one the running cpu goes
    * on (or, when it cannot, the lowest runnable cpu). A shrunk schedule may name a cpu that
    * cannot run here: the switch is skipped.
@@ -318,6 +352,10 @@ export class RaceHook implements Hook {
 
   /** Nobody can run: look for a lost wakeup or a deadlock now, while the state is frozen. */
   private quiescent(): void {
+    withoutAccessHook(() => this.detectQuiescent());
+  }
+
+  private detectQuiescent(): void {
     const bad = this.invariant?.(this.sync.arena) ?? null;
     if (bad !== null) this.fail({ kind: 'invariant', message: bad, cpus: [] });
     const v = this.sample?.() ?? null;
@@ -370,6 +408,7 @@ export class RaceHook implements Hook {
 
   /** Record a failure with the machine's state now, and stop the run. */
   fail(f: { kind: string; message: string; cpus: number[]; [k: string]: unknown }): never {
+    setAccessHook(null); // the run is over for this cpu: what it reads now is no scheduling point
     const snap = snapshot(this.sync);
     this.ctl.recordFailure({
       ...f,

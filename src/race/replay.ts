@@ -31,7 +31,19 @@ export function loadReplay(path: string): ReplayFile {
 
 /** Replay once; true when the same kind of failure happens in the same iteration. */
 export async function replayOnce(r: ReplayFile, schedule = r.schedule): Promise<{ reproduced: boolean; result: RaceResult }> {
-  const result = await runRace({
+  // A bounded schedule is replayed by enumerating again: the enumeration is deterministic, so
+  // the same bound reaches the same schedule in the same iteration.
+  const result = await runRace(r.mode === 'bounded' ? {
+    scenario: r.scenario,
+    bug: r.bug,
+    mode: 'bounded',
+    seed: r.seed,
+    preemptions: r.bound ?? 2,
+    iterations: r.iteration + 1,
+    budgetMs: 120_000,
+    modules: r.modules,
+    detect: r.detect,
+  } : {
     scenario: r.scenario,
     bug: r.bug,
     mode: 'replay',
@@ -42,6 +54,7 @@ export async function replayOnce(r: ReplayFile, schedule = r.schedule): Promise<
     replayIter: r.iteration,
     budgetMs: 120_000,
     modules: r.modules,
+    detect: r.detect,
   });
   const f = result.failure;
   return { reproduced: !!f && f.kind === r.kind && f.iteration === r.iteration, result };

@@ -3,23 +3,35 @@ import type { RaceResult } from './runner.js';
 import { pctBound } from './runner.js';
 import { raceScenario } from './scenario.js';
 
-export function pctLine(r: Pick<RaceResult, 'scenario' | 'policy' | 'depth' | 'iterations' | 'failure'>): string {
+export function pctLine(r: Pick<RaceResult, 'scenario' | 'policy' | 'depth' | 'iterations' | 'failure' | 'steps'>): string {
   if (r.policy !== 'pct') return 'scheduler: uniform random choice at every point';
   const sc = raceScenario(r.scenario);
   const n = sc.parts.length + (sc.daemons ?? []).reduce((a, d) => a + (d.count ?? 1), 0);
-  const k = sc.steps ?? 200;
+  // k is what the iterations really took: every shared access and every primitive is a point.
+  const k = Math.max(sc.steps ?? 200, r.steps?.max ?? 0);
   const b = pctBound(n, k, r.depth, Math.max(1, r.iterations));
-  return `scheduler: PCT, n=${n} cpus, k=${k} steps, depth d=${r.depth} (${r.depth - 1} priority change points); ` +
+  return `scheduler: PCT, n=${n} cpus, k=${k} steps (the most scheduling points of one iteration: every shared access and every lock, sleep and wakeup), depth d=${r.depth} (${r.depth - 1} priority change points); ` +
     `a bug of depth <= ${r.depth} is hit by one iteration with probability >= 1/(n*k^(d-1)) = ${b.perRun.toExponential(2)}` +
     (r.failure ? '' : `; the chance that ${r.iterations} iterations missed one is <= ${b.miss < 1e-4 ? b.miss.toExponential(2) : b.miss.toFixed(4)}`);
+}
+
+/** What bounded mode covered: a proof within its bound when every schedule was run. */
+export function boundedLine(b: NonNullable<RaceResult['bounded']>, failed: boolean): string {
+  const n = b.schedules.toLocaleString('en-US');
+  if (failed) return `scheduler: bounded, at most ${b.preemptions} preemption(s); failed in schedule ${n}`;
+  return b.complete
+    ? `scheduler: bounded: all ${n} schedules with <= ${b.preemptions} preemption(s) explored, no failure (every shared access and every lock, sleep and wakeup was a scheduling point)`
+    : `scheduler: bounded: ${n} schedules with <= ${b.preemptions} preemption(s) explored, no failure; the budget or the iteration limit ended the run before the last one: NOT all schedules were covered`;
 }
 
 export function formatRace(r: RaceResult, extra: { savedTo?: string | null; replayCommand?: string | null } = {}): string {
   const L: string[] = [];
   const what = `${r.scenario}${r.bug ? ` with ${r.bug}` : ' (no bug switch)'}`;
   const where = `mode ${r.mode}, seed ${r.seed}`;
-  L.push(`race ${what}: ${where}, ${r.iterations} iterations in ${(r.elapsedMs / 1000).toFixed(2)} s`);
+  const rate = r.elapsedMs > 0 ? r.iterations / (r.elapsedMs / 1000) : 0;
+  L.push(`race ${what}: ${where}, ${r.iterations} iterations in ${(r.elapsedMs / 1000).toFixed(2)} s (${rate >= 100 ? Math.round(rate).toLocaleString('en-US') : rate.toFixed(1)} iterations/s)`);
   if (r.mode === 'explore' || r.mode === 'replay') L.push(pctLine(r));
+  if (r.bounded) L.push(boundedLine(r.bounded, !!r.failure));
   const outcomes = Object.entries(r.outcomes ?? {}).sort((a, b) => b[1] - a[1]);
   if (outcomes.length > 0) {
     const total = outcomes.reduce((n, [, c]) => n + c, 0);

@@ -6,13 +6,13 @@
  */
 import { Machine, MachineError, type RoleSpec } from '../engine/machine.js';
 import type { MachineSpec } from '../engine/spec.js';
-import { POINT_NAMES, Point } from '../sync/hooks.js';
+import { POINT_NAMES, Point, isAccessPoint } from '../sync/hooks.js';
 import { snapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import { bugInfo } from './bugs.js';
 import { CHECKER_DAEMON, type CheckerRun, samplersFor } from './checker.js';
 import { bugs } from '../sync/switches.js';
-import { type Policy, RaceCtl, type RaceMode, STATE_NAMES } from './control.js';
+import { type Policy, RaceCtl, type RaceMode, STATE_NAMES, isSerial } from './control.js';
 import { heldBy, lockState, lostWakeups, unwokenWaiters, waitForGraph } from './detect.js';
 import type { HarnessArgs, HarnessResult } from './harness.js';
 import { StallWatch, probeAccounting, sampleThreads, stallMessage } from './stall.js';
@@ -46,6 +46,10 @@ export interface RaceOptions {
   checker?: boolean;
   /** User modules the scenario comes from (absolute paths), recorded in the replay file. */
   modules?: string[];
+  /** Extra detectors: 'race', the happens-before data-race detector (explore and replay). */
+  detect?: 'race'[];
+  /** Bounded: the preemption bound (default 2). */
+  preemptions?: number;
 }
 
 export interface WorkerReport {
@@ -85,9 +89,22 @@ export interface ReplayFile {
   events: string[];
   /** User modules the scenario came from (absolute paths; `kiolab race --module`), loaded again by `kiolab replay`. */
   modules?: string[];
+  /** Extra detectors the run had on (`--detect race`), on again in a replay. */
+  detect?: 'race'[];
+  /** The mode that found it when not explore: a bounded failure is replayed by enumerating again with the same bound. */
+  mode?: 'bounded';
+  /** Bounded: the preemption bound of the enumeration. */
+  bound?: number;
 }
 
 export interface RaceResult {
+  /** Bounded: the bound, the schedules run, and whether they were all the schedules within it. */
+  bounded?: { preemptions: number; schedules: number; complete: boolean };
+  /**
+   * Explore/replay: scheduling points passed (every shared access of an instrumented view, every
+   * lock, unlock, sleep and wakeup): the most in one iteration (PCT's k) and in all.
+   */
+  steps?: { max: number; total: number };
   scenario: string;
   bug: string | null;
   mode: RaceMode;
@@ -119,7 +136,11 @@ function describe(s: Sync, point: number, addr: number, name: number): string {
     case Point.INTERLOCK:
     case Point.WAKEUP:
       return `${p} chan ${addr}`;
+    case Point.READ_RANGE:
+    case Point.WRITE_RANGE:
+      return `${p} ${s.arena.describeAddr(addr)} (${name} bytes)`;
     default:
+      if (isAccessPoint(point)) return `${p} ${s.arena.describeAddr(addr)}`;
       return `${p} ${addr ? s.lockName(addr) : ''}`.trim();
   }
 }
@@ -152,6 +173,8 @@ export function specFor(o: RaceOptions): MachineSpec {
       idleLimit: sc.idleLimit,
       lockOrder: sc.lockOrder,
       schedule: o.schedule,
+      ...(o.detect?.includes('race') ? { detectRaces: true } : {}),
+      ...(o.mode === 'bounded' ? { preemptions: o.preemptions ?? 2 } : {}),
     },
   };
 }
@@ -181,6 +204,9 @@ export async function runRace(o: RaceOptions): Promise<RaceResult> {
 async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
   const sc = raceScenario(o.scenario);
   if (o.mode === 'replay' && (o.schedule === undefined || o.replayIter === undefined)) throw new RangeError('race: replay needs a schedule and its iteration');
+  if (o.detect?.includes('race') && o.mode === 'stress') {
+    throw new RangeError('race: --detect race needs a serialized schedule (--mode explore or bounded); in stress the order of the log is not the order of the accesses');
+  }
   const spec = specFor(o);
   const budgetMs = o.budgetMs ?? 10_000;
   const m = new Machine(spec);
@@ -242,9 +268,9 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     failure = { ...(raw as object), workers: workers(m, ctl, labels) } as RaceFailure;
     failure.sleepers = (failure.sleepers ?? []).map(relabel);
     failure.message = failure.message.replace(/cpu (\d+) \(race:(harness|daemon)\)/g, (all, c: string) => `cpu ${c} (${labels[Number(c)] ?? 'race'})`);
-    if (o.mode === 'explore' || o.mode === 'replay') {
+    if (isSerial(o.mode)) {
       const events = ctl.events().slice(-4000).map(([c, p, a, n]) => `cpu ${c} ${describe(m.sync, p, a, n)}`);
-      replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events, ...(o.modules?.length ? { modules: o.modules } : {}) };
+      replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events, ...(o.modules?.length ? { modules: o.modules } : {}), ...(o.detect?.length ? { detect: o.detect } : {}), ...(o.mode === 'bounded' ? { mode: 'bounded' as const, bound: o.preemptions ?? 2 } : {}) };
     }
   }
   const done = ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0);
@@ -260,6 +286,19 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     failure,
     replay,
     preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'),
+    ...(o.mode === 'bounded'
+      ? {
+          bounded: {
+            preemptions: o.preemptions ?? 2,
+            schedules: ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0),
+            complete: !failure && ctl.C.load(ctl.ctl, 'rc_bdone') === 1 && ctl.C.load(ctl.ctl, 'rc_btrunc') === 0,
+          },
+        }
+      : {}),
+    steps: {
+      max: Math.max(ctl.C.load(ctl.ctl, 'rc_maxsteps'), ctl.C.load(ctl.ctl, 'rc_steps')),
+      total: ctl.C.load(ctl.ctl, 'rc_allsteps') + ctl.C.load(ctl.ctl, 'rc_steps'),
+    },
     outcomes: res[0]?.outcomes ?? {},
     ...(checker && (checker as { samples?: number }).samples !== undefined ? { checker } : {}),
   };
@@ -393,7 +432,8 @@ function unstick(m: Machine): void {
     gen.add(s.threads.addr(c), 1);
     gen.notify(s.threads.addr(c));
   }
-  for (const lk of s.registeredLocks()) Atomics.notify(m.arena.i32, (lk >>> 2) + s.L.layout.off.lk_word);
+  const word = s.L.field('lk_word');
+  for (const lk of s.registeredLocks()) word.notify(lk);
 }
 
 /** PCT's guarantee: a bug of depth d is found by one run with probability >= 1 / (n k^(d-1)). */

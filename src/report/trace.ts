@@ -14,6 +14,8 @@
  * newest N records; `count` keeps counting, so `count - N` records were dropped.
  */
 import type { ArenaPlan, Arena } from '../shm/arena.js';
+import { defineStruct } from '../shm/layout.js';
+import type { Field, StructView } from '../shm/view.js';
 import { type Hook, Point } from '../sync/hooks.js';
 import type { Sync } from '../sync/sync.js';
 import { LockLayout } from '../sync/layouts.js';
@@ -39,8 +41,27 @@ export const enum TraceKind {
   POINT = 6,
 }
 
-export const TRACE_HEADER_BYTES = 64;
-export const TRACE_RECORD_BYTES = 32;
+/**
+ * A cpu's header line. th_count: records written (its cpu reads it plainly and stores it
+ * atomically once the record is in; readers load it). th_live: ops done, a word that wraps (its
+ * cpu adds to it plainly; the main thread loads it). The lab's own words: never instrumented.
+ */
+export const TraceHeaderLayout = defineStruct('trace_header', { th_count: 'i32', th_live: 'i32' }, { align: 64, internal: true });
+/** An event record (written plainly by its cpu, before th_count publishes it); tr_ts and tr_dur are f64s kept as their two words. */
+export const TraceRecordLayout = defineStruct(
+  'trace_record',
+  { tr_ts: { i32: 2 }, tr_dur: { i32: 2 }, tr_kindname: 'i32', tr_addr: 'i32', tr_arg: 'i32', tr_spare: 'i32' },
+  { internal: true },
+);
+type TraceHeaderField = keyof typeof TraceHeaderLayout.off;
+type TraceRecordField = keyof typeof TraceRecordLayout.off;
+
+export const TRACE_HEADER_BYTES = TraceHeaderLayout.bytes;
+export const TRACE_RECORD_BYTES = TraceRecordLayout.bytes;
+
+/** A double and its two words (this thread's scratch), to keep f64s in i32 fields. */
+const f64 = new Float64Array(1);
+const f64w = new Int32Array(f64.buffer);
 /** Default ring size per cpu for `--trace` (2 MiB per cpu). */
 export const DEFAULT_TRACE_EVENTS = 65536;
 const MAX_TRACE_EVENTS = 1 << 22;
@@ -69,63 +90,75 @@ registerPlanner('report', (plan: ArenaPlan, spec: MachineSpec) => {
 
 /** One cpu's view of its header and ring. */
 export class TraceRing {
-  readonly i32: Int32Array;
-  readonly f64: Float64Array;
-  /** Word index of the event count and of the live op count. */
-  readonly countIdx: number;
-  readonly liveIdx: number;
+  /** Address of the cpu's header line (TraceHeaderLayout). */
+  readonly hdr: number;
   private readonly rec0: number;
+  private readonly H: StructView<TraceHeaderField>;
+  private readonly R: StructView<TraceRecordField>;
 
   constructor(
-    arena: Arena,
+    readonly arena: Arena,
     readonly cpu: number,
     readonly capacity: number,
   ) {
-    const base = arena.region('report.ring').offset + cpu * cpuBytes(capacity);
-    this.i32 = arena.i32;
-    this.f64 = new Float64Array(arena.sab);
-    this.countIdx = base >>> 2;
-    this.liveIdx = (base >>> 2) + 1;
-    this.rec0 = base + TRACE_HEADER_BYTES;
+    this.hdr = arena.region('report.ring').offset + cpu * cpuBytes(capacity);
+    this.rec0 = this.hdr + TRACE_HEADER_BYTES;
+    this.H = arena.view(TraceHeaderLayout);
+    this.R = arena.view(TraceRecordLayout);
   }
 
   /** Append a record (the owning cpu only). */
   put(kind: TraceKind, name: number, ts: number, dur: number, addr: number, arg: number): void {
     if (this.capacity === 0) return;
-    const n = this.i32[this.countIdx];
+    const R = this.R;
+    const n = this.H.get(this.hdr, 'th_count');
     const b = this.rec0 + (n % this.capacity) * TRACE_RECORD_BYTES;
-    this.f64[b >>> 3] = ts;
-    this.f64[(b >>> 3) + 1] = dur;
-    const w = (b >>> 2) + 4;
-    this.i32[w] = (kind << 16) | (name & 0xffff);
-    this.i32[w + 1] = addr;
-    this.i32[w + 2] = arg;
-    Atomics.store(this.i32, this.countIdx, n + 1);
+    f64[0] = ts;
+    R.setAt(b, 'tr_ts', 0, f64w[0]);
+    R.setAt(b, 'tr_ts', 1, f64w[1]);
+    f64[0] = dur;
+    R.setAt(b, 'tr_dur', 0, f64w[0]);
+    R.setAt(b, 'tr_dur', 1, f64w[1]);
+    R.set(b, 'tr_kindname', (kind << 16) | (name & 0xffff));
+    R.set(b, 'tr_addr', addr);
+    R.set(b, 'tr_arg', arg);
+    this.H.store(this.hdr, 'th_count', n + 1);
   }
 
   /** Records in order, oldest first, and how many were overwritten. */
   read(): { events: TraceRecord[]; dropped: number } {
-    const n = Atomics.load(this.i32, this.countIdx);
+    const R = this.R;
+    const n = this.H.load(this.hdr, 'th_count');
     const kept = Math.min(n, this.capacity);
     const events: TraceRecord[] = [];
+    const double = (b: number, f: 'tr_ts' | 'tr_dur'): number => {
+      f64w[0] = R.getAt(b, f, 0);
+      f64w[1] = R.getAt(b, f, 1);
+      return f64[0];
+    };
     for (let k = n - kept; k < n; k++) {
       const b = this.rec0 + (k % this.capacity) * TRACE_RECORD_BYTES;
-      const w = (b >>> 2) + 4;
+      const kn = R.get(b, 'tr_kindname');
       events.push({
         cpu: this.cpu,
-        ts: this.f64[b >>> 3],
-        dur: this.f64[(b >>> 3) + 1],
-        kind: this.i32[w] >>> 16,
-        name: this.i32[w] & 0xffff,
-        addr: this.i32[w + 1],
-        arg: this.i32[w + 2],
+        ts: double(b, 'tr_ts'),
+        dur: double(b, 'tr_dur'),
+        kind: kn >>> 16,
+        name: kn & 0xffff,
+        addr: R.get(b, 'tr_addr'),
+        arg: R.get(b, 'tr_arg'),
       });
     }
     return { events, dropped: n - kept };
   }
 
   liveOps(): number {
-    return Atomics.load(this.i32, this.liveIdx);
+    return this.H.load(this.hdr, 'th_live');
+  }
+
+  /** Count an op in the live counter (the owning cpu only: a plain add that wraps; LiveOps reads it modulo 2^32). */
+  countOp(): void {
+    this.H.set(this.hdr, 'th_live', (this.H.get(this.hdr, 'th_live') + 1) | 0);
   }
 }
 
@@ -145,8 +178,6 @@ export function clockUs(arena: Arena): () => number {
   return () => (origin + performance.now()) * 1000;
 }
 
-const CONTENDED_WORD = LockLayout.off.lk_contended_lo;
-
 /**
  * The tracing hook: pairs lock attempts with acquisitions and sleeps with wakes. An acquisition
  * is recorded as a lock wait when it spun or blocked, or when the lock's contended counter moved
@@ -163,11 +194,12 @@ export class TraceHook implements Hook {
     private readonly ring: TraceRing,
     private readonly now: () => number,
     private readonly next: Hook | null = null,
-    private readonly i32: Int32Array = ring.i32,
+    /** The low word of a lock's contended counter (the sync layer's; read atomically). */
+    private readonly lk_contended: Field = ring.arena.view(LockLayout).field('lk_contended_lo'),
   ) {}
 
   private contended(lk: number): number {
-    return Atomics.load(this.i32, (lk >>> 2) + CONTENDED_WORD);
+    return this.lk_contended.load(lk);
   }
 
   at(point: Point, addr: number, name: number): void {

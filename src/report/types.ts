@@ -195,7 +195,7 @@ export class OpRecorder {
     const wt = this.wt;
     if (wt !== null) {
       // This cpu's word (one writer, any number of recorders); it wraps, LiveOps reads it modulo 2^32.
-      if (wt.live) wt.ring.i32[wt.ring.liveIdx] = (wt.ring.i32[wt.ring.liveIdx] + 1) | 0;
+      if (wt.live) wt.ring.countOp();
       if (wt.trace) {
         const us = wt.now();
         wt.ring.put(dir === 0 ? TraceKind.IO_READ : TraceKind.IO_WRITE, 0, us - ns / 1000, ns / 1000, 0, bytes);

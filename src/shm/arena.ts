@@ -8,7 +8,8 @@
  * worker computed from the same configuration.
  */
 import { CACHE_LINE, StructLayout, roundUp } from './layout.js';
-import { StructView } from './view.js';
+import { ACC_RANGE_READ, ACC_RANGE_WRITE, accessHook } from './access.js';
+import { type Field, HookedStructView, StructView } from './view.js';
 
 export const ARENA_MAGIC = 0x4b494f4c; // 'KIOL'
 /** Bump when any shared layout changes shape. */
@@ -121,6 +122,24 @@ export class Pool<F extends string> {
   }
 }
 
+/** The field of `L` at word `w` of an instance, through embedded structs (`b_bio[1].bio_flags`). */
+function fieldAt(L: StructLayout<string>, w: number): string {
+  for (const [f, info] of Object.entries(L.fields) as [string, { word: number; words: number; kind: string; struct?: StructLayout<string> }][]) {
+    if (w < info.word || w >= info.word + info.words) continue;
+    if (info.kind === 'struct' && info.struct) {
+      const sub = info.struct;
+      const k = Math.floor((w - info.word) / sub.words);
+      return `${f}${info.words > sub.words ? `[${k}]` : ''}.${fieldAt(sub, w - info.word - k * sub.words)}`;
+    }
+    return info.kind === 'array' ? `${f}[${w - info.word}]` : f;
+  }
+  return `+${w * 4}`;
+}
+
+/** One word at any address (see `Arena.word`). */
+const WordLayout = new StructLayout('word', { word: 'i32' });
+const LabWordLayout = new StructLayout('lab_word', { word: 'i32' }, { internal: true });
+
 export class Arena {
   readonly i32: Int32Array;
   readonly i64: BigInt64Array;
@@ -130,6 +149,9 @@ export class Arena {
   readonly epoch: number;
   private readonly placed = new Map<string, { spec: RegionSpec; offset: number }>();
   private readonly views = new Map<StructLayout<string>, StructView<string>>();
+  private _instrumented = false;
+  private _word?: Field;
+  private _labWord?: Field;
 
   private constructor(
     readonly sab: SharedArrayBuffer,
@@ -230,14 +252,104 @@ export class Arena {
     return this.placed.has(name);
   }
 
-  /** A cached accessor for structs of `layout` in this arena. */
+  /**
+   * A cached accessor for structs of `layout` in this arena. In an instrumented arena, a
+   * non-internal layout gets the instrumented view (access.ts).
+   */
   view<F extends string>(layout: StructLayout<F>): StructView<F> {
     let v = this.views.get(layout);
     if (!v) {
-      v = new StructView(layout as StructLayout<string>, this.i32, this.i64);
+      const L = layout as StructLayout<string>;
+      v = this.instrumented && !L.internal ? new HookedStructView(L, this.i32, this.i64) : new StructView(L, this.i32, this.i64);
       this.views.set(layout, v);
     }
     return v as unknown as StructView<F>;
+  }
+
+  /**
+   * The 32-bit word at any byte address, as a bound field (`arena.word().load(addr)`): for
+   * channels and flags that are a single word. Instrumented like any view.
+   */
+  word(): Field {
+    return (this._word ??= this.view(WordLayout).field('word'));
+  }
+
+  /** The same for the lab's own machinery (the race lab's control words): never instrumented. */
+  labWord(): Field {
+    return (this._labWord ??= this.view(LabWordLayout).field('word'));
+  }
+
+  /** True when this worker's views report their accesses (see `instrument`). */
+  get instrumented(): boolean {
+    return this._instrumented;
+  }
+
+  /**
+   * Make every later view of a non-internal layout, and the byte-range helpers, report their
+   * accesses to the access hook (the race lab, in each of its workers, right after attaching).
+   * Views made before stay plain, so it refuses when one exists.
+   */
+  instrument(): void {
+    if (this._instrumented) return;
+    const made = [...this.views.keys()].filter((l) => !l.internal).map((l) => l.name);
+    if (made.length > 0) throw new ArenaError(`arena.instrument: views of ${made.join(', ')} exist already; instrument right after attaching`);
+    this._instrumented = true;
+  }
+
+  /** Copy `bytes` bytes from `src` to `dst` (arena byte addresses; page data). */
+  copyBytes(dst: number, src: number, bytes: number): void {
+    if (this._instrumented) this.rangeAccess(ACC_RANGE_READ, src, bytes, ACC_RANGE_WRITE, dst);
+    this.u8.copyWithin(dst, src, src + bytes);
+  }
+
+  /** Fill `bytes` bytes at `addr` with `value`. */
+  fillBytes(addr: number, value: number, bytes: number): void {
+    if (this._instrumented) this.rangeAccess(ACC_RANGE_WRITE, addr, bytes);
+    this.u8.fill(value, addr, addr + bytes);
+  }
+
+  /** Copy `bytes` bytes at `addr` into a new (unshared) array. */
+  readBytes(addr: number, bytes: number): Uint8Array {
+    if (this._instrumented) this.rangeAccess(ACC_RANGE_READ, addr, bytes);
+    return this.u8.slice(addr, addr + bytes);
+  }
+
+  /** Copy `data` into the arena at `addr`. */
+  writeBytes(addr: number, data: Uint8Array): void {
+    if (this._instrumented) this.rangeAccess(ACC_RANGE_WRITE, addr, data.length);
+    this.u8.set(data, addr);
+  }
+
+  /** The lab's own byte regions (the race lab's failure record): never instrumented. */
+  labWriteBytes(addr: number, data: Uint8Array): void {
+    this.u8.set(data, addr);
+  }
+
+  labReadBytes(addr: number, bytes: number): Uint8Array {
+    return this.u8.slice(addr, addr + bytes);
+  }
+
+  private rangeAccess(kind: number, addr: number, bytes: number, kind2 = 0, addr2 = 0): void {
+    const h = accessHook.h;
+    if (h === null) return;
+    h.access(kind, addr, bytes);
+    if (kind2 !== 0) h.access(kind2, addr2, bytes);
+  }
+
+  /**
+   * Name the byte address `addr` for people: the region, the struct's index and the field
+   * (`bufcache.bufs[17].b_flags`), or the region and offset (`bufcache.pages+4096`).
+   */
+  describeAddr(addr: number): string {
+    for (const [name, p] of this.placed) {
+      if (addr < p.offset || addr >= p.offset + p.spec.bytes) continue;
+      const L = p.spec.layout;
+      if (!L) return `${name}+${addr - p.offset}`;
+      const rel = addr - p.offset;
+      const i = Math.floor(rel / L.bytes);
+      return `${name}${p.spec.count > 1 ? `[${i}]` : ''}.${fieldAt(L, (rel - i * L.bytes) >>> 2)}`;
+    }
+    return `@${addr}`;
   }
 
   /** Milliseconds since the arena was created (a clock every worker shares). */

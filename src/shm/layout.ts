@@ -40,12 +40,18 @@ export class StructLayout<F extends string> {
   readonly bytes: number;
   /** Alignment in bytes of every instance: 8, or 64 when any field asked for its own line. */
   readonly align: number;
+  /**
+   * Lab-internal words (the sync layer's lock and sleep words, the race lab's control words):
+   * their accesses are the synchronization itself and are never instrumented (see access.ts).
+   */
+  readonly internal: boolean;
 
   constructor(
     readonly name: string,
     spec: Record<F, FieldSpec>,
-    opts: { align?: 8 | 64 } = {},
+    opts: { align?: 8 | 64; internal?: boolean } = {},
   ) {
+    this.internal = !!opts.internal;
     const off = {} as Record<F, number>;
     const fields = {} as Record<F, FieldInfo>;
     let w = 0;
@@ -105,7 +111,7 @@ export class StructLayout<F extends string> {
 export function defineStruct<F extends string>(
   name: string,
   spec: Record<F, FieldSpec>,
-  opts?: { align?: 8 | 64 },
+  opts?: { align?: 8 | 64; internal?: boolean },
 ): StructLayout<F> {
   return new StructLayout(name, spec, opts);
 }

@@ -3,7 +3,16 @@
  * field name; the word arithmetic happens here. Atomic methods are sequentially consistent
  * (`Atomics.*`); `get`/`set` are plain accesses for fields protected by a lock the caller holds.
  */
+import { ACC_ATOMIC_READ, ACC_ATOMIC_WRITE, ACC_READ, ACC_RMW, ACC_WRITE, accessHook } from './access.js';
 import type { StructLayout } from './layout.js';
+
+type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+/** Atomics.waitAsync (Node 20 has it; the TypeScript lib in use does not declare it). */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<WaitResult> | WaitResult };
+  }
+).waitAsync.bind(Atomics);
 
 export class StructView<F extends string> {
   private readonly off: Readonly<Record<F, number>>;
@@ -85,6 +94,9 @@ export class StructView<F extends string> {
   addAt(addr: number, f: F, k: number, v: number): number {
     return Atomics.add(this.i32, (addr >>> 2) + this.off[f] + k, v);
   }
+  exchangeAt(addr: number, f: F, k: number, v: number): number {
+    return Atomics.exchange(this.i32, (addr >>> 2) + this.off[f] + k, v);
+  }
 
   /** 64-bit fields (byte counts that can pass 2^31); returned as a Number (exact below 2^53). */
   load64(addr: number, f: F): number {
@@ -101,6 +113,17 @@ export class StructView<F extends string> {
     return Number(
       Atomics.compareExchange(this.i64, ((addr >>> 2) + this.off[f]) >>> 1, BigInt(expected), BigInt(replacement)),
     );
+  }
+  /** Plain read of a 64-bit field as its lo/hi words (no BigInt): the caller holds the lock that protects `f`. */
+  get64(addr: number, f: F): number {
+    const i = (addr >>> 2) + this.off[f];
+    return (this.i32[i] >>> 0) + this.i32[i + 1] * 4294967296;
+  }
+  /** Plain write of a 64-bit field as its lo/hi words (|v| < 2^53): the caller holds the lock that protects `f`. */
+  set64(addr: number, f: F, v: number): void {
+    const i = (addr >>> 2) + this.off[f];
+    this.i32[i] = v | 0; // ToInt32 keeps the low 32 bits
+    this.i32[i + 1] = Math.floor(v / 4294967296);
   }
 }
 
@@ -155,6 +178,13 @@ export class Field {
   notify(addr: number, count?: number): number {
     return Atomics.notify(this.i32, (addr >>> 2) + this.w, count);
   }
+  /**
+   * Wait without blocking while the word equals `expected` (the main thread, which may not block):
+   * `Atomics.waitAsync`'s result, a promise when it waits, the outcome at once when it does not.
+   */
+  waitAsync(addr: number, expected: number, timeoutMs?: number): { async: boolean; value: Promise<WaitResult> | WaitResult } {
+    return waitAsync(this.i32, (addr >>> 2) + this.w, expected, timeoutMs);
+  }
   /** Plain 64-bit counter kept as lo/hi words (this field is lo): add under the protecting lock. */
   bump64(addr: number, n: number): void {
     const i = (addr >>> 2) + this.w;
@@ -171,4 +201,209 @@ export class Field {
     const i = (addr >>> 2) + this.w;
     return (Atomics.load(this.i32, i) >>> 0) + Atomics.load(this.i32, i + 1) * 4294967296;
   }
+}
+
+/**
+ * The instrumented view (an instrumented arena's `view()` of a non-internal layout): every
+ * access is reported to the worker's access hook first (access.ts). Same results as StructView.
+ */
+export class HookedStructView<F extends string> extends StructView<F> {
+  override field(f: F): Field {
+    if (this.layout.fields[f].kind === 'i64') throw new TypeError(`${this.layout.name}.${f} is 64-bit; use load64/add64`);
+    return new HookedField(this.i32, this.layout.off[f]);
+  }
+  private at(kind: number, addr: number, f: F, k = 0, bytes = 4): void {
+    const h = accessHook.h;
+    if (h !== null) h.access(kind, addr + (this.layout.off[f] + k) * 4, bytes);
+  }
+  override load(addr: number, f: F): number {
+    this.at(ACC_ATOMIC_READ, addr, f);
+    return super.load(addr, f);
+  }
+  override store(addr: number, f: F, v: number): void {
+    this.at(ACC_ATOMIC_WRITE, addr, f);
+    super.store(addr, f, v);
+  }
+  override get(addr: number, f: F): number {
+    this.at(ACC_READ, addr, f);
+    return super.get(addr, f);
+  }
+  override set(addr: number, f: F, v: number): void {
+    this.at(ACC_WRITE, addr, f);
+    super.set(addr, f, v);
+  }
+  override add(addr: number, f: F, v: number): number {
+    this.at(ACC_RMW, addr, f);
+    return super.add(addr, f, v);
+  }
+  override sub(addr: number, f: F, v: number): number {
+    this.at(ACC_RMW, addr, f);
+    return super.sub(addr, f, v);
+  }
+  override or(addr: number, f: F, v: number): number {
+    this.at(ACC_RMW, addr, f);
+    return super.or(addr, f, v);
+  }
+  override and(addr: number, f: F, v: number): number {
+    this.at(ACC_RMW, addr, f);
+    return super.and(addr, f, v);
+  }
+  override cas(addr: number, f: F, expected: number, replacement: number): number {
+    this.at(ACC_RMW, addr, f);
+    return super.cas(addr, f, expected, replacement);
+  }
+  override exchange(addr: number, f: F, v: number): number {
+    this.at(ACC_RMW, addr, f);
+    return super.exchange(addr, f, v);
+  }
+  override loadAt(addr: number, f: F, k: number): number {
+    this.at(ACC_ATOMIC_READ, addr, f, k);
+    return super.loadAt(addr, f, k);
+  }
+  override storeAt(addr: number, f: F, k: number, v: number): void {
+    this.at(ACC_ATOMIC_WRITE, addr, f, k);
+    super.storeAt(addr, f, k, v);
+  }
+  override getAt(addr: number, f: F, k: number): number {
+    this.at(ACC_READ, addr, f, k);
+    return super.getAt(addr, f, k);
+  }
+  override setAt(addr: number, f: F, k: number, v: number): void {
+    this.at(ACC_WRITE, addr, f, k);
+    super.setAt(addr, f, k, v);
+  }
+  override addAt(addr: number, f: F, k: number, v: number): number {
+    this.at(ACC_RMW, addr, f, k);
+    return super.addAt(addr, f, k, v);
+  }
+  override exchangeAt(addr: number, f: F, k: number, v: number): number {
+    this.at(ACC_RMW, addr, f, k);
+    return super.exchangeAt(addr, f, k, v);
+  }
+  override load64(addr: number, f: F): number {
+    this.at(ACC_ATOMIC_READ, addr, f, 0, 8);
+    return super.load64(addr, f);
+  }
+  override store64(addr: number, f: F, v: number): void {
+    this.at(ACC_ATOMIC_WRITE, addr, f, 0, 8);
+    super.store64(addr, f, v);
+  }
+  override add64(addr: number, f: F, v: number): number {
+    this.at(ACC_RMW, addr, f, 0, 8);
+    return super.add64(addr, f, v);
+  }
+  override cas64(addr: number, f: F, expected: number, replacement: number): number {
+    this.at(ACC_RMW, addr, f, 0, 8);
+    return super.cas64(addr, f, expected, replacement);
+  }
+  override get64(addr: number, f: F): number {
+    this.at(ACC_READ, addr, f, 0, 8);
+    return super.get64(addr, f);
+  }
+  override set64(addr: number, f: F, v: number): void {
+    this.at(ACC_WRITE, addr, f, 0, 8);
+    super.set64(addr, f, v);
+  }
+}
+
+/** The instrumented bound field (see HookedStructView). */
+export class HookedField extends Field {
+  private at(kind: number, addr: number, bytes = 4): void {
+    const h = accessHook.h;
+    if (h !== null) h.access(kind, addr + this.w * 4, bytes);
+  }
+  override load(addr: number): number {
+    this.at(ACC_ATOMIC_READ, addr);
+    return super.load(addr);
+  }
+  override store(addr: number, v: number): void {
+    this.at(ACC_ATOMIC_WRITE, addr);
+    super.store(addr, v);
+  }
+  override get(addr: number): number {
+    this.at(ACC_READ, addr);
+    return super.get(addr);
+  }
+  override set(addr: number, v: number): void {
+    this.at(ACC_WRITE, addr);
+    super.set(addr, v);
+  }
+  override add(addr: number, v: number): number {
+    this.at(ACC_RMW, addr);
+    return super.add(addr, v);
+  }
+  override sub(addr: number, v: number): number {
+    this.at(ACC_RMW, addr);
+    return super.sub(addr, v);
+  }
+  override or(addr: number, v: number): number {
+    this.at(ACC_RMW, addr);
+    return super.or(addr, v);
+  }
+  override and(addr: number, v: number): number {
+    this.at(ACC_RMW, addr);
+    return super.and(addr, v);
+  }
+  override cas(addr: number, expected: number, replacement: number): number {
+    this.at(ACC_RMW, addr);
+    return super.cas(addr, expected, replacement);
+  }
+  override exchange(addr: number, v: number): number {
+    this.at(ACC_RMW, addr);
+    return super.exchange(addr, v);
+  }
+  override wait(addr: number, expected: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
+    this.at(ACC_ATOMIC_READ, addr);
+    return super.wait(addr, expected, timeoutMs);
+  }
+  override notify(addr: number, count?: number): number {
+    this.at(ACC_RMW, addr);
+    return super.notify(addr, count);
+  }
+  override waitAsync(addr: number, expected: number, timeoutMs?: number): { async: boolean; value: Promise<WaitResult> | WaitResult } {
+    this.at(ACC_ATOMIC_READ, addr);
+    return super.waitAsync(addr, expected, timeoutMs);
+  }
+  override bump64(addr: number, n: number): void {
+    this.at(ACC_WRITE, addr, 8);
+    super.bump64(addr, n);
+  }
+  override load64(addr: number): number {
+    this.at(ACC_ATOMIC_READ, addr, 8);
+    return super.load64(addr);
+  }
+}
+
+/**
+ * A word outside the arena: a private SharedArrayBuffer between two threads (a stop flag, a
+ * pause word). It is never instrumented: it is not the modelled kernel's memory.
+ */
+export class HostWord {
+  readonly i32: Int32Array;
+  constructor(readonly sab: SharedArrayBuffer = new SharedArrayBuffer(4)) {
+    this.i32 = new Int32Array(sab, 0, 1);
+  }
+  load(): number {
+    return Atomics.load(this.i32, 0);
+  }
+  store(v: number): void {
+    Atomics.store(this.i32, 0, v);
+  }
+  add(v: number): number {
+    return Atomics.add(this.i32, 0, v);
+  }
+  /** Futex wait while the word equals `expected` (a worker only). */
+  wait(expected: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
+    return Atomics.wait(this.i32, 0, expected, timeoutMs);
+  }
+  notify(count?: number): number {
+    return Atomics.notify(this.i32, 0, count);
+  }
+}
+
+const napWord = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block this thread for `ms` milliseconds (0: yield the core). A worker only. */
+export function hostSleep(ms: number): void {
+  Atomics.wait(napWord, 0, 0, ms);
 }

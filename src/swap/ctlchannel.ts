@@ -5,11 +5,12 @@
  * Why a worker: SWAP_OFF pages everything in (biowait, page locks: sleeping), and every command
  * takes swap_data_lock, which pagers hold on other cpus; the main thread never waits on a
  * shared-memory word. So the main thread writes a request into the arena slot, bumps req_seq,
- * wakes the executor, and awaits resp_seq with Atomics.waitAsync (a promise, not a block).
+ * wakes the executor, and awaits resp_seq with a bound field's waitAsync (a promise, not a block).
  * One request at a time is guaranteed by the mutex, exactly as swap_syscall_lock does.
  */
 import { Mutex } from 'async-mutex';
 import type { Arena } from '../shm/arena.js';
+import type { Field } from '../shm/view.js';
 import { EINVAL, EIO, ENOENT, EPERM, ETIMEDOUT } from '../sync/errno.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapCtlLayout, SwapentLayout, type SwapSpec, swfToString } from './layout.js';
@@ -17,11 +18,6 @@ import { Pager } from './pager.js';
 import type { SwapentInfo } from './swapdev.js';
 import { type SwapOffHook, sys_swapctl } from './swapctl.js';
 import { resolveSwap } from './layout.js';
-
-/** Atomics.waitAsync (Node 20 has it; the TypeScript lib in use does not declare it). */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string };
-}).waitAsync.bind(Atomics);
 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 
@@ -47,6 +43,7 @@ export function swapctlExecutor(sync: Sync, spec: SpecLike, stop: () => boolean)
   const C = sync.arena.view(SwapCtlLayout);
   const c = slot(sync.arena);
   const ch = C.addrOf(c, 'req_seq');
+  const resp_seq = C.field('resp_seq');
   const hook = swapOffHook(pager);
   let done = C.load(c, 'resp_seq');
   let served = 0;
@@ -63,8 +60,8 @@ export function swapctlExecutor(sync: Sync, spec: SpecLike, stop: () => boolean)
       } finally {
         C.store(c, 'resp_error', error);
         C.store(c, 'resp_retval', retval);
-        C.store(c, 'resp_seq', seq);
-        Atomics.notify(sync.arena.i32, C.idx(c, 'resp_seq'));
+        resp_seq.store(c, seq);
+        resp_seq.notify(c);
       }
       done = seq;
       served++;
@@ -96,6 +93,7 @@ export class Swapctl {
   private failed: unknown = null;
   private readonly c: number;
   private readonly C;
+  private readonly resp_seq: Field;
 
   constructor(
     private readonly arena: Arena,
@@ -106,6 +104,7 @@ export class Swapctl {
     this.paths = resolveSwap(spec.swap, spec.devices ?? []).files.map((f) => f.path);
     this.c = slot(arena);
     this.C = arena.view(SwapCtlLayout);
+    this.resp_seq = this.C.field('resp_seq');
   }
 
   /** Watch the machine's run: once it fails, pending and later calls return EIO instead of waiting out their timeout. */
@@ -140,14 +139,13 @@ export class Swapctl {
       C.store(c, 'req_seq', seq);
       this.sync.wakeup(C.addrOf(c, 'req_seq'));
       const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-      const idx = C.idx(c, 'resp_seq');
       for (;;) {
-        const cur = Atomics.load(this.arena.i32, idx);
+        const cur = this.resp_seq.load(c);
         if (cur === seq) break;
         const left = deadline - Date.now();
         if (left <= 0) return { error: ETIMEDOUT, retval: 0 };
         if (this.failed) return { error: EIO, retval: 0 };
-        const w = waitAsync(this.arena.i32, idx, cur, Math.min(left, 50));
+        const w = this.resp_seq.waitAsync(c, cur, Math.min(left, 50));
         if (w.async) await w.value;
       }
       const reply: SwapctlReply = { error: C.load(c, 'resp_error'), retval: C.load(c, 'resp_retval') };

@@ -9,6 +9,7 @@ import { IoBufLayout } from '../device/buf.js';
 import { BioLayer } from '../device/bio.js';
 import { mix32 as mix } from '../device/config.js';
 import {
+  BmapLayout,
   PAGE_SIZE,
   PteLayout,
   SwapCtlLayout,
@@ -82,11 +83,12 @@ export function initSwap(arena: Arena, sync: Sync, spec: SpecLike): void {
       const j = mix(f.seed ^ 0x5bd1e995, k) % (k + 1);
       [order[k], order[j]] = [order[j], order[k]];
     }
-    const bmap = arena.region(`swap.bmap.${i}`).offset >>> 2;
+    const bmap = arena.region(`swap.bmap.${i}`).offset;
+    const bm_nbn = arena.view(BmapLayout).field('bm_nbn');
     let pos = f.base;
     for (const k of order) {
       const [lbn, len] = runs[k];
-      for (let b = 0; b < len; b++) arena.i32[bmap + lbn + b] = pos + b * f.bsize;
+      for (let b = 0; b < len; b++) bm_nbn.set(bmap + 4 * (lbn + b), pos + b * f.bsize);
       pos += (len + 1) * f.bsize;
     }
   });

@@ -278,6 +278,19 @@ export type SwapdevField = keyof typeof SwapdevLayout.off;
 export const SWD_IO_WORDS = 4;
 if (SwapdevLayout.off.swd_busy !== SwapdevLayout.off.swd_tab + SWD_IO_WORDS - 1) throw new Error('swapdev layout: swd_tab .. swd_busy must be contiguous');
 
+/**
+ * One word of a swapdev's extent bitmap (`swap.ex.<sd>`, a bit per page of the device, set when
+ * allocated; word k at the region's address + 4k). swap_data_lock protects it.
+ */
+export const SwapExLayout = defineStruct('swd_ex', { ex_word: 'i32' });
+
+/**
+ * One entry of a swap file's block map (`swap.bmap.<sd>`, VREG only; entry lbn at the region's
+ * address + 4 lbn): the device byte offset of file block lbn. Written at initialization, read
+ * under the vnode lock (VOP_BMAP).
+ */
+export const BmapLayout = defineStruct('swap_bmap', { bm_nbn: 'i32' });
+
 /** struct swappri (data lock): priority, circleq head (swapdev index + 1), list link (swappri index + 1). */
 export const SwappriLayout = defineStruct('swappri', { spi_priority: 'i32', spi_swapdev: 'i32', spi_next: 'i32', spi_inuse: 'i32' });
 export type SwappriField = keyof typeof SwappriLayout.off;

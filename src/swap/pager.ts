@@ -29,6 +29,9 @@ function body(page: number, version: number, i: number): number {
   return Math.imul(h, 0x85ebca6b) | 0;
 }
 
+/** What a frame whose page went to swap is scribbled over with: one page of 0x0badf00d words. */
+const SCRIBBLE = new Uint8Array(new Int32Array(PAGE_SIZE >>> 2).fill(0x0badf00d).buffer);
+
 const attached = new WeakMap<Sync, Pager>();
 
 export class Pager {
@@ -38,7 +41,9 @@ export class Pager {
   readonly npages: number;
   private readonly pte0: number;
   private readonly frames: number;
-  private readonly i32: Int32Array;
+  /** One page of content, built here and written into a frame as a range (stamp). */
+  private readonly scratch = new Int32Array(PAGE_SIZE >>> 2);
+  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
   /** Race lab instrumentation point (sync.point): SWAP_OFF chose a candidate page, before its page lock. */
   private readonly ptSwapOffCandidate: number;
 
@@ -65,7 +70,6 @@ export class Pager {
     this.npages = pool.count;
     this.pte0 = pool.addr(0);
     this.frames = a.region('swap.frames').offset;
-    this.i32 = a.i32;
   }
 
   pte(p: number): number {
@@ -79,27 +83,25 @@ export class Pager {
 
   /** Write version `v` of page `p` into its frame. Caller holds the page busy. */
   stamp(p: number, v: number): void {
-    const w = this.frame(p) >>> 2;
-    const i32 = this.i32;
-    i32[w] = PAGE_MAGIC;
-    i32[w + 1] = p;
-    i32[w + 2] = v;
-    for (let i = 3; i < PAGE_SIZE >>> 2; i++) i32[w + i] = body(p, v, i);
+    const w = this.scratch;
+    w[0] = PAGE_MAGIC;
+    w[1] = p;
+    w[2] = v;
+    for (let i = 3; i < PAGE_SIZE >>> 2; i++) w[i] = body(p, v, i);
+    this.sync.arena.writeBytes(this.frame(p), this.scratchBytes);
     this.T.store(this.pte(p), 'pt_version', v);
   }
   /** Scribble over a frame whose page went to swap (so a get must really bring the bytes back). */
   poison(p: number): void {
-    const w = this.frame(p) >>> 2;
-    this.i32.fill(0x0badf00d, w, w + (PAGE_SIZE >>> 2));
+    this.sync.arena.writeBytes(this.frame(p), SCRIBBLE);
   }
   /** Check page `p`'s frame against its recorded version; a message, or null when right. */
   verify(p: number): string | null {
-    const w = this.frame(p) >>> 2;
-    const i32 = this.i32;
+    const w = new Int32Array(this.sync.arena.readBytes(this.frame(p), PAGE_SIZE).buffer);
     const v = this.T.load(this.pte(p), 'pt_version');
-    if (i32[w] !== PAGE_MAGIC || i32[w + 1] !== p) return `page ${p}: not its content (magic ${i32[w] >>> 0}, page ${i32[w + 1]})`;
-    if (i32[w + 2] !== v) return `page ${p}: version ${i32[w + 2]} but version ${v} was pushed out (stale)`;
-    for (let i = 3; i < PAGE_SIZE >>> 2; i++) if (i32[w + i] !== body(p, v, i)) return `page ${p}: body does not match its stamp (torn)`;
+    if (w[0] !== PAGE_MAGIC || w[1] !== p) return `page ${p}: not its content (magic ${w[0] >>> 0}, page ${w[1]})`;
+    if (w[2] !== v) return `page ${p}: version ${w[2]} but version ${v} was pushed out (stale)`;
+    for (let i = 3; i < PAGE_SIZE >>> 2; i++) if (w[i] !== body(p, v, i)) return `page ${p}: body does not match its stamp (torn)`;
     return null;
   }
 
@@ -275,7 +277,6 @@ export class Pager {
       if (slot >= startslot && slot < endslot) snap.push([p, slot]);
     }
     for (const [p, slot] of snap) {
-      this.sync.point(this.ptSwapOffCandidate, this.pte(p)); // the window: the snapshot may be stale by now
       this.page_lock(p);
       if (sw.G.load(sw.g, 'sg_resident') >= sw.G.load(sw.g, 'sg_physmem')) {
         this.page_unlock(p);

@@ -31,11 +31,11 @@ import { isPoisoned } from '../sync/poison.js';
 import { registerWakeCondition } from '../sync/wakecond.js';
 import { bugs } from '../sync/switches.js';
 import { ContractError, EIO } from '../sync/errno.js';
-import { VX_BUSY } from './layout.js';
+import { BmapLayout, SwapdevLayout, VX_BUSY } from './layout.js';
 import type { SwapIO } from './io.js';
 
-// SWAP_OFF's drain sleeps on swd_inflight until it is 0.
-registerWakeCondition('swdrain', (arena, ident) => Atomics.load(arena.i32, ident >>> 2) === 0);
+// SWAP_OFF's drain sleeps on swd_inflight until it is 0 (the channel is that field's address).
+registerWakeCondition('swdrain', (arena, ident) => arena.view(SwapdevLayout).load(ident - SwapdevLayout.off.swd_inflight * 4, 'swd_inflight') === 0);
 
 export class SwapRegIO {
   constructor(private readonly sio: SwapIO) {}
@@ -93,11 +93,12 @@ export class SwapRegIO {
     this.vn_lock(sd, 'VOP_BMAP');
     try {
       if (lbn < 0 || lbn >= f.nfb) return { nbn: -1, nra: 0, error: EIO };
-      const i32 = this.sio.sync.arena.i32;
-      const base = this.sio.sync.arena.region(`swap.bmap.${sd}`).offset >>> 2;
-      const nbn = i32[base + lbn];
+      const arena = this.sio.sync.arena;
+      const BM = arena.view(BmapLayout);
+      const base = arena.region(`swap.bmap.${sd}`).offset;
+      const nbn = BM.get(base + 4 * lbn, 'bm_nbn');
       let nra = 0;
-      while (lbn + nra + 1 < f.nfb && i32[base + lbn + nra + 1] === nbn + (nra + 1) * f.bsize) nra++;
+      while (lbn + nra + 1 < f.nfb && BM.get(base + 4 * (lbn + nra + 1), 'bm_nbn') === nbn + (nra + 1) * f.bsize) nra++;
       return { nbn, nra, error: 0 };
     } finally {
       this.vn_unlock(sd);
@@ -304,7 +305,6 @@ export class SwapRegIO {
     const sdp = this.sio.swap.sdp(sd);
     const s = this.sio.sync;
     if (S.load(sdp, 'swd_busy')) return;
-    s.point(s.intern('sw_reg_start.tested'), sdp);
     S.store(sdp, 'swd_busy', 1);
     this.tabLock(sd, 'sw_reg_start');
     for (let bp = this.dequeue(sdp); bp !== 0; bp = this.dequeue(sdp)) {
@@ -313,7 +313,6 @@ export class SwapRegIO {
       this.tabLock(sd, 'sw_reg_start');
     }
     this.tabUnlock(sd);
-    s.point(s.intern('sw_reg_start.clearing'), sdp);
     S.store(sdp, 'swd_busy', 0);
   }
 

@@ -8,7 +8,7 @@
  * (slot 0 means "no slot"), so they are disjoint by construction; `checkInvariants` verifies it.
  */
 import type { Arena } from '../shm/arena.js';
-import type { StructView } from '../shm/view.js';
+import type { Field, StructView } from '../shm/view.js';
 import { ContractError } from '../sync/errno.js';
 import type { Sync } from '../sync/sync.js';
 import {
@@ -16,6 +16,7 @@ import {
   SWF_ENABLE,
   SWF_FAKE,
   SWSLOT_BAD,
+  SwapExLayout,
   SwapGlobalsLayout,
   type SwapGlobalsField,
   type SwapSpec,
@@ -63,6 +64,8 @@ export class Swap {
   readonly dataLock: number;
   private readonly sdBase: number;
   private readonly spBase: number;
+  /** A word of an extent bitmap (SwapExLayout). */
+  private readonly ex_word: Field;
 
   static of(sync: Sync, spec: SpecLike): Swap {
     let s = attached.get(sync);
@@ -87,6 +90,7 @@ export class Swap {
     this.dataLock = this.G.addrOf(this.g, 'swap_data_lock');
     this.sdBase = this.conf.files.length ? a.pool('swap.swapdev', SwapdevLayout).addr(0) : 0;
     this.spBase = a.pool('swap.swappri', SwappriLayout).addr(0);
+    this.ex_word = a.view(SwapExLayout).field('ex_word');
   }
 
   get arena(): Arena {
@@ -290,20 +294,20 @@ export class Swap {
   // ------------------------------------------------------------- extents (one bitmap per swapdev)
 
   private exBase(sd: number): number {
-    return this.arena.region(`swap.ex.${sd}`).offset >>> 2;
+    return this.arena.region(`swap.ex.${sd}`).offset;
   }
   private exBit(base: number, p: number): boolean {
-    return (this.arena.i32[base + (p >>> 5)] & (1 << (p & 31))) !== 0;
+    return (this.ex_word.get(base + ((p >>> 5) << 2)) & (1 << (p & 31))) !== 0;
   }
   private exSet(base: number, p: number, on: boolean): void {
-    const w = base + (p >>> 5);
-    if (on) this.arena.i32[w] |= 1 << (p & 31);
-    else this.arena.i32[w] &= ~(1 << (p & 31));
+    const w = base + ((p >>> 5) << 2);
+    const x = this.ex_word.get(w);
+    this.ex_word.set(w, on ? x | (1 << (p & 31)) : x & ~(1 << (p & 31)));
   }
   /** extent_create: every page of the device's extent free. Caller holds swap_data_lock. */
   extent_create(sd: number): void {
     const r = this.arena.region(`swap.ex.${sd}`);
-    this.arena.i32.fill(0, r.offset >>> 2, (r.offset + r.bytes) >>> 2);
+    this.arena.fillBytes(r.offset, 0, r.bytes);
   }
   /** extent_alloc_region: mark [start, start+n) used (the label page). Caller holds swap_data_lock. */
   extent_alloc_region(sd: number, start: number, n: number): void {

@@ -19,6 +19,24 @@ export const enum Point {
   WAKEUP,
   /** A named point of a subsystem (see `Sync.point`). */
   USER,
+  /** Shared accesses in an instrumented arena (src/shm/access.ts), in the order of its ACC_ kinds. */
+  READ,
+  WRITE,
+  ATOMIC_READ,
+  ATOMIC_WRITE,
+  ATOMIC_RMW,
+  READ_RANGE,
+  WRITE_RANGE,
+}
+
+/** The point of an access kind (src/shm/access.ts ACC_READ = 1 ... ACC_RANGE_WRITE = 7). */
+export function accessPoint(kind: number): Point {
+  return Point.USER + kind;
+}
+
+/** True for the points of shared accesses. */
+export function isAccessPoint(p: number): boolean {
+  return p > Point.USER;
 }
 
 export const POINT_NAMES: Record<number, string> = {
@@ -35,6 +53,13 @@ export const POINT_NAMES: Record<number, string> = {
   [Point.SLEEP_WOKE]: 'tsleep_woke',
   [Point.WAKEUP]: 'wakeup',
   [Point.USER]: 'point',
+  [Point.READ]: 'read',
+  [Point.WRITE]: 'write',
+  [Point.ATOMIC_READ]: 'atomic_read',
+  [Point.ATOMIC_WRITE]: 'atomic_write',
+  [Point.ATOMIC_RMW]: 'atomic_rmw',
+  [Point.READ_RANGE]: 'read_range',
+  [Point.WRITE_RANGE]: 'write_range',
 };
 
 export interface Hook {

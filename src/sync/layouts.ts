@@ -32,7 +32,7 @@ export const LockLayout = defineStruct(
     lk_waitus_hi: 'i32',
     lk_maxwaitus: 'i32',
   },
-  { align: 64 },
+  { align: 64, internal: true },
 );
 export type LockField = keyof typeof LockLayout.off;
 
@@ -76,7 +76,7 @@ export const ThreadLayout = defineStruct(
     // line 3: the word a spinning cpu waits on to give its core away
     td_yield: { line: 'i32' },
   },
-  { align: 64 },
+  { align: 64, internal: true },
 );
 export type ThreadField = keyof typeof ThreadLayout.off;
 
@@ -85,7 +85,7 @@ export const TDF_SLEEPING = 0x1;
 export const TDF_INTERLOCKED = 0x2;
 
 /** A sleep queue bucket: how many cpus are interlocked on channels hashing here. */
-export const SleepBucketLayout = defineStruct('sleepq', { sq_count: { line: 'i32' } });
+export const SleepBucketLayout = defineStruct('sleepq', { sq_count: { line: 'i32' } }, { internal: true });
 
 /** One interned name (a wmesg or a lock class). 32 bytes; written once, before nm_ready is published. */
 export const NAME_CHARS = 6; // 6 words = 24 bytes of UTF-8
@@ -93,7 +93,7 @@ export const NameLayout = defineStruct('name', {
   nm_ready: 'i32',
   nm_len: 'i32',
   nm_chars: { i32: NAME_CHARS },
-});
+}, { internal: true });
 
 /**
  * Sleep statistics of one cpu for one wmesg (the sleep table sums them over cpus). 32 bytes.
@@ -106,7 +106,7 @@ export const SleepStatLayout = defineStruct('sleepstat', {
   ss_maxus: 'i32',
   ss_totalus_lo: 'i32',
   ss_totalus_hi: 'i32',
-});
+}, { internal: true });
 
 /** Machine-wide words of the sync layer. */
 export const SyncGlobalsLayout = defineStruct(
@@ -116,5 +116,5 @@ export const SyncGlobalsLayout = defineStruct(
     sg_nnames: 'i32',
     sg_shutdown: { line: 'i32' },
   },
-  { align: 64 },
+  { align: 64, internal: true },
 );

@@ -16,6 +16,7 @@
  *
  * The main thread (cpu -1) may call wakeup, but never sleeps.
  */
+import { accessHook } from '../shm/access.js';
 import type { Arena, ArenaPlan, Pool } from '../shm/arena.js';
 import type { StructView } from '../shm/view.js';
 import { ContractError, EWOULDBLOCK } from './errno.js';
@@ -130,17 +131,20 @@ export class Sync extends SyncLocks {
   }
 
   /**
-   * Run `fn` with the hook silenced: no point is reached inside it, and the object keeps its
+   * Run `fn` with the hook and the access hook silenced: no point is reached inside it, and the object keeps its
    * class (the HookedSync methods find no hook), so a pass at every scheduling point of a race
    * run costs no prototype switch.
    */
   unhooked<T>(fn: () => T): T {
     const h = this._hook;
+    const a = accessHook.h;
     this._hook = null;
+    accessHook.h = null;
     try {
       return fn();
     } finally {
       this._hook = h;
+      accessHook.h = a;
     }
   }
 

@@ -51,14 +51,15 @@ describe('report: the progress line', () => {
 describe('report: live op counters', () => {
   it('add up across cpus and across the 32-bit wrap of a counter', async () => {
     const { Machine } = await import('../../src/engine/machine.js');
-    const { LiveOps, rings } = await import('../../src/report/trace.js');
+    const { LiveOps, TraceHeaderLayout, rings } = await import('../../src/report/trace.js');
     const m = new Machine({ ncpu: 2, report: { live: true } } as never);
     const [a, b] = rings(m.arena, m.spec);
     const live = new LiveOps(m.arena, m.spec);
-    a.i32[a.liveIdx] = 2 ** 31 - 10; // as an OpRecorder leaves it: | 0
-    b.i32[b.liveIdx] = 5;
+    const H = m.arena.view(TraceHeaderLayout);
+    H.store(a.hdr, 'th_live', 2 ** 31 - 10); // as an OpRecorder leaves it: | 0
+    H.store(b.hdr, 'th_live', 5);
     expect(live.read()).to.equal(2 ** 31 - 5);
-    a.i32[a.liveIdx] = (2 ** 31 - 10 + 20) | 0; // wrapped to a negative word
+    H.store(a.hdr, 'th_live', (2 ** 31 - 10 + 20) | 0); // wrapped to a negative word
     expect(live.read()).to.equal(2 ** 31 + 15);
   });
 });

@@ -55,6 +55,36 @@ describe('shm: arena', () => {
     expect(() => p.addr(10)).to.throw(/pool smalls: index 10 out of range/);
   });
 
+  it('reads and writes a 64-bit field plainly as its lo/hi words, the same value load64 sees', () => {
+    const a = Arena.create(plan());
+    const p = a.pool('smalls', Small);
+    const v = a.view(Small);
+    for (const x of [0, 5, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, 2 ** 53 - 1, -1, -(2 ** 33) - 3]) {
+      v.set64(p.addr(1), 'b', x);
+      expect(v.get64(p.addr(1), 'b')).to.equal(x);
+      expect(v.load64(p.addr(1), 'b')).to.equal(x);
+    }
+    v.store64(p.addr(2), 'b', 2 ** 45 + 9);
+    expect(v.get64(p.addr(2), 'b')).to.equal(2 ** 45 + 9);
+  });
+
+  it('exchanges an array element and waits asynchronously on a bound field', async () => {
+    const a = Arena.create(plan());
+    const p = a.pool('smalls', Small);
+    const v = a.view(Small);
+    v.storeAt(p.addr(3), 'c', 2, 7);
+    expect(v.exchangeAt(p.addr(3), 'c', 2, 9)).to.equal(7);
+    expect(v.loadAt(p.addr(3), 'c', 2)).to.equal(9);
+    expect(v.loadAt(p.addr(3), 'c', 1)).to.equal(0);
+    const f = v.field('a');
+    expect(f.waitAsync(p.addr(3), 1, 10)).to.deep.equal({ async: false, value: 'not-equal' });
+    const w = f.waitAsync(p.addr(3), 0, 5000);
+    expect(w.async).to.equal(true);
+    f.store(p.addr(3), 1);
+    expect(f.notify(p.addr(3))).to.equal(1);
+    expect(await w.value).to.equal('ok');
+  });
+
   it('rejects a wrong or short arena with a clear error', () => {
     const a = Arena.create(plan());
     expect(() => Arena.attach(new ArrayBuffer(64), plan())).to.throw(/not shared/);

@@ -11,6 +11,7 @@
  *    Catches vfs-bio-track-double-release (a reused pbuf's stale bio_track is released again:
  *    "bio_track_rel: bad count", or the track reaches zero with writes in flight).
  */
+import type { Arena } from '../../shm/arena.js';
 import { BIO_DONE, registerBioDone } from '../../device/bio.js';
 import { b_bio1 } from '../../device/buf.js';
 import { Devices } from '../../device/disk.js';
@@ -45,11 +46,11 @@ registerPlanner('race.bio', (plan, spec) => {
 });
 
 // What the bio layer's sleepers wait for: the lost-wakeup detector's knowledge.
-const bioDone = (arena: { i32: Int32Array }, bio: number) => (Atomics.load(arena.i32, (bio >>> 2) + BioLayout.off.bio_flags) & BIO_DONE) !== 0;
+const bioDone = (arena: Arena, bio: number) => (arena.word().load(BioLayout.addrOf(bio, 'bio_flags')) & BIO_DONE) !== 0;
 registerWakeCondition(['biord', 'biowr'], bioDone);
-registerWakeCondition('trwait', (arena, track) => (Atomics.load(arena.i32, track >>> 2) & 0x7fffffff) === 0);
-registerWakeCondition('pbufwait', (arena, nfree) => Atomics.load(arena.i32, nfree >>> 2) > 0);
-registerWakeCondition('racedone', (arena, done) => Atomics.load(arena.i32, done >>> 2) >= Atomics.load(arena.i32, (done >>> 2) + 1));
+registerWakeCondition('trwait', (arena, track) => (arena.word().load(track) & 0x7fffffff) === 0);
+registerWakeCondition('pbufwait', (arena, nfree) => arena.word().load(nfree) > 0);
+registerWakeCondition('racedone', (arena, done) => arena.word().load(done) >= arena.word().load(done + 4));
 
 const device: RaceDaemon = { name: 'device', run: (k, stop) => deviceWorker(Devices.of(k.sync, k.spec), 0, stop) };
 

@@ -26,6 +26,7 @@
  *    bc-inline-hitrate-terminate (the caller that terminates inline waits in BC_terminate_cache's
  *    drain for itself: a hang, c_strategycalls never drains).
  */
+import type { Arena } from '../../shm/arena.js';
 import { BootCache } from '../../bootcache/cache.js';
 import { BootCacheControl } from '../../bootcache/control.js';
 import {
@@ -64,15 +65,15 @@ const KB = 1024;
 const SLICE = 8 * KB;
 
 // What BootCache's sleepers wait for (the lost-wakeup detector's knowledge).
-const ctlWord = (arena: { i32: Int32Array }, c: number, f: keyof typeof BCControlLayout.off) => Atomics.load(arena.i32, (c >>> 2) + BCControlLayout.off[f]);
-registerWakeCondition('BC_terminate_readahead', (arena, flags) => (Atomics.load(arena.i32, flags >>> 2) & BC_FLAG_IOBUSY) === 0);
-registerWakeCondition('BC_strategy', (arena, ce) => (Atomics.load(arena.i32, (ce >>> 2) + BCExtentLayout.off.ce_flags) & (CE_ABORTED | CE_IODONE)) !== 0);
+const ctlWord = (arena: Arena, c: number, f: keyof typeof BCControlLayout.off) => arena.word().load(BCControlLayout.addrOf(c, f));
+registerWakeCondition('BC_terminate_readahead', (arena, flags) => (arena.word().load(flags) & BC_FLAG_IOBUSY) === 0);
+registerWakeCondition('BC_strategy', (arena, ce) => (arena.word().load(BCExtentLayout.addrOf(ce, 'ce_flags')) & (CE_ABORTED | CE_IODONE)) !== 0);
 registerWakeCondition('BC_terminate_cache', (arena, c) => ctlWord(arena, c, 'c_strategycalls') === 0);
 registerWakeCondition('BC_terminate_history', (arena, c) => ctlWord(arena, c, 'c_bypasscalls') === 0);
 // A caller waiting for readahead to finish (on c_flags), and the BootCache thread idle on
 // c_reader_go: a termination request posted while it sleeps must have woken it.
-registerWakeCondition('BC_warm', (arena, flags) => (Atomics.load(arena.i32, flags >>> 2) & BC_FLAG_IOBUSY) === 0);
-registerWakeCondition('BC_reader_idle', (arena, go) => Atomics.load(arena.i32, (go >>> 2) - BCControlLayout.off.c_reader_go + BCControlLayout.off.c_terminate_req) !== 0);
+registerWakeCondition('BC_warm', (arena, flags) => (arena.word().load(flags) & BC_FLAG_IOBUSY) === 0);
+registerWakeCondition('BC_reader_idle', (arena, go) => arena.word().load(go + 4 * (BCControlLayout.off.c_terminate_req - BCControlLayout.off.c_reader_go)) !== 0);
 
 const device: RaceDaemon = { name: 'device', run: (k, stop) => deviceWorker(Devices.of(k.sync, k.spec), 0, stop) };
 
@@ -380,8 +381,8 @@ function bcThread(c: BcCtx, done: number): boolean {
   const { bc } = c;
   const s = bc.sync;
   const go = bc.C.addrOf(bc.c, 'c_reader_go');
-  const i32 = bc.i32;
-  const due = () => BC_terminate_requested(bc) || Atomics.load(i32, done) >= HR_CALLERS;
+  const W = c.k.arena.word();
+  const due = () => BC_terminate_requested(bc) || W.load(done) >= HR_CALLERS;
   s.tsleep_until(go, 'BC_reader_idle', due);
   return BC_terminate_requested(bc) ? BC_terminate_cache_thread(bc) : false;
 }
@@ -397,12 +398,12 @@ registerRaceScenario<BcCtx>({
   prepare,
   attach,
   reset(c) {
-    Atomics.store(c.bc.i32, c.k.arena.region('race.bc-hitrate').offset >>> 2, 0);
+    c.k.arena.word().store(c.k.arena.region('race.bc-hitrate').offset, 0);
     startCache(c, playlist([[4 * KB, 2 * KB, 0]]));
   },
   run(c, part) {
     if (part === 'reader') return runReader(c);
-    const done = c.k.arena.region('race.bc-hitrate').offset >>> 2;
+    const done = c.k.arena.region('race.bc-hitrate').offset;
     if (part === 'bcthread') {
       c.result = bcThread(c, done) ? 1 : 0;
       return;
@@ -410,7 +411,7 @@ registerRaceScenario<BcCtx>({
     waitReadahead(c);
     // Reads outside the one extent: misses, each a lookup.
     for (let j = 0; j < HR_MISSES; j++) bcio(c, false, (16 + (part === 'a' ? 0 : 8) + 2 * j) * KB, 1 * KB);
-    Atomics.add(c.bc.i32, done, 1);
+    c.k.arena.word().add(done, 1);
     c.bc.sync.wakeup(c.bc.C.addrOf(c.bc.c, 'c_reader_go'));
   },
   check(c) {

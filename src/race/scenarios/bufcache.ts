@@ -78,10 +78,10 @@ function globals(arena: Arena): { G: ReturnType<Arena['view']>; g: number } {
   return { G: arena.view(BufGlobalsLayout), g: arena.pool('bufcache.globals', BufGlobalsLayout).addr(0) };
 }
 // getnewbuf's sleep on needsbuffer: its bit was cleared by bufcountwakeup / bufspacewakeup.
-registerWakeCondition('newbuf', (arena, ch) => (Atomics.load(arena.i32, ch >>> 2) & VFS_BIO_NEED_ANY) === 0);
-registerWakeCondition('bufspc', (arena, ch) => (Atomics.load(arena.i32, ch >>> 2) & VFS_BIO_NEED_BUFSPACE) === 0);
+registerWakeCondition('newbuf', (arena, ch) => (arena.word().load(ch) & VFS_BIO_NEED_ANY) === 0);
+registerWakeCondition('bufspc', (arena, ch) => (arena.word().load(ch) & VFS_BIO_NEED_BUFSPACE) === 0);
 // buf_daemon's sleep on its request word: a kick set it.
-registerWakeCondition('psleep', (arena, ch) => Atomics.load(arena.i32, ch >>> 2) !== 0);
+registerWakeCondition('psleep', (arena, ch) => arena.word().load(ch) !== 0);
 // bd_wait on slot mi of the wake ring: bd_wake_index went past the index the sleeper waits for.
 registerWakeCondition('flstik', (arena, slot) => {
   const { G, g } = globals(arena);

@@ -47,7 +47,7 @@ const RaceSwapLayout = defineStruct('race_swap', { rs_phase: { line: 'i32' } }, 
 registerPlanner('race.swap', (plan, spec) => {
   if (spec.race?.scenario === 'swap-off' || spec.race?.scenario === 'swap-off-io') plan.pool('race.swap', RaceSwapLayout, 1);
 });
-registerWakeCondition('swphase', (arena, w) => Atomics.load(arena.i32, w >>> 2) !== 0);
+registerWakeCondition('swphase', (arena, w) => arena.word().load(w) !== 0);
 
 interface SwCtx {
   k: Kernel;
@@ -186,7 +186,7 @@ registerRaceScenario<SwCtx>({
   }),
   attach,
   reset(c) {
-    Atomics.store(c.k.arena.i32, c.phase >>> 2, 0);
+    c.k.arena.word().store(c.phase, 0);
   },
   run(c, part) {
     const { pg, k } = c;
@@ -202,7 +202,7 @@ registerRaceScenario<SwCtx>({
       enable(c, B, true);
       // SWAP_OFF of A: disable it (then let the pager go), page everything on it back in.
       enable(c, A, false);
-      Atomics.store(k.arena.i32, c.phase >>> 2, 1);
+      k.arena.word().store(c.phase, 1);
       s.wakeup(c.phase);
       const [start, end] = range(c, A);
       const r = pg.anon_swap_off(start, end);
@@ -236,10 +236,10 @@ registerRaceScenario<SwCtx>({
 /** Wait (tsleep, so that explore can schedule around it) until the swapoff part released the pager. */
 function awaitPhase(c: SwCtx): void {
   const { k } = c;
-  k.sync.tsleep_until(c.phase, 'swphase', () => Atomics.load(k.arena.i32, c.phase >>> 2) !== 0);
+  k.sync.tsleep_until(c.phase, 'swphase', () => k.arena.word().load(c.phase) !== 0);
 }
 
-registerWakeCondition('swsettle', (arena, w) => Atomics.load(arena.i32, w >>> 2) === 0);
+registerWakeCondition('swsettle', (arena, w) => arena.word().load(w) === 0);
 
 /**
  * Wait until no completion of device `sd` is running any more (swd_inflight 0): a step of the
@@ -275,7 +275,7 @@ registerRaceScenario<SwCtx>({
   }),
   attach,
   reset(c) {
-    Atomics.store(c.k.arena.i32, c.phase >>> 2, 0);
+    c.k.arena.word().store(c.phase, 0);
     // The previous iteration's SWAP_OFF took A away: swap it on again (nothing else runs now).
     const sw = c.pg.swap;
     sw.lockData();
@@ -293,7 +293,7 @@ registerRaceScenario<SwCtx>({
       pg.page_lock(0);
       faultIn(c, 0, 'swap-off-io/setup');
       if (pg.pageout(0, 1, true) !== 1) throw new ContractError('swap-off-io/setup: pageout to A failed');
-      Atomics.store(k.arena.i32, c.phase >>> 2, 1);
+      k.arena.word().store(c.phase, 1);
       k.sync.wakeup(c.phase);
       // SWAP_OFF of A: disable, page everything on it in, drain its child I/O, tear it down.
       const r = sys_swapctl(pg.swap, SWAP_OFF, A, 0, swapOffHook(pg));

@@ -39,8 +39,8 @@ registerInitializer('race.synthetic', (arena, sync, spec) => {
   sync.lock_init(SynLayout.addrOf(b, 'sy_b'), 'syn_b', LK_MTX);
 });
 
-registerWakeCondition('synflag', (arena, flag) => Atomics.load(arena.i32, flag >>> 2) !== 0);
-registerWakeCondition('synphase', (arena, phase) => Atomics.load(arena.i32, phase >>> 2) !== 0);
+registerWakeCondition('synflag', (arena, flag) => arena.word().load(flag) !== 0);
+registerWakeCondition('synphase', (arena, phase) => arena.word().load(phase) !== 0);
 
 interface Syn {
   k: Kernel;
@@ -68,16 +68,16 @@ function attach(k: Kernel): Syn {
 }
 
 function reset(c: Syn): void {
-  Atomics.store(c.k.arena.i32, c.flag >>> 2, 0);
-  Atomics.store(c.k.arena.i32, c.phase >>> 2, 0);
+  c.k.arena.word().store(c.flag, 0);
+  c.k.arena.word().store(c.phase, 0);
 }
 
 /** Correct sleep until the word at `w` is non-zero. */
 function sleepUntil(c: Syn, w: number, wmesg: string): void {
   const s = c.k.sync;
-  while (Atomics.load(c.k.arena.i32, w >>> 2) === 0) {
+  while (c.k.arena.word().load(w) === 0) {
     s.tsleep_interlock(w);
-    if (Atomics.load(c.k.arena.i32, w >>> 2) !== 0) {
+    if (c.k.arena.word().load(w) !== 0) {
       s.tsleep_remove();
       break;
     }
@@ -106,7 +106,7 @@ registerRaceScenario<Syn>({
   run(c, part) {
     if (part === 'ab') {
       nested(c, c.a, c.b);
-      Atomics.store(c.k.arena.i32, c.phase >>> 2, 1);
+      c.k.arena.word().store(c.phase, 1);
       c.k.sync.wakeup(c.phase);
     } else {
       sleepUntil(c, c.phase, 'synphase');
@@ -143,12 +143,12 @@ registerRaceScenario<Syn>({
   run(c, part) {
     const s = c.k.sync;
     if (part === 'waiter') {
-      if (Atomics.load(c.k.arena.i32, c.flag >>> 2) === 0) {
+      if (c.k.arena.word().load(c.flag) === 0) {
         s.point(c.pointId, c.flag); // the window between the test and the sleep
         s.tsleep(c.flag, 0, 'synflag', 0);
       }
     } else {
-      Atomics.store(c.k.arena.i32, c.flag >>> 2, 1);
+      c.k.arena.word().store(c.flag, 1);
       s.wakeup(c.flag);
     }
   },
