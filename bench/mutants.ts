@@ -230,7 +230,7 @@ export const MUTANTS: readonly Mutant[] = [
     `  } finally {
     bc.sync.spin_unlock(bc.hlock);
   }
-  const last = bc.cluster(i32[bc.w_history]);
+  const last = bc.cluster(bc.c_history.get(c));
   bc.hc_entries.set(last, bc.hc_entries.get(last) + 1);
 }`,
   ),

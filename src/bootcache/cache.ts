@@ -269,9 +269,13 @@ export class BootCache {
     for (let k = 0; k < this.pcpu.count; k++) n += this.P.load(this.pcpu.addr(k), f);
     return n;
   }
-  /** Add `n` to this cpu's counter `f` (one of the `p_*` fields): a plain increment, only this cpu writes its line. */
+  /**
+   * Add `n` to this cpu's counter `f` (one of the `p_*` fields): only this cpu writes its line, so
+   * a plain read and no read-modify-write; the store is atomic because STATS sums the lines from
+   * any cpu.
+   */
   pcount(f: Field, n: number): void {
-    f.set(this.pc, f.get(this.pc) + n);
+    f.store(this.pc, f.get(this.pc) + n);
   }
   /**
    * ss_strategy_calls++: this cpu's first call since BC_init_cache on the shared counter
@@ -306,9 +310,12 @@ export class BootCache {
   ceLock(i: number): number {
     return this.eaddr[i] + BCExtentLayout.off.ce_lock * 4;
   }
-  /** ce_flags by a plain read, for a holder of the extent lock (writers without it only add CE_ABORTED). */
+  /**
+   * ce_flags for a holder of the extent lock. Writers without the lock only add CE_ABORTED, and
+   * they do it atomically, so the holder's read is atomic too.
+   */
   ceFlagsLocked(i: number): number {
-    return this.ce_flags.get(this.eaddr[i]);
+    return this.ce_flags.load(this.eaddr[i]);
   }
   /** This cpu holds extent `i`'s lock (its owner word, which only the holder writes, names this cpu). */
   extentOwned(i: number): boolean {
@@ -321,7 +328,7 @@ export class BootCache {
    * extent poisoned (RACES.md `bc-drain-order`). Throws a ContractError naming the extent.
    */
   assertExtentLive(i: number): void {
-    if (this.ce_flags.get(this.eaddr[i]) === POISON) {
+    if (this.ce_flags.load(this.eaddr[i]) === POISON) {
       assertLive(this.arena, this.eaddr[i] + BCExtentLayout.off.ce_flags * 4, `BC_cache_extent ${i} (touched by cpu ${this.sync.cpu})`, 1);
     }
   }
@@ -435,9 +442,9 @@ export class BootCache {
    * the extents from being freed under it).
    */
   BC_find_extent(offset: number, length: number, contained: boolean): number {
-    // Plain: the strategy path tested CACHEACTIVE atomically after counting itself; this is the
-    // reference's second look, which only has to see a value no older than that.
-    if (!(this.c_flags.get(this.c) & BC_FLAG_CACHEACTIVE)) return -1;
+    // The reference's second look at CACHEACTIVE (the strategy path tested it after counting
+    // itself). Atomic: other bits of the word change under other locks meanwhile.
+    if (!(this.c_flags.load(this.c) & BC_FLAG_CACHEACTIVE)) return -1;
     this.sync_extents();
     const n = this.n;
     if (n === 0) return -1;

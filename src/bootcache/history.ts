@@ -19,9 +19,9 @@ export function add_history(bc: BootCache, offset: number, length: number, flags
   if (!(bc.c_flags.load(c) & BC_FLAG_RECORDING)) return;
   bc.sync.spin_lock(bc.hlock);
   try {
-    // Plain: since START's atomic flag set that the look above read, HTRUNCATED and RECORDING
-    // change only under c_hlock.
-    const f = bc.c_flags.get(c);
+    // HTRUNCATED and RECORDING change only under c_hlock, but other bits of the word change
+    // atomically under other locks: the read is atomic too.
+    const f = bc.c_flags.load(c);
     if (f & BC_FLAG_HTRUNCATED || !(f & BC_FLAG_RECORDING)) return;
     const bytes = bc.C.get64(c, 'c_history_bytes') + length;
     if (bytes > (bc.t_mem_mb.get(c) * 1024 * 1024) / 2) return;

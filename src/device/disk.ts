@@ -23,7 +23,9 @@ export const HIST_BUCKETS = 32;
 
 /**
  * struct disk (one per device).
- *  d_qlock      spinlock protecting d_head/d_tail/d_qlen/d_lastblk and the bios' bio_actnext.
+ *  d_qlock      spinlock protecting d_head/d_tail/d_qlen/d_lastblk and the bios' bio_actnext;
+ *               d_qlen is also peeked at unlocked (the device worker's idle test), so it is written
+ *               atomically.
  *  d_strategy   atomic: name id of the strategy routine (interposable, as d_strategy is).
  *  d_serial     atomic: request serial numbers.
  *  stats        atomic counters updated by device workers; histograms of service time (log2 µs)
@@ -55,7 +57,8 @@ export const DiskLayout = defineStruct(
     d_svc_hist: { i32: HIST_BUCKETS, line: true },
     d_qdepth_hist: { i32: HIST_BUCKETS, line: true },
   },
-  { align: 64 },
+  // The service time is the host's wall time: not a scheduling point (layout.ts, quiet).
+  { align: 64, quiet: ['d_service_us', 'd_svc_hist'] },
 );
 export type DiskField = keyof typeof DiskLayout.off;
 
@@ -227,7 +230,8 @@ export class Devices {
     } else {
       this.disksort(dp, bio, blk, d.blockSize);
     }
-    this.D.set(dp, 'd_qlen', qlen + 1);
+    // Atomic although under d_qlock: the device worker and dequeue peek at d_qlen unlocked.
+    this.D.store(dp, 'd_qlen', qlen + 1);
     s.spin_unlock(lk);
     s.wakeup_one(this.D.addrOf(dp, 'd_wchan'));
   }
@@ -267,7 +271,7 @@ export class Devices {
       const next = this.bio_actnext.get(bio);
       this.D.set(dp, 'd_head', next);
       if (next === 0) this.D.set(dp, 'd_tail', 0);
-      this.D.set(dp, 'd_qlen', this.D.get(dp, 'd_qlen') - 1);
+      this.D.store(dp, 'd_qlen', this.D.get(dp, 'd_qlen') - 1); // atomic: peeked at unlocked
       this.D.set(dp, 'd_lastblk', Math.floor(this.io.offset(bio) / this.conf[unit].blockSize));
       this.D.add(dp, 'd_inflight', 1);
     }

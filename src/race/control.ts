@@ -59,6 +59,11 @@ export interface RaceSpec {
   detectRaces?: boolean;
   /** Bounded: explore every schedule with at most this many preemptions (default 2). */
   preemptions?: number;
+  /**
+   * Replays: the events (indices in iteration `iteration`'s event log) whose code site is wanted;
+   * the hook records where each was made (sites.ts), read back with `RaceCtl.site`.
+   */
+  captureSites?: { iteration: number; events: number[] };
   /** Stress: per-point probabilities of spinning, yielding, sleeping; the longest sleep in µs. */
   stress?: { spin?: number; yield?: number; sleep?: number; maxSleepUs?: number };
 }
@@ -72,6 +77,8 @@ export const RING = 12;
 export const MAX_HELD = 16;
 export const LOR_CLASSES = 64;
 export const FAIL_BYTES = 16384;
+/** Bytes kept of one captured code site (captureSites). */
+export const SITE_BYTES = 2048;
 
 /** rs_state */
 export const S_OUT = 0; // not in the current iteration (or between iterations)
@@ -153,6 +160,7 @@ registerPlanner('race', (plan, spec) => {
   plan.bytes('race.log', 4 * 4 * MAX_EVENTS, 64);
   plan.bytes('race.lor', 4 * 3 * LOR_CLASSES * LOR_CLASSES, 64);
   plan.bytes('race.fail', FAIL_BYTES, 64);
+  if (spec.race.captureSites) plan.bytes('race.sites', SITE_BYTES * spec.race.captureSites.events.length, 64);
   if (spec.race.mode === 'bounded') {
     // The choice vector of the next schedule, and [candidates, running cpu could go on, choice] per decision.
     plan.bytes('race.bvec', 4 * MAX_DECISIONS, 64);
@@ -267,6 +275,22 @@ export class RaceCtl {
   }
 
   /** Write `words` at byte address `at` of a lab region (the switch list, the event log). */
+  /** Record the code site of captured event `j` (captureSites; the text is cut to SITE_BYTES). */
+  putSite(j: number, text: string): void {
+    const at = this.arena.region('race.sites').offset + j * SITE_BYTES;
+    const bytes = enc.encode(text).subarray(0, SITE_BYTES - 4);
+    this.W.store(at, bytes.length);
+    this.arena.labWriteBytes(at + 4, bytes);
+  }
+
+  /** The code site recorded for captured event `j`, or null (main thread, after the run). */
+  site(j: number): string | null {
+    if (!this.arena.hasRegion('race.sites')) return null;
+    const at = this.arena.region('race.sites').offset + j * SITE_BYTES;
+    const n = this.W.load(at);
+    return n > 0 ? dec.decode(this.arena.labReadBytes(at + 4, n)) : null;
+  }
+
   put(at: number, words: readonly number[]): void {
     for (let j = 0; j < words.length; j++) this.W.store(at + 4 * j, words[j]);
   }

@@ -43,6 +43,7 @@ import {
 } from './control.js';
 import type { CheckerViolation } from './checker.js';
 import { heldBy, lockState, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
+import { codeSite } from './sites.js';
 
 
 export class RaceHook implements Hook, AccessHook {
@@ -123,17 +124,33 @@ export class RaceHook implements Hook, AccessHook {
     }
     const n = R.get(this.me, 'rs_npoints') + 1;
     R.store(this.me, 'rs_npoints', n);
-    const e = ctl.C.add(ctl.ctl, 'rc_nevents', 1);
-    if (e < MAX_EVENTS) ctl.put(ctl.log + 16 * e, [cpu, point, addr, name]);
     switch (point) {
       case Point.MTX_BLOCK:
+        this.log(point, addr, name);
         return this.handOff(S_MTX, addr);
       case Point.SPIN_WAIT:
+        this.log(point, addr, name);
         return this.handOff(S_SPIN, addr);
       case Point.SLEEP_BLOCK:
+        this.log(point, addr, name);
         return this.handOff(S_SLEEP, addr);
       default:
-        return this.handOff(S_READY, 0);
+        // Logged once this cpu holds the turn again, just before it makes the access (or the
+        // unlock, the wakeup): the log is then the order in which things really happened, which
+        // the data-race detector needs (a load logged before a switch would read a later value).
+        this.handOff(S_READY, 0);
+        if (!this.inert) this.log(point, addr, name);
+    }
+  }
+
+  /** Append to the iteration's event log (serial modes; the caller holds the turn). */
+  private log(point: Point, addr: number, name: number): void {
+    const ctl = this.ctl;
+    const e = ctl.C.add(ctl.ctl, 'rc_nevents', 1);
+    if (e < MAX_EVENTS) ctl.put(ctl.log + 16 * e, [this.sync.cpu, point, addr, name]);
+    const cap = this.spec.captureSites;
+    if (cap !== undefined && cap.events.includes(e) && ctl.C.load(ctl.ctl, 'rc_iter') === cap.iteration) {
+      ctl.putSite(cap.events.indexOf(e), codeSite());
     }
   }
 

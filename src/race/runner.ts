@@ -50,6 +50,8 @@ export interface RaceOptions {
   detect?: 'race'[];
   /** Bounded: the preemption bound (default 2). */
   preemptions?: number;
+  /** A replay that records the code site of these events of the failing iteration (see sites.ts). */
+  captureSites?: number[];
 }
 
 export interface WorkerReport {
@@ -123,6 +125,8 @@ export interface RaceResult {
   loadRetries?: number;
   /** Stress: what the checker cpu sampled (absent when none ran). */
   checker?: CheckerRun;
+  /** captureSites: the code site of each event asked for (null: not reached). */
+  sites?: (string | null)[];
 }
 
 function describe(s: Sync, point: number, addr: number, name: number): string {
@@ -175,6 +179,7 @@ export function specFor(o: RaceOptions): MachineSpec {
       schedule: o.schedule,
       ...(o.detect?.includes('race') ? { detectRaces: true } : {}),
       ...(o.mode === 'bounded' ? { preemptions: o.preemptions ?? 2 } : {}),
+      ...(o.captureSites?.length ? { captureSites: { iteration: o.mode === 'replay' ? o.replayIter! : (o.iterations ?? 1) - 1, events: o.captureSites } } : {}),
     },
   };
 }
@@ -273,6 +278,8 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
       replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events, ...(o.modules?.length ? { modules: o.modules } : {}), ...(o.detect?.length ? { detect: o.detect } : {}), ...(o.mode === 'bounded' ? { mode: 'bounded' as const, bound: o.preemptions ?? 2 } : {}) };
     }
   }
+  const sites = o.captureSites?.map((_, j) => ctl.site(j));
+  if (failure && replay && failure.kind === 'data-race' && !o.captureSites) await nameSites(o, failure, replay);
   const done = ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0);
   return {
     scenario: sc.name,
@@ -301,7 +308,30 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     },
     outcomes: res[0]?.outcomes ?? {},
     ...(checker && (checker as { samples?: number }).samples !== undefined ? { checker } : {}),
+    ...(sites ? { sites } : {}),
   };
+}
+
+/**
+ * A data race names both accesses by cpu, struct and field; this adds where in the code each
+ * was made: the failing iteration is replayed with the two events' stacks captured (sites.ts),
+ * and the sites go into the failure (race.first.site, race.second.site), its message and the
+ * replay file's message. A replay that does not reach the same race leaves the report as it was.
+ */
+async function nameSites(o: RaceOptions, failure: RaceFailure, replay: ReplayFile): Promise<void> {
+  const race = failure.race as { first: { event: number; site?: string }; second: { event: number; site?: string } } | undefined;
+  if (!race) return;
+  const again = await runRaceOnce(
+    replay.mode === 'bounded'
+      ? { ...o, iterations: replay.iteration + 1, budgetMs: 120_000, captureSites: [race.first.event, race.second.event] }
+      : { ...o, mode: 'replay', schedule: replay.schedule, replayIter: replay.iteration, budgetMs: 120_000, captureSites: [race.first.event, race.second.event] },
+  );
+  const [a, b] = again.sites ?? [];
+  if (again.failure?.kind !== 'data-race' || !a || !b) return;
+  race.first.site = a;
+  race.second.site = b;
+  failure.message = `${failure.message}\n  first:  ${a}\n  second: ${b}`;
+  replay.message = failure.message;
 }
 
 /** `scenario/part` (or `scenario/daemon`) of every cpu, as the runner assigned them. */
@@ -414,7 +444,11 @@ function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions
     if (st !== null) {
       const asleep = snap.sleepers.map((x) => `cpu ${x.cpu} (${x.role}) on "${x.wmesg}"`).join(', ') || 'nobody asleep';
       const waits = snap.blocked.map((b) => `cpu ${b.cpu} (${b.role}) waits for ${s.lockName(b.lock)}, ${lockState(s, b.lock)}`).join(', ') || 'no lock waits';
-      const cpus = st.rule === 'cpu' ? st.cpuMs.flatMap((x, c) => (x > 0 ? [c] : [])) : [...snap.sleepers.map((x) => x.cpu), ...snap.blocked.map((b) => b.cpu)];
+      // Involved: the cpus that burned CPU (a tenth of the busiest one's or more) unless the rule
+      // says the harness was blocked, and every sleeper and lock waiter.
+      const top = Math.max(...st.cpuMs);
+      const burned = st.rule === 'blocked' || top <= 0 ? [] : st.cpuMs.flatMap((x, c) => (x >= top / 10 ? [c] : []));
+      const cpus = [...new Set([...burned, ...snap.sleepers.map((x) => x.cpu), ...snap.blocked.map((b) => b.cpu)])];
       return fail({ kind: 'hang', message: stallMessage(st, watch.o, `${asleep}; ${waits}`), cpus, stall: { ...st, accounting: watch.accounting } });
     }
   }, 20);

@@ -45,11 +45,17 @@ export class StructLayout<F extends string> {
    * their accesses are the synchronization itself and are never instrumented (see access.ts).
    */
   readonly internal: boolean;
+  /**
+   * 1 for each word of a `quiet` field: a measurement of the host (a service time, say) whose
+   * value depends on wall time. Its accesses are not scheduling points, so an explored schedule
+   * and its replay see the same events whatever the host's speed.
+   */
+  readonly quietWords: Uint8Array;
 
   constructor(
     readonly name: string,
     spec: Record<F, FieldSpec>,
-    opts: { align?: 8 | 64; internal?: boolean } = {},
+    opts: { align?: 8 | 64; internal?: boolean; quiet?: readonly NoInfer<F>[] } = {},
   ) {
     this.internal = !!opts.internal;
     const off = {} as Record<F, number>;
@@ -100,6 +106,12 @@ export class StructLayout<F extends string> {
     this.bytes = this.words * 4;
     this.off = off;
     this.fields = fields;
+    this.quietWords = new Uint8Array(this.words);
+    for (const q of opts.quiet ?? []) {
+      const f = fields[q];
+      if (!f) throw new RangeError(`layout ${name}: quiet field ${q} is not a field`);
+      this.quietWords.fill(1, f.word, f.word + f.words);
+    }
   }
 
   /** Byte address of field `f` of the struct at byte address `addr`. */
@@ -111,7 +123,7 @@ export class StructLayout<F extends string> {
 export function defineStruct<F extends string>(
   name: string,
   spec: Record<F, FieldSpec>,
-  opts?: { align?: 8 | 64; internal?: boolean },
+  opts?: { align?: 8 | 64; internal?: boolean; quiet?: readonly NoInfer<F>[] },
 ): StructLayout<F> {
   return new StructLayout(name, spec, opts);
 }

@@ -210,11 +210,13 @@ export class Field {
 export class HookedStructView<F extends string> extends StructView<F> {
   override field(f: F): Field {
     if (this.layout.fields[f].kind === 'i64') throw new TypeError(`${this.layout.name}.${f} is 64-bit; use load64/add64`);
-    return new HookedField(this.i32, this.layout.off[f]);
+    const w = this.layout.off[f];
+    return this.layout.quietWords[w] ? new Field(this.i32, w) : new HookedField(this.i32, w);
   }
   private at(kind: number, addr: number, f: F, k = 0, bytes = 4): void {
     const h = accessHook.h;
-    if (h !== null) h.access(kind, addr + (this.layout.off[f] + k) * 4, bytes);
+    const w = this.layout.off[f] + k;
+    if (h !== null && this.layout.quietWords[w] === 0) h.access(kind, addr + w * 4, bytes);
   }
   override load(addr: number, f: F): number {
     this.at(ACC_ATOMIC_READ, addr, f);

@@ -115,6 +115,7 @@ export const SyncGlobalsLayout = defineStruct(
     sg_names_lock: { struct: LockLayout },
     sg_nnames: 'i32',
     sg_shutdown: { line: 'i32' },
+    sg_sleepseq: { line: 'i32' },
   },
   { align: 64, internal: true },
 );

@@ -172,6 +172,10 @@ export class Sync extends SyncLocks {
     this.ilIdent = ident;
     this.sq_count.add(this.bucketOf(ident), 1);
     this.td_flags.set(this.td, TDF_INTERLOCKED); // owner-only field: plain write
+    // The place in the sleep queue (wakeup_one's FIFO order) is taken here, as TAILQ_INSERT_TAIL
+    // in the kernel's tsleep_interlock: a machine-wide counter, so the order does not depend on
+    // the clocks of different threads (and explore replays the same choice).
+    this.td_sleepseq.store(this.td, this.G.add(this.globals, 'sg_sleepseq', 1));
     this.td_wchan.store(this.td, ident);
   }
 
@@ -208,8 +212,6 @@ export class Sync extends SyncLocks {
     // Owner-only fields, plain writes; snapshots read them as samples.
     this.td_wmesg.set(td, wm);
     this.td_sleepstart.set(td, sinceEpoch | 0);
-    // FIFO order for wakeup_one: microseconds since the epoch, compared modulo 2^32.
-    this.td_sleepseq.set(td, (sinceEpoch * 1000) | 0);
     this.td_flags.set(td, TDF_SLEEPING | TDF_INTERLOCKED);
     if (this._hook !== null) this._hook.at(Point.SLEEP_BLOCK, ident, wm);
     const wchan = this.td_wchan;

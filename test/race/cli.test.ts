@@ -47,7 +47,7 @@ describe('race: the command and replay files', () => {
     expect(existsSync(join(dir, m![1]))).to.equal(true);
     const file = loadReplay(join(dir, m![1]));
     expect(file.kind).to.equal('lost-wakeup');
-    expect(file.events.some((e) => e.includes('biowait:checked'))).to.equal(true);
+    expect(file.events.some((e) => e.includes('tsleep "biord"')), 'the failing iteration records the lost sleep').to.equal(true);
     const rp = await kiolab(['replay', m![1], '--times', '2'], dir);
     expect(rp.code, rp.err).to.equal(1);
     expect(rp.out).to.match(/2\/2 reproduced the lost-wakeup/);

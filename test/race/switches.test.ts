@@ -33,21 +33,29 @@ describe('race: the bio layer switches', () => {
   });
 
   it('explore with the same seed gives the same schedule and the same outcome', async () => {
-    for (const policy of ['pct', 'random'] as const) {
-      const a = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy, seed: 11, budgetMs: 50_000 });
-      const b = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy, seed: 11, budgetMs: 50_000 });
-      expect(a.failure?.kind, `${policy}: ${a.failure?.message}`).to.equal('lost-wakeup');
-      expect(b.failure?.kind, b.failure?.message).to.equal(a.failure!.kind);
-      expect(b.failure!.message).to.equal(a.failure!.message);
-      expect(b.replay!.iteration).to.equal(a.replay!.iteration);
-      expect(b.replay!.schedule).to.deep.equal(a.replay!.schedule);
-      expect(b.replay!.events).to.deep.equal(a.replay!.events);
-    }
+    // PCT finds the lost wakeup in a few iterations: the failure, its schedule and its events repeat.
+    const a = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy: 'pct', seed: 11, budgetMs: 50_000 });
+    const b = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy: 'pct', seed: 11, budgetMs: 50_000 });
+    expect(a.failure?.kind, a.failure?.message).to.equal('lost-wakeup');
+    expect(b.failure?.kind, b.failure?.message).to.equal(a.failure!.kind);
+    expect(b.failure!.message).to.equal(a.failure!.message);
+    expect(b.replay!.iteration).to.equal(a.replay!.iteration);
+    expect(b.replay!.schedule).to.deep.equal(a.replay!.schedule);
+    expect(b.replay!.events).to.deep.equal(a.replay!.events);
+    // Uniform random choices at every shared access rarely line up the device's whole biodone
+    // inside the reader's short window; a fixed number of its iterations repeats exactly:
+    // the same outcomes, the same points passed, the same preemptions.
+    const ra = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy: 'random', seed: 11, budgetMs: 50_000, iterations: 150 });
+    const rb = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy: 'random', seed: 11, budgetMs: 50_000, iterations: 150 });
+    expect(rb.iterations).to.equal(ra.iterations);
+    expect(rb.failure?.message).to.equal(ra.failure?.message);
+    expect(rb.outcomes).to.deep.equal(ra.outcomes);
+    expect(rb.steps).to.deep.equal(ra.steps);
+    expect(rb.preemptions).to.equal(ra.preemptions);
     // A failure in a later iteration replays too (the earlier iterations are explored again).
-    const late = await runRace({ scenario: 'biowait', bug: 'vfs-biowait-no-interlock', mode: 'explore', policy: 'random', seed: 7, budgetMs: 50_000 });
-    expect(late.failure?.kind, late.failure?.message).to.equal('lost-wakeup');
-    const rp = await replayTimes(late.replay!, 3);
-    expect(rp.reproduced, `iteration ${late.replay!.iteration}; misses: ${rp.misses.join(' | ')}`).to.equal(3);
+    expect(a.replay!.iteration, 'the failure comes after some clean iterations').to.be.above(0);
+    const rp = await replayTimes(a.replay!, 3);
+    expect(rp.reproduced, `iteration ${a.replay!.iteration}; misses: ${rp.misses.join(' | ')}`).to.equal(3);
   });
 
   it('clean runs report nothing (explore and stress, every bio scenario)', async () => {
