@@ -18,7 +18,9 @@
  * one plain (two atomics never race), neither ordered before the other. Byte ranges (page data)
  * are checked against byte ranges, in 64-byte blocks.
  */
+import type { Arena } from '../shm/arena.js';
 import { Point, isAccessPoint } from '../sync/hooks.js';
+import type { RaceScenario } from './scenario.js';
 
 /** One side of a race: the cpu, what it did, and the index of the event in the iteration's log. */
 export interface RaceAccess {
@@ -150,4 +152,16 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
 function report(addr: number, range: boolean, a: Epoch, b: Epoch): DataRace {
   const side = (x: Epoch): RaceAccess => ({ cpu: x.cpu, kind: KINDS[x.point] ?? `point${x.point}`, event: x.event });
   return { addr, range, first: side(a), second: side(b) };
+}
+
+/** The failure a data race makes: both accesses named by cpu, part, kind and event, and the word by struct and field. */
+export function describeRace(arena: Arena, sc: Pick<RaceScenario, 'name' | 'parts'>, r: DataRace, iter: number): { kind: string; message: string; race: DataRace & { what: string } } {
+  const who = (c: number) => `cpu ${c} (${sc.name}/${sc.parts[c] ?? 'daemon'})`;
+  const what = r.range ? `the 64 bytes at ${arena.describeAddr(r.addr)}` : arena.describeAddr(r.addr);
+  const side = (x: RaceAccess) => `${who(x.cpu)} ${x.kind.replace('_', ' ')} (event ${x.event})`;
+  return {
+    kind: 'data-race',
+    message: `data race on ${what}: ${side(r.first)} and ${side(r.second)} of iteration ${iter}, ordered by no lock, wakeup or atomic between them`,
+    race: { ...r, what },
+  };
 }

@@ -12,7 +12,7 @@ import { CHECKER_DAEMON, quiescentSampler, runCheckerDaemon } from './checker.js
 import { MAX_DECISIONS, NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY, isSerial, pauseChecker } from './control.js';
 import { heldBy } from './detect.js';
 import { RaceHook } from './hook.js';
-import { type DataRace, findDataRace } from './datarace.js';
+import { describeRace, findDataRace } from './datarace.js';
 import { type RaceScenario, raceScenario } from './scenario.js';
 import { withoutAccessHook } from '../shm/access.js';
 
@@ -63,17 +63,6 @@ function recordCrash(k: Kernel, ctl: RaceCtl, e: unknown, where: string): void {
 }
 
 /** A data race as a failure record: both accesses named by cpu, part, kind and what they touched. */
-function describeRace(k: Kernel, sc: RaceScenario, r: DataRace, iter: number): { kind: string; message: string; race: DataRace & { what: string } } {
-  const who = (c: number) => `cpu ${c} (${sc.name}/${sc.parts[c] ?? 'daemon'})`;
-  const what = r.range ? `the 64 bytes at ${k.arena.describeAddr(r.addr)}` : k.arena.describeAddr(r.addr);
-  const side = (x: DataRace['first']) => `${who(x.cpu)} ${x.kind.replace('_', ' ')} (event ${x.event})`;
-  return {
-    kind: 'data-race',
-    message: `data race on ${what}: ${side(r.first)} and ${side(r.second)} of iteration ${iter}, ordered by no lock, wakeup or atomic between them`,
-    race: { ...r, what },
-  };
-}
-
 export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
   const sc = raceScenario(a.scenario);
   const ctl = new RaceCtl(k.arena);
@@ -117,7 +106,7 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
           const race = withoutAccessHook(() => findDataRace(ctl.events(), ctl.ncpu));
           if (race) {
             const snap = snapshot(k.sync);
-            ctl.recordFailure({ ...describeRace(k, sc, race, iter), cpus: [race.first.cpu, race.second.cpu], detectedBy: k.cpu, iteration: iter, sleepers: snap.sleepers, held: snap.held });
+            ctl.recordFailure({ ...describeRace(k.arena, sc, race, iter), cpus: [race.first.cpu, race.second.cpu], detectedBy: k.cpu, iteration: iter, sleepers: snap.sleepers, held: snap.held });
             return { iterations: iter + 1, aborted: true };
           }
         }

@@ -13,6 +13,7 @@ import { bugInfo } from './bugs.js';
 import { CHECKER_DAEMON, type CheckerRun, samplersFor } from './checker.js';
 import { bugs } from '../sync/switches.js';
 import { type Policy, RaceCtl, type RaceMode, STATE_NAMES, isSerial } from './control.js';
+import { describeRace, findDataRace } from './datarace.js';
 import { heldBy, lockState, lostWakeups, unwokenWaiters, waitForGraph } from './detect.js';
 import type { HarnessArgs, HarnessResult } from './harness.js';
 import { StallWatch, probeAccounting, sampleThreads, stallMessage } from './stall.js';
@@ -273,13 +274,23 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     failure = { ...(raw as object), workers: workers(m, ctl, labels) } as RaceFailure;
     failure.sleepers = (failure.sleepers ?? []).map(relabel);
     failure.message = failure.message.replace(/cpu (\d+) \(race:(harness|daemon)\)/g, (all, c: string) => `cpu ${c} (${labels[Number(c)] ?? 'race'})`);
+    if (isSerial(o.mode) && o.detect?.includes('race') && failure.kind !== 'data-race') {
+      // Another detector stopped the iteration first: a data race in what ran of it is often the
+      // cause, so the report names it too.
+      const race = findDataRace(ctl.events(), spec.ncpu);
+      if (race) {
+        const d = describeRace(m.arena, sc, race, failure.iteration);
+        failure.race = d.race;
+        failure.message = `${failure.message}\n  and the iteration had a ${d.message}`;
+      }
+    }
     if (isSerial(o.mode)) {
       const events = ctl.events().slice(-4000).map(([c, p, a, n]) => `cpu ${c} ${describe(m.sync, p, a, n)}`);
       replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events, ...(o.modules?.length ? { modules: o.modules } : {}), ...(o.detect?.length ? { detect: o.detect } : {}), ...(o.mode === 'bounded' ? { mode: 'bounded' as const, bound: o.preemptions ?? 2 } : {}) };
     }
   }
   const sites = o.captureSites?.map((_, j) => ctl.site(j));
-  if (failure && replay && failure.kind === 'data-race' && !o.captureSites) await nameSites(o, failure, replay);
+  if (failure && replay && failure.race && !o.captureSites) await nameSites(o, failure, replay);
   const done = ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0);
   return {
     scenario: sc.name,
@@ -327,7 +338,7 @@ async function nameSites(o: RaceOptions, failure: RaceFailure, replay: ReplayFil
       : { ...o, mode: 'replay', schedule: replay.schedule, replayIter: replay.iteration, budgetMs: 120_000, captureSites: [race.first.event, race.second.event] },
   );
   const [a, b] = again.sites ?? [];
-  if (again.failure?.kind !== 'data-race' || !a || !b) return;
+  if (again.failure?.kind !== failure.kind || !a || !b) return;
   race.first.site = a;
   race.second.site = b;
   failure.message = `${failure.message}\n  first:  ${a}\n  second: ${b}`;

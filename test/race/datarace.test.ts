@@ -2,8 +2,12 @@
  * The happens-before data-race detector (src/race/datarace.ts) on hand-made event logs: what
  * orders two accesses (a lock, a wakeup, an atomic) and what does not.
  */
+import '../../workers/index.js'; // kiolab's own roles
+import './datarace-fixture.js'; // dr-counter, dr-counter-racy (a worker module)
 import { expect } from 'chai';
 import { findDataRace } from '../../src/race/datarace.js';
+import { replayTimes } from '../../src/race/replay.js';
+import { runRace } from '../../src/race/runner.js';
 import { Point } from '../../src/sync/hooks.js';
 
 const X = 4096; // a word
@@ -70,5 +74,56 @@ describe('race: the data-race detector', () => {
   it('byte ranges (page data) race on overlapping 64-byte blocks only', () => {
     expect(findDataRace([ev(0, Point.WRITE_RANGE, 4096, 4096), ev(1, Point.READ_RANGE, 8000, 64)], 2)).to.deep.include({ addr: 8000, range: true });
     expect(findDataRace([ev(0, Point.WRITE_RANGE, 4096, 4096), ev(1, Point.READ_RANGE, 8192, 4096)], 2)).to.equal(null);
+  });
+});
+
+describe('race: the data-race detector in a run (--detect race)', function () {
+  this.timeout(120_000);
+
+  it('names an update outside its lock, both sides, with the code site of each (explore)', async () => {
+    const r = await runRace({ scenario: 'dr-counter-racy', bug: null, mode: 'explore', seed: 1, budgetMs: 30_000, detect: ['race'] });
+    expect(r.failure?.kind, r.failure?.message).to.equal('data-race');
+    const race = r.failure!.race as { what: string; first: { cpu: number; kind: string; site?: string }; second: { cpu: number; kind: string; site?: string } };
+    expect(race.what).to.match(/dr_count$/);
+    expect([race.first.cpu, race.second.cpu].sort()).to.deep.equal([0, 1]);
+    // Part b's unlocked update is one side; the other is part a's locked one (or b's own write after a's read).
+    const sites = [race.first.site, race.second.site].join(' | ');
+    expect(sites, r.failure!.message).to.match(/addUnlocked \(test\/race\/datarace-fixture\.ts:\d+\)/);
+    expect(r.failure!.message).to.match(/data race on .*dr_count: cpu \d \(dr-counter-racy\/[ab]\) (read|write) \(event \d+\) and cpu \d/);
+    expect(r.failure!.message).to.match(/\n {2}first: {2}\S+ \(test\/race\/datarace-fixture\.ts:\d+\)/).and.match(/\n {2}second: \S+ \(test\/race\/datarace-fixture\.ts:\d+\)/);
+    // The failure replays, and the replay finds the same race.
+    const rp = await replayTimes(r.replay!, 3);
+    expect(rp.reproduced, rp.misses.join(' | ')).to.equal(3);
+  });
+
+  it('bounded mode names it too, in its first schedules', async () => {
+    const r = await runRace({ scenario: 'dr-counter-racy', bug: null, mode: 'bounded', preemptions: 1, seed: 1, budgetMs: 30_000, detect: ['race'] });
+    expect(r.failure?.kind, r.failure?.message).to.equal('data-race');
+    expect(r.failure!.message).to.match(/first: .*datarace-fixture\.ts/);
+  });
+
+  it('the same counter under its lock is clean: every schedule with <= 2 preemptions, and explore', async () => {
+    const b = await runRace({ scenario: 'dr-counter', bug: null, mode: 'bounded', preemptions: 2, seed: 1, budgetMs: 60_000, detect: ['race'] });
+    expect(b.failure, b.failure?.message).to.equal(null);
+    expect(b.bounded?.complete, 'all schedules covered').to.equal(true);
+    const e = await runRace({ scenario: 'dr-counter', bug: null, mode: 'explore', seed: 2, budgetMs: 60_000, iterations: 300, detect: ['race'] });
+    expect(e.failure, e.failure?.message).to.equal(null);
+  });
+
+  it('clean runs of kiolab scenarios report no data race', async () => {
+    for (const scenario of ['biowait', 'bc-teardown', 'getblk-recycle', 'flushbufqueues', 'swap-xfer', 'torture-sleep']) {
+      const r = await runRace({ scenario, bug: null, mode: 'explore', seed: 4, budgetMs: 60_000, iterations: 30, detect: ['race'] });
+      expect(r.failure, `${scenario}: ${r.failure?.message}`).to.equal(null);
+    }
+  });
+
+  it('is refused in stress, saying why', async () => {
+    let err: Error | null = null;
+    try {
+      await runRace({ scenario: 'dr-counter', bug: null, mode: 'stress', seed: 1, budgetMs: 1000, detect: ['race'] });
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).to.match(/--detect race needs a serialized schedule/);
   });
 });
