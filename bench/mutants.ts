@@ -91,15 +91,24 @@ export const MUTANTS: readonly Mutant[] = [
     'sync-unlock-no-notify',
     'src/sync/locks.ts',
     'unlock clears the futex word with a plain store and never notifies: a waiter already asleep in lock() stays asleep',
-    ['getblk-recycle', 'swap-start'],
-    `    if (this.lk_word.exchange(lk, 0) === 2) Atomics.notify(this.i32, this.lk_word.idx(lk), 1);`,
+    ['torture-mtx', 'getblk-recycle', 'swap-start'],
+    `    if (this.lk_word.exchange(lk, 0) === 2) this.futex_wake(lk);`,
     `    this.lk_word.store(lk, 0);`,
+  ),
+  M(
+    'sync-wakeup-no-kick',
+    'src/sync/sleepq.ts',
+    'wakeup takes the sleeper off its channel and bumps its wake generation but never notifies the futex: a sleeper already in Atomics.wait sleeps on',
+    ['torture-sleep', 'biowait'],
+    `    Atomics.add(this.i32, g, 1);
+    this.futex_wake_thread(td);`,
+    `    Atomics.add(this.i32, g, 1);`,
   ),
   M(
     'sync-sleep-until-no-recheck',
     'src/sync/sleepq.ts',
     'tsleep_until interlocks and sleeps without testing its condition again: a wakeup between the first test and the interlock is lost',
-    ['swap-off', 'swap-off-io'],
+    ['torture-sleep', 'swap-off', 'swap-off-io'],
     `      this.tsleep_interlock(ident);
       if (done()) {
         this.tsleep_remove();
@@ -113,7 +122,7 @@ export const MUTANTS: readonly Mutant[] = [
     'sync-spin-test-then-set',
     'src/sync/locks.ts',
     'a contended spin_lock takes the lock with a plain store once it sees it free (test, then set) instead of a CAS: two spinners can both get in',
-    ['swap-start', 'flushbufqueues'],
+    ['torture-spin', 'swap-start', 'flushbufqueues'],
     `      if (word.cas(lk, 0, 1) === 0) break;`,
     `      word.store(lk, 1);
       break;`,
@@ -222,18 +231,6 @@ export const MUTANTS: readonly Mutant[] = [
     }
 `,
     ``,
-  ),
-  M(
-    'bc-hit-flags-before-lock',
-    'src/bootcache/strategy.ts',
-    "the hit path reads ce_flags before it takes the extent lock: a CE_ABORTED set by a write that could not try-lock the extent is missed and stale blocks are served",
-    ['bc-write'],
-    `  bc.LOCK_EXTENT(i);
-  try {
-    let fl = bc.ceFlagsLocked(i);`,
-    `  let fl = bc.ceFlags(i);
-  bc.LOCK_EXTENT(i);
-  try {`,
   ),
   M(
     'bc-history-count-after-unlock',

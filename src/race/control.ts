@@ -87,6 +87,10 @@ export const S_READY = 2; // at a point, waiting for the turn
 export const S_MTX = 3; // blocked on sleep lock rs_addr
 export const S_SPIN = 4; // spinning on spinlock rs_addr
 export const S_SLEEP = 5; // asleep on channel rs_addr
+/** rs_futex: not waiting in a futex; waiting (no notify yet); notified (or its word had changed). */
+export const FUTEX_NONE = 0;
+export const FUTEX_WAITING = 1;
+export const FUTEX_NOTIFIED = 2;
 export const STATE_NAMES = ['out', 'run', 'ready', 'lock-wait', 'spin-wait', 'asleep'];
 
 export const RaceCtlLayout = defineStruct(
@@ -134,6 +138,8 @@ export const RaceCpuLayout = defineStruct(
     rs_npoints: 'i32',
     rs_prio: 'i32',
     rs_harness: 'i32',
+    // Serialized modes: the cpu's futex while it is blocked (FUTEX_* below).
+    rs_futex: 'i32',
     rs_ringpos: { line: 'i32' },
     rs_ring: { i32: RING * 3 },
     rs_nheld: { line: 'i32' },

@@ -39,6 +39,9 @@ import {
   S_RUN,
   S_SLEEP,
   S_SPIN,
+  FUTEX_NONE,
+  FUTEX_NOTIFIED,
+  FUTEX_WAITING,
   isSerial,
 } from './control.js';
 import type { CheckerViolation } from './checker.js';
@@ -87,6 +90,37 @@ export class RaceHook implements Hook, AccessHook {
     this.sync.hook = this;
     setAccessHook(this);
     return this;
+  }
+
+  /**
+   * Serialized modes model the host's futexes: a cpu blocked on a sleep lock or asleep on a
+   * channel is waiting in its futex from its block point on, and runs again only once a notify
+   * names it (or its word had already changed when it blocked). A wait that nobody notifies is
+   * then a hang explore can see, as it would be on the host; a wakeup or unlock that forgets its
+   * notify is no longer covered by the scheduler's own waiting.
+   */
+  get modelsFutex(): boolean {
+    return isSerial(this.mode);
+  }
+
+  /** Unlock of a contended sleep lock: FUTEX_WAKE one waiter of `lk` (the lowest cpu). Holds the turn. */
+  notifyLock(lk: number): void {
+    if (!isSerial(this.mode) || this.inert) return;
+    const R = this.ctl.R;
+    for (let c = 0; c < this.ctl.ncpu; c++) {
+      const r = this.ctl.cpu(c);
+      if (R.load(r, 'rs_state') === S_MTX && R.load(r, 'rs_addr') === lk && R.load(r, 'rs_futex') === FUTEX_WAITING) {
+        R.store(r, 'rs_futex', FUTEX_NOTIFIED);
+        return;
+      }
+    }
+  }
+
+  /** A wakeup took cpu `cpu` off its channel and notifies its futex. Holds the turn. */
+  notifyThread(cpu: number): void {
+    if (!isSerial(this.mode) || this.inert || cpu < 0 || cpu >= this.ctl.ncpu) return;
+    const r = this.ctl.cpu(cpu);
+    if (this.ctl.R.load(r, 'rs_futex') === FUTEX_WAITING) this.ctl.R.store(r, 'rs_futex', FUTEX_NOTIFIED);
   }
 
   /** A shared access of an instrumented view (src/shm/access.ts): a point like any other. */
@@ -225,8 +259,13 @@ export class RaceHook implements Hook, AccessHook {
     const R = this.ctl.R;
     R.store(this.me, 'rs_addr', addr);
     R.store(this.me, 'rs_state', state);
+    // Into the futex: a sleep lock's word still 2 (marked contended by this cpu), or this cpu
+    // still on its channel, means a real wait that only a notify ends.
+    if (state === S_MTX) R.store(this.me, 'rs_futex', this.lk_word.load(addr) === 2 ? FUTEX_WAITING : FUTEX_NOTIFIED);
+    else if (state === S_SLEEP) R.store(this.me, 'rs_futex', this.sync.T.load(this.sync.threads.addr(this.sync.cpu), 'td_wchan') === addr ? FUTEX_WAITING : FUTEX_NOTIFIED);
     this.decide();
     this.waitTurn();
+    R.store(this.me, 'rs_futex', FUTEX_NONE);
     if (!this.inert) R.store(this.me, 'rs_state', S_RUN);
   }
 
@@ -297,8 +336,8 @@ export class RaceHook implements Hook, AccessHook {
       const ok =
         st === S_READY ||
         st === S_RUN ||
-        ((st === S_MTX || st === S_SPIN) && this.lk_word.load(a) === 0) ||
-        (st === S_SLEEP && s.T.load(s.threads.addr(c), 'td_wchan') !== a);
+        (st === S_SPIN && this.lk_word.load(a) === 0) ||
+        ((st === S_MTX || st === S_SLEEP) && R.load(r, 'rs_futex') === FUTEX_NOTIFIED);
       if (ok) {
         cands.push(c);
         if (!daemon) harnessCand = true;
@@ -373,6 +412,7 @@ export class RaceHook implements Hook, AccessHook {
   }
 
   private detectQuiescent(): void {
+    this.lostNotify();
     const bad = this.invariant?.(this.sync.arena) ?? null;
     if (bad !== null) this.fail({ kind: 'invariant', message: bad, cpus: [] });
     const v = this.sample?.() ?? null;
@@ -396,6 +436,30 @@ export class RaceHook implements Hook, AccessHook {
         cpus: g.cycle,
         waitFor: g.edges,
       });
+    }
+  }
+
+  /**
+   * A cpu still waiting in its futex although what it waits for is over (its sleep lock free, or
+   * a wakeup took it off its channel), while nobody can run: the unlock or the wakeup did not
+   * notify it. The host would leave it asleep for good.
+   */
+  private lostNotify(): void {
+    const { R } = this.ctl;
+    const s = this.sync;
+    for (let c = 0; c < this.ctl.ncpu; c++) {
+      const r = this.ctl.cpu(c);
+      if (R.load(r, 'rs_futex') !== FUTEX_WAITING) continue;
+      const st = R.load(r, 'rs_state');
+      const a = R.load(r, 'rs_addr');
+      const role = s.nameOf(s.T.load(s.threads.addr(c), 'td_role'));
+      if (st === S_MTX && this.lk_word.load(a) === 0) {
+        this.fail({ kind: 'lost-wakeup', message: `lost wakeup: cpu ${c} (${role}) waits in the futex of ${s.lockName(a)}, which is free, and no cpu can run: the unlock did not notify it`, cpus: [c] });
+      }
+      if (st === S_SLEEP && s.T.load(s.threads.addr(c), 'td_wchan') !== a) {
+        const wmesg = s.nameOf(s.T.load(s.threads.addr(c), 'td_wmesg'));
+        this.fail({ kind: 'lost-wakeup', message: `lost wakeup: cpu ${c} (${role}) still sleeps on "${wmesg}" (channel ${a}) although a wakeup took it off the channel, and no cpu can run: the wakeup did not notify it`, cpus: [c] });
+      }
     }
   }
 

@@ -69,4 +69,14 @@ export interface Hook {
    * thread blocks in the host kernel; `MTX_LOCKED` and `SLEEP_WOKE` right after it runs again.
    */
   at(point: Point, addr: number, name: number): void;
+  /**
+   * The hook models the host's futexes (the race lab's serialized modes): a thread that passed
+   * `MTX_BLOCK` is waiting in the futex until a notify names it, and the sync layer does not
+   * block in `Atomics.wait` for a sleep lock itself (the hook has already waited for the turn).
+   */
+  readonly modelsFutex?: boolean;
+  /** The sync layer notifies one futex waiter of sleep lock `lk` (unlock of a contended lock). */
+  notifyLock?(lk: number): void;
+  /** The sync layer notifies cpu `cpu`'s own futex (a wakeup that took it off its channel). */
+  notifyThread?(cpu: number): void;
 }

@@ -228,6 +228,9 @@ export class SyncLocks {
           Atomics.wait(this.i32, this.td_yield.idx(td), 0, 0.02);
         }
       }
+      // The set after the test: a shared access of the lock word, so a scheduling point of its
+      // own (another spinner may have seen the word free too).
+      if (this._hook !== null) this._hook.at(Point.ATOMIC_RMW, lk, 4);
       if (word.cas(lk, 0, 1) === 0) break;
     }
     if (td >= 0) this.td_blockaddr.store(td, 0);
@@ -301,7 +304,9 @@ export class SyncLocks {
         return EWOULDBLOCK;
       }
       if (this._hook !== null) this._hook.at(Point.MTX_BLOCK, lk, 0);
-      Atomics.wait(this.i32, word.idx(lk), 2, rem);
+      // A hook that models the futex let this cpu go only once a notify named it (or the word
+      // had changed): the host wait would be the second wait of one futex_wait.
+      if (this._hook === null || !this._hook.modelsFutex) Atomics.wait(this.i32, word.idx(lk), 2, rem);
       sleeps++;
       c = word.exchange(lk, 2);
     }
@@ -324,7 +329,12 @@ export class SyncLocks {
   unlock(lk: number): void {
     if (this.lk_owner.get(lk) !== this.cpu + 1) this.notOwner('unlock', lk);
     this.lk_owner.set(lk, 0);
-    if (this.lk_word.exchange(lk, 0) === 2) Atomics.notify(this.i32, this.lk_word.idx(lk), 1);
+    if (this.lk_word.exchange(lk, 0) === 2) this.futex_wake(lk);
+  }
+
+  /** FUTEX_WAKE of one thread waiting on sleep lock `lk`'s word. */
+  protected futex_wake(lk: number): void {
+    Atomics.notify(this.i32, this.lk_word.idx(lk), 1);
   }
 
   /** True when this cpu holds lock `lk` (either kind). */

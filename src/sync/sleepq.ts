@@ -342,10 +342,16 @@ export class Sync extends SyncLocks {
     return n;
   }
 
-  private kick(td: number): void {
+  /** Tell thread `td` it is off its channel: a new wake generation, and a notify of its futex. */
+  protected kick(td: number): void {
     const g = this.td_wakegen.idx(td);
     Atomics.add(this.i32, g, 1);
-    Atomics.notify(this.i32, g, 1);
+    this.futex_wake_thread(td);
+  }
+
+  /** FUTEX_WAKE of thread `td` on its wake generation word. */
+  protected futex_wake_thread(td: number): void {
+    Atomics.notify(this.i32, this.td_wakegen.idx(td), 1);
   }
 }
 
@@ -355,6 +361,14 @@ export class Sync extends SyncLocks {
  * around the plain method. The hook may be removed during a call, hence the checks.
  */
 class HookedSync extends Sync {
+  protected override futex_wake(lk: number): void {
+    this._hook?.notifyLock?.(lk);
+    super.futex_wake(lk);
+  }
+  protected override futex_wake_thread(td: number): void {
+    this._hook?.notifyThread?.((td - this.threads.base) / ThreadLayout.bytes);
+    super.futex_wake_thread(td);
+  }
   override spin_lock(lk: number): void {
     this._hook?.at(Point.SPIN_LOCK, lk, 0);
     super.spin_lock(lk);

@@ -100,4 +100,22 @@ describe('bench: the mutant table (bench/mutants.ts)', function () {
     }
     expect(existsSync(scratch.root)).to.equal(false);
   });
+
+  it('explore catches an unlock and a wakeup that forget their futex notify, naming the lost notify (torture scenarios)', async () => {
+    const scratch = new Scratch();
+    try {
+      for (const [name, scenario, what] of [
+        ['sync-unlock-no-notify', 'torture-mtx', /waits in the futex of torture_mtx@\d+, which is free.*the unlock did not notify it/],
+        ['sync-wakeup-no-kick', 'torture-sleep', /still sleeps on "tttoken\d" .*took it off the channel.*the wakeup did not notify it/],
+      ] as const) {
+        scratch.apply(MUTANTS.find((x) => x.name === name)!);
+        const r = await runRace(scratch, scenario, 'explore', 30);
+        expect(r.failure?.kind, `${name}: ${r.failure?.message}`).to.equal('lost-wakeup');
+        expect(r.failure!.message).to.match(what);
+        scratch.restore();
+      }
+    } finally {
+      scratch.dispose();
+    }
+  });
 });

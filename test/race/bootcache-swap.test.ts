@@ -16,8 +16,8 @@ const SWITCHES: { bug: string; scenario: string; kind: string; message: RegExp; 
   { bug: 'swap-vx-busy-missing', scenario: 'swap-xfer', kind: 'invariant', message: /parent transfer was completed twice/, stress: /parent transfer was completed twice|parent transfer\(s\) completed more than once|bpdone: buffer \d+ already done/ },
   { bug: 'swap-off-stale-slots', scenario: 'swap-off', kind: 'assertion', message: /double free of drum slot|wrong bytes/, stress: /double free of drum slot|wrong bytes|went negative|swap invariants/ },
   // A child left queued: its pager never returns from biowait (explore: nobody can run; stress: the progress watchdog).
-  // Seed 1 finds it in ~35 iterations (seed 3 takes ~355, and each of the ten replays reruns them).
-  { bug: 'swap-busy-flag-race', scenario: 'swap-start', kind: 'hang', message: /hang: .*"swp(in|out)"/, seed: 1 },
+  // Seed 7 finds it in 35 iterations (seed 1 takes 796, and each of the ten replays reruns them).
+  { bug: 'swap-busy-flag-race', scenario: 'swap-start', kind: 'hang', message: /hang: .*"swp(in|out)"/, seed: 7 },
 ];
 
 describe('race: the BootCache and swap switches', function () {
