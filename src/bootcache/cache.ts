@@ -271,11 +271,10 @@ export class BootCache {
   }
   /**
    * Add `n` to this cpu's counter `f` (one of the `p_*` fields): only this cpu writes its line, so
-   * a plain read and no read-modify-write; the store is atomic because STATS sums the lines from
-   * any cpu.
+   * a plain increment (STATS sums the lines racily: the fields are quiet, see defs.ts).
    */
   pcount(f: Field, n: number): void {
-    f.store(this.pc, f.get(this.pc) + n);
+    f.set(this.pc, f.get(this.pc) + n);
   }
   /**
    * ss_strategy_calls++: this cpu's first call since BC_init_cache on the shared counter

@@ -19,7 +19,7 @@
  * are checked against byte ranges, in 64-byte blocks.
  */
 import type { Arena } from '../shm/arena.js';
-import { Point, isAccessPoint } from '../sync/hooks.js';
+import { POINT_NAMES, Point, isAccessPoint } from '../sync/hooks.js';
 import type { RaceScenario } from './scenario.js';
 
 /** One side of a race: the cpu, what it did, and the index of the event in the iteration's log. */
@@ -37,16 +37,6 @@ export interface DataRace {
   first: RaceAccess;
   second: RaceAccess;
 }
-
-const KINDS: Record<number, string> = {
-  [Point.READ]: 'read',
-  [Point.WRITE]: 'write',
-  [Point.ATOMIC_READ]: 'atomic_read',
-  [Point.ATOMIC_WRITE]: 'atomic_write',
-  [Point.ATOMIC_RMW]: 'atomic_rmw',
-  [Point.READ_RANGE]: 'read_range',
-  [Point.WRITE_RANGE]: 'write_range',
-};
 
 interface Epoch {
   cpu: number;
@@ -150,7 +140,7 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
 }
 
 function report(addr: number, range: boolean, a: Epoch, b: Epoch): DataRace {
-  const side = (x: Epoch): RaceAccess => ({ cpu: x.cpu, kind: KINDS[x.point] ?? `point${x.point}`, event: x.event });
+  const side = (x: Epoch): RaceAccess => ({ cpu: x.cpu, kind: POINT_NAMES[x.point] ?? `point${x.point}`, event: x.event });
   return { addr, range, first: side(a), second: side(b) };
 }
 

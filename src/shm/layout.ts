@@ -46,9 +46,10 @@ export class StructLayout<F extends string> {
    */
   readonly internal: boolean;
   /**
-   * 1 for each word of a `quiet` field: a measurement of the host (a service time, say) whose
-   * value depends on wall time. Its accesses are not scheduling points, so an explored schedule
-   * and its replay see the same events whatever the host's speed.
+   * 1 for each word of a `quiet` field: a measurement nothing decides on, either of the host (a
+   * service time, whose value depends on wall time: a schedule and its replay then see the same
+   * events whatever the host's speed) or a statistic summed racily by design (per-cpu counters).
+   * Its accesses are not scheduling points and not seen by the data-race detector.
    */
   readonly quietWords: Uint8Array;
 
