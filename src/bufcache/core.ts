@@ -270,7 +270,7 @@ export class BufCache {
       this.q_tail.set(pcq, bp);
     }
     this.q_len.set(pcq, this.q_len.get(pcq) + 1);
-    this.b_qindex.store(bp, q); // atomic: getnewbuf and bdirty look at it without the spinlock
+    this.b_qindex.set(bp, q);
   }
 
   /** TAILQ_INSERT_AFTER: put `bp` right after `after` on queue `q`. Caller holds the set's spinlock. */
@@ -283,7 +283,7 @@ export class BufCache {
     if (nx === 0) this.q_tail.set(pcq, bp);
     else this.b_qprev.set(nx, bp);
     this.q_len.set(pcq, this.q_len.get(pcq) + 1);
-    this.b_qindex.store(bp, q); // atomic: getnewbuf and bdirty look at it without the spinlock
+    this.b_qindex.set(bp, q);
   }
 
   /** TAILQ_REMOVE of `bp` from queue `q` of set `set`; b_qindex becomes NONE. Caller holds the spinlock. */
@@ -298,7 +298,7 @@ export class BufCache {
     this.b_qnext.set(bp, 0);
     this.b_qprev.set(bp, 0);
     this.q_len.set(pcq, this.q_len.get(pcq) - 1);
-    this.b_qindex.store(bp, BQUEUE_NONE); // atomic: read without the spinlock too
+    this.b_qindex.set(bp, BQUEUE_NONE);
   }
 
   /** First buffer of queue `q` of set `set`. Caller holds the set's spinlock. */

@@ -58,7 +58,7 @@ export function getnewbuf(bc: BufCache, blkflags: number, slptimeo: number, size
         nqindex = BQUEUE_CLEAN;
         nbp = bc.qfirst(nqcpu, BQUEUE_CLEAN);
       }
-      if (bc.b_qindex.load(bp) !== qindex) throw new ContractError(`getnewbuf: inconsistent queue ${qindex} for ${bc.describe(bp)}`);
+      if (bc.b_qindex.get(bp) !== qindex) throw new ContractError(`getnewbuf: inconsistent queue ${qindex} for ${bc.describe(bp)}`);
       if (F.load(bp) & B_DELWRI) throw new ContractError(`getnewbuf: delayed-write ${bc.describe(bp)} found on a free queue`);
       if (bc.b_refs.load(bp)) continue; // unsynchronized test; rechecked under the lock
       if (!bc.BUF_TRYLOCK(bp)) {
@@ -67,7 +67,7 @@ export function getnewbuf(bc: BufCache, blkflags: number, slptimeo: number, size
         restart = 1;
         break;
       }
-      if (bc.b_qindex.load(bp) !== qindex || bc.b_refs.load(bp)) {
+      if (bc.b_qindex.get(bp) !== qindex || bc.b_refs.load(bp)) {
         s.spin_unlock(spin);
         bc.BUF_UNLOCK(bp);
         restart = 2;

@@ -237,7 +237,7 @@ export function bdwrite(bc: BufCache, bp: number): void {
  * B_NOCACHE and B_RELBUF. Entry: buffer locked and on no queue. Never sleeps.
  */
 export function bdirty(bc: BufCache, bp: number): void {
-  if (bc.b_qindex.load(bp) !== BQUEUE_NONE) throw new ContractError(`bdirty: ${bc.describe(bp)} is still on a queue`);
+  if (bc.b_qindex.get(bp) !== BQUEUE_NONE) throw new ContractError(`bdirty: ${bc.describe(bp)} is still on a queue`);
   const F = bc.b_flags;
   F.and(bp, ~(B_NOCACHE | B_RELBUF));
   if ((F.load(bp) & B_DELWRI) === 0) {

@@ -36,8 +36,8 @@ export interface BufMachineSpec {
 
 /**
  * struct buf: the device layer's I/O fields, then the cache's.
- *  b_qindex/b_qnext/b_qprev  protected by the spinlock of bufpcpu[b_qcpu]; b_qindex is also
- *               read without it (getnewbuf's recheck, bdirty's assertion), so it is written atomically.
+ *  b_qindex/b_qnext/b_qprev  protected by the spinlock of bufpcpu[b_qcpu]; b_qindex changes
+ *               only with the buffer lock held too, so a holder of either may read it plainly.
  *  b_qcpu       the queue set the buffer belongs to (fixed by bufinit).
  *  b_refs       atomic: findblk/bqhold references; getnewbuf never reuses a referenced buffer.
  *  b_vp         vnode index + 1 (0: none); b_loffset: byte offset in the file. Written under the

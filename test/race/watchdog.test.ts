@@ -35,7 +35,7 @@ describe('race: the stress watchdog on a loaded host', function () {
   });
 
   it('still catches a harness that blocks forever (swap-busy-flag-race: a pager never returns from biowait)', async () => {
-    const r = await runRace({ scenario: 'swap-start', bug: 'swap-busy-flag-race', mode: 'stress', seed: 2, budgetMs: 60_000 });
+    const r = await runRace({ scenario: 'swap-start', bug: 'swap-busy-flag-race', mode: 'stress', seed: 2, budgetMs: 90_000 });
     expect(r.failure, 'a failure within the budget').to.not.equal(null);
     expect(r.failure!.kind, r.failure!.message).to.equal('hang');
     if (accounted) {

@@ -410,7 +410,7 @@ registerRaceScenario<BcCtx>({
     const skipped: string[] = [];
     for (let i = 0; i < 3; i++) {
       const bp = findblk(bc, 1, i * BS, FINDBLK_TEST);
-      if (bp !== 0 && bc.b_flags.load(bp) & B_DELWRI && !bc.BUF_LOCKINUSE(bp) && bc.b_qindex.load(bp) === BQUEUE_DIRTY) skipped.push(`vnode 1 block ${i} (${bc.describe(bp)})`);
+      if (bp !== 0 && bc.b_flags.load(bp) & B_DELWRI && !bc.BUF_LOCKINUSE(bp) && onQueue(bc, bp, BQUEUE_DIRTY)) skipped.push(`vnode 1 block ${i} (${bc.describe(bp)})`);
     }
     for (const vp of [1, 2]) bc.io.bio_track_wait(VnodeLayout.addrOf(bc.vnode(vp), 'v_track_write'), 0);
     for (let n = 0; n < bc.nbuf; n++) waitUnlocked(c, bc.buf(n));
@@ -524,3 +524,12 @@ registerRaceScenario<BcCtx>({
   invariant: runningbufCycle,
   outcome: (c) => (c.V.load(c.base, 'rc_out') === 1 ? 'the writer took block 1 first' : 'the run took block 1 first'),
 });
+
+/** Is `bp` on queue `q`? Read under its queue set's spinlock (a completion may requeue it meanwhile). */
+function onQueue(bc: BufCache, bp: number, q: number): boolean {
+  const spin = bc.spinOf(bc.b_qcpu.get(bp));
+  bc.sync.spin_lock(spin);
+  const on = bc.b_qindex.get(bp) === q;
+  bc.sync.spin_unlock(spin);
+  return on;
+}
