@@ -265,7 +265,8 @@ export class RaceHook implements Hook, AccessHook {
     else if (state === S_SLEEP) R.store(this.me, 'rs_futex', this.sync.T.load(this.sync.threads.addr(this.sync.cpu), 'td_wchan') === addr ? FUTEX_WAITING : FUTEX_NOTIFIED);
     this.decide();
     this.waitTurn();
-    R.store(this.me, 'rs_futex', FUTEX_NONE);
+    // Out of the futex (only a blocked cpu was in one: every other point skips the store).
+    if (state === S_MTX || state === S_SLEEP) R.store(this.me, 'rs_futex', FUTEX_NONE);
     if (!this.inert) R.store(this.me, 'rs_state', S_RUN);
   }
 
