@@ -311,10 +311,10 @@ export class BootCache {
   }
   /**
    * ce_flags for a holder of the extent lock. Writers without the lock only add CE_ABORTED, and
-   * they do it atomically, so the holder's read is atomic too.
+   * they do it atomically, so the holder's read is a relaxed one (peek: the lock orders the rest).
    */
   ceFlagsLocked(i: number): number {
-    return this.ce_flags.load(this.eaddr[i]);
+    return this.ce_flags.peek(this.eaddr[i]);
   }
   /** This cpu holds extent `i`'s lock (its owner word, which only the holder writes, names this cpu). */
   extentOwned(i: number): boolean {
@@ -327,7 +327,7 @@ export class BootCache {
    * extent poisoned (RACES.md `bc-drain-order`). Throws a ContractError naming the extent.
    */
   assertExtentLive(i: number): void {
-    if (this.ce_flags.load(this.eaddr[i]) === POISON) {
+    if (this.ce_flags.peek(this.eaddr[i]) === POISON) {
       assertLive(this.arena, this.eaddr[i] + BCExtentLayout.off.ce_flags * 4, `BC_cache_extent ${i} (touched by cpu ${this.sync.cpu})`, 1);
     }
   }
@@ -441,9 +441,10 @@ export class BootCache {
    * the extents from being freed under it).
    */
   BC_find_extent(offset: number, length: number, contained: boolean): number {
-    // The reference's second look at CACHEACTIVE (the strategy path tested it after counting
-    // itself). Atomic: other bits of the word change under other locks meanwhile.
-    if (!(this.c_flags.load(this.c) & BC_FLAG_CACHEACTIVE)) return -1;
+    // The reference's second look at CACHEACTIVE (the strategy path tested it atomically after
+    // counting itself, which ordered the extent table before us): a relaxed read, since other
+    // bits of the word change atomically under other locks meanwhile.
+    if (!(this.c_flags.peek(this.c) & BC_FLAG_CACHEACTIVE)) return -1;
     this.sync_extents();
     const n = this.n;
     if (n === 0) return -1;

@@ -16,12 +16,13 @@ import { BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING } from './defs.js';
  */
 export function add_history(bc: BootCache, offset: number, length: number, flags: number): void {
   const c = bc.c;
-  if (!(bc.c_flags.load(c) & BC_FLAG_RECORDING)) return;
+  // Relaxed looks at the flags (peek): the history is ordered by c_hlock, not by this word.
+  if (!(bc.c_flags.peek(c) & BC_FLAG_RECORDING)) return;
   bc.sync.spin_lock(bc.hlock);
   try {
     // HTRUNCATED and RECORDING change only under c_hlock, but other bits of the word change
-    // atomically under other locks: the read is atomic too.
-    const f = bc.c_flags.load(c);
+    // atomically under other locks: a relaxed read.
+    const f = bc.c_flags.peek(c);
     if (f & BC_FLAG_HTRUNCATED || !(f & BC_FLAG_RECORDING)) return;
     const bytes = bc.C.get64(c, 'c_history_bytes') + length;
     if (bytes > (bc.t_mem_mb.get(c) * 1024 * 1024) / 2) return;

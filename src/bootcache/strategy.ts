@@ -104,7 +104,7 @@ function BC_strategy_fill(bc: BootCache, dev: Devices, i: number, bio: number, b
     const bs = bc.bs;
     const base = Math.floor((offset - bc.eoff[i]) / bs);
     if (!bc.BC_blocks_present(i, base, Math.floor(bcount / bs))) return false;
-    if (bc.c_flags.load(bc.c) & BC_FLAG_IOBUSY) bc.s_strategy_duringio.add(bc.st, 1);
+    if (bc.c_flags.peek(bc.c) & BC_FLAG_IOBUSY) bc.s_strategy_duringio.add(bc.st, 1); // a statistic: relaxed
     bc.arena.copyBytes(bc.b_data.get(bp), bc.edata[i] + base * bs, bcount);
     bc.b_resid.set(bp, 0); // published by biodone's atomic completion
     dev.io.biodone(bio);

@@ -11,18 +11,25 @@ export interface RawResult {
   resid: number;
 }
 
-/** Prepare pbuf `bp` for a transfer of `nblk` blocks at block `blk` of `unit`; returns the device-layer bio. */
+/**
+ * Prepare pbuf `bp` for a transfer of `nblk` blocks at block `blk` of `unit`; returns the
+ * device-layer bio. The caller owns the pbuf (getpbuf) and nobody else looks at it until the
+ * strategy call publishes it (the device queue's spinlock, or the caller's own thread for a cache
+ * hit), so its buf words are written plainly.
+ */
 export function setupRaw(dev: Devices, bp: number, unit: number, write: boolean, blk: number, nblk: number, data: number): number {
   const io = dev.io;
   const d = dev.conf[unit];
-  io.B.store(bp, 'b_cmd', write ? BUF_CMD_WRITE : BUF_CMD_READ);
-  io.B.store(bp, 'b_data', data);
-  io.B.store(bp, 'b_bcount', nblk * d.blockSize);
-  io.B.store(bp, 'b_bufsize', nblk * d.blockSize);
-  io.B.store(bp, 'b_resid', nblk * d.blockSize);
-  io.B.store(bp, 'b_error', 0);
-  io.B.store(bp, 'b_flags', 0);
-  io.B.store(bp, 'b_dev', unit);
+  const B = io.B;
+  const bytes = nblk * d.blockSize;
+  B.set(bp, 'b_cmd', write ? BUF_CMD_WRITE : BUF_CMD_READ);
+  B.set(bp, 'b_data', data);
+  B.set(bp, 'b_bcount', bytes);
+  B.set(bp, 'b_bufsize', bytes);
+  B.set(bp, 'b_resid', bytes);
+  B.set(bp, 'b_error', 0);
+  B.set(bp, 'b_flags', 0);
+  B.set(bp, 'b_dev', unit);
   const bio2 = io.push_bio(b_bio1(bp));
   io.set_offset(bio2, blk * d.blockSize);
   return bio2;

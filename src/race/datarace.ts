@@ -14,8 +14,9 @@
  *  - wakeup → a sleeper on the same channel waking up (`tsleep` returning after a `wakeup`);
  *  - atomic write or read-modify-write → a later atomic access of the same word (kiolab's atomics
  *    are sequentially consistent: `biodone`'s CAS on the bio flags → `biowait`'s load is one).
+ *    A peek (a relaxed read, READ_ONCE) acquires nothing.
  * Conflicts: two accesses of the same word by different cpus, at least one a write and at least
- * one plain (two atomics never race), neither ordered before the other. Byte ranges (page data)
+ * one plain (two atomics never race; a peek counts as atomic here), neither ordered before the other. Byte ranges (page data)
  * are checked against byte ranges, in 64-byte blocks.
  */
 import type { Arena } from '../shm/arena.js';
@@ -101,7 +102,8 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
     }
     if (!isAccessPoint(point)) continue;
     const range = point === Point.READ_RANGE || point === Point.WRITE_RANGE;
-    const atomic = point === Point.ATOMIC_READ || point === Point.ATOMIC_WRITE || point === Point.ATOMIC_RMW;
+    const peek = point === Point.PEEK;
+    const atomic = peek || point === Point.ATOMIC_READ || point === Point.ATOMIC_WRITE || point === Point.ATOMIC_RMW;
     const write = point === Point.WRITE || point === Point.ATOMIC_WRITE || point === Point.ATOMIC_RMW || point === Point.WRITE_RANGE;
     const bytes = Math.max(4, name);
     const keys: number[] = [];
@@ -109,7 +111,7 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
     else for (let a = addr & ~3; a < addr + bytes; a += 4) keys.push(a);
     const shadowOf = range ? blocks : words;
     // An atomic read (or the read half of a read-modify-write) acquires what earlier atomic writes released.
-    if (atomic && point !== Point.ATOMIC_WRITE) for (const k of keys) join(C, atomics.get(k));
+    if (atomic && !peek && point !== Point.ATOMIC_WRITE) for (const k of keys) join(C, atomics.get(k));
     const me: Epoch = { cpu, clk: C[cpu], atomic, event: e, point };
     for (const k of keys) {
       let s = shadowOf.get(k);
@@ -127,7 +129,7 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
       }
     }
     // An atomic write (or the write half of a read-modify-write) releases to later atomic readers.
-    if (atomic && point !== Point.ATOMIC_READ) {
+    if (atomic && !peek && point !== Point.ATOMIC_READ) {
       for (const k of keys) {
         let v = atomics.get(k);
         if (!v) atomics.set(k, (v = new Int32Array(ncpu)));

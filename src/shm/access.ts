@@ -25,6 +25,13 @@ export const ACC_RMW = 5;
 export const ACC_RANGE_READ = 6;
 /** A plain write of a byte range (page data). */
 export const ACC_RANGE_WRITE = 7;
+/**
+ * A relaxed read (the kernel's READ_ONCE, `Field.peek`): a plain load on the host of a word that
+ * others write atomically, for a look that needs no ordering (a statistic's condition, a second
+ * look at a flag already read atomically, a holder's read of flags that others only add to). Not
+ * a data race with the atomic writes; unlike an atomic read it orders nothing after it.
+ */
+export const ACC_PEEK = 8;
 
 export const ACCESS_NAMES: Record<number, string> = {
   [ACC_READ]: 'read',
@@ -34,6 +41,7 @@ export const ACCESS_NAMES: Record<number, string> = {
   [ACC_RMW]: 'atomic_rmw',
   [ACC_RANGE_READ]: 'read_range',
   [ACC_RANGE_WRITE]: 'write_range',
+  [ACC_PEEK]: 'peek',
 };
 
 export interface AccessHook {

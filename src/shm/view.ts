@@ -3,7 +3,7 @@
  * field name; the word arithmetic happens here. Atomic methods are sequentially consistent
  * (`Atomics.*`); `get`/`set` are plain accesses for fields protected by a lock the caller holds.
  */
-import { ACC_ATOMIC_READ, ACC_ATOMIC_WRITE, ACC_READ, ACC_RMW, ACC_WRITE, accessHook } from './access.js';
+import { ACC_ATOMIC_READ, ACC_ATOMIC_WRITE, ACC_PEEK, ACC_READ, ACC_RMW, ACC_WRITE, accessHook } from './access.js';
 import type { StructLayout } from './layout.js';
 
 type WaitResult = 'ok' | 'not-equal' | 'timed-out';
@@ -43,6 +43,13 @@ export class StructView<F extends string> {
 
   load(addr: number, f: F): number {
     return Atomics.load(this.i32, (addr >>> 2) + this.off[f]);
+  }
+  /**
+   * Relaxed read (READ_ONCE) of a word others write atomically: a plain load, for a look that
+   * orders nothing after it (see access.ts ACC_PEEK). Never in a wait loop: the compiler may hoist it.
+   */
+  peek(addr: number, f: F): number {
+    return this.i32[(addr >>> 2) + this.off[f]];
   }
   store(addr: number, f: F, v: number): void {
     Atomics.store(this.i32, (addr >>> 2) + this.off[f], v);
@@ -143,6 +150,10 @@ export class Field {
   load(addr: number): number {
     return Atomics.load(this.i32, (addr >>> 2) + this.w);
   }
+  /** Relaxed read (READ_ONCE; see `StructView.peek`): a plain load that orders nothing after it. */
+  peek(addr: number): number {
+    return this.i32[(addr >>> 2) + this.w];
+  }
   store(addr: number, v: number): void {
     Atomics.store(this.i32, (addr >>> 2) + this.w, v);
   }
@@ -221,6 +232,10 @@ export class HookedStructView<F extends string> extends StructView<F> {
   override load(addr: number, f: F): number {
     this.at(ACC_ATOMIC_READ, addr, f);
     return super.load(addr, f);
+  }
+  override peek(addr: number, f: F): number {
+    this.at(ACC_PEEK, addr, f);
+    return super.peek(addr, f);
   }
   override store(addr: number, f: F, v: number): void {
     this.at(ACC_ATOMIC_WRITE, addr, f);
@@ -317,6 +332,10 @@ export class HookedField extends Field {
   override load(addr: number): number {
     this.at(ACC_ATOMIC_READ, addr);
     return super.load(addr);
+  }
+  override peek(addr: number): number {
+    this.at(ACC_PEEK, addr);
+    return super.peek(addr);
   }
   override store(addr: number, v: number): void {
     this.at(ACC_ATOMIC_WRITE, addr);

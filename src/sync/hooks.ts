@@ -27,9 +27,10 @@ export const enum Point {
   ATOMIC_RMW,
   READ_RANGE,
   WRITE_RANGE,
+  PEEK,
 }
 
-/** The point of an access kind (src/shm/access.ts ACC_READ = 1 ... ACC_RANGE_WRITE = 7). */
+/** The point of an access kind (src/shm/access.ts ACC_READ = 1 ... ACC_PEEK = 8). */
 export function accessPoint(kind: number): Point {
   return Point.USER + kind;
 }
@@ -60,6 +61,7 @@ export const POINT_NAMES: Record<number, string> = {
   [Point.ATOMIC_RMW]: 'atomic_rmw',
   [Point.READ_RANGE]: 'read_range',
   [Point.WRITE_RANGE]: 'write_range',
+  [Point.PEEK]: 'peek',
 };
 
 export interface Hook {

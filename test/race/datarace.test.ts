@@ -66,6 +66,14 @@ describe('race: the data-race detector', () => {
     expect(findDataRace([ev(0, Point.ATOMIC_WRITE, X), ev(1, Point.READ, X)], 2)?.first.kind).to.equal('atomic_write');
   });
 
+  it('a peek (relaxed read) does not race with atomic writes, races with a plain write, and orders nothing after it', () => {
+    expect(findDataRace([ev(0, Point.ATOMIC_RMW, F), ev(1, Point.PEEK, F)], 2)).to.equal(null);
+    expect(findDataRace([ev(0, Point.WRITE, F), ev(1, Point.PEEK, F)], 2)?.second.kind).to.equal('peek');
+    // Message passing through a peek is no message passing: the data read after it races.
+    const relaxed = [ev(0, Point.WRITE, X), ev(0, Point.ATOMIC_WRITE, F), ev(1, Point.PEEK, F), ev(1, Point.READ, X)];
+    expect(findDataRace(relaxed, 2)?.addr).to.equal(X);
+  });
+
   it('happens-before is transitive across three cpus', () => {
     const log = [ev(0, Point.WRITE, X), ev(0, Point.MTX_UNLOCK, LK), ev(1, Point.MTX_LOCKED, LK), ev(1, Point.WAKEUP, CH), ev(2, Point.SLEEP_WOKE, CH), ev(2, Point.WRITE, X)];
     expect(findDataRace(log, 3)).to.equal(null);
