@@ -15,6 +15,12 @@
  *               coordinator clears rc_phase, then waits for it to be 0: Dekker's handshake).
  *  rs_*         a cpu's own record: written by its owner (state also by nobody else), read by the
  *               cpu holding the turn when it schedules.
+ *  rc_seq       atomic; stress with --detect race: the iteration's tag (high bits) and the next
+ *               slot of race.slog (low SEQ_BITS bits). Every cpu takes its slot by one atomic add
+ *               at the moment that orders the event (stressLog), so the slots are a total order
+ *               that happens-before respects.
+ *  rc_cap*      stress with --detect race: the two accesses whose code sites are wanted (armed by
+ *               the coordinator after it found a data race; each cpu captures its own).
  */
 import type { Arena } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
@@ -55,7 +61,7 @@ export interface RaceSpec {
   idleLimit?: number;
   /** Check the lock order (default true). */
   lockOrder?: boolean;
-  /** Explore/replay: run the happens-before data-race detector over every iteration (datarace.ts). */
+  /** Run the happens-before data-race detector over every iteration (datarace.ts), in any mode but check. */
   detectRaces?: boolean;
   /** Bounded: explore every schedule with at most this many preemptions (default 2). */
   preemptions?: number;
@@ -64,6 +70,12 @@ export interface RaceSpec {
    * the hook records where each was made (sites.ts), read back with `RaceCtl.site`.
    */
   captureSites?: { iteration: number; events: number[] };
+  /**
+   * Stress: from the start, take the code site of each cpu's first access `point` to `addr` for
+   * these [cpu, point, addr] (at most two), read back with `RaceCtl.site`: how a stress run names
+   * the sides of a data race that another detector's failure ended.
+   */
+  captureTargets?: [number, number, number][];
   /** Stress: per-point probabilities of spinning, yielding, sleeping; the longest sleep in µs. */
   stress?: { spin?: number; yield?: number; sleep?: number; maxSleepUs?: number };
 }
@@ -79,6 +91,11 @@ export const LOR_CLASSES = 64;
 export const FAIL_BYTES = 16384;
 /** Bytes kept of one captured code site (captureSites). */
 export const SITE_BYTES = 2048;
+/** Stress event log: the low bits of rc_seq number the slot, the high bits tag the iteration. */
+export const SEQ_BITS = 17;
+const SEQ_MASK = (1 << SEQ_BITS) - 1;
+/** Bytes of one slot of race.slog: [stamp, cpu, point, addr, name] (stamp = rc_seq value + 1, written last). */
+const SLOT = 32;
 
 /** rs_state */
 export const S_OUT = 0; // not in the current iteration (or between iterations)
@@ -124,6 +141,15 @@ export const RaceCtlLayout = defineStruct(
     rc_bdone: 'i32',
     /** Bounded: an iteration had more branching decisions than MAX_DECISIONS (the enumeration is not complete). */
     rc_btrunc: 'i32',
+    rc_seq: { line: 'i32' },
+    /** 1 while the code sites of two accesses are wanted: [cpu, point, addr] of each. */
+    rc_cap: { line: 'i32' },
+    rc_cap_cpu0: 'i32',
+    rc_cap_point0: 'i32',
+    rc_cap_addr0: 'i32',
+    rc_cap_cpu1: 'i32',
+    rc_cap_point1: 'i32',
+    rc_cap_addr1: 'i32',
   },
   { align: 64, internal: true },
 );
@@ -166,7 +192,9 @@ registerPlanner('race', (plan, spec) => {
   plan.bytes('race.log', 4 * 4 * MAX_EVENTS, 64);
   plan.bytes('race.lor', 4 * 3 * LOR_CLASSES * LOR_CLASSES, 64);
   plan.bytes('race.fail', FAIL_BYTES, 64);
-  if (spec.race.captureSites) plan.bytes('race.sites', SITE_BYTES * spec.race.captureSites.events.length, 64);
+  const stressRaces = spec.race.mode === 'stress' && spec.race.detectRaces === true;
+  if (spec.race.captureSites || stressRaces || spec.race.captureTargets) plan.bytes('race.sites', SITE_BYTES * (spec.race.captureSites?.events.length ?? 2), 64);
+  if (stressRaces) plan.bytes('race.slog', SLOT * MAX_EVENTS, 64);
   if (spec.race.mode === 'bounded') {
     // The choice vector of the next schedule, and [candidates, running cpu could go on, choice] per decision.
     plan.bytes('race.bvec', 4 * MAX_DECISIONS, 64);
@@ -178,6 +206,7 @@ registerInitializer('race', (arena, _sync, spec) => {
   if (!spec.race) return;
   const c = new RaceCtl(arena);
   c.C.store(c.ctl, 'rc_turn', NOBODY);
+  if (spec.race.captureTargets?.length) c.armCapture(spec.race.captureTargets);
 });
 
 const enc = new TextEncoder();
@@ -202,6 +231,10 @@ export class RaceCtl {
   /** Bounded mode: the choice vector and the decision record (byte addresses; 0 in other modes). */
   readonly bvec: number;
   readonly bdec: number;
+  /** Stress with --detect race: the event log (byte address; 0 otherwise) and the capture word. */
+  readonly slog: number;
+  readonly cap: Field;
+  private readonly seq: Field;
   private readonly fail: number;
 
   constructor(readonly arena: Arena) {
@@ -221,6 +254,9 @@ export class RaceCtl {
     this.fail = arena.region('race.fail').offset;
     this.bvec = arena.hasRegion('race.bvec') ? arena.region('race.bvec').offset : 0;
     this.bdec = arena.hasRegion('race.bdec') ? arena.region('race.bdec').offset : 0;
+    this.slog = arena.hasRegion('race.slog') ? arena.region('race.slog').offset : 0;
+    this.cap = this.C.field('rc_cap');
+    this.seq = this.C.field('rc_seq');
   }
 
   cpu(c: number): number {
@@ -285,8 +321,13 @@ export class RaceCtl {
   putSite(j: number, text: string): void {
     const at = this.arena.region('race.sites').offset + j * SITE_BYTES;
     const bytes = enc.encode(text).subarray(0, SITE_BYTES - 4);
-    this.W.store(at, bytes.length);
     this.arena.labWriteBytes(at + 4, bytes);
+    this.W.store(at, bytes.length); // last: a reader that sees the length sees the text
+  }
+
+  /** A code site was recorded for captured event `j`. */
+  siteTaken(j: number): boolean {
+    return this.W.load(this.arena.region('race.sites').offset + j * SITE_BYTES) > 0;
   }
 
   /** The code site recorded for captured event `j`, or null (main thread, after the run). */
@@ -316,6 +357,88 @@ export class RaceCtl {
       out.push([this.W.load(a), this.W.load(a + 4), this.W.load(a + 8), this.W.load(a + 12)]);
     }
     return out;
+  }
+
+  // ------------------------------------------------- stress: the event log of --detect race
+
+  /** Coordinator, before iteration `iter` starts (stress): an empty log tagged for that iteration. */
+  startStressLog(iter: number): void {
+    this.seq.store(this.ctl, ((iter + 1) & 0x3fff) << SEQ_BITS);
+  }
+
+  /**
+   * Append an event to the stress log. The slot is taken by one atomic add at the moment of the
+   * call, so the caller places the call where it orders the event: before a release (an unlock,
+   * a wakeup, an atomic write) and after an acquire (a lock taken, a wakeup returned, an atomic
+   * read made). The stamp is written last, so a reader can tell a slot written for this iteration.
+   */
+  stressLog(cpu: number, point: number, addr: number, name: number): void {
+    if ((this.seq.load(this.ctl) & SEQ_MASK) >= MAX_EVENTS) return;
+    const v = this.seq.add(this.ctl, 1);
+    const idx = v & SEQ_MASK;
+    if (idx >= MAX_EVENTS) return;
+    const a = this.slog + SLOT * idx;
+    const W = this.W;
+    W.store(a, 0);
+    W.store(a + 4, cpu);
+    W.store(a + 8, point);
+    W.store(a + 12, addr);
+    W.store(a + 16, name);
+    W.store(a, v + 1);
+  }
+
+  /**
+   * The stress log of the current iteration as [cpu, point, addr, name], in slot order. Cpus that
+   * are still running (daemons) may be writing the last slots: each is waited for up to `waitMs`
+   * in all, and the log ends before the first slot not written by then (a prefix of a total
+   * order is still one). The main thread, which may not wait, passes 0.
+   */
+  stressEvents(waitMs = 50): [number, number, number, number][] {
+    const v0 = this.seq.load(this.ctl);
+    const tag = v0 & ~SEQ_MASK;
+    const n = Math.min(v0 & SEQ_MASK, MAX_EVENTS);
+    const W = this.W;
+    const out: [number, number, number, number][] = [];
+    const deadline = performance.now() + waitMs;
+    for (let e = 0; e < n; e++) {
+      const a = this.slog + SLOT * e;
+      const want = (tag | e) + 1;
+      for (;;) {
+        if (W.load(a) === want) {
+          const ev: [number, number, number, number] = [W.load(a + 4), W.load(a + 8), W.load(a + 12), W.load(a + 16)];
+          if (W.load(a) === want) {
+            out.push(ev);
+            break;
+          }
+        }
+        if (waitMs <= 0 || performance.now() > deadline) return out;
+        W.wait(a, W.load(a), 1);
+      }
+    }
+    return out;
+  }
+
+  /** Coordinator: ask every cpu for the code site of its next access `point` to `addr` (two of them). */
+  armCapture(targets: readonly [number, number, number][]): void {
+    const C = this.C;
+    const f = [
+      ['rc_cap_cpu0', 'rc_cap_point0', 'rc_cap_addr0'],
+      ['rc_cap_cpu1', 'rc_cap_point1', 'rc_cap_addr1'],
+    ] as const;
+    targets.forEach(([cpu, point, addr], j) => {
+      C.store(this.ctl, f[j][0], cpu);
+      C.store(this.ctl, f[j][1], point);
+      C.store(this.ctl, f[j][2], addr);
+    });
+    this.cap.store(this.ctl, 1);
+  }
+
+  /** Which armed capture (0 or 1) this access is, or -1 (its site already taken, or no match). */
+  captureSlot(cpu: number, point: number, addr: number): number {
+    const C = this.C;
+    if (C.load(this.ctl, 'rc_cap_addr0') === addr && C.load(this.ctl, 'rc_cap_cpu0') === cpu && C.load(this.ctl, 'rc_cap_point0') === point && !this.siteTaken(0)) return 0;
+    if (C.load(this.ctl, 'rc_cap_addr1') === addr && C.load(this.ctl, 'rc_cap_cpu1') === cpu && C.load(this.ctl, 'rc_cap_point1') === point && !this.siteTaken(1)) return 1;
+    return -1;
   }
 
   /** Simple sense-reversing barrier of `n` harness cpus (outside the scheduler). Throws RaceAbort on abort. */

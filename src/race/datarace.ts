@@ -3,7 +3,8 @@
  * FastTrack (Flanagan and Freund, 2009) with full vector clocks.
  *
  * In explore and replay one cpu runs at a time and every point it passes is appended to the
- * iteration's log in the order it happened: every shared access of an instrumented view (plain
+ * iteration's log in the order it happened (in stress, where cpus run at once, each takes its
+ * slot by an atomic add placed so that the log order respects happens-before: RaceHook.stressLog): every shared access of an instrumented view (plain
  * or atomic, a word or a byte range) and every lock, unlock, sleep and wakeup. Replaying that log
  * through vector clocks gives the happens-before order the program's synchronization guarantees
  * whatever the schedule, and two conflicting accesses that it leaves unordered are a data race,
@@ -98,6 +99,10 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
         continue;
       case Point.SLEEP_WOKE:
         join(C, chans.get(addr));
+        continue;
+      case Point.ACQUIRE:
+        // Stress: the acquire half of a read-modify-write, logged after it (see RaceHook.stressLog).
+        for (let a = addr & ~3; a < addr + Math.max(4, name); a += 4) join(C, atomics.get(a));
         continue;
     }
     if (!isAccessPoint(point)) continue;

@@ -76,19 +76,33 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
   const outcomes: Record<string, number> = {};
   const sleeps = (c: number) => k.sync.T.load(k.sync.threads.addr(c), 'td_nsleeps');
   let before: number[] = [];
+  // A run that only captures code sites for an earlier one (captureTargets) detects nothing itself.
+  const detectRaces = k.spec.race?.detectRaces === true && k.spec.race.captureTargets === undefined;
+  /** Stress: a data race found, its code sites being captured (RaceHook.capture) before it is reported. */
+  let capturing: { failure: Record<string, unknown>; until: number; iters: number } | null = null;
   try {
-    const c = sc.attach(k);
-    ctl.barrier(a.nharness, stop); // every part attached (free-running) before the daemons settle
+    // The parts attach one at a time (each interns its names and binds its state under the sync
+    // layer's own locks): only the iterations run them at once, so a broken primitive shows there,
+    // where the detectors look, not in the set-up.
+    let c!: ReturnType<typeof sc.attach>;
+    for (let p = 0; p < a.nharness; p++) {
+      if (p === a.index) c = sc.attach(k);
+      ctl.barrier(a.nharness, stop);
+    }
     if (coord && serial) settle(ctl, a.ndaemons, stop);
     for (;;) {
       ctl.barrier(a.nharness, stop);
       if (coord) {
-        const go = iter < a.iterations && performance.now() - t0 < a.budgetMs && !ctl.aborted && C.load(ctl.ctl, 'rc_bdone') === 0;
+        const sitesIn = k.spec.race?.captureTargets !== undefined && ctl.siteTaken(0) && ctl.siteTaken(1);
+        const go = (capturing !== null || (iter < a.iterations && performance.now() - t0 < a.budgetMs && !sitesIn)) && !ctl.aborted && C.load(ctl.ctl, 'rc_bdone') === 0;
         if (go) {
           sc.reset?.(c, iter);
           before = Array.from({ length: a.nharness }, (_, h) => sleeps(h));
           if (serial) begin(ctl, k, a, iter, stop);
-          else C.store(ctl.ctl, 'rc_iter', iter);
+          else {
+            C.store(ctl.ctl, 'rc_iter', iter);
+            if (k.spec.race?.detectRaces) ctl.startStressLog(iter);
+          }
         }
         C.store(ctl.ctl, 'rc_go', go ? 1 : 0);
         if (go && !serial) C.store(ctl.ctl, 'rc_phase', 1);
@@ -102,12 +116,31 @@ export function runHarness(k: Kernel, a: HarnessArgs): HarnessResult {
       ctl.barrier(a.nharness, stop);
       if (coord) {
         if (!serial) pauseChecker(ctl, stop); // check() and reset() see the machine without the checker's locks
-        if (serial && k.spec.race?.detectRaces) {
-          const race = withoutAccessHook(() => findDataRace(ctl.events(), ctl.ncpu));
+        if (capturing !== null) {
+          // Stress: report the data race once both code sites are in, or after a few iterations.
+          capturing.iters++;
+          if ((ctl.siteTaken(0) && ctl.siteTaken(1)) || capturing.iters >= 50 || performance.now() > capturing.until) {
+            ctl.recordFailure(withSites(ctl, capturing.failure));
+            return { iterations: iter + 1, aborted: true };
+          }
+          iter++;
+          continue;
+        }
+        if (detectRaces) {
+          const events = serial ? ctl.events() : ctl.stressEvents();
+          const race = withoutAccessHook(() => findDataRace(events, ctl.ncpu));
           if (race) {
             const snap = snapshot(k.sync);
-            ctl.recordFailure({ ...describeRace(k.arena, sc, race, iter), cpus: [race.first.cpu, race.second.cpu], detectedBy: k.cpu, iteration: iter, sleepers: snap.sleepers, held: snap.held });
-            return { iterations: iter + 1, aborted: true };
+            const failure = { ...describeRace(k.arena, sc, race, iter), cpus: [race.first.cpu, race.second.cpu], detectedBy: k.cpu, iteration: iter, sleepers: snap.sleepers, held: snap.held };
+            if (serial) {
+              ctl.recordFailure(failure);
+              return { iterations: iter + 1, aborted: true };
+            }
+            const target = (e: number): [number, number, number] => [events[e][0], events[e][1], events[e][2]];
+            ctl.armCapture([target(race.first.event), target(race.second.event)]);
+            capturing = { failure, until: performance.now() + 5000, iters: 0 };
+            iter++;
+            continue;
           }
         }
         const bad = sc.check?.(c, iter) ?? null;
@@ -160,6 +193,21 @@ function nextSchedule(ctl: RaceCtl, bound: number): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * A stress data race with the code sites captured (race.first.site, race.second.site, and in the
+ * message), or as it was when a side was not met again.
+ */
+function withSites(ctl: RaceCtl, failure: Record<string, unknown>): Record<string, unknown> {
+  const race = failure.race as { first: { site?: string }; second: { site?: string } };
+  const a = ctl.site(0);
+  const b = ctl.site(1);
+  if (a) race.first.site = a;
+  if (b) race.second.site = b;
+  if (!a && !b) return failure;
+  const note = '(stress cannot replay the iteration: each site is where that cpu next made the same access to the same word)';
+  return { ...failure, message: `${failure.message}\n  first:  ${a ?? 'not met again'}\n  second: ${b ?? 'not met again'}\n  ${note}` };
 }
 
 /** Let the daemons run until they block, so every iteration starts from the same state. */

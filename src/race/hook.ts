@@ -3,7 +3,8 @@
  *
  *  - `check`   records the last events of each cpu and the lock order; perturbs nothing.
  *  - `stress`  as check, and at every point the cpu, from its own seeded generator, may spin,
- *              yield or sleep a short random time.
+ *              yield or sleep a short random time. With --detect race, every point is also
+ *              appended to the stress log at a moment that orders it (stressLog).
  *  - `explore` exactly one cpu runs between points. A cpu at a point publishes that it waits
  *              (rs_state) and waits for the turn word (Atomics.wait); the cpu holding the turn
  *              chooses the next one (uniform random or PCT), deterministic given the seed. A cpu
@@ -60,6 +61,14 @@ export class RaceHook implements Hook, AccessHook {
   private readonly replayIter: number;
   private cpCache = { iter: -1, seed: 0, points: [] as number[] };
   private readonly lk_word;
+  /** Stress with --detect race: log every point (stressLog). */
+  private readonly stressRaces: boolean;
+  /** Stress: code sites are wanted from the start (RaceSpec.captureTargets). */
+  private readonly stressCapture: boolean;
+  /** Stress log: an acquire this cpu made at its last point, logged at its next one (or at leave). */
+  private pendPoint = 0;
+  private pendAddr = -1;
+  private pendBytes = 0;
 
   constructor(
     readonly spec: RaceSpec,
@@ -78,6 +87,8 @@ export class RaceHook implements Hook, AccessHook {
     this.rng = mix32(spec.seed, 0x51ed + sync.cpu) || 1;
     this.replayIter = replayIter;
     this.lk_word = sync.L.field('lk_word');
+    this.stressRaces = spec.mode === 'stress' && spec.detectRaces === true;
+    this.stressCapture = spec.mode === 'stress' && (spec.captureTargets?.length ?? 0) > 0;
     if (spec.mode === 'replay') {
       const s = spec.schedule ?? [];
       this.replay = new Map();
@@ -144,6 +155,8 @@ export class RaceHook implements Hook, AccessHook {
       if (i >= 0) this.held.splice(i, 1);
     }
     if (this.mode === 'stress') {
+      if (this.stressRaces) this.stressLog(cpu, point, addr, name);
+      else if (this.stressCapture && ctl.cap.load(ctl.ctl) !== 0) this.capture(cpu, point, addr);
       // Accesses are many more points than the primitives: perturb them at an eighth of the rate.
       if (point > Point.USER && this.next() >= 0.125) return;
       return this.perturb();
@@ -204,6 +217,52 @@ export class RaceHook implements Hook, AccessHook {
   }
 
   // ------------------------------------------------------------------ stress
+
+  /**
+   * Stress with --detect race: append this point to the iteration's log (RaceCtl.stressLog), in
+   * an order happens-before respects although the cpus run at once. A point is reached before
+   * its operation: that is the right moment for everything that releases or is plain (an
+   * unlock, a wakeup, a write, an atomic store), and the hook's LOCKED and WOKE points already
+   * come after theirs. An atomic read acquires only once it is made, so it is logged at this
+   * cpu's next point; a read-modify-write is logged now (its release) and its acquire half
+   * (ACQUIRE) at the next point. Nothing this cpu does in between is a shared access.
+   */
+  private stressLog(cpu: number, point: Point, addr: number, name: number): void {
+    const ctl = this.ctl;
+    if (this.pendAddr >= 0) {
+      ctl.stressLog(cpu, this.pendPoint, this.pendAddr, this.pendBytes);
+      this.pendAddr = -1;
+    }
+    if (ctl.cap.load(ctl.ctl) !== 0) this.capture(cpu, point, addr);
+    if (point === Point.ATOMIC_READ) {
+      this.pendPoint = point;
+      this.pendAddr = addr;
+      this.pendBytes = name;
+      return;
+    }
+    ctl.stressLog(cpu, point, addr, name);
+    if (point === Point.ATOMIC_RMW) {
+      this.pendPoint = Point.ACQUIRE;
+      this.pendAddr = addr;
+      this.pendBytes = name;
+    }
+  }
+
+  /** The acquire this cpu still owes the stress log (its last point's), logged now. */
+  private flushStressLog(): void {
+    if (this.pendAddr < 0) return;
+    this.ctl.stressLog(this.sync.cpu, this.pendPoint, this.pendAddr, this.pendBytes);
+    this.pendAddr = -1;
+  }
+
+  /**
+   * A data race was found in stress, which cannot replay the iteration: the code site of each
+   * side is taken at that cpu's next access of the same kind to the same word.
+   */
+  private capture(cpu: number, point: Point, addr: number): void {
+    const j = this.ctl.captureSlot(cpu, point, addr);
+    if (j >= 0) this.ctl.putSite(j, codeSite());
+  }
 
   private next(): number {
     let x = this.rng;
@@ -279,6 +338,7 @@ export class RaceHook implements Hook, AccessHook {
 
   /** This harness cpu is done with the iteration: it leaves the schedule and hands the turn on. */
   leave(): void {
+    if (this.stressRaces) this.flushStressLog();
     if (!isSerial(this.mode)) return;
     if (this.inert || this.ctl.aborted) return;
     const R = this.ctl.R;

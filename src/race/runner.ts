@@ -47,12 +47,14 @@ export interface RaceOptions {
   checker?: boolean;
   /** User modules the scenario comes from (absolute paths), recorded in the replay file. */
   modules?: string[];
-  /** Extra detectors: 'race', the happens-before data-race detector (explore and replay). */
+  /** Extra detectors: 'race', the happens-before data-race detector (explore, bounded, replay and stress). */
   detect?: 'race'[];
   /** Bounded: the preemption bound (default 2). */
   preemptions?: number;
   /** A replay that records the code site of these events of the failing iteration (see sites.ts). */
   captureSites?: number[];
+  /** Stress: record the code site of each cpu's first access [cpu, point, addr] of these (RaceSpec.captureTargets). */
+  captureTargets?: [number, number, number][];
 }
 
 export interface WorkerReport {
@@ -181,6 +183,7 @@ export function specFor(o: RaceOptions): MachineSpec {
       ...(o.detect?.includes('race') ? { detectRaces: true } : {}),
       ...(o.mode === 'bounded' ? { preemptions: o.preemptions ?? 2 } : {}),
       ...(o.captureSites?.length ? { captureSites: { iteration: o.mode === 'replay' ? o.replayIter! : (o.iterations ?? 1) - 1, events: o.captureSites } } : {}),
+      ...(o.captureTargets?.length ? { captureTargets: o.captureTargets } : {}),
     },
   };
 }
@@ -210,9 +213,7 @@ export async function runRace(o: RaceOptions): Promise<RaceResult> {
 async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
   const sc = raceScenario(o.scenario);
   if (o.mode === 'replay' && (o.schedule === undefined || o.replayIter === undefined)) throw new RangeError('race: replay needs a schedule and its iteration');
-  if (o.detect?.includes('race') && o.mode === 'stress') {
-    throw new RangeError('race: --detect race needs a serialized schedule (--mode explore or bounded); in stress the order of the log is not the order of the accesses');
-  }
+  if (o.detect?.includes('race') && o.mode === 'check') throw new RangeError('race: --detect race needs a race mode (explore, bounded, replay or stress), not check');
   const spec = specFor(o);
   const budgetMs = o.budgetMs ?? 10_000;
   const m = new Machine(spec);
@@ -268,20 +269,27 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
   const depth = spec.race!.depth!;
   let failure: RaceFailure | null = null;
   let replay: ReplayFile | null = null;
+  /** Stress: the accesses of a data race named behind another failure, whose code sites are wanted. */
+  let stressTargets: [number, number, number][] | null = null;
   if (raw) {
     const labels = cpuLabels(sc.name, withChecker);
     const relabel = <T extends { cpu: number; role: string }>(x: T): T => ({ ...x, role: labels[x.cpu] ?? x.role });
     failure = { ...(raw as object), workers: workers(m, ctl, labels) } as RaceFailure;
     failure.sleepers = (failure.sleepers ?? []).map(relabel);
     failure.message = failure.message.replace(/cpu (\d+) \(race:(harness|daemon)\)/g, (all, c: string) => `cpu ${c} (${labels[Number(c)] ?? 'race'})`);
-    if (isSerial(o.mode) && o.detect?.includes('race') && failure.kind !== 'data-race') {
+    if (o.detect?.includes('race') && failure.kind !== 'data-race') {
       // Another detector stopped the iteration first: a data race in what ran of it is often the
       // cause, so the report names it too.
-      const race = findDataRace(ctl.events(), spec.ncpu);
+      const events = isSerial(o.mode) ? ctl.events() : ctl.stressEvents(0);
+      const race = findDataRace(events, spec.ncpu);
       if (race) {
         const d = describeRace(m.arena, sc, race, failure.iteration);
         failure.race = d.race;
         failure.message = `${failure.message}\n  and the iteration had a ${d.message}`;
+        if (o.mode === 'stress') {
+          const at = (e: number): [number, number, number] => [events[e][0], events[e][1], events[e][2]];
+          stressTargets = [at(race.first.event), at(race.second.event)];
+        }
       }
     }
     if (isSerial(o.mode)) {
@@ -289,8 +297,9 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
       replay = { kiolab: 'race-replay', version: 1, scenario: sc.name, bug: o.bug, seed, policy, depth, iteration: failure.iteration, kind: failure.kind, message: failure.message, schedule: ctl.switches(), preemptions: ctl.C.load(ctl.ctl, 'rc_npreempt'), events, ...(o.modules?.length ? { modules: o.modules } : {}), ...(o.detect?.length ? { detect: o.detect } : {}), ...(o.mode === 'bounded' ? { mode: 'bounded' as const, bound: o.preemptions ?? 2 } : {}) };
     }
   }
-  const sites = o.captureSites?.map((_, j) => ctl.site(j));
+  const sites = o.captureSites?.map((_, j) => ctl.site(j)) ?? (o.captureTargets ? o.captureTargets.map((_, j) => ctl.site(j)) : undefined);
   if (failure && replay && failure.race && !o.captureSites) await nameSites(o, failure, replay);
+  if (failure && stressTargets && !o.captureTargets) await nameSitesStress(o, failure, stressTargets);
   const done = ctl.C.load(ctl.ctl, 'rc_iters_done') + (failure ? 1 : 0);
   return {
     scenario: sc.name,
@@ -321,6 +330,24 @@ async function runRaceOnce(o: RaceOptions): Promise<RaceResult> {
     ...(checker && (checker as { samples?: number }).samples !== undefined ? { checker } : {}),
     ...(sites ? { sites } : {}),
   };
+}
+
+/**
+ * Stress cannot replay: the code sites of a data race named behind another failure come from a
+ * second stress run of the same scenario, seed and switch, which takes each cpu's first access of
+ * the same kind to the same word (the arena's addresses are the same in every run). The sites go
+ * into the failure and its message, marked as such; a run that meets neither changes nothing.
+ */
+async function nameSitesStress(o: RaceOptions, failure: RaceFailure, targets: [number, number, number][]): Promise<void> {
+  const race = failure.race as { first: { site?: string }; second: { site?: string } } | undefined;
+  if (!race) return;
+  // The same spec but for the targets (the stress log's region included): the same addresses.
+  const again = await runRaceOnce({ ...o, budgetMs: 10_000, captureTargets: targets });
+  const [a, b] = again.sites ?? [];
+  if (!a && !b) return;
+  if (a) race.first.site = a;
+  if (b) race.second.site = b;
+  failure.message = `${failure.message}\n  first:  ${a ?? 'not met again'}\n  second: ${b ?? 'not met again'}\n  (stress cannot replay the iteration: each site is where that cpu made the same access to the same word in a second run)`;
 }
 
 /**

@@ -28,6 +28,11 @@ export const enum Point {
   READ_RANGE,
   WRITE_RANGE,
   PEEK,
+  /**
+   * The race lab's stress log only: the acquire half of an atomic read-modify-write, logged once
+   * the operation is over (its release half is logged, as ATOMIC_RMW, before it). No access.
+   */
+  ACQUIRE,
 }
 
 /** The point of an access kind (src/shm/access.ts ACC_READ = 1 ... ACC_PEEK = 8). */
@@ -37,7 +42,7 @@ export function accessPoint(kind: number): Point {
 
 /** True for the points of shared accesses. */
 export function isAccessPoint(p: number): boolean {
-  return p > Point.USER;
+  return p > Point.USER && p !== Point.ACQUIRE;
 }
 
 export const POINT_NAMES: Record<number, string> = {
@@ -62,6 +67,7 @@ export const POINT_NAMES: Record<number, string> = {
   [Point.READ_RANGE]: 'read_range',
   [Point.WRITE_RANGE]: 'write_range',
   [Point.PEEK]: 'peek',
+  [Point.ACQUIRE]: 'acquire',
 };
 
 export interface Hook {

@@ -125,13 +125,31 @@ describe('race: the data-race detector in a run (--detect race)', function () {
     }
   });
 
-  it('is refused in stress, saying why', async () => {
+  it('stress names it too, with both code sites, although the cpus run at once', async () => {
+    const r = await runRace({ scenario: 'dr-counter-racy', bug: null, mode: 'stress', seed: 1, budgetMs: 60_000, detect: ['race'] });
+    expect(r.failure?.kind, r.failure?.message).to.equal('data-race');
+    const race = r.failure!.race as { what: string; first: { cpu: number; site?: string }; second: { cpu: number; site?: string } };
+    expect(race.what).to.match(/dr_count$/);
+    expect([race.first.cpu, race.second.cpu].sort()).to.deep.equal([0, 1]);
+    expect([race.first.site, race.second.site].join(' | '), r.failure!.message).to.match(/addUnlocked \(test\/race\/datarace-fixture\.ts:\d+\)/);
+    expect(r.failure!.message).to.match(/stress cannot replay the iteration/);
+    expect(r.replay).to.equal(null);
+  });
+
+  it('clean stress runs report no data race (the log order respects happens-before)', async () => {
+    for (const scenario of ['dr-counter', 'biowait', 'bc-write', 'flushbufqueues', 'swap-start', 'torture-msleep']) {
+      const r = await runRace({ scenario, bug: null, mode: 'stress', seed: 5, budgetMs: 4000, iterations: 150, detect: ['race'] });
+      expect(r.failure, `${scenario}: ${r.failure?.message}`).to.equal(null);
+    }
+  });
+
+  it('is refused in check mode, saying why', async () => {
     let err: Error | null = null;
     try {
-      await runRace({ scenario: 'dr-counter', bug: null, mode: 'stress', seed: 1, budgetMs: 1000, detect: ['race'] });
+      await runRace({ scenario: 'dr-counter', bug: null, mode: 'check', seed: 1, budgetMs: 1000, detect: ['race'] });
     } catch (e) {
       err = e as Error;
     }
-    expect(err?.message).to.match(/--detect race needs a serialized schedule/);
+    expect(err?.message).to.match(/--detect race needs a race mode/);
   });
 });
