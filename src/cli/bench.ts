@@ -4,9 +4,10 @@
  * (UsageError → exit 2, naming the option or field and the value), runs the scenario with a
  * progress line on a TTY, then applies --trace, --out and --json for every scenario.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { machinesInterrupted } from '../engine/machine.js';
+import { OutputError, checkOutputDir, checkOutputFile, writeOutput } from './outputs.js';
+import { parseCommandArgs } from './args.js';
 import { readConfig, validateConfig } from './config.js';
 import { formatRunReport } from '../report/format.js';
 import { renderHtml, renderPlainHtml } from '../report/html.js';
@@ -53,7 +54,7 @@ export function benchHelp(name?: string): string {
     const honours = one.honours ? `\n\nOf the common load options it honours: ${one.honours.map((k) => (k === 'device' ? DEVICE_OPTIONS.map((o) => `--${o}`).join(', ') : `--${k}`)).join(', ') || 'none of --seed/--duration/--ops/--ramp/--cpus/device options'}.` : '';
     return `Usage: kiolab bench ${one.name} [options]\n\n${one.description}\n\nOptions of ${one.name}:\n${
       Object.keys(own).length ? optionsHelp(own) : '  (none)'
-    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}\n  --module FILE           load a module of your own first (its scenarios, roles, switches)${honours}\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
+    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}\n  --module FILE           load a module of your own first (its scenarios, roles, switches)${honours}\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage or input, 3 an internal error, 130 interrupted.`;
   }
   return `Usage: kiolab bench <scenario> [options]   (kiolab bench <scenario> --help for its options)\n\nScenarios:\n${list
     .map((s) => `  ${s.name.padEnd(12)} ${s.description}`)
@@ -89,7 +90,9 @@ export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>
     const spec = known[k]?.number;
     return spec && typeof v[k] === 'string' ? checkNumber(`--${k}`, spec, v[k]) : undefined;
   };
-  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  // A scenario option of the same name as a common one is the scenario's (bench bootcache's
+  // --trace is an input, not the Chrome-trace output): not a common option there.
+  const str = (k: string) => (known[k] === COMMON_OPTIONS[k] && typeof v[k] === 'string' ? (v[k] as string) : undefined);
   return {
     seed: num('seed'),
     duration: num('duration'),
@@ -105,6 +108,7 @@ export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>
     bandwidth: num('bandwidth'),
     deviceFile: str('device-file'),
     check: v.check === true,
+    force: v.force === true,
   };
 }
 
@@ -131,7 +135,7 @@ function prepareBench(argv: string[], io: BenchIO): PreparedBench | null {
 
   const known: Record<string, OptionSpec> = { ...COMMON_OPTIONS, ...(scenario.options ?? {}) };
   const parseOpts = Object.fromEntries(Object.entries(known).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]));
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...parseOpts, help: { type: 'boolean', short: 'h' } } as never });
+  const { values, positionals } = parseCommandArgs(`bench ${name}`, argv, { ...parseOpts, help: { type: 'boolean', short: 'h' } } as never);
   const extra = positionals.filter((p) => p !== name);
   if (extra.length > 0 || positionals.length > 1) throw new UsageError(`bench: unexpected argument ${JSON.stringify(extra[0] ?? positionals[1])}`);
   const cli = values as OptionValues;
@@ -160,7 +164,7 @@ function prepareBench(argv: string[], io: BenchIO): PreparedBench | null {
 async function executeBench(p: PreparedBench, io: BenchIO): Promise<{ report: unknown; checkerCode: number; ctx: RunContext }> {
   const { scenario, merged, common } = p;
   const progress = new ProgressLine(io.isTTY && !common.json, (s) => io.err(s));
-  const ctx: RunContext = { common, options: merged, progress, trace: null };
+  const ctx: RunContext = { common, options: merged, progress, trace: null, startedAt: performance.now() };
   if (!common.check) return { report: await runScenario(scenario, merged, ctx), checkerCode: 0, ctx };
   armChecker();
   let report: unknown;
@@ -222,20 +226,17 @@ function reportChecker(name: string, c: CheckerSummary, io: BenchIO): number {
   return 0;
 }
 
-/** Make the --out directory and the --trace file's directory before the run, so a long run never ends in ENOENT. */
+/** The files --out writes into its folder. */
+const REPORT_FILES = ['report.json', 'report.html'];
+
+/**
+ * Check --out and --trace before the run (outputs.ts): their folders exist and are writable, and
+ * nothing there is overwritten without --force. A long run never ends in a write error it could
+ * have seen coming.
+ */
 function prepareOutputs(c: CommonOptions): void {
-  const make = (opt: string, dir: string) => {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw new UsageError(`--${opt}: cannot create directory ${JSON.stringify(dir)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  };
-  if (c.out !== undefined) make('out', c.out);
-  if (c.trace !== undefined) {
-    make('trace', dirname(c.trace));
-    if (existsSync(c.trace) && statSync(c.trace).isDirectory()) throw new UsageError(`--trace: ${JSON.stringify(c.trace)} is a directory; give a file name`);
-  }
+  if (c.out !== undefined) checkOutputDir('out', c.out, REPORT_FILES, !!c.force);
+  if (c.trace !== undefined) checkOutputFile('trace', c.trace, !!c.force);
 }
 
 async function runScenario(s: Scenario, opts: OptionValues, ctx: RunContext): Promise<unknown> {
@@ -247,29 +248,57 @@ async function runScenario(s: Scenario, opts: OptionValues, ctx: RunContext): Pr
   }
 }
 
+/**
+ * Print the report, then write --trace and --out (checked before the run). The report is printed
+ * first so that a write that fails at the end loses nothing; the failure is one line and exit 2.
+ */
 function finish(scenario: Scenario, report: unknown, ctx: RunContext, io: BenchIO): number {
   const { common } = ctx;
+  // Ctrl-C stopped the load: the report says so, everywhere it goes (text, JSON, --out).
+  const stoppedAt = machinesInterrupted();
+  const partial = stoppedAt !== null && report !== null && typeof report === 'object';
+  if (partial) (report as { partial?: unknown }).partial = { reason: 'interrupted (Ctrl-C)', afterS: Math.round((stoppedAt - (ctx.startedAt ?? stoppedAt)) / 100) / 10 };
+  let trace: { text: string; n: number } | null = null;
   if (common.trace) {
     const events = (ctx.trace?.events ?? []) as ChromeEvent[];
     if (!ctx.trace || events.length === 0) {
       io.err(`kiolab: warning: --trace ${common.trace}: bench ${scenario.name} gathered no trace events (it runs no machine through runMachine); no file written\n`);
     } else {
-      writeFileSync(common.trace, JSON.stringify(chromeTrace(events, { scenario: scenario.name, dropped: ctx.trace.dropped })));
-      const n = events.filter((e) => e.ph !== 'M').length;
-      if (isRunReport(report)) report.trace = { file: common.trace, events: n, dropped: ctx.trace.dropped };
-      if (!isRunReport(report) || common.json) io.err(`kiolab: wrote ${common.trace} (${n} trace events)\n`);
+      trace = { text: JSON.stringify(chromeTrace(events, { scenario: scenario.name, dropped: ctx.trace.dropped })), n: events.filter((e) => e.ph !== 'M').length };
+      if (isRunReport(report)) report.trace = { file: common.trace, events: trace.n, dropped: ctx.trace.dropped };
     }
   }
-  const text = scenario.format ? scenario.format(report) : isRunReport(report) ? formatRunReport(report) : JSON.stringify(report, null, 2);
-  if (common.out) {
-    mkdirSync(common.out, { recursive: true });
-    writeFileSync(join(common.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    const view = asRunReport(scenario.name, report);
-    const html = view ? renderHtml(view) : renderPlainHtml(`kiolab bench ${scenario.name}`, text, report);
-    writeFileSync(join(common.out, 'report.html'), html);
-    io.err(`kiolab: wrote ${join(common.out, 'report.json')} and ${join(common.out, 'report.html')}\n`);
-  }
+  const body = scenario.format ? scenario.format(report) : isRunReport(report) ? formatRunReport(report) : JSON.stringify(report, null, 2);
+  const text = partial ? `PARTIAL REPORT: interrupted (Ctrl-C) ${(report as { partial: { afterS: number } }).partial.afterS} s into the run; the figures cover what ran until then\n\n${body}` : body;
   io.out(common.json ? JSON.stringify(report, null, 2) : text);
-  if (scenario.exitCode) return scenario.exitCode(report);
-  return isRunReport(report) ? runReportExitCode(report) : 0;
+  const failed: string[] = [];
+  const write = (what: () => void): void => {
+    try {
+      what();
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      failed.push(e.message);
+    }
+  };
+  if (trace && common.trace) {
+    const { text: t, n } = trace;
+    const file = common.trace;
+    write(() => {
+      writeOutput('trace', file, t);
+      if (!isRunReport(report) || common.json) io.err(`kiolab: wrote ${file} (${n} trace events)\n`);
+    });
+  }
+  if (common.out) {
+    const dir = common.out;
+    write(() => {
+      writeOutput('out', join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+      const view = asRunReport(scenario.name, report);
+      writeOutput('out', join(dir, 'report.html'), view ? renderHtml(view) : renderPlainHtml(`kiolab bench ${scenario.name}`, text, report));
+      io.err(`kiolab: wrote ${join(dir, 'report.json')} and ${join(dir, 'report.html')}\n`);
+    });
+  }
+  for (const f of failed) io.err(`kiolab: ${f}\n`);
+  const code = scenario.exitCode ? scenario.exitCode(report) : isRunReport(report) ? runReportExitCode(report) : 0;
+  // A finding (1) says more than a lost output; otherwise a lost output is exit 2.
+  return failed.length > 0 && code === 0 ? 2 : code;
 }

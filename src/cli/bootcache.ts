@@ -8,8 +8,9 @@
  */
 import '../../workers/device.js'; // the role sets this scenario runs
 import '../../workers/bootcache.js';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { checkOutputFile, writeOutput } from './outputs.js';
+import { parseCommandArgs } from './args.js';
 import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
 import { PAGE_SIZE } from '../bootcache/defs.js';
 import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
@@ -18,6 +19,7 @@ import { resolveDevice } from '../device/config.js';
 import { Oracle } from '../device/oracle.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { Machine } from '../engine/machine.js';
+import { KernelError } from '../sync/errno.js';
 import { UsageError, numOpt, registerCommand, registerScenario } from './registry.js';
 import type { CallerResult } from '../../workers/bootcache.js';
 
@@ -89,7 +91,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions): Promise<BootC
     const w64 = (lo: 'lk_acq_lo' | 'lk_contended_lo' | 'lk_waitus_lo', hi: 'lk_acq_hi' | 'lk_contended_hi' | 'lk_waitus_hi') => (L.load(lk, lo) >>> 0) + L.load(lk, hi) * 4294967296;
     const stop = await ctl.stop();
     const history = await ctl.history();
-    if (o.historyOut) writeFileSync(o.historyOut, o.historyOut.endsWith('.json') ? JSON.stringify({ history }, null, 1) : formatHistoryText(history));
+    if (o.historyOut) writeOutput('history-out', o.historyOut, o.historyOut.endsWith('.json') ? JSON.stringify({ history }, null, 1) : formatHistoryText(history));
     const n = (k: string) => stats[k] as number;
     return {
       locking: o.locking,
@@ -137,7 +139,18 @@ function readText(opt: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`--${opt}: cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
+    throw new UsageError(`--${opt}: cannot read ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Read and parse input file `--opt path`; what the parser refuses (EINVAL, a bad value) is a UsageError naming the file. */
+function parseInput<T>(opt: string, path: string, parse: (text: string) => T): T {
+  const text = readText(opt, path);
+  try {
+    return parse(text);
+  } catch (e) {
+    if (e instanceof KernelError || e instanceof RangeError || e instanceof SyntaxError) throw new UsageError(`--${opt} ${path}: ${e.message.replace(/ \(EINVAL\)$/, '')}`);
+    throw e;
   }
 }
 
@@ -165,16 +178,25 @@ registerScenario({
     const modes: ('funnel' | 'fine')[] = lk === undefined ? ['fine', 'funnel'] : [lk];
     let blocks = 65536;
     const synth = synthBoot({ seed, blocks, blockSize: 512, extents: 512, batches: 3, writeRatio: 0.05, missRatio: 0.1 });
-    const playlist = typeof o.playlist === 'string' ? parsePlaylist(readText('playlist', o.playlist)) : synth.playlist;
-    const requests = typeof o.trace === 'string' ? parseTrace(readText('trace', o.trace)) : synth.requests;
+    const playlist = typeof o.playlist === 'string' ? parseInput('playlist', o.playlist, parsePlaylist) : synth.playlist;
+    const requests = typeof o.trace === 'string' ? parseInput('trace', o.trace, parseTrace) : synth.requests;
     const end = Math.max(...playlist.entries.map((e) => e.pce_offset + e.pce_length), ...requests.map((q) => q.offset + q.length), 0);
+    // The bench's device lives in memory (so that the oracle sees every hit), at most 2 GiB.
+    const far = (what: string, at: number) => new UsageError(`${what} reaches byte ${at}, past the 2 GiB the bench's memory device holds`);
+    const MAX_DEV = 2 ** 31;
+    const pe = playlist.entries.find((e) => e.pce_offset + e.pce_length > MAX_DEV);
+    if (pe) throw far(typeof o.playlist === 'string' ? `--playlist ${o.playlist}: the extent at ${pe.pce_offset}` : 'the synthetic playlist', pe.pce_offset + pe.pce_length);
+    const rq = requests.find((q) => q.offset + q.length > MAX_DEV);
+    if (rq) throw far(typeof o.trace === 'string' ? `--trace ${o.trace}: the request at ${rq.offset}` : 'the synthetic requests', rq.offset + rq.length);
     blocks = Math.max(blocks, Math.ceil(end / 512));
     for (const q of requests) {
       if (q.op !== 'T' && (q.offset % 512 || q.length % 512)) throw new UsageError(`--trace: request ${q.op} ${q.offset} ${q.length} is not aligned to the 512-byte block`);
     }
+    const historyOuts = modes.map((locking) => (typeof o['history-out'] === 'string' ? (modes.length > 1 ? o['history-out'].replace(/(\.\w+)?$/, `.${locking}$1`) : o['history-out']) : undefined));
+    for (const h of historyOuts) if (h !== undefined) checkOutputFile('history-out', h, o.force === true);
     const runs: BootCacheRun[] = [];
-    for (const locking of modes) {
-      const historyOut = typeof o['history-out'] === 'string' ? (modes.length > 1 ? o['history-out'].replace(/(\.\w+)?$/, `.${locking}$1`) : o['history-out']) : undefined;
+    for (const [k, locking] of modes.entries()) {
+      const historyOut = historyOuts[k];
       runs.push(await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }));
     }
     return { scenario: 'bootcache', runs } satisfies BootCacheReport;
@@ -195,10 +217,9 @@ registerCommand({
   summary: 'build the next BootCache playlist from a recorded history (the boot loop)',
   usage: PLAYLIST_USAGE,
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: { history: { type: 'string' }, out: { type: 'string' }, blocksize: { type: 'string' }, batches: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const { values } = parseCommandArgs('playlist', argv, { history: { type: 'string' }, out: { type: 'string' }, blocksize: { type: 'string' }, batches: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, false) as {
+      values: Partial<Record<'history' | 'out' | 'blocksize' | 'batches', string>> & Partial<Record<'force' | 'json' | 'help', boolean>>;
+    };
     if (values.help) {
       console.log(PLAYLIST_USAGE);
       return 0;
@@ -208,9 +229,10 @@ registerCommand({
     const bs = numOpt('blocksize', values.blocksize, 512, { integer: true }) ?? 512;
     if (bs & (bs - 1)) throw new UsageError(`--blocksize: expected a power of two, got ${bs}`);
     const batches = numOpt('batches', values.batches, 1, { integer: true, max: 256 }) ?? 1;
-    const history = parseHistory(readText('history', values.history));
+    const history = parseInput('history', values.history, parseHistory);
+    checkOutputFile('out', values.out, !!values.force);
     const p = playlistFromHistory(history, bs, batches);
-    writeFileSync(values.out, values.out.endsWith('.json') ? JSON.stringify({ ph_magic: p.ph_magic >>> 0, ph_blocksize: p.ph_blocksize, ph_entries: p.entries.length, entries: p.entries }, null, 1) : formatPlaylistText(p));
+    writeOutput('out', values.out, values.out.endsWith('.json') ? JSON.stringify({ ph_magic: p.ph_magic >>> 0, ph_blocksize: p.ph_blocksize, ph_entries: p.entries.length, entries: p.entries }, null, 1) : formatPlaylistText(p));
     const summary = { history: history.length, entries: p.entries.length, bytes: p.entries.reduce((s, e) => s + e.pce_length, 0), batches: 1 + Math.max(0, ...p.entries.map((e) => e.pce_batch)), out: values.out };
     console.log(values.json ? JSON.stringify(summary, null, 2) : `playlist: ${summary.entries} extents (${(summary.bytes / 1024).toFixed(0)} KiB, ${summary.batches} batch(es)) from ${summary.history} history entries → ${summary.out}`);
     return 0;

@@ -5,7 +5,7 @@
  */
 import '../../workers/device.js'; // the role sets this scenario runs
 import '../../workers/bufcache.js';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args.js';
 import { checkInvariants } from '../bufcache/invariants.js';
 import type { LoadArgs, LoadResult } from '../bufcache/load.js';
 import { sysctlSnapshot, sysctlTunables } from '../bufcache/sysctl.js';
@@ -56,11 +56,7 @@ registerCommand({
       }
       throw new UsageError(name ? `sysctl: unknown subsystem ${JSON.stringify(name)}; one of: ${[...sysctlProviders.keys()].join(', ')}` : `sysctl: which subsystem? One of: ${[...sysctlProviders.keys()].join(', ')}`);
     }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...Object.fromEntries(Object.entries(p.options).map(([k, o]) => [k, { type: o.type }])), json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as never,
-    });
+    const { values, positionals } = parseCommandArgs(`sysctl ${p.name}`, argv, { ...Object.fromEntries(Object.entries(p.options).map(([k, o]) => [k, { type: o.type }])), json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as never);
     if (positionals.length > 1) throw new UsageError(`sysctl: unexpected argument ${JSON.stringify(positionals[1])}`);
     const v = values as OptionValues;
     if (v.help) {

@@ -18,6 +18,9 @@ export async function benchLocks(o: OptionValues, ctx?: RunContext): Promise<Run
   const cpus = c?.cpus ?? 2;
   const kind = (o.lock as string | undefined) ?? 'mtx';
   if (kind !== 'spin' && kind !== 'mtx') throw new UsageError(`--lock: expected spin or mtx, got ${JSON.stringify(kind)}`);
+  // --ops is split exactly over the workers, each doing at least one (a share of 0 would mean
+  // "no limit" to the worker: the run would last the whole --duration).
+  if (c?.ops !== undefined && c.ops < cpus) throw new UsageError(`--ops ${c.ops}: fewer operations than the ${cpus} workers (--cpus); give at least ${cpus}`);
   const duration = c?.duration ?? (c?.ops !== undefined ? 0 : 2);
   const ramp = c?.ramp ?? 0;
   const num = (k: string, d: number) => (o[k] === undefined ? d : Number(o[k]));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `kiolab` command. Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.
+ * The `kiolab` command. Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage or
+ * input (or an output that cannot be written), 3 an internal error, 130 interrupted.
  * Scenarios and subcommands are registered by src/engine/cli-*.ts (see registry.ts); `bench` and
  * its common options live in src/engine/bench-command.ts.
  */
@@ -10,6 +11,8 @@ import './all.js';
 import './locks.js';
 import { bench } from './bench.js';
 import { loadUserModule, takeModuleOptions } from './modules.js';
+import { interruptMachines, machinesInterrupted } from '../engine/machine.js';
+import { OutputError } from './outputs.js';
 import { UsageError, commands, listSections, scenarios } from './registry.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -34,7 +37,8 @@ Options:
   --module FILE      (any command, repeatable) load a module of your own first, in every worker
                      too: its race scenarios, bench scenarios, roles and bug switches
 
-Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage.`;
+Exit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage or input (one line naming
+it; KIOLAB_DEBUG=1 adds the stack), 3 an internal error, 130 interrupted (Ctrl-C).`;
 }
 
 const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
@@ -71,7 +75,8 @@ detects each switch.`);
     {
       key: 'races',
       title: 'race scenarios (kiolab race NAME)',
-      items: raceScenarios().filter((r) => !r.synthetic).map((r) => ({ name: r.name, description: `${r.description} [${r.bugs.join(', ')}]` })),
+      // Every scenario `kiolab race` accepts; the synthetic ones test the lab's own detectors.
+      items: raceScenarios().map((r) => ({ name: r.name, description: r.synthetic ? `${r.description} (a test of the lab's detectors)` : `${r.description} [${r.bugs.join(', ')}]` })),
     },
   ].filter((s) => only === undefined || s.key === only);
   if (json) {
@@ -125,18 +130,46 @@ async function main(argvIn: string[]): Promise<number> {
   throw new UsageError(`unknown command ${JSON.stringify(cmd)}; try kiolab --help`);
 }
 
+/**
+ * kiolab's own configuration checks throw RangeErrors whose message starts with the part that
+ * refused ("device: devices[0]: ...", "race: unknown scenario ..."): bad input, not a bug.
+ */
+const isConfigError = (e: unknown): boolean => e instanceof RangeError && /^[a-z][\w.[\] -]*: /.test(e.message);
+
+// Ctrl-C: the first stops the load of every machine (the command then prints and writes what
+// it has, marked partial, and exits 130); a second exits at once.
+let interrupts = 0;
+process.on('SIGINT', () => {
+  if (++interrupts > 1) {
+    process.stderr.write('\nkiolab: interrupted again: exiting now\n');
+    process.exit(130);
+  }
+  process.stderr.write('\nkiolab: interrupted: stopping the load; what ran so far is reported as partial (Ctrl-C again to quit at once)\n');
+  interruptMachines();
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = machinesInterrupted() !== null ? 130 : code;
   },
   (e: unknown) => {
+    const debug = process.env.KIOLAB_DEBUG === '1';
     const code = (e as { code?: string }).code;
-    if (e instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`kiolab: ${(e as Error).message}`);
+    const message = String((e as Error)?.message ?? e).split('\n')[0];
+    if (machinesInterrupted() !== null) {
+      // What failed after Ctrl-C failed because of it.
+      console.error(debug ? `kiolab: interrupted: ${(e as Error)?.stack ?? e}` : `kiolab: interrupted (${message})`);
+      process.exitCode = 130;
+      return;
+    }
+    if (e instanceof UsageError || e instanceof OutputError || code?.startsWith('ERR_PARSE_ARGS') || isConfigError(e)) {
+      // One line naming the input and the problem; exit 2 (bad usage or input, an output that cannot be written).
+      console.error(debug ? `kiolab: ${(e as Error).stack}` : `kiolab: ${message}`);
       process.exitCode = 2;
     } else {
-      console.error(`kiolab: ${(e as Error)?.stack ?? e}`);
-      process.exitCode = 1;
+      // Not the user's doing: a bug in kiolab (or in a module of the user's). Exit 3, never 1.
+      console.error(debug ? `kiolab: internal error: ${(e as Error)?.stack ?? e}` : `kiolab: internal error: ${message} (KIOLAB_DEBUG=1 shows the stack)`);
+      process.exitCode = 3;
     }
   },
 );

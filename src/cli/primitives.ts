@@ -12,4 +12,6 @@ registerScenario({
   honours: [],
   run: (o, progress) => benchPrimitives({ scale: numOpt('scale', o.scale, 0.001), reps: numOpt('reps', o.reps, 1, { integer: true }) }, progress),
   format: (r) => formatPrimitives(r as PrimitivesReport),
+  // A missed target is a failed check, as everywhere else (exit 1), though on a busy host it may be the host's.
+  exitCode: (r) => ((r as PrimitivesReport).figures.some((f) => f.target && !f.ok) ? 1 : 0),
 });

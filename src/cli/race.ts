@@ -5,16 +5,21 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args.js';
 import { bugInfo, bugRows, bugTable } from '../race/bugs.js';
 import type { Policy, RaceMode } from '../race/control.js';
 import { runMatrix } from '../race/matrix.js';
 import { formatMatrix, formatRace } from '../race/report.js';
-import { loadReplay, replayTimes, saveReplay, shrink } from '../race/replay.js';
+import { checkReplayNames, loadReplay, replayTimes, saveReplay, shrink } from '../race/replay.js';
 import { runRace } from '../race/runner.js';
 import { raceScenarios } from '../race/scenario.js';
 import { loadUserModule, userModules } from './modules.js';
+import { checkOutputFile } from './outputs.js';
 import { UsageError, numOpt, registerCommand } from './registry.js';
+
+type RaceArgs = Partial<Record<'bug' | 'mode' | 'seed' | 'budget' | 'policy' | 'depth' | 'iterations' | 'save' | 'bugs' | 'replays' | 'clean-budget' | 'detect' | 'preemptions', string>> &
+  Partial<Record<'list' | 'matrix' | 'no-clean' | 'force' | 'json' | 'help', boolean>>;
+type ReplayArgs = Partial<Record<'times' | 'budget' | 'save', string>> & Partial<Record<'shrink' | 'force' | 'json' | 'help', boolean>>;
 
 const RACE_HELP = `Usage:
   kiolab race <scenario> --bug NAME [--mode stress|explore|bounded] [--seed N] [--budget S]
@@ -61,10 +66,7 @@ registerCommand({
   name: 'race',
   summary: 'run a race scenario with a bug switch on; --list, --matrix',
   async run(argv) {
-    const { values: v, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+    const { values: v, positionals } = parseCommandArgs('race', argv, {
         bug: { type: 'string' },
         mode: { type: 'string' },
         seed: { type: 'string' },
@@ -81,10 +83,10 @@ registerCommand({
         'no-clean': { type: 'boolean' },
         detect: { type: 'string' },
         preemptions: { type: 'string' },
+        force: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
-      },
-    });
+    }) as { values: RaceArgs; positionals: string[] };
     if (v.help) {
       console.log(RACE_HELP);
       return 0;
@@ -95,7 +97,7 @@ registerCommand({
       else console.log(`${bugTable({ verbose: true })}\n\nRace scenarios:\n${scenarioList()}`);
       return 0;
     }
-    const budgetS = numOpt('budget', v.budget, 0.1) ?? (v.matrix ? 10 : 30);
+    const budgetS = numOpt('budget', v.budget, 0.1, { max: 604_800 }) ?? (v.matrix ? 10 : 30);
     const seed = numOpt('seed', v.seed, 0, { integer: true, max: 2 ** 31 - 1 }) ?? 1;
     if (v.matrix) {
       const names = [v.bug, ...(v.bugs?.split(',') ?? [])].map((b) => b?.trim()).filter((b): b is string => !!b);
@@ -111,7 +113,7 @@ registerCommand({
       const modes = v.mode?.split(',').map((x) => x.trim());
       for (const m of modes ?? []) if (m !== 'stress' && m !== 'explore') throw new UsageError(`--mode: expected stress, explore or both (stress,explore), got ${JSON.stringify(v.mode)}`);
       const replays = numOpt('replays', v.replays, 0, { integer: true, max: 1000 });
-      const cleanS = numOpt('clean-budget', v['clean-budget'], 0.1);
+      const cleanS = numOpt('clean-budget', v['clean-budget'], 0.1, { max: 604_800 });
       const progress = progressFn(json);
       const rows = await runMatrix({
         budgetMs: budgetS * 1000,
@@ -148,7 +150,10 @@ registerCommand({
     const depth = numOpt('depth', v.depth, 1, { integer: true, max: 10 }) ?? 3;
     const detect = v.detect === undefined ? undefined : v.detect.split(',').map((d) => d.trim());
     for (const d of detect ?? []) if (d !== 'race') throw new UsageError(`--detect: expected race (the happens-before data-race detector), got ${JSON.stringify(d)}`);
-    const iterations = numOpt('iterations', v.iterations, 1, { integer: true });
+    const iterations = numOpt('iterations', v.iterations, 1, { integer: true, max: 1e12 });
+    // Where a failure's schedule will go, checked before the run: never a surprise at the end.
+    const savePath = v.save ?? `kiolab-race-${scenario}-${bug ?? 'clean'}-seed${seed}.json`;
+    checkOutputFile('save', savePath, !!v.force);
     let r;
     try {
       r = await runRace({ scenario, bug, mode, seed, policy, depth, budgetMs: budgetS * 1000, iterations, modules: userModules(), detect: detect as 'race'[] | undefined, preemptions });
@@ -159,7 +164,7 @@ registerCommand({
     let savedTo: string | null = null;
     let replayCommand: string | null = null;
     if (r.replay) {
-      savedTo = v.save ?? `kiolab-race-${scenario}-${bug ?? 'clean'}-seed${seed}.json`;
+      savedTo = savePath;
       saveReplay(savedTo, r.replay);
       replayCommand = `kiolab replay ${savedTo}`;
     }
@@ -172,11 +177,7 @@ registerCommand({
   name: 'replay',
   summary: 'replay a saved race schedule exactly (--times N, --shrink)',
   async run(argv) {
-    const { values: v, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { times: { type: 'string' }, shrink: { type: 'boolean' }, budget: { type: 'string' }, save: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const { values: v, positionals } = parseCommandArgs('replay', argv, { times: { type: 'string' }, shrink: { type: 'boolean' }, budget: { type: 'string' }, save: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }) as { values: ReplayArgs; positionals: string[] };
     if (v.help) {
       console.log(`Usage: kiolab replay FILE [--times N] [--shrink [--budget S] [--save FILE]] [--json]
 
@@ -198,9 +199,16 @@ that are not needed for the failure and saves the shorter schedule (FILE.shrunk.
       const near = resolve(dirname(resolve(file)), mpath);
       await loadUserModule(existsSync(mpath) || !existsSync(near) ? mpath : near, `${file}: module`);
     }
-    const times = numOpt('times', v.times, 1, { integer: true }) ?? 1;
+    try {
+      checkReplayNames(file, r);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const times = numOpt('times', v.times, 1, { integer: true, max: 1000 }) ?? 1;
+    if (v.save !== undefined && !v.shrink) throw new UsageError('--save goes with --shrink (the shorter schedule)');
     if (v.shrink) {
-      const s = await shrink(r, { budgetMs: (numOpt('budget', v.budget, 1) ?? 60) * 1000, progress: progressFn(!!v.json) });
+      checkOutputFile('save', v.save ?? file.replace(/\.json$/, '') + '.shrunk.json', !!v.force);
+      const s = await shrink(r, { budgetMs: (numOpt('budget', v.budget, 1, { max: 604_800 }) ?? 60) * 1000, progress: progressFn(!!v.json) });
       const out = v.save ?? file.replace(/\.json$/, '') + '.shrunk.json';
       saveReplay(out, s.file);
       const line = `shrink: ${s.before} -> ${s.after} switches of the turn, preemptions ${s.preemptionsBefore} -> ${s.preemptionsAfter}, ${s.tries} replays; saved ${out}`;
@@ -208,6 +216,12 @@ that are not needed for the failure and saves the shorter schedule (FILE.shrunk.
       return 1;
     }
     const rp = await replayTimes(r, times);
+    // The iterations before the recorded one replay the original run exactly (same seed, same
+    // choices): a failure there means the file does not describe the run it claims to.
+    const early = rp.last?.failure && rp.last.failure.iteration < r.iteration ? rp.last.failure : null;
+    if (rp.reproduced === 0 && early) {
+      throw new UsageError(`replay: ${file} contradicts itself: it records a ${r.kind} in iteration ${r.iteration}, but replaying its seed fails earlier, with a ${early.kind} in iteration ${early.iteration} (was the file edited?)`);
+    }
     if (v.json) console.log(JSON.stringify({ reproduced: rp.reproduced, times: rp.times, result: rp.last }, null, 2));
     else {
       if (rp.last) console.log(formatRace(rp.last));
@@ -220,9 +234,16 @@ that are not needed for the failure and saves the shorter schedule (FILE.shrunk.
 registerCommand({
   name: 'bugs',
   summary: 'list the bug switches (the race catalogue)',
+  usage: `Usage: kiolab bugs [--verbose] [--json]
+
+Lists the bug switches of the race catalogue: each real historical race kiolab can switch on
+(kiolab race <scenario> --bug NAME), its subsystem and what the variant does wrong. --verbose
+adds the real bug each comes from and how kiolab detects it; --json prints everything.`,
   async run(argv) {
-    if (argv.includes('--json')) console.log(JSON.stringify(bugRows(), null, 2));
-    else console.log(bugTable({ verbose: argv.includes('--verbose') || argv.includes('-v') }));
+    const { values: v, positionals } = parseCommandArgs('bugs', argv, { verbose: { type: 'boolean', short: 'v' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    if (positionals.length > 0) throw new UsageError(`bugs: unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (v.json) console.log(JSON.stringify(bugRows(), null, 2));
+    else console.log(bugTable({ verbose: !!v.verbose }));
     return 0;
   },
 });

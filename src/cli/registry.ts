@@ -36,9 +36,9 @@ export type CommonKey = 'seed' | 'duration' | 'ops' | 'ramp' | 'cpus' | 'device'
 /** The common options as the command parses them (scenario options of the same name win). */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   seed: { type: 'string', help: 'seed of the pseudo-random choices', number: { min: 0, max: 2 ** 32 - 1, integer: true } },
-  duration: { type: 'string', help: 'seconds of load after the ramp', number: { min: 0.001 }, arg: 'S' },
-  ops: { type: 'string', help: 'operations in all (with --duration: whichever ends first)', number: { min: 1, integer: true } },
-  ramp: { type: 'string', help: 'warm-up seconds left out of the figures', number: { min: 0 }, arg: 'S' },
+  duration: { type: 'string', help: 'seconds of load after the ramp (at most a week)', number: { min: 0.001, max: 604_800 }, arg: 'S' },
+  ops: { type: 'string', help: 'operations in all, split over the workers (with --duration: whichever ends first)', number: { min: 1, max: 1e12, integer: true } },
+  ramp: { type: 'string', help: 'warm-up seconds left out of the figures (at most a day)', number: { min: 0, max: 86_400 }, arg: 'S' },
   cpus: { type: 'string', help: 'worker (cpu) count of the load roles', number: { min: 1, max: 256, integer: true } },
   json: { type: 'boolean', help: 'print the report as JSON' },
   out: { type: 'string', help: 'write DIR/report.json and DIR/report.html', arg: 'DIR' },
@@ -49,6 +49,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   bandwidth: { type: 'string', help: "every device's transfer rate, MB/s (0: instant)", number: { min: 0 }, arg: 'MBPS' },
   'device-file': { type: 'string', help: 'back the device with a real file (several: PATH-<name>)', arg: 'PATH' },
   check: { type: 'boolean', help: "sample the subsystems' invariants under their locks while it runs (exit 1 on a violation)" },
+  force: { type: 'boolean', help: 'overwrite output files that exist (--out, --trace and the like); without it kiolab refuses' },
 };
 
 

@@ -51,6 +51,27 @@ export class MachineError extends Error {
 
 const WORKER_URL = new URL('../../workers/role.js', import.meta.url).href;
 
+/** The machines of this process that are running now, and whether the process was interrupted. */
+const running = new Set<Machine>();
+let interruptedAt: number | null = null;
+
+/**
+ * Stop the load of every running machine, and of every machine started from now on (Ctrl-C):
+ * each is asked to shut down and its sleepers woken, as when its load ends, so its roles return
+ * what they have done so far and the run ends normally, with partial results. Returns how many
+ * machines were running.
+ */
+export function interruptMachines(): number {
+  interruptedAt ??= performance.now();
+  for (const m of running) m.stopDaemons();
+  return running.size;
+}
+
+/** When this process was interrupted (performance.now()), or null. */
+export function machinesInterrupted(): number | null {
+  return interruptedAt;
+}
+
 export class Machine {
   readonly arena: Arena;
   readonly sync: Sync;
@@ -157,6 +178,10 @@ export class Machine {
       );
     });
     const all = Promise.all(tasks);
+    running.add(this);
+    // Interrupted before it began (a scenario that runs machines one after another): its roles
+    // start, find the shutdown word set, and return at once.
+    if (interruptedAt !== null) this.stopDaemons();
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs !== undefined) {
       timer = setTimeout(() => {
@@ -174,6 +199,7 @@ export class Machine {
       }
       return results;
     } finally {
+      running.delete(this);
       if (timer) clearTimeout(timer);
       for (const p of ports) p.close();
       await pool.destroy();

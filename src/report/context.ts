@@ -49,12 +49,16 @@ export interface CommonOptions {
   deviceFile?: string;
   /** Run the checker worker (src/race/checker.ts) beside every machine of the run. */
   check?: boolean;
+  /** Overwrite output files that exist (--force). */
+  force?: boolean;
 }
 
 /** What the command hands a scenario beside the raw options. */
 export interface RunContext {
   /** The common options, parsed and checked. */
   common: CommonOptions;
+  /** When the command started the run (performance.now()). */
+  startedAt?: number;
   /** Every option value (common and the scenario's) after --config, as strings/booleans. */
   options: OptionValues;
   /** The progress line (a no-op when stderr is not a TTY or with --json). */

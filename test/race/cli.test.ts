@@ -1,7 +1,7 @@
 import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,18 @@ describe('race: the command and replay files', () => {
     const rp = await kiolab(['replay', m![1], '--times', '2'], dir);
     expect(rp.code, rp.err).to.equal(1);
     expect(rp.out).to.match(/2\/2 reproduced the lost-wakeup/);
+    // The same run again would overwrite the saved schedule: refused up front without --force.
+    const again = await kiolab(['race', 'biowait', '--bug', 'vfs-biowait-no-interlock', '--seed', '5', '--budget', '50'], dir);
+    expect(again.code).to.equal(2);
+    expect(again.err).to.contain(`--save: "${m![1]}" exists; not overwriting it without --force`);
+    // A file edited to a later iteration contradicts its own seed: a clear error, exit 2.
+    if (file.iteration < 50) {
+      const edited = join(dir, 'edited.json');
+      writeFileSync(edited, JSON.stringify({ ...file, iteration: file.iteration + 5 }));
+      const e = await kiolab(['replay', edited], dir);
+      expect(e.code, e.out).to.equal(2);
+      expect(e.err).to.match(new RegExp(`edited.json contradicts itself: it records a lost-wakeup in iteration ${file.iteration + 5}, but replaying its seed fails earlier, with a lost-wakeup in iteration ${file.iteration} \\(was the file edited\\?\\)`));
+    }
   });
 
   it('--shrink keeps only the switches the failure needs, and the shrunk schedule still fails', async () => {

@@ -33,7 +33,7 @@ describe('report: the command and its common options', () => {
     const f = configFile({ scenario: 'locks', duration: 'ten', cpus: 2 });
     const r = kiolab('bench', '--config', f);
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.contain(`--config ${f}: field "duration": expected a number >= 0.001, got "ten"`);
+    expect(r.stderr).to.contain(`--config ${f}: field "duration": expected a number in [0.001, 604800], got "ten"`);
     const g = configFile({ cpus: 2.5 });
     const r2 = kiolab('bench', 'locks', '--config', g);
     expect(r2.code).to.equal(2);
@@ -58,7 +58,7 @@ describe('report: the command and its common options', () => {
     expect(a.stderr).to.contain('--seed: expected a whole number in [0, 4294967295], got "-3"');
     const b = kiolab('bench', 'locks', '--duration', 'abc');
     expect(b.code).to.equal(2);
-    expect(b.stderr).to.contain('--duration: expected a number >= 0.001, got "abc"');
+    expect(b.stderr).to.contain('--duration: expected a number in [0.001, 604800], got "abc"');
     const c = kiolab('bench', 'locks', '--no-such-option');
     expect(c.code).to.equal(2);
     const d = kiolab('bench', 'nope');
@@ -125,7 +125,9 @@ describe('report: the command and its common options', () => {
   it('a scenario that does not use --seed or gathers no trace says so on stderr; --out still writes a page', () => {
     const out = mkdtempSync(join(tmpdir(), 'kiolab-prim-'));
     const r = kiolab('bench', 'primitives', '--seed', '1', '--scale', '0.002', '--reps', '1', '--trace', join(out, 't.json'), '--out', out);
-    expect(r.code, r.stderr).to.equal(0);
+    // A run this short may miss a target (exit 1, and the verdict says so); it never fails otherwise.
+    expect(r.code, r.stderr).to.be.oneOf([0, 1]);
+    expect(r.stdout).to.match(r.code === 0 ? /verdict: every target met/ : /verdict: MISSED \d target/);
     expect(r.stderr).to.contain('warning: bench primitives does not use --seed');
     expect(r.stderr).to.contain('gathered no trace events');
     expect(readFileSync(join(out, 'report.html'), 'utf8')).to.contain('kiolab bench primitives');
