@@ -48,6 +48,16 @@ describe('mixed: kiolab bench mixed (the whole stack on one machine)', function 
     expect(rep.mixed.bufcache.hits).to.be.greaterThan(0);
   });
 
+  it("a cache timeout that ends BootCache before STOP is the seed's legitimate state: STOP's ENXIO passes the check", () => {
+    const r = kiolab('bench', 'mixed', '--duration', '3', '--cache-timeout', '0.5', '--seed', '4', '--json');
+    expect(r.code, r.stdout.slice(-2000)).to.equal(0);
+    const rep = JSON.parse(r.stdout) as MixedReport;
+    const stop = rep.checks!.find((c) => c.name.startsWith('bootcache: STOP'))!;
+    expect(stop.ok, stop.detail).to.equal(true);
+    expect(stop.detail).to.match(/"cache":6.*the cache had already ended/);
+    for (const c of rep.checks!) expect(c.ok, `${c.name}: ${c.detail}`).to.equal(true);
+  });
+
   it('refuses a file-backed device (the oracle needs memory), exit 2', () => {
     const r = kiolab('bench', 'mixed', '--device-file', '/tmp/kiolab-mixed-nope');
     expect(r.code).to.equal(2);
