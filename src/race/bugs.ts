@@ -1,5 +1,5 @@
 /**
- * The race catalogue (../shared/RACES.md): every historical race kiolab knows, under the name
+ * The race catalogue (docs/RACES.md is generated from it): every historical race kiolab knows, under the name
  * users type (`kiolab race <scenario> --bug <name>`), with its subsystem, the real bug it comes
  * from, how kiolab detects it, and whether the switch is implemented in today's layers.
  * A subsystem implements a switch by reading `bugs.enabled(name)` (./switch.ts) in its code path

@@ -40,7 +40,7 @@ describe('api: the packed package in a scratch project', function () {
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('packs the entry point, its types, the bin and the workers, and nothing from test/', () => {
-    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/workers/role.js', 'dist/src/race/checker-worker.js', 'package.json', 'README.md']) {
+    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/workers/role.js', 'dist/src/race/checker-worker.js', 'package.json', 'README.md', 'docs/RACES.md', 'docs/DESIGN.md']) {
       expect(files, f).to.include(f);
     }
     expect(files.filter((f) => /(^|\/)test\//.test(f) || f.startsWith('dist/noinst/') || f.endsWith('.map'))).to.deep.equal([]);
