@@ -8,7 +8,7 @@
  * or an extent lock — and a driver blocks the kernel's way: `runSync` in a worker (tsleep with an
  * interlock, dropping the funnel), `runAsync` on the main thread (polling with timers).
  */
-import { EBUSY, ENXIO, EWOULDBLOCK } from '../sync/errno.js';
+import { EBUSY, ENXIO, ETIMEDOUT, EWOULDBLOCK, KernelError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import { poison } from '../sync/poison.js';
 import { bugs } from '../sync/switches.js';
@@ -66,6 +66,8 @@ export function runSync(bc: BootCache, g: TermGen): number {
 }
 
 const tick = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
+/** The longest the main thread waits for an extent lock in a termination (ms). */
+const LOCK_WAIT_MS = 30_000;
 
 /** Drive a termination on the main thread: poll conditions and try-locks with short timers. */
 export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<number> {
@@ -75,7 +77,12 @@ export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<n
     const op = r.value;
     let v = 0;
     if (op.op === 'lock') {
-      while (!s.trylock(op.lk)) await tick(pollMs);
+      // Bounded: a holder that never lets go (a stuck or dead worker) must not hang the command.
+      const deadline = performance.now() + LOCK_WAIT_MS;
+      while (!s.trylock(op.lk)) {
+        if (performance.now() > deadline) throw new KernelError(ETIMEDOUT, `BootCache: ${s.lockName(op.lk)} still held after ${LOCK_WAIT_MS / 1000} s (its holder is stuck or gone)`);
+        await tick(pollMs);
+      }
     } else {
       const deadline = performance.now() + op.ms;
       while (op.nointerlock ? performance.now() < deadline : !op.until()) {
