@@ -142,6 +142,12 @@ export const RaceCtlLayout = defineStruct(
     /** Bounded: an iteration had more branching decisions than MAX_DECISIONS (the enumeration is not complete). */
     rc_btrunc: 'i32',
     rc_seq: { line: 'i32' },
+    /**
+     * Stress with --detect race: a failure is recorded, and the other cpus may run until this
+     * arena time (ms) before the run aborts, so that the log holds the accesses of a data race
+     * that caused it (0: no grace running).
+     */
+    rc_grace_until: 'i32',
     /** 1 while the code sites of two accesses are wanted: [cpu, point, addr] of each. */
     rc_cap: { line: 'i32' },
     rc_cap_cpu0: 'i32',
@@ -267,6 +273,19 @@ export class RaceCtl {
     return this.C.load(this.ctl, 'rc_abort') !== 0;
   }
 
+  /**
+   * A failure's grace is over (recordFailure's `graceMs`): abort the run now. Called by whoever
+   * waits anyway (the stress monitor's tick, the harness barrier), not on the hooks' fast path.
+   * True when the run is aborted.
+   */
+  expireGrace(): boolean {
+    if (this.aborted) return true;
+    const g = this.C.load(this.ctl, 'rc_grace_until');
+    if (g === 0 || this.arena.now() < g) return false;
+    this.abort();
+    return true;
+  }
+
   /** Stop every hook: they throw RaceAbort (or free-run) from now on. Wakes turn waiters. */
   abort(): void {
     this.C.store(this.ctl, 'rc_abort', 1);
@@ -274,15 +293,20 @@ export class RaceCtl {
     this.gen.notify(this.ctl);
   }
 
-  /** Record a failure (first one wins) and abort the run. Returns false if one was already recorded. */
-  recordFailure(f: object): boolean {
+  /**
+   * Record a failure (first one wins) and abort the run, at once or after `graceMs` in which the
+   * other cpus go on (stress with --detect race: the log then holds what they were about to do,
+   * often the other side of a data race behind the failure). False if one was already recorded.
+   */
+  recordFailure(f: object, graceMs = 0): boolean {
     if (this.C.cas(this.ctl, 'rc_fail', 0, 1) !== 0) return false;
     let bytes = enc.encode(JSON.stringify(f));
     if (bytes.length > FAIL_BYTES) bytes = enc.encode(JSON.stringify({ ...f, truncated: true, events: undefined, lastEvents: undefined }).slice(0, FAIL_BYTES));
     this.arena.labWriteBytes(this.fail, bytes.subarray(0, FAIL_BYTES));
     this.C.store(this.ctl, 'rc_fail_len', Math.min(bytes.length, FAIL_BYTES));
     this.C.store(this.ctl, 'rc_fail', 2);
-    this.abort();
+    if (graceMs > 0) this.C.store(this.ctl, 'rc_grace_until', Math.ceil(this.arena.now() + graceMs));
+    else this.abort();
     return true;
   }
 
@@ -452,7 +476,7 @@ export class RaceCtl {
       return;
     }
     while (this.gen.load(this.ctl) === gen) {
-      if (this.aborted || stop()) throw new RaceAbort();
+      if (this.expireGrace() || stop()) throw new RaceAbort();
       this.gen.wait(this.ctl, gen, 50);
     }
   }

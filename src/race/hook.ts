@@ -559,7 +559,7 @@ export class RaceHook implements Hook, AccessHook {
       sleepers: snap.sleepers,
       held: snap.held,
       heldByDetector: heldBy(snap, this.sync.cpu),
-    });
+    }, this.mode === 'stress' && this.stressRaces ? 20 : 0);
     throw new RaceAbort();
   }
 }

@@ -413,13 +413,13 @@ function startMonitor(m: Machine, ctl: RaceCtl, nharness: number, o: RaceOptions
   let cycleKey = '';
   let cycleSince = 0;
   const timer = setInterval(() => {
-    if (ctl.aborted) {
+    if (ctl.expireGrace()) {
       // A failure found anywhere: make sure sleepers without timeouts see it.
       if (!unstuck) unstick(m);
       unstuck = true;
       return;
     }
-    if (!detect) return;
+    if (!detect || ctl.C.load(ctl.ctl, 'rc_fail') !== 0) return; // a failure in its grace: nothing more to find
     const bad = invariant?.(m.arena) ?? null;
     if (bad !== null) return fail({ kind: 'invariant', message: bad, cpus: [] });
     const snap = snapshot(s);

@@ -49,9 +49,12 @@ const TIMED_MS = 1000;
 /**
  * The scenarios' shared state (one struct, reserved while a torture scenario runs).
  *  tt_spin, tt_mtx   the locks under torture (classes torture_spin, torture_mtx)
- *  tt_inside         atomic. Cpus inside a critical section right now: 0 or 1.
+ *  tt_inside         atomic. Cpus inside a critical section right now: 0 or 1. The lab's own
+ *                    check, so `quiet` (below): were its atomics seen, two critical sections that
+ *                    did not overlap would be ordered by them, and a broken lock's data race
+ *                    hidden from --detect race.
  *  tt_count          plain, under the lock being tortured: sections counted with read, point, write.
- *  tt_sections       atomic. Sections entered (what tt_count must equal).
+ *  tt_sections       atomic, quiet as tt_inside. Sections entered (what tt_count must equal).
  *  tt_missed         atomic. trylock / lock_timed attempts that did not get the lock.
  *  tt_token          atomic. The cpu whose turn it is (torture-sleep).
  *  tt_passes         plain, written only by the cpu the token names: turns taken.
@@ -80,7 +83,7 @@ export const TortureLayout = defineStruct(
     tt_put: 'i32',
     tt_taken: 'i32',
   },
-  { align: 64 },
+  { align: 64, quiet: ['tt_inside', 'tt_sections'] },
 );
 type TortureField = keyof typeof TortureLayout.off;
 
@@ -172,18 +175,17 @@ const partIndex = (part: string) => Number(part.slice(-1));
 /**
  * One critical section of `lk`: the lock must name this cpu, nobody else may be inside (the
  * exclusion word), and the counter goes up by a plain read and a plain write with a point
- * between (an update lost to a second cpu inside shows in `check`). Returns what went wrong, for
- * the caller to throw once it has unlocked, or null. Entry and exit: `lk` held by this cpu.
- * Never sleeps (a point may hand the cpu over).
+ * between (an update lost to a second cpu inside shows in `check`). Whatever went wrong is
+ * returned, for the caller to throw once the section's work is done: a cpu that got in wrongly
+ * still does that work, as it would with a broken lock, so its plain accesses of the counter race
+ * with the other cpu's and --detect race can name both. `owned`: the lock names this cpu (the
+ * caller unlocks only then). Entry: `lk` taken by this cpu (or so it believes). Never sleeps (a
+ * point may hand the cpu over).
  */
-function critical_section(c: Torture, lk: number, who: string): string | null {
+function critical_section(c: Torture, lk: number, who: string): { bad: string | null; owned: boolean } {
   const { s, f, base, pt } = c;
   const owner = s.lock_owner(lk);
-  // The lock does not name us: we hold nothing we could release, so stop here.
-  if (owner !== s.cpu) throw new ContractError(`${who}: cpu ${s.cpu} took ${s.lockName(lk)} but the lock names ${owner < 0 ? 'no owner' : `cpu ${owner}`}`);
   const others = f.inside.add(base, 1);
-  // A second cpu inside still does the section's work, as it would with a broken lock: its
-  // plain accesses of the counter then race with the other cpu's, and --detect race names both.
   s.point(pt.entered, lk);
   const v = f.count.get(base);
   s.point(pt.read, lk);
@@ -192,7 +194,8 @@ function critical_section(c: Torture, lk: number, who: string): string | null {
   f.sections.add(base, 1);
   f.inside.sub(base, 1);
   s.point(pt.left, lk);
-  return others === 0 ? null : `${who}: cpu ${s.cpu} entered the critical section of ${s.lockName(lk)} while ${others} other cpu(s) were inside`;
+  if (owner !== s.cpu) return { bad: `${who}: cpu ${s.cpu} took ${s.lockName(lk)} but the lock names ${owner < 0 ? 'no owner' : `cpu ${owner}`}`, owned: false };
+  return { bad: others === 0 ? null : `${who}: cpu ${s.cpu} entered the critical section of ${s.lockName(lk)} while ${others} other cpu(s) were inside`, owned: true };
 }
 
 /** An attempt that did not get the lock (trylock, lock_timed): counted, and a point. */
@@ -215,8 +218,9 @@ function spin_attempt(c: Torture, me: number, j: number, iter: number): void {
   } else {
     s.spin_lock(c.spin);
   }
-  const bad = critical_section(c, c.spin, 'torture-spin');
-  s.spin_unlock(c.spin);
+  const { bad, owned } = critical_section(c, c.spin, 'torture-spin');
+  // The lock does not name us: we hold nothing we could release.
+  if (owned) s.spin_unlock(c.spin);
   if (bad !== null) throw new ContractError(bad);
 }
 
@@ -236,8 +240,8 @@ function mtx_attempt(c: Torture, me: number, j: number, iter: number): void {
     default:
       s.lock(c.mtx);
   }
-  const bad = critical_section(c, c.mtx, 'torture-mtx');
-  s.unlock(c.mtx);
+  const { bad, owned } = critical_section(c, c.mtx, 'torture-mtx');
+  if (owned) s.unlock(c.mtx);
   if (bad !== null) throw new ContractError(bad);
 }
 
