@@ -16,8 +16,9 @@ import { asRunReport, isRunReport, runReportExitCode } from '../report/run-repor
 import { type CheckerSummary, armChecker, disarmChecker } from '../race/checker.js';
 import { type ChromeEvent, chromeTrace } from '../report/trace-chrome.js';
 import {
+  COMMON_KEYS,
   COMMON_OPTIONS,
-  type CommonKey,
+  KEY_OPTIONS,
   type CommonOptions,
   type OptionSpec,
   type OptionValues,
@@ -42,19 +43,30 @@ const defaultIO: BenchIO = {
   isTTY: !!process.stderr.isTTY,
 };
 
-const COMMON_KEYS: CommonKey[] = ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device'];
-const DEVICE_OPTIONS = ['latency-us', 'bandwidth', 'device-file'];
+/** The common options scenario `s` refuses (KEY_OPTIONS of its refused groups), with the reason. */
+export function refusedOptions(s: Scenario): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const k of COMMON_KEYS) {
+    if (s.honours.includes(k)) continue;
+    const why = s.refuses?.[k] ?? `bench ${s.name} does not use it`;
+    for (const o of KEY_OPTIONS[k]) out.set(o, why);
+  }
+  return out;
+}
 
 export function benchHelp(name?: string): string {
   const list = scenarios();
   const one = list.find((s) => s.name === name);
   if (one) {
     const own = one.options ?? {};
-    const common = Object.fromEntries(Object.entries(COMMON_OPTIONS).filter(([k]) => !(k in own)));
-    const honours = one.honours ? `\n\nOf the common load options it honours: ${one.honours.map((k) => (k === 'device' ? DEVICE_OPTIONS.map((o) => `--${o}`).join(', ') : `--${k}`)).join(', ') || 'none of --seed/--duration/--ops/--ramp/--cpus/device options'}.` : '';
+    const refused = refusedOptions(one);
+    const common = Object.fromEntries(Object.entries(COMMON_OPTIONS).filter(([k]) => !(k in own) && !refused.has(k)));
+    const notHere = [...new Set(refused.values())].map((why) => `  ${[...refused].filter(([, w]) => w === why).map(([o]) => `--${o}`).join(', ')}: ${why}`);
     return `Usage: kiolab bench ${one.name} [options]\n\n${one.description}\n\nOptions of ${one.name}:\n${
       Object.keys(own).length ? optionsHelp(own) : '  (none)'
-    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}\n  --module FILE           load a module of your own first (its scenarios, roles, switches)${honours}\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage or input, 3 an internal error, 130 interrupted.`;
+    }\n\nCommon options:\n${optionsHelp({ ...common, help: { type: 'boolean', short: 'h', help: 'this help' } })}\n  --module FILE           load a module of your own first (its scenarios, roles, switches)${
+      notHere.length ? `\n\nCommon options that do not apply here (refused, exit 2):\n${notHere.join('\n')}` : ''
+    }\n\nExit codes: 0 ok, 1 a failure found or a check failed, 2 bad usage or input, 3 an internal error, 130 interrupted.`;
   }
   return `Usage: kiolab bench <scenario> [options]   (kiolab bench <scenario> --help for its options)\n\nScenarios:\n${list
     .map((s) => `  ${s.name.padEnd(12)} ${s.description}`)
@@ -150,11 +162,11 @@ function prepareBench(argv: string[], io: BenchIO): PreparedBench | null {
   const fromFile = file?.values ?? {};
   const merged: OptionValues = { ...fromFile, ...cli };
   const common = commonOptions(merged, known);
-  if (scenario.honours) {
-    for (const k of COMMON_KEYS) {
-      const given = (k === 'device' ? DEVICE_OPTIONS : [k]).filter((o) => merged[o] !== undefined);
-      for (const o of scenario.honours.includes(k) ? [] : given) io.err(`kiolab: warning: bench ${scenario.name} does not use --${o}; ignored\n`);
-    }
+  // An option that cannot apply is refused with its reason, never ignored (from the command line
+  // or from --config alike).
+  for (const [o, why] of refusedOptions(scenario)) {
+    if (o in (scenario.options ?? {}) || merged[o] === undefined) continue;
+    throw new UsageError(`bench ${scenario.name}: --${o} does not apply: ${why}`);
   }
   prepareOutputs(common);
   return { scenario, merged, common };
@@ -248,6 +260,15 @@ async function runScenario(s: Scenario, opts: OptionValues, ctx: RunContext): Pr
   }
 }
 
+/** One verdict line from a report's checks: `PASS: 9 checks, 0 failures` or `FAIL: 1 of 9 checks failed: ...`. */
+export function verdictOf(scenario: Scenario, report: unknown): { pass: boolean; checks: number; failed: string[]; line: string } | null {
+  const checks = scenario.checks ? scenario.checks(report) : isRunReport(report) ? (report.checks ?? []).map((c) => ({ name: c.name, ok: c.ok })) : null;
+  if (!checks) return null;
+  const failed = checks.filter((c) => !c.ok).map((c) => c.name);
+  const line = failed.length === 0 ? `PASS: ${checks.length} check${checks.length === 1 ? '' : 's'}, 0 failures` : `FAIL: ${failed.length} of ${checks.length} checks failed: ${failed.join('; ')}`;
+  return { pass: failed.length === 0, checks: checks.length, failed, line };
+}
+
 /**
  * Print the report, then write --trace and --out (checked before the run). The report is printed
  * first so that a write that fails at the end loses nothing; the failure is one line and exit 2.
@@ -268,7 +289,10 @@ function finish(scenario: Scenario, report: unknown, ctx: RunContext, io: BenchI
       if (isRunReport(report)) report.trace = { file: common.trace, events: trace.n, dropped: ctx.trace.dropped };
     }
   }
-  const body = scenario.format ? scenario.format(report) : isRunReport(report) ? formatRunReport(report) : JSON.stringify(report, null, 2);
+  const verdict = verdictOf(scenario, report);
+  if (verdict && report !== null && typeof report === 'object') (report as { verdict?: unknown }).verdict = verdict;
+  const formatted = scenario.format ? scenario.format(report) : isRunReport(report) ? formatRunReport(report) : JSON.stringify(report, null, 2);
+  const body = verdict ? `${formatted}\n\n${verdict.line}` : formatted;
   const text = partial ? `PARTIAL REPORT: interrupted (Ctrl-C) ${(report as { partial: { afterS: number } }).partial.afterS} s into the run; the figures cover what ran until then\n\n${body}` : body;
   io.out(common.json ? JSON.stringify(report, null, 2) : text);
   const failed: string[] = [];

@@ -16,14 +16,18 @@ import { PAGE_SIZE } from '../bootcache/defs.js';
 import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
 import { type BCRequest, dealRequests, parseTrace, synthBoot } from '../bootcache/workload.js';
 import { resolveDevice } from '../device/config.js';
+import { type DeviceStats, deviceStats } from '../device/disk.js';
 import { Oracle } from '../device/oracle.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { Machine } from '../engine/machine.js';
 import { KernelError } from '../sync/errno.js';
-import { UsageError, numOpt, registerCommand, registerScenario } from './registry.js';
+import { type RunContext, UsageError, numOpt, registerCommand, registerScenario } from './registry.js';
+import { runMachine, withReport } from '../report/run-machine.js';
 import type { CallerResult } from '../../workers/bootcache.js';
 
 export interface BootCacheRun {
+  /** The disk, with the latency it ran with. */
+  device: DeviceStats;
   locking: 'funnel' | 'fine';
   callers: number;
   warm: boolean;
@@ -57,11 +61,11 @@ export interface BootCacheBenchOptions {
 const roundup = (x: number, m: number) => Math.ceil(x / m) * m;
 
 /** One run of the boot in one locking mode. */
-export async function runBootCacheBench(o: BootCacheBenchOptions): Promise<BootCacheRun> {
+export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunContext): Promise<BootCacheRun> {
   const dev = { name: 'disk0', blocks: o.blocks, oracle: true, latency: { baseUs: o.latencyUs ?? 50, bandwidthMBps: o.bandwidthMBps ?? 400 } };
   const bytes = o.playlist.entries.reduce((s, e) => s + roundup(e.pce_length, PAGE_SIZE), 0);
   const maxReq = Math.max(PAGE_SIZE, ...o.requests.map((q) => roundup(q.length, PAGE_SIZE)));
-  const m = new Machine({
+  const m = new Machine(withReport({
     ncpu: o.callers + 3,
     devices: [dev],
     bootcache: {
@@ -70,18 +74,20 @@ export async function runBootCacheBench(o: BootCacheBenchOptions): Promise<BootC
       bufferBytes: Math.max(1 << 20, roundup(bytes, PAGE_SIZE * 32)),
       callerSliceBytes: maxReq,
     },
-  });
+  }, ctx));
   new Oracle(m.arena, 0, resolveDevice(dev, 0)).format(m.arena.region('dev.0.store').offset);
   const ctl = new BootCacheControl(m);
   try {
     await ctl.start(o.playlist);
-    const res = await m.run(
+    const res = await runMachine(
+      m,
       [
         { role: 'bootcache:reader', daemon: true },
         { role: 'device:worker', args: { unit: 0 }, daemon: true, count: 2 },
         ...dealRequests(o.requests, o.callers).map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm } })),
       ],
-      { timeoutMs: 300_000 },
+      ctx,
+      { label: `bootcache ${o.locking}`, timeoutMs: 300_000 },
     );
     const cs = res.filter((r) => r.role === 'bootcache:caller').map((r) => r.value as CallerResult);
     const runtimeMs = Math.max(...cs.map((c) => c.t1)) - Math.min(...cs.map((c) => c.t0));
@@ -108,6 +114,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions): Promise<BootC
       mismatches: cs.flatMap((c) => c.mismatches),
       errors: cs.reduce((s, c) => s + c.errors, 0),
       history: history.length,
+      device: deviceStats(m.arena, m.sync, m.spec)[0],
     };
   } finally {
     ctl.untimeout();
@@ -116,6 +123,8 @@ export async function runBootCacheBench(o: BootCacheBenchOptions): Promise<BootC
 
 export interface BootCacheReport {
   scenario: 'bootcache';
+  /** The effective configuration: what the options resolved to. */
+  config: { seed: number; callers: number; requests: number; playlist: string; requestsFrom: string; locking: string[]; warm: boolean };
   runs: BootCacheRun[];
 }
 
@@ -159,17 +168,25 @@ registerScenario({
   description: 'BootCache: playlist readahead with a reader worker and N parallel strategy callers',
   options: {
     playlist: { type: 'string', help: 'playlist file (text or JSON; default: a synthetic boot)', arg: 'FILE' },
-    trace: { type: 'string', help: 'request trace: "R|W offset length" or "T tag" per line', arg: 'FILE' },
-    callers: { type: 'string', help: 'strategy-caller workers (default 2)', number: { min: 1, max: 64, integer: true } },
+    requests: { type: 'string', help: 'the requests to replay: "R|W offset length" or "T tag" per line (default: the synthetic boot\'s)', arg: 'FILE' },
+    callers: { type: 'string', help: 'strategy-caller workers, the same as --cpus (default 2)', number: { min: 1, max: 64, integer: true } },
     warm: { type: 'boolean', help: 'start requests only after readahead completes' },
     'history-out': { type: 'string', help: 'write the recorded history here (text, or JSON if *.json)', arg: 'FILE' },
     locking: { type: 'string', help: 'funnel | fine (default: both, same workload)', arg: 'MODE' },
-    seed: { type: 'string', help: 'seed of the synthetic boot (default 1)', number: { min: 0, integer: true } },
   },
-  honours: ['seed', 'device'],
-  async run(o) {
-    const callers = numOpt('callers', o.callers, 1, { integer: true, max: 64 }) ?? 2;
-    const seed = numOpt('seed', o.seed, 0, { integer: true }) ?? 1;
+  honours: ['seed', 'ops', 'cpus', 'device', 'trace', 'check'],
+  refuses: {
+    duration: 'a boot is a list of requests replayed once (--ops keeps its first N)',
+    ramp: 'its figures cover the whole boot, readahead included: there is no steady state to wait for',
+    'device-file': 'the disk lives in memory, so that the oracle can check every hit (a real file is not wired into bootcache yet)',
+  },
+  async run(o, _progress, ctx) {
+    const byCallers = numOpt('callers', o.callers, 1, { integer: true, max: 64 });
+    const byCpus = ctx?.common.cpus;
+    if (byCallers !== undefined && byCpus !== undefined && byCallers !== byCpus) throw new UsageError(`--callers ${byCallers} and --cpus ${byCpus} name the same thing (the strategy callers) and disagree`);
+    const callers = byCallers ?? byCpus ?? 2;
+    if (callers > 64) throw new UsageError(`--cpus: bench bootcache runs at most 64 callers, got ${callers}`);
+    const seed = ctx?.common.seed ?? 1;
     const latencyUs = numOpt('latency-us', o['latency-us'], 0);
     const bandwidthMBps = numOpt('bandwidth', o.bandwidth, 0);
     if (o['device-file'] !== undefined) throw new UsageError('--device-file: bench bootcache runs on a memory device, so that the oracle can check every hit');
@@ -179,7 +196,15 @@ registerScenario({
     let blocks = 65536;
     const synth = synthBoot({ seed, blocks, blockSize: 512, extents: 512, batches: 3, writeRatio: 0.05, missRatio: 0.1 });
     const playlist = typeof o.playlist === 'string' ? parseInput('playlist', o.playlist, parsePlaylist) : synth.playlist;
-    const requests = typeof o.trace === 'string' ? parseInput('trace', o.trace, parseTrace) : synth.requests;
+    const all = typeof o.requests === 'string' ? parseInput('requests', o.requests, parseTrace) : synth.requests;
+    // --ops N: the first N requests (tags do not count).
+    const ops = ctx?.common.ops;
+    let requests = all;
+    if (ops !== undefined) {
+      if (ops < callers) throw new UsageError(`--ops ${ops}: fewer requests than the ${callers} callers; give at least ${callers}`);
+      let n = 0;
+      requests = all.filter((q) => q.op === 'T' || ++n <= ops);
+    }
     const end = Math.max(...playlist.entries.map((e) => e.pce_offset + e.pce_length), ...requests.map((q) => q.offset + q.length), 0);
     // The bench's device lives in memory (so that the oracle sees every hit), at most 2 GiB.
     const far = (what: string, at: number) => new UsageError(`${what} reaches byte ${at}, past the 2 GiB the bench's memory device holds`);
@@ -187,22 +212,32 @@ registerScenario({
     const pe = playlist.entries.find((e) => e.pce_offset + e.pce_length > MAX_DEV);
     if (pe) throw far(typeof o.playlist === 'string' ? `--playlist ${o.playlist}: the extent at ${pe.pce_offset}` : 'the synthetic playlist', pe.pce_offset + pe.pce_length);
     const rq = requests.find((q) => q.offset + q.length > MAX_DEV);
-    if (rq) throw far(typeof o.trace === 'string' ? `--trace ${o.trace}: the request at ${rq.offset}` : 'the synthetic requests', rq.offset + rq.length);
+    if (rq) throw far(typeof o.requests === 'string' ? `--requests ${o.requests}: the request at ${rq.offset}` : 'the synthetic requests', rq.offset + rq.length);
     blocks = Math.max(blocks, Math.ceil(end / 512));
     for (const q of requests) {
-      if (q.op !== 'T' && (q.offset % 512 || q.length % 512)) throw new UsageError(`--trace: request ${q.op} ${q.offset} ${q.length} is not aligned to the 512-byte block`);
+      if (q.op !== 'T' && (q.offset % 512 || q.length % 512)) throw new UsageError(`--requests: request ${q.op} ${q.offset} ${q.length} is not aligned to the 512-byte block`);
     }
     const historyOuts = modes.map((locking) => (typeof o['history-out'] === 'string' ? (modes.length > 1 ? o['history-out'].replace(/(\.\w+)?$/, `.${locking}$1`) : o['history-out']) : undefined));
     for (const h of historyOuts) if (h !== undefined) checkOutputFile('history-out', h, o.force === true);
     const runs: BootCacheRun[] = [];
     for (const [k, locking] of modes.entries()) {
       const historyOut = historyOuts[k];
-      runs.push(await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }));
+      runs.push(await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }, ctx));
     }
-    return { scenario: 'bootcache', runs } satisfies BootCacheReport;
+    const config = {
+      seed,
+      callers,
+      requests: requests.filter((q) => q.op !== 'T').length,
+      playlist: typeof o.playlist === 'string' ? o.playlist : `synthetic (seed ${seed})`,
+      requestsFrom: typeof o.requests === 'string' ? o.requests : `synthetic (seed ${seed})`,
+      locking: modes,
+      warm: !!o.warm,
+    };
+    return { scenario: 'bootcache', config, runs } satisfies BootCacheReport;
   },
   format: (r) => (r as BootCacheReport).runs.map(formatRun).join('\n\n'),
   exitCode: (r) => ((r as BootCacheReport).runs.some((x) => x.mismatches.length > 0) ? 1 : 0),
+  checks: (r) => (r as BootCacheReport).runs.map((x) => ({ name: `${x.locking}: oracle: every hit equals the device`, ok: x.mismatches.length === 0 })),
 });
 
 const PLAYLIST_USAGE = `Usage: kiolab playlist --history H --out P [--blocksize B] [--batches N] [--json]

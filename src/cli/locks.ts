@@ -63,7 +63,12 @@ registerScenario({
     'read-pct': { type: 'string', help: 'percent of ops that read (default 70)', number: { min: 0, max: 100, integer: true } },
     'sleep-every': { type: 'string', help: 'wake the others and tsleep 1 ms every N ops (default 256, 0: never)', number: { min: 0, integer: true } },
   },
-  honours: ['seed', 'duration', 'ops', 'ramp', 'cpus'],
+  honours: ['seed', 'duration', 'ops', 'ramp', 'cpus', 'trace'],
+  refuses: {
+    device: 'it runs no device: its load is a lock and a shared word',
+    'device-file': 'it runs no device: its load is a lock and a shared word',
+    check: 'it builds no subsystem (buffer cache, BootCache, swap) for the checker to sample',
+  },
   run: (o, _progress, ctx) => benchLocks(o, ctx),
   format: (r) => formatRunReport(r as RunReport),
 });

@@ -285,7 +285,13 @@ registerScenario({
     pagers: { type: 'string', help: 'swap pager workers (default 2)', number: { min: 1, max: 32, integer: true } },
     'cache-timeout': { type: 'string', help: "BootCache's cache timeout: START ends the cache this long after (default 120, the seed's)", number: { min: 0.1, max: 86_400 }, arg: 'S' },
   },
-  honours: ['seed', 'duration', 'device'],
+  honours: ['seed', 'duration', 'device', 'trace', 'check'],
+  refuses: {
+    ops: 'the stack runs for --duration: its callers and pagers have no operation count',
+    ramp: 'its figures cover the whole run, boot included (a warm-up left out is not built yet)',
+    cpus: 'its load roles are set by --callers and --pagers',
+    'device-file': 'the disk lives in memory, so that the oracle can check every read (a real file is not wired into mixed yet)',
+  },
   run: (o, _progress, ctx) => benchMixed(parseMixed(o, ctx), ctx),
   format: (r) => formatMixed(r as MixedReport),
 });

@@ -30,8 +30,25 @@ export interface OptionSpec {
 
 
 
-/** Common options a scenario may or may not honour (`device`: --latency-us, --bandwidth, --device-file). */
-export type CommonKey = 'seed' | 'duration' | 'ops' | 'ramp' | 'cpus' | 'device';
+/**
+ * The common options a scenario honours or refuses, by group: `device` is --latency-us and
+ * --bandwidth, `trace` is --trace and --trace-events. --json, --out, --config and --force apply
+ * to every scenario.
+ */
+export type CommonKey = 'seed' | 'duration' | 'ops' | 'ramp' | 'cpus' | 'device' | 'device-file' | 'trace' | 'check';
+export const COMMON_KEYS: readonly CommonKey[] = ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'];
+/** The options of each group. */
+export const KEY_OPTIONS: Record<CommonKey, readonly string[]> = {
+  seed: ['seed'],
+  duration: ['duration'],
+  ops: ['ops'],
+  ramp: ['ramp'],
+  cpus: ['cpus'],
+  device: ['latency-us', 'bandwidth'],
+  'device-file': ['device-file'],
+  trace: ['trace', 'trace-events'],
+  check: ['check'],
+};
 
 /** The common options as the command parses them (scenario options of the same name win). */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
@@ -69,8 +86,19 @@ export interface Scenario {
   format?(report: unknown): string;
   /** 1 when the report shows a failed check (default: a failed `checks[]` entry of a RunReport). */
   exitCode?(report: unknown): number;
-  /** Which of seed/duration/ops/ramp/cpus/device it honours; the command warns when others are given. */
-  honours?: CommonKey[];
+  /**
+   * The checks the report holds, by name, and whether each held (default: a RunReport's
+   * `checks[]`): the command ends every report with a verdict line made of them.
+   */
+  checks?(report: unknown): { name: string; ok: boolean }[];
+  /**
+   * The common options it honours. Each other group must have its reason in `refuses`: given
+   * anyway, it is an error (exit 2) that says why, never silently ignored, and it is not in the
+   * scenario's help.
+   */
+  honours: CommonKey[];
+  /** Why each common option group it does not honour cannot apply (one line each; kiolab's own scenarios give every reason). */
+  refuses?: Partial<Record<CommonKey, string>>;
 }
 
 export interface Command {

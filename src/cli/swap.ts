@@ -7,9 +7,11 @@
 import '../../workers/device.js'; // the role sets this scenario runs
 import '../../workers/swap.js';
 import { Machine } from '../engine/machine.js';
+import { type DeviceStats, deviceStats } from '../device/disk.js';
 import type { MachineSpec } from '../engine/spec.js';
 import type { PagerResult } from '../../workers/swap.js';
-import { UsageError, numOpt, registerScenario } from './registry.js';
+import { type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
+import { runMachine, withReport } from '../report/run-machine.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { errnoName } from '../sync/errno.js';
 import { Swapctl } from '../swap/ctlchannel.js';
@@ -38,6 +40,8 @@ export interface SwapBenchReport {
   swapctl: { calls: number; byCommand: Record<string, number>; errors: Record<string, number>; latencyMs: { mean: number; max: number } };
   uvmexp: Record<string, number>;
   devices: ReturnType<Swap['deviceTotals']>;
+  /** The disks under the swap devices, with the latency they ran with. */
+  disks: DeviceStats[];
   xfers: { parents: number; doubleCompletions: number };
   invariants: string[];
   ok: boolean;
@@ -60,7 +64,7 @@ function rng(seed: number): () => number {
   };
 }
 
-export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) => void): Promise<SwapBenchReport> {
+export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) => void, ctx?: RunContext): Promise<SwapBenchReport> {
   const config: Required<SwapBenchOptions> = {
     pagers: o.pagers ?? 2,
     durationMs: o.durationMs ?? 2000,
@@ -80,8 +84,9 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     ],
     swap: { files: BENCH_FILES, pages: total, nvndbuf: 256 },
   };
-  const m = new Machine(spec);
-  const ctl = new Swapctl(m.arena, m.sync, spec);
+  // The common device options (--latency-us, --bandwidth) and the trace ring, as every scenario applies them.
+  const m = new Machine(withReport(spec, ctx));
+  const ctl = new Swapctl(m.arena, m.sync, m.spec);
   const roles = [
     ...Array.from({ length: config.pagers }, (_, i) => ({
       role: 'swap:pager',
@@ -92,7 +97,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     { role: 'swap:device', args: { unit: 1 }, daemon: true },
   ];
   const t0 = performance.now();
-  const run = ctl.watch(m.run(roles, { timeoutMs: config.durationMs + 60_000 }));
+  const run = ctl.watch(runMachine(m, roles, ctx, { label: 'swap', timeoutMs: config.durationMs + 60_000 }));
   const rand = rng(config.seed);
   const byCommand: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -133,7 +138,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
   const runtimeMs = performance.now() - tLoad;
   const pagers = results.slice(0, config.pagers).map((r) => r.value as PagerResult);
   const sum = (k: keyof PagerResult) => pagers.reduce((s, p) => s + (p[k] as number), 0);
-  const sw = Swap.of(m.sync, spec);
+  const sw = Swap.of(m.sync, m.spec);
   const G = m.arena.view(SwapGlobalsLayout);
   const g = m.arena.pool('swap.globals', SwapGlobalsLayout).addr(0);
   const invariants = sw.checkInvariants();
@@ -148,6 +153,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     swapctl: { calls, byCommand, errors, latencyMs: { mean: calls ? latSum / calls : 0, max: latMax } },
     uvmexp: { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') },
     devices: sw.deviceTotals(),
+    disks: deviceStats(m.arena, m.sync, m.spec),
     xfers: { parents: G.load(g, 'sg_xfer_done'), doubleCompletions: G.load(g, 'sg_xfer_double') },
     invariants,
     ok: invariants.length === 0 && agg.mismatches === 0 && agg.getErrors === 0,
@@ -182,7 +188,12 @@ registerScenario({
     'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
     interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
   },
-  honours: ['seed', 'duration', 'cpus'],
+  honours: ['seed', 'duration', 'cpus', 'device', 'trace', 'check'],
+  refuses: {
+    ops: 'the pagers run for --duration: they have no operation count',
+    ramp: 'its figures cover the whole run (a warm-up left out is not built yet)',
+    'device-file': 'its swap disks live in memory (a real file is not wired into swap yet)',
+  },
   run: (o, progress, ctx) => {
     const pages = numOpt('pages', o.pages, 2, { integer: true, max: 4096 }) ?? 128;
     const resident = numOpt('resident', o.resident, 1, { integer: true }) ?? Math.min(32, pages - 1);
@@ -198,8 +209,17 @@ registerScenario({
         seed: ctx?.common.seed ?? numOpt('seed', o.seed, 0, { integer: true }),
       },
       progress,
+      ctx,
     );
   },
   format: (r) => formatSwap(r as SwapBenchReport),
   exitCode: (r) => ((r as SwapBenchReport).ok ? 0 : 1),
+  checks: (r) => {
+    const x = r as SwapBenchReport;
+    return [
+      { name: 'every page faulted back carries its last version', ok: x.pagers.mismatches === 0 },
+      { name: 'no swap-in failed', ok: x.pagers.getErrors === 0 },
+      { name: 'invariants hold', ok: x.invariants.length === 0 },
+    ];
+  },
 });

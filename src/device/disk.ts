@@ -364,6 +364,8 @@ registerStrategy('disk_strategy', (dev, unit, bio) => dev.disk_strategy(unit, bi
 
 export interface DeviceStats {
   name: string;
+  /** The simulated latency it ran with (the effective --latency-us and --bandwidth). */
+  latency: { baseUs: number; seekUs: number; bandwidthMBps: number };
   reads: number;
   writes: number;
   bytesRead: number;
@@ -390,6 +392,7 @@ export function deviceStats(arena: Arena, sync: Sync, spec: DeviceSpecPart): Dev
     const hist = (f: 'd_svc_hist' | 'd_qdepth_hist') => Array.from({ length: HIST_BUCKETS }, (_, k) => D.loadAt(dp, f, k));
     return {
       name: c.name,
+      latency: { ...c.latency },
       reads: D.load(dp, 'd_reads'),
       writes: D.load(dp, 'd_writes'),
       bytesRead: D.load64(dp, 'd_bytes_read'),

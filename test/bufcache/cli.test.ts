@@ -37,7 +37,7 @@ describe('bufcache: the command line', function () {
     const run = r.runs[0];
     expect(run.oracle).to.deep.include({ mismatchCount: 0, lostWrites: [] });
     expect(run.invariants).to.deep.equal([]);
-    expect(run.jobs[0].read.total_ios + run.jobs[0].write.total_ios).to.equal(800);
+    expect(run.jobs[0].read.total_ios + run.jobs[0].write.total_ios).to.equal(400); // --ops counts in all
     expect(run.hitRatio).to.be.within(0, 1);
     expect(run.sysctl['vfs.nbuf']).to.equal(64);
     expect(run.sysctl).to.have.property('kiolab.bufcache.getnewbuf_restart.flushingbufs');

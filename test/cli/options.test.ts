@@ -1,0 +1,168 @@
+/**
+ * One option contract: every bench scenario × every common option group is either honoured (the
+ * run takes it and its report shows the effect) or refused with exit 2 and the scenario's reason,
+ * never ignored; a scenario's help lists only what applies.
+ */
+import '../../workers/index.js';
+import '../../src/cli/all.js';
+import '../../src/cli/locks.js';
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchHelp, refusedOptions } from '../../src/cli/bench.js';
+import { COMMON_KEYS, type CommonKey, KEY_OPTIONS, scenarios } from '../../src/cli/registry.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const kiolab = (args: string[], cwd: string) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 180_000 });
+
+/** A value for each common option when a test gives it. */
+const VALUE: Record<string, string | null> = {
+  seed: '7',
+  duration: '0.5',
+  ops: '300',
+  ramp: '0.1',
+  cpus: '3',
+  'latency-us': '5',
+  bandwidth: '500',
+  'device-file': 'disk.img',
+  trace: 'trace.json',
+  'trace-events': '4096',
+  check: null,
+};
+const argsOf = (opts: readonly string[]) => opts.flatMap((o) => (VALUE[o] === null ? [`--${o}`] : [`--${o}`, VALUE[o]!]));
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * Per scenario: its own options that keep a run short, and for each honoured group what in the
+ * JSON report (and stderr) shows that the option took effect.
+ */
+const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<CommonKey, (r: Json, stderr: string, dir: string) => void>> }> = {
+  locks: {
+    extra: [],
+    evidence: {
+      seed: (r) => expect(r.options.seed).to.equal(7),
+      duration: (r) => expect(r.options.duration).to.equal(0.5),
+      ops: (r) => expect(r.options.ops).to.equal(300),
+      ramp: (r) => expect(r.options.ramp).to.equal(0.1),
+      cpus: (r) => expect(r.jobs[0].worker_ios).to.have.length(3),
+      trace: (r, _e, dir) => expect(JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).traceEvents.length).to.be.greaterThan(0),
+    },
+  },
+  bufcache: {
+    extra: ['--nbuf', '64'],
+    evidence: {
+      seed: (r) => expect(r.config.seed).to.equal(7),
+      ops: (r) => expect(r.config.ops).to.equal(300),
+      cpus: (r) => expect(r.config.callers).to.equal(3),
+      device: (r) => expect(r.runs[0].device[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bufcache/),
+    },
+  },
+  bootcache: {
+    extra: ['--locking', 'fine'],
+    evidence: {
+      seed: (r) => expect(r.config.seed).to.equal(7),
+      ops: (r) => expect(r.config.requests).to.equal(300),
+      cpus: (r) => expect(r.config.callers).to.equal(3),
+      device: (r) => expect(r.runs[0].device.latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bootcache/),
+    },
+  },
+  swap: {
+    extra: [],
+    evidence: {
+      seed: (r) => expect(r.config.seed).to.equal(7),
+      duration: (r) => expect(r.config.durationMs).to.equal(500),
+      cpus: (r) => expect(r.config.pagers).to.equal(3),
+      device: (r) => expect(r.disks[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      check: (_r, e) => expect(e).to.match(/checker: \d+ samples of swap/),
+    },
+  },
+  mixed: {
+    extra: [],
+    evidence: {
+      seed: (r) => expect(r.options.seed).to.equal(7),
+      duration: (r) => expect(r.options.duration).to.equal(0.5),
+      device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      check: (_r, e) => expect(e).to.match(/checker: \d+ samples of/),
+    },
+  },
+  primitives: { extra: [], evidence: {} },
+};
+
+describe('cli: one option contract for every bench scenario', function () {
+  this.timeout(600_000);
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiolab-opts-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('every scenario honours each common option group or gives its reason for refusing it', () => {
+    for (const s of scenarios()) {
+      expect(HONOURED[s.name], `the test knows scenario ${s.name}`).to.not.equal(undefined);
+      for (const k of COMMON_KEYS) {
+        if (s.honours.includes(k)) expect(HONOURED[s.name].evidence[k], `${s.name} honours ${k}: the test checks its effect`).to.be.a('function');
+        else expect(s.refuses?.[k], `${s.name} refuses ${k}: why`).to.be.a('string').and.have.length.greaterThan(10);
+      }
+    }
+  });
+
+  it("the README's table says which scenario honours which option, as the scenarios do", () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const cols: CommonKey[] = ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'];
+    for (const s of scenarios()) {
+      const row = new RegExp(`^\\| ${s.name} \\|(.*)\\|$`, 'm').exec(readme);
+      expect(row, `README row for ${s.name}`).to.not.equal(null);
+      const marks = row![1].split('|').map((c) => c.trim());
+      expect(marks, s.name).to.deep.equal(cols.map((k) => (s.honours.includes(k) ? '✓' : '–')));
+    }
+  });
+
+  it("each scenario's help lists the common options that apply, and names the others with the reason", () => {
+    for (const s of scenarios()) {
+      const help = benchHelp(s.name);
+      const [common, notHere = ''] = help.split('Common options that do not apply here');
+      for (const [o, why] of refusedOptions(s)) {
+        expect(common, `${s.name}: --${o} is not offered`).to.not.match(new RegExp(`^ {2}--${o} `, 'm'));
+        expect(notHere, `${s.name}: --${o} is named with its reason`).to.contain(`--${o}`).and.contain(why);
+      }
+      for (const k of s.honours) for (const o of KEY_OPTIONS[k]) if (!(o in (s.options ?? {}))) expect(common, `${s.name}: --${o}`).to.match(new RegExp(`^ {2}--${o} `, 'm'));
+    }
+  });
+
+  for (const s of scenarios()) {
+    it(`bench ${s.name}: every refused option exits 2 with the reason, before any run`, () => {
+      for (const [o, why] of refusedOptions(s)) {
+        const r = kiolab(['bench', s.name, ...argsOf([o])], dir);
+        expect(r.status, `${s.name} --${o}: ${r.stderr}`).to.equal(2);
+        expect(r.stderr.trim()).to.equal(`kiolab: bench ${s.name}: --${o} does not apply: ${why}`);
+      }
+    });
+
+    const honoured = s.honours.filter((k) => !(s.name === 'locks' && k === 'ramp')); // ramp: below
+    if (honoured.length === 0) continue;
+    it(`bench ${s.name}: the honoured options together take effect, and the report shows each`, () => {
+      const opts = honoured.flatMap((k) => KEY_OPTIONS[k]).filter((o) => !(o in (s.options ?? {})));
+      const r = kiolab(['bench', s.name, ...argsOf(opts), ...HONOURED[s.name].extra, '--json'], dir);
+      expect(r.status, r.stderr.slice(-2000)).to.equal(0);
+      const report = JSON.parse(r.stdout) as Json;
+      expect(report.verdict?.line ?? '', 'the report ends in a verdict').to.match(/^PASS: \d+ checks?, 0 failures$/);
+      for (const k of honoured) HONOURED[s.name].evidence[k]!(report, r.stderr, dir);
+    });
+  }
+
+  it('bench locks: --ramp leaves the first seconds out of the figures', () => {
+    const r = kiolab(['bench', 'locks', '--duration', '0.6', '--ramp', '0.1', '--seed', '7', '--json'], dir);
+    expect(r.status, r.stderr).to.equal(0);
+    HONOURED.locks.evidence.ramp!(JSON.parse(r.stdout) as Json, r.stderr, dir);
+  });
+});
