@@ -1,4 +1,5 @@
 /** Every scenario and command of the kiolab command. */
+import './sysctl.js';
 import './primitives.js';
 import './bootcache.js';
 import './bufcache.js';

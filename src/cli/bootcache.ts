@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { checkOutputFile, writeOutput } from './outputs.js';
 import { parseCommandArgs } from './args.js';
 import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
-import { PAGE_SIZE } from '../bootcache/defs.js';
+import { BC_MAXENTRIES, PAGE_SIZE, resolveBootCache } from '../bootcache/defs.js';
+import { registerSysctl } from './sysctl.js';
 import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
 import { type BCRequest, dealRequests, parseTrace, synthBoot } from '../bootcache/workload.js';
 import { resolveDevice } from '../device/config.js';
@@ -271,5 +272,32 @@ registerCommand({
     const summary = { history: history.length, entries: p.entries.length, bytes: p.entries.reduce((s, e) => s + e.pce_length, 0), batches: 1 + Math.max(0, ...p.entries.map((e) => e.pce_batch)), out: values.out };
     console.log(values.json ? JSON.stringify(summary, null, 2) : `playlist: ${summary.entries} extents (${(summary.bytes / 1024).toFixed(0)} KiB, ${summary.batches} batch(es)) from ${summary.history} history entries → ${summary.out}`);
     return 0;
+  },
+});
+
+registerSysctl({
+  name: 'bootcache',
+  summary: "BootCache's tunables, as the kext has them, and the limits it derives from mem_size",
+  options: { 'mem-mb': { type: 'string', help: 'physical memory, MiB (mem_size; default 1024)', number: { min: 1, max: 1 << 20, integer: true } } },
+  run: (o) => {
+    const r = resolveBootCache({ memSizeMB: numOpt('mem-mb', o['mem-mb'], 1, { integer: true, max: 1 << 20 }) ?? 1024 });
+    const mem = r.memSizeMB * 1024 * 1024;
+    return {
+      mem_size: mem,
+      BC_minimum_mem_size: r.minimumMemMB * 1024 * 1024,
+      // BC_init_cache refuses to start below the minimum memory.
+      'kiolab.bootcache.enabled': r.memSizeMB >= r.minimumMemMB ? 1 : 0,
+      // BC_init_cache loads no cache larger than half of memory; add_history records no read past it.
+      'kiolab.bootcache.max_cache_bytes': Math.floor(mem / 2),
+      'kiolab.bootcache.max_history_bytes': Math.floor(mem / 2),
+      BC_MAXENTRIES,
+      BC_MAX_READ: r.maxRead,
+      BC_HISTORY_ENTRIES: r.historyClusterEntries,
+      BC_HISTORY_MAXCLUSTERS: r.historyMaxClusters,
+      BC_wait_for_readahead_ms: r.waitForReadaheadMs,
+      BC_cache_timeout_ms: r.cacheTimeoutMs,
+      BC_chit_check_start: r.chitCheckStart,
+      BC_chit_low_level_percent: r.chitLowLevel,
+    };
   },
 });

@@ -5,7 +5,6 @@
  */
 import '../../workers/device.js'; // the role sets this scenario runs
 import '../../workers/bufcache.js';
-import { parseCommandArgs } from './args.js';
 import { checkInvariants } from '../bufcache/invariants.js';
 import type { LoadArgs, LoadResult } from '../bufcache/load.js';
 import { sysctlSnapshot, sysctlTunables } from '../bufcache/sysctl.js';
@@ -16,69 +15,16 @@ import { Oracle } from '../device/oracle.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { type LockClassStats, type SleepStats, lockTable, sleepTable } from '../sync/snapshot.js';
 import { Machine } from '../engine/machine.js';
-import { type OptionSpec, type OptionValues, type RunContext, UsageError, numOpt, optionsHelp, registerCommand, registerScenario } from './registry.js';
+import { type OptionValues, type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
+import { registerSysctl } from './sysctl.js';
 import { runMachine, withReport } from '../report/run-machine.js';
 import type { MachineSpec } from '../engine/spec.js';
-
-// ---------------------------------------------------------------- kiolab sysctl <subsystem>
-
-export interface SysctlProvider {
-  /** The subsystem name users type: `kiolab sysctl <name>`. */
-  name: string;
-  summary: string;
-  options: Record<string, OptionSpec>;
-  /** The values, by sysctl name. Throw UsageError for bad options. */
-  run(values: OptionValues): Record<string, number> | Promise<Record<string, number>>;
-}
-
-const sysctlProviders = new Map<string, SysctlProvider>();
-
-/** Add a subsystem to `kiolab sysctl`. */
-export function registerSysctl(p: SysctlProvider): void {
-  sysctlProviders.set(p.name, p);
-}
-
-function sysctlHelp(): string {
-  return `Usage: kiolab sysctl <subsystem> [options] [--json]\n\nSubsystems:\n${[...sysctlProviders.values()]
-    .map((p) => `  ${p.name.padEnd(12)} ${p.summary}`)
-    .join('\n')}`;
-}
-
-registerCommand({
-  name: 'sysctl',
-  summary: "print a subsystem's tunables (kiolab sysctl bufcache --nbuf N)",
-  async run(argv) {
-    const name = argv.find((a) => !a.startsWith('-'));
-    const p = name ? sysctlProviders.get(name) : undefined;
-    if (!p) {
-      if (argv.includes('--help') || argv.includes('-h')) {
-        console.log(sysctlHelp());
-        return 0;
-      }
-      throw new UsageError(name ? `sysctl: unknown subsystem ${JSON.stringify(name)}; one of: ${[...sysctlProviders.keys()].join(', ')}` : `sysctl: which subsystem? One of: ${[...sysctlProviders.keys()].join(', ')}`);
-    }
-    const { values, positionals } = parseCommandArgs(`sysctl ${p.name}`, argv, { ...Object.fromEntries(Object.entries(p.options).map(([k, o]) => [k, { type: o.type }])), json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as never);
-    if (positionals.length > 1) throw new UsageError(`sysctl: unexpected argument ${JSON.stringify(positionals[1])}`);
-    const v = values as OptionValues;
-    if (v.help) {
-      console.log(`Usage: kiolab sysctl ${p.name} [options] [--json]\n\n${p.summary}\n\nOptions:\n${optionsHelp({ ...p.options, json: { type: 'boolean', help: 'print JSON' } })}`);
-      return 0;
-    }
-    const out = await p.run(v);
-    if (v.json) console.log(JSON.stringify(out, null, 2));
-    else {
-      const w = Math.max(...Object.keys(out).map((k) => k.length));
-      for (const [k, x] of Object.entries(out)) console.log(`${k.padEnd(w)}: ${x}`);
-    }
-    return 0;
-  },
-});
 
 registerSysctl({
   name: 'bufcache',
   summary: 'the vfs.* tunables bufinit derives from nbuf',
-  options: { nbuf: { type: 'string', help: 'number of buffer headers (default 1024)' } },
-  run: (o) => sysctlTunables(numOpt('nbuf', o.nbuf, 1, { integer: true }) ?? 1024),
+  options: { nbuf: { type: 'string', help: `number of buffer headers, 16..${NBUF_MAX} as in the bench (default 1024)`, number: { min: 16, max: NBUF_MAX, integer: true } } },
+  run: (o) => sysctlTunables(numOpt('nbuf', o.nbuf, 16, { integer: true, max: NBUF_MAX }) ?? 1024),
 });
 
 // ---------------------------------------------------------------- kiolab bench bufcache

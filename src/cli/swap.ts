@@ -15,7 +15,8 @@ import { runMachine, withReport } from '../report/run-machine.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { errnoName } from '../sync/errno.js';
 import { Swapctl } from '../swap/ctlchannel.js';
-import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapGlobalsLayout, type SwapFileSpec } from '../swap/layout.js';
+import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapGlobalsLayout, type SwapFileSpec, VREG, filePages, resolveSwap } from '../swap/layout.js';
+import { registerSysctl } from './sysctl.js';
 import { Swap } from '../swap/swapdev.js';
 
 export interface SwapBenchOptions {
@@ -221,5 +222,33 @@ registerScenario({
       { name: 'no swap-in failed', ok: x.pagers.getErrors === 0 },
       { name: 'invariants hold', ok: x.invariants.length === 0 },
     ];
+  },
+});
+
+registerSysctl({
+  name: 'swap',
+  summary: "the bench's swap devices as uvm_swap sizes them: pages, priorities, active-I/O limits",
+  options: { pages: { type: 'string', help: 'pages the pagers own (uvmexp; default 256, as the machine spec)', number: { min: 1, max: 65536, integer: true } } },
+  run: (o) => {
+    const disks = [
+      { name: 'wd0', blocks: 16384 },
+      { name: 'wd1', blocks: 16384 },
+    ];
+    const r = resolveSwap({ files: BENCH_FILES, pages: numOpt('pages', o.pages, 1, { integer: true, max: 65536 }) ?? 256 }, disks);
+    const out: Record<string, number> = { 'vm.uvmexp.npages': r.pages, 'kiolab.swap.nvndbuf': r.nvndbuf, 'kiolab.swap.nvndxfer': r.nvndxfer };
+    let total = 0;
+    for (const f of r.files) {
+      const npages = filePages(f);
+      total += npages;
+      out[`${f.path}.swd_npages`] = npages;
+      out[`${f.path}.swd_priority`] = f.priority;
+      out[`${f.path}.regular_file`] = f.type === VREG ? 1 : 0;
+      if (f.type === VREG) {
+        out[`${f.path}.swd_bsize`] = f.bsize;
+        out[`${f.path}.swd_maxactive`] = f.maxactive;
+      }
+    }
+    out['kiolab.swap.pages_on_all_devices'] = total;
+    return out;
   },
 });
