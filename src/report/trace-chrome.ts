@@ -1,8 +1,10 @@
 /**
  * Turn the per-cpu trace rings of a finished machine into Chrome Trace Event JSON (the format
- * chrome://tracing and Perfetto open): one process per machine, one thread per cpu named after
- * its role; complete events ("X") for lock waits, sleeps and I/O, instant events ("i") for
- * wakeups and named points.
+ * chrome://tracing and Perfetto open): one process per machine; per cpu, a track named after its
+ * role with its lock waits and sleeps (complete events, "X") and its wakeups and named points
+ * (instant events, "i"), and beside it a track of its I/O. Spans on one track never overlap
+ * (Perfetto refuses spans that overlap without nesting): I/O that a cpu has in flight at once
+ * (readahead, async writes) is spread over as many I/O tracks as it needs.
  */
 import type { Arena } from '../shm/arena.js';
 import type { Sync } from '../sync/sync.js';
@@ -54,14 +56,57 @@ export function chromeEvents(
   const rs = rings(m.arena, m.spec);
   for (const ring of rs) {
     const role = roles[ring.cpu] ?? 'idle';
-    out.push({ name: 'thread_name', ph: 'M', pid, tid: ring.cpu, args: { name: `cpu ${ring.cpu} ${role}` } });
-    out.push({ name: 'thread_sort_index', ph: 'M', pid, tid: ring.cpu, args: { sort_index: ring.cpu } });
     const r = ring.read();
     dropped += r.dropped;
     total += r.events.length;
-    for (const e of r.events) out.push(toChrome(m.sync, e, pid));
+    const evs = r.events.map((e) => toChrome(m.sync, e, pid));
+    // The cpu's own track (sync, its waits and points) and its I/O tracks, each split into lanes
+    // in which no two spans overlap.
+    const lanes = [
+      ...assignLanes(evs.filter((e) => e.cat !== 'io'), ring.cpu, 0, `cpu ${ring.cpu} ${role}`),
+      ...assignLanes(evs.filter((e) => e.cat === 'io'), ring.cpu, IO_LANE, `cpu ${ring.cpu} ${role}: I/O`),
+    ];
+    for (const [tid, name] of lanes) {
+      out.push({ name: 'thread_name', ph: 'M', pid, tid, args: { name } });
+      out.push({ name: 'thread_sort_index', ph: 'M', pid, tid, args: { sort_index: tid } });
+    }
+    if (lanes.length === 0) {
+      const tid = ring.cpu * TIDS_PER_CPU;
+      out.push({ name: 'thread_name', ph: 'M', pid, tid, args: { name: `cpu ${ring.cpu} ${role}` } });
+      out.push({ name: 'thread_sort_index', ph: 'M', pid, tid, args: { sort_index: tid } });
+    }
+    out.push(...evs);
   }
   return { events: out, summary: { events: total, dropped, cpus: rs.length } };
+}
+
+/** Track ids per cpu: cpu c's tracks are c * TIDS_PER_CPU + lane (its own from 0, its I/O from IO_LANE). */
+export const TIDS_PER_CPU = 100;
+const IO_LANE = 50;
+
+/** The cpu of a track id. */
+export const cpuOfTid = (tid: number): number => Math.floor(tid / TIDS_PER_CPU);
+
+/**
+ * Give each event of `evs` (one cpu's, one kind) a track: spans go to the first lane whose last
+ * span has ended (lanes from `first`), instants to the first lane. Sets `tid`; returns the lanes
+ * used and their names.
+ */
+function assignLanes(evs: ChromeEvent[], cpu: number, first: number, name: string): [number, string][] {
+  if (evs.length === 0) return [];
+  const ends: number[] = [];
+  const byStart = [...evs].sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0));
+  for (const e of byStart) {
+    let lane = 0;
+    if (e.ph === 'X') {
+      const start = e.ts ?? 0;
+      while (lane < ends.length && ends[lane] > start) lane++;
+      if (lane >= IO_LANE - 1) lane = IO_LANE - 2; // a bound on tracks; never reached in practice
+      ends[lane] = Math.max(ends[lane] ?? 0, start + (e.dur ?? 0));
+    } else if (ends.length === 0) ends.push(0);
+    e.tid = cpu * TIDS_PER_CPU + first + lane;
+  }
+  return ends.map((_, k) => [cpu * TIDS_PER_CPU + first + k, k === 0 ? name : `${name} (${k + 1})`]);
 }
 
 function toChrome(sync: Sync, e: TraceRecord, pid: number): ChromeEvent {
@@ -102,5 +147,19 @@ export function validateChromeTrace(t: unknown): string[] {
     if (e.ph !== 'M' && !(typeof e.ts === 'number' && Number.isFinite(e.ts))) problems.push(`traceEvents[${i}].ts: ${e.ts}`);
     if (e.ph === 'X' && !(typeof e.dur === 'number' && e.dur >= 0)) problems.push(`traceEvents[${i}].dur: ${e.dur}`);
   });
+  // Spans of one track must nest: one that starts inside another ends inside it too.
+  const byTrack = new Map<string, ChromeEvent[]>();
+  for (const e of o.traceEvents) if (e.ph === 'X') byTrack.set(`${e.pid}/${e.tid}`, [...(byTrack.get(`${e.pid}/${e.tid}`) ?? []), e]);
+  for (const [track, spans] of byTrack) {
+    spans.sort((a, b) => (a.ts! - b.ts!) || (b.dur! - a.dur!));
+    const open: number[] = [];
+    let bad = 0;
+    for (const sp of spans) {
+      while (open.length && open[open.length - 1] <= sp.ts!) open.pop();
+      if (open.length && sp.ts! + sp.dur! > open[open.length - 1]) bad++;
+      open.push(sp.ts! + sp.dur!);
+    }
+    if (bad) problems.push(`track ${track}: ${bad} span(s) overlap another without nesting`);
+  }
   return problems;
 }

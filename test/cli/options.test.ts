@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchHelp, refusedOptions } from '../../src/cli/bench.js';
+import { validateChromeTrace } from '../../src/report/trace-chrome.js';
 import { COMMON_KEYS, type CommonKey, KEY_OPTIONS, scenarios } from '../../src/cli/registry.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -36,6 +37,14 @@ const argsOf = (opts: readonly string[]) => opts.flatMap((o) => (VALUE[o] === nu
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** The trace file was written, holds spans, and is one Perfetto loads cleanly (spans on a track nest). */
+function traced(dir: string): void {
+  expect(existsSync(join(dir, 'trace.json')), 'trace written').to.equal(true);
+  const t = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')) as { traceEvents: { ph: string }[] };
+  expect(t.traceEvents.filter((e) => e.ph === 'X').length).to.be.greaterThan(0);
+  expect(validateChromeTrace(t)).to.deep.equal([]);
+}
+
 /**
  * Per scenario: its own options that keep a run short, and for each honoured group what in the
  * JSON report (and stderr) shows that the option took effect.
@@ -49,7 +58,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       ops: (r) => expect(r.options.ops).to.equal(300),
       ramp: (r) => expect(r.options.ramp).to.equal(0.1),
       cpus: (r) => expect(r.jobs[0].worker_ios).to.have.length(3),
-      trace: (r, _e, dir) => expect(JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).traceEvents.length).to.be.greaterThan(0),
+      trace: (_r, _e, dir) => traced(dir),
     },
   },
   bufcache: {
@@ -59,7 +68,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       ops: (r) => expect(r.config.ops).to.equal(300),
       cpus: (r) => expect(r.config.callers).to.equal(3),
       device: (r) => expect(r.runs[0].device[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
-      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bufcache/),
     },
   },
@@ -70,7 +79,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       ops: (r) => expect(r.config.requests).to.equal(300),
       cpus: (r) => expect(r.config.callers).to.equal(3),
       device: (r) => expect(r.runs[0].device.latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
-      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bootcache/),
     },
   },
@@ -81,7 +90,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       duration: (r) => expect(r.config.durationMs).to.equal(500),
       cpus: (r) => expect(r.config.pagers).to.equal(3),
       device: (r) => expect(r.disks[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
-      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of swap/),
     },
   },
@@ -91,7 +100,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       seed: (r) => expect(r.options.seed).to.equal(7),
       duration: (r) => expect(r.options.duration).to.equal(0.5),
       device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
-      trace: (r, _e, dir) => expect(existsSync(join(dir, 'trace.json'))).to.equal(true),
+      trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of/),
     },
   },

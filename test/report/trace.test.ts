@@ -11,16 +11,24 @@ import type { MachineSpec } from '../../src/engine/spec.js';
 import { lockTable, sleepTable } from '../../src/sync/snapshot.js';
 import { ProgressLine } from '../../src/report/progress.js';
 import { runMachine, withReport } from '../../src/report/run-machine.js';
-import { type ChromeEvent, type ChromeTrace, chromeTrace, validateChromeTrace } from '../../src/report/trace-chrome.js';
+import { type ChromeEvent, type ChromeTrace, chromeTrace, cpuOfTid, validateChromeTrace } from '../../src/report/trace-chrome.js';
 import { type ReportSpecPart, TraceKind, rings } from '../../src/report/trace.js';
 
 function ctxFor(trace?: string, traceEvents = 4096): RunContext {
   return { common: { json: true, trace, traceEvents }, options: {}, progress: new ProgressLine(false), trace: null };
 }
 
-const tids = (evs: ChromeEvent[], pred: (e: ChromeEvent) => boolean) => new Set(evs.filter(pred).map((e) => e.tid));
+/** The cpus whose tracks hold the events `pred` picks (a cpu has its own track and its I/O tracks). */
+const tids = (evs: ChromeEvent[], pred: (e: ChromeEvent) => boolean) => new Set(evs.filter(pred).map((e) => cpuOfTid(e.tid)));
 
 describe('report: traces', () => {
+  it('the validator refuses spans of one track that overlap without nesting (Perfetto does)', () => {
+    const x = (ts: number, dur: number, tid = 0) => ({ name: 's', ph: 'X' as const, ts, dur, pid: 1, tid });
+    expect(validateChromeTrace(chromeTrace([x(0, 10), x(2, 3), x(5, 5)]))).to.deep.equal([]);
+    expect(validateChromeTrace(chromeTrace([x(0, 10), x(5, 10)]))).to.deep.equal(['track 1/0: 1 span(s) overlap another without nesting']);
+    expect(validateChromeTrace(chromeTrace([x(0, 10), x(5, 10, 1)]))).to.deep.equal([]);
+  });
+
   it('a ring keeps the newest records and counts the dropped ones', () => {
     const spec: MachineSpec & ReportSpecPart = { ncpu: 2, report: { trace: 16 } };
     const m = new Machine(spec);
@@ -58,8 +66,8 @@ describe('report: traces', () => {
     const sleeps = evs.filter((e) => e.cat === 'sleep');
     // Every wakeup call and every sleep is in the trace (the rings did not fill).
     expect(ctx.trace!.dropped).to.equal(0);
-    expect(evs.filter((e) => e.cat === 'wakeup' && e.tid === 0).length).to.equal(300);
-    expect(evs.filter((e) => e.cat === 'wakeup' && e.tid === 1).length).to.equal(300);
+    expect(evs.filter((e) => e.cat === 'wakeup' && cpuOfTid(e.tid) === 0).length).to.equal(300);
+    expect(evs.filter((e) => e.cat === 'wakeup' && cpuOfTid(e.tid) === 1).length).to.equal(300);
     const table = sleepTable(m.sync);
     for (const wm of ['ping', 'pong']) {
       const n = table.find((s) => s.wmesg === wm)?.sleeps ?? 0;
