@@ -505,7 +505,7 @@ export async function runRace(scratch: Scratch, scenario: string, mode: Mode, bu
 
 function raceCommand(scratch: Scratch, scenario: string, mode: Mode, budgetS: number): Promise<{ json: RaceJson; ms: number }> {
   const t0 = performance.now();
-  const args = [scratch.cli, 'race', scenario, ...MODE_ARGS[mode], '--budget', String(budgetS), '--json'];
+  const args = [scratch.cli, 'race', scenario, ...MODE_ARGS[mode], '--budget', String(budgetS), '--json', '--force'];
   return new Promise<{ json: RaceJson; ms: number }>((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: scratch.root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
