@@ -95,10 +95,11 @@ function clatLines(c: ClatNs): string[] {
 
 function dirLines(name: 'read' | 'write', d: DirStats): string[] {
   if (d.total_ios === 0) return [];
-  return [
-    `  ${name}: IOPS=${humanCount(d.iops)}, BW=${humanBytes(d.bw_bytes)}/s (${humanBytesSI(d.bw_bytes)}/s)(${humanBytes(d.io_bytes)}/${Math.round(d.runtime)}msec); ${num(d.total_ios)} ios`,
-    ...clatLines(d.clat_ns),
-  ];
+  // An operation of a machine word or two (a lock load's access of its shared word) moves no data
+  // worth a bandwidth: its rate is the figure.
+  const word = d.io_bytes / d.total_ios <= 8;
+  const bw = word ? `(ops on a ${Math.round(d.io_bytes / d.total_ios)}-byte word, no bandwidth; ${Math.round(d.runtime)}msec)` : `BW=${humanBytes(d.bw_bytes)}/s (${humanBytesSI(d.bw_bytes)}/s)(${humanBytes(d.io_bytes)}/${Math.round(d.runtime)}msec)`;
+  return [`  ${name}: IOPS=${humanCount(d.iops)}, ${bw}; ${num(d.total_ios)} ios`, ...clatLines(d.clat_ns)];
 }
 
 /** One job's block. */
@@ -193,10 +194,37 @@ export function deviceLines(r: RunReport): string[] {
 }
 
 /** `name = value` lines of a counter section, aligned. */
+/** The unit of a kernel counter, by its name (sysctl, BootCache's ss_*, uvmexp); '' for a plain count. */
+export function counterUnit(name: string): string {
+  const exact: Record<string, string> = {
+    'vfs.nbuf': 'buffers',
+    'vfs.flushperqueue': 'buffers',
+    'vfs.bufcache_bw': 'bytes/s',
+    'vfs.vm_cycle_point': 'of 64',
+    ss_blocksize: 'bytes',
+    ss_batch_size: 'bytes',
+    ss_wait_time: 'ms',
+    ss_batch_time: 'ms',
+    ss_cache_stop: 'ms',
+    ss_total_extents: 'extents',
+    ss_history_clusters: 'clusters',
+    nswapdev: 'devices',
+    swpages: 'pages',
+    swpginuse: 'pages',
+    swpgonly: 'pages',
+  };
+  if (exact[name] !== undefined) return exact[name];
+  if (/space$|bytes/.test(name)) return 'bytes';
+  if (/_blocks$|blkmissing$/.test(name)) return 'blocks';
+  if (/_(ms|time)$/.test(name)) return 'ms';
+  if (/_us$/.test(name)) return 'µs';
+  return '';
+}
+
 export function counterLines(title: string, c: Record<string, number | string> | undefined): string[] {
   if (!c || Object.keys(c).length === 0) return [];
   const w = Math.max(...Object.keys(c).map((k) => k.length));
-  return [`${title}:`, ...Object.entries(c).map(([k, v]) => `  ${k.padEnd(w)} = ${typeof v === 'number' ? num(v) : v}`)];
+  return [`${title}:`, ...Object.entries(c).map(([k, v]) => `  ${k.padEnd(w)} = ${typeof v === 'number' ? num(v) : v}${typeof v === 'number' && counterUnit(k) ? ` ${counterUnit(k)}` : ''}`)];
 }
 
 export function formatRunReport(r: RunReport): string {

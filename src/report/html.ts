@@ -67,6 +67,7 @@ var NS='http://www.w3.org/2000/svg';
 var COLORS=['#3366cc','#dc3912','#ff9900','#109618','#990099','#0099c6','#dd4477','#66aa00','#b82e2e','#316395'];
 function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttribute(k,a[k]);if(p)p.appendChild(e);return e;}
 function txt(p,x,y,s,anchor){var t=el('text',{x:x,y:y,'text-anchor':anchor||'start'},p);t.textContent=s;return t;}
+function fmtUs(us){var a=Math.abs(us);if(a>=1e6)return (us/1e6).toFixed(a>=1e7?0:1)+' s';if(a>=1e3)return (us/1e3).toFixed(a>=1e4?0:1)+' ms';return (a>=10?Math.round(us):us.toFixed(1))+' µs';}
 function fmt(x){var a=Math.abs(x);if(a>=1e9)return (x/1e9).toFixed(1)+'G';if(a>=1e6)return (x/1e6).toFixed(1)+'M';if(a>=1e3)return (x/1e3).toFixed(1)+'k';return a>=10||x===0?String(Math.round(x)):x.toFixed(1);}
 function frame(id,w,h,title){var c=document.getElementById(id);var s=el('svg',{width:w,height:h,viewBox:'0 0 '+w+' '+h,'class':'chart'},c);txt(s,w/2,16,title,'middle');return s;}
 function axes(s,L,T,W,H,xmax,ymax,xl,yl,xf,yf){
@@ -113,9 +114,9 @@ function bars(id,title,rows,unit){
 try{
   var R=JSON.parse(document.getElementById('report-data').textContent);
   throughput(R);latency(R);
-  bars('chart-locks','Lock contention: contended acquisitions per class (%, classes by contended count)',R.locks.filter(function(l){return l.contended>0;}).sort(function(a,b){return b.contended-a.contended;}).slice(0,16).map(function(l){
-    return {name:l.className+' ('+l.kind+')',v:100*l.contended/l.acquisitions,label:(100*l.contended/l.acquisitions).toFixed(2)+'% of '+fmt(l.acquisitions)};}),'%');
-  bars('chart-sleeps','Time asleep per wmesg (ms)',R.sleeps.slice(0,16).map(function(x){return {name:x.wmesg,v:x.totalUs/1000,label:fmt(x.totalUs/1000)+' ms, '+fmt(x.sleeps)+' sleeps'};}),' ms');
+  bars('chart-locks','Lock contention: total time waited per class (what contention cost)',R.locks.filter(function(l){return l.contended>0;}).sort(function(a,b){return b.waitUsTotal-a.waitUsTotal;}).slice(0,16).map(function(l){
+    return {name:l.className+' ('+l.kind+')',v:l.waitUsTotal,label:fmtUs(l.waitUsTotal)+' waited; '+(100*l.contended/l.acquisitions).toFixed(2)+'% of '+fmt(l.acquisitions)+' contended'};}),'');
+  bars('chart-sleeps','Time asleep per wmesg',R.sleeps.slice(0,16).map(function(x){return {name:x.wmesg,v:x.totalUs,label:fmtUs(x.totalUs)+', '+fmt(x.sleeps)+' sleeps'};}),'');
   document.body.setAttribute('data-charts',String(document.querySelectorAll('svg.chart').length));
 }catch(e){document.body.setAttribute('data-error',String(e&&e.stack||e));var p=document.createElement('pre');p.textContent='chart error: '+e;document.body.appendChild(p);}
 })();`;

@@ -58,7 +58,7 @@ describe('report: the human report', () => {
     const sh = lines.findIndex((l) => l.startsWith('sleeps (per wmesg)'));
     expect(lines[sh + 2].trim().split(/\s{2,}/)).to.deep.equal(['biord', '10', '9', '1', '20.0ms', '5.00ms', '2.00ms']);
     expect(lines).to.include('uvmexp:');
-    expect(lines).to.include('  swpgonly = 12');
+    expect(lines).to.include('  swpgonly = 12 pages');
     expect(lines).to.include('  ok     oracle: no stale read');
   });
 
