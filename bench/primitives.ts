@@ -14,6 +14,8 @@ export interface PrimitivesOptions {
 
 export interface PrimitivesReport {
   scenario: 'primitives';
+  /** The effective configuration. */
+  config: { scale: number; reps: number };
   machine: { node: string; hostCores: number };
   figures: Figure[];
 }
@@ -100,7 +102,7 @@ export async function benchPrimitives(opts: PrimitivesOptions = {}, progress?: (
     ok: pk / praw >= 0.8,
   });
   const os = await import('node:os');
-  return { scenario: 'primitives', machine: { node: process.version, hostCores: os.availableParallelism() }, figures };
+  return { scenario: 'primitives', config: { scale, reps }, machine: { node: process.version, hostCores: os.availableParallelism() }, figures };
 }
 
 export function formatPrimitives(r: PrimitivesReport): string {
