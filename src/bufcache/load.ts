@@ -23,7 +23,10 @@ import { buf_daemon_hw_limit, buf_daemon_limit } from './daemon.js';
 import { checkInvariants } from './invariants.js';
 
 export interface LoadArgs {
+  /** Operations of this caller (0: no count, --duration ends it). */
   ops: number;
+  /** Stop after this long (ms), or at `ops`, whichever comes first (0 or absent: no limit). */
+  durationMs?: number;
   seed?: number;
   /** Fraction of operations that read (default 0.7). */
   readRatio?: number;
@@ -347,8 +350,11 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
     const pts = new Set([bc.pt_getblk_found, bc.pt_getnewbuf_locked]);
     sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && nap.wait(0, 0, 0.2)) };
   }
+  if (a.ops <= 0 && !(a.durationMs && a.durationMs > 0)) throw new RangeError('bufcache load: give ops, a duration, or both');
   res.t0 = performance.timeOrigin + performance.now();
-  for (let i = 0; i < a.ops; i++) {
+  const until = a.durationMs && a.durationMs > 0 ? performance.now() + a.durationMs : Infinity;
+  // The clock is read every 16 operations: a duration ends within a few operations of its time.
+  for (let i = 0; (a.ops <= 0 || i < a.ops) && ((i & 15) !== 0 || performance.now() < until); i++) {
     const r = mix32(seed * 1000003 + cpu, i);
     let vp: number;
     let lbn: number;

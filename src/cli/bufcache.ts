@@ -32,8 +32,10 @@ registerSysctl({
 export interface BufBenchOptions {
   nbuf: number;
   callers: number;
-  /** Operations in all, split over the callers (each does at least one). */
+  /** Operations in all, split over the callers (each does at least one); 0: --duration alone ends the load. */
   ops: number;
+  /** Seconds of load (0: the operation count alone ends it). */
+  durationS: number;
   readRatio: number;
   pattern: 'seq' | 'random' | 'mixed';
   writeMode: 'delayed' | 'async' | 'sync' | 'mixed';
@@ -90,9 +92,9 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
     const m = new Machine(withReport(spec, ctx));
     new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0)).format(m.arena.region('dev.0.store').offset);
     new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, blocks).fill(1);
-    const args: LoadArgs = { ops: 0, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
+    const args: LoadArgs = { ops: 0, durationMs: o.durationS * 1000, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
     // --ops in all: caller i does its exact share.
-    const share = (i: number) => Math.floor(o.ops / o.callers) + (i < o.ops % o.callers ? 1 : 0);
+    const share = (i: number) => (o.ops === 0 ? 0 : Math.floor(o.ops / o.callers) + (i < o.ops % o.callers ? 1 : 0));
     const res = await runMachine(
       m,
       [
@@ -102,7 +104,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
         { role: 'device:worker', args: { unit: 0 }, daemon: true, count: o.deviceWorkers },
       ],
       ctx,
-      { label: 'bufcache', timeoutMs: 600_000 },
+      { label: 'bufcache', timeoutMs: Math.max(600_000, o.durationS * 1000 + 120_000) },
     );
     const loads = res.slice(0, o.callers).map((r) => r.value as LoadResult);
     const runtimeMs = Math.max(...loads.map((l) => l.t1)) - Math.min(...loads.map((l) => l.t0));
@@ -158,7 +160,7 @@ export function formatBufBench(rep: BufBenchReport): string {
   const c = rep.config;
   const lines = [
     `kiolab bench bufcache — nbuf ${c.nbuf} (${(c.cacheBytes / 1048576).toFixed(1)} MiB of ${c.bsize / 1024} KiB blocks), working set ${(c.workingSetBytes / 1048576).toFixed(1)} MiB in ${c.files} files`,
-    `${c.ops} ops over ${c.callers} callers, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, flush every ${c.flushEvery}, read-ahead ${c.readahead}`,
+    `${c.ops ? `${c.ops} ops` : 'no op count'}${c.durationS ? `, at most ${c.durationS} s,` : ''} over ${c.callers} callers, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, flush every ${c.flushEvery}, read-ahead ${c.readahead}`,
     '',
   ];
   for (const r of rep.runs) lines.push(...fmtRun(r), '');
@@ -182,13 +184,16 @@ export function parseBufBench(o: OptionValues, ctx?: RunContext): BufBenchOption
   if (byCallers !== undefined && byCpus !== undefined && byCallers !== byCpus) throw new UsageError(`--callers ${byCallers} and --cpus ${byCpus} name the same thing (the caller workers) and disagree`);
   const callers = byCallers ?? byCpus ?? 4;
   if (callers > 64) throw new UsageError(`--cpus: bench bufcache runs at most 64 callers, got ${callers}`);
-  const ops = ctx?.common.ops ?? numOpt('ops', o.ops, 1, { integer: true }) ?? 4000 * callers;
-  if (ops < callers) throw new UsageError(`--ops ${ops}: fewer operations than the ${callers} callers; give at least ${callers}`);
+  const durationS = ctx?.common.duration ?? numOpt('duration', o.duration, 0.001, { max: 604_800 }) ?? 0;
+  // --ops in all; with --duration alone the clock ends the load; with neither, 4000 per caller.
+  const ops = ctx?.common.ops ?? numOpt('ops', o.ops, 1, { integer: true }) ?? (durationS > 0 ? 0 : 4000 * callers);
+  if (ops > 0 && ops < callers) throw new UsageError(`--ops ${ops}: fewer operations than the ${callers} callers; give at least ${callers}`);
   return {
     nbuf,
     bsize,
     callers,
     ops,
+    durationS,
     readRatio: numOpt('mix', o.mix, 0, { max: 1 }) ?? 0.7,
     pattern: choice('pattern', o.pattern, ['seq', 'random', 'mixed'] as const, 'mixed'),
     writeMode: choice('write-mode', o['write-mode'], ['delayed', 'async', 'sync', 'mixed'] as const, 'mixed'),
@@ -223,9 +228,8 @@ registerScenario({
     compare: { type: 'boolean', help: 'run per-cpu and global queues and report the ratio' },
     'device-workers': { type: 'string', help: 'device workers (default 1)' },
   },
-  honours: ['seed', 'ops', 'cpus', 'device', 'trace', 'check'],
+  honours: ['seed', 'duration', 'ops', 'cpus', 'device', 'trace', 'check'],
   refuses: {
-    duration: 'each caller does its share of --ops (default 4000 each): a time-bounded buffer-cache load is not built yet',
     ramp: 'its figures cover every operation (a warm-up left out is not built yet)',
     'device-file': 'the disk lives in memory, so that the oracle can check every read (a real file is not wired into bufcache yet)',
   },

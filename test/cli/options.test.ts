@@ -65,6 +65,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
     extra: ['--nbuf', '64'],
     evidence: {
       seed: (r) => expect(r.config.seed).to.equal(7),
+      duration: (r) => expect(r.config.durationS).to.equal(0.5),
       ops: (r) => expect(r.config.ops).to.equal(300),
       cpus: (r) => expect(r.config.callers).to.equal(3),
       device: (r) => expect(r.runs[0].device[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
