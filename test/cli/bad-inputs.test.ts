@@ -61,7 +61,10 @@ const CASES: [string[], RegExp][] = [
   // input files (4)
   [['bench', 'bootcache', '--playlist', 'bad.playlist'], /^kiolab: --playlist bad.playlist: playlist line 1: missing "magic" header before the first entry$/],
   [['bench', 'bootcache', '--playlist', 'big.playlist'], /^kiolab: --playlist big.playlist: the extent at 3221225472 reaches byte 3221291008, past the 2 GiB/],
-  [['bench', 'bootcache', '--trace', 'big.trace'], /^kiolab: --trace big.trace: the request at 3221225472 reaches byte/],
+  [['bench', 'bootcache', '--requests', 'big.trace'], /^kiolab: --requests big.trace: the request at 3221225472 reaches byte/],
+  [['bench', 'bootcache', '--trace', 'big.trace'], /^kiolab: --trace: "big.trace" exists; not overwriting it without --force$/],
+  [['bench', 'bootcache', '--duration', '5'], /^kiolab: bench bootcache: --duration does not apply: a boot is a list of requests replayed once/],
+  [['bench', 'primitives', '--cpus', '4'], /^kiolab: bench primitives: --cpus does not apply: /],
   [['bench', 'bootcache', '--playlist', 'missing.playlist'], /^kiolab: --playlist: cannot read "missing.playlist" \(ENOENT\)$/],
   [['playlist', '--history', 'missing.txt', '--out', 'new.txt'], /^kiolab: --history: cannot read "missing.txt" \(ENOENT\)$/],
   [['bench', '--config', 'missing.json'], /^kiolab: --config/],
