@@ -6,6 +6,22 @@ import { fileURLToPath } from 'node:url';
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const kiolab = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
 
+describe('cli: help and lists tell the truth', () => {
+  it('bugs --help prints its usage, not the list', () => {
+    const r = kiolab('bugs', '--help');
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.match(/^Usage: kiolab bugs \[--verbose\] \[--json\]/);
+    expect(r.stdout).to.not.contain('bc-drain-order');
+  });
+
+  it('list races shows every scenario kiolab race accepts, the synthetic ones marked', () => {
+    const r = kiolab('list', 'races');
+    expect(r.status).to.equal(0);
+    for (const name of ['biowait', 'synthetic-deadlock', 'synthetic-lost-wakeup', 'torture-spin']) expect(r.stdout).to.match(new RegExp(`^ {2}${name} `, 'm'));
+    expect(r.stdout).to.match(/synthetic-deadlock .*\(a test of the lab's detectors\)/);
+  });
+});
+
 describe('cli: kiolab sysctl', () => {
   it('bufcache: the vfs.* tunables bufinit derives, with the bench limits on --nbuf', () => {
     const j = JSON.parse(kiolab('sysctl', 'bufcache', '--nbuf', '512', '--json').stdout) as Record<string, number>;
