@@ -32,7 +32,8 @@ function dirRow(job: string, dir: string, d: DirStats): (string | number)[] {
     job,
     dir,
     humanCount(d.iops),
-    `${humanBytes(d.bw_bytes)}/s`,
+    // A word-sized operation moves no data worth a bandwidth (as in the text report).
+    d.total_ios > 0 && d.io_bytes / d.total_ios <= 8 ? '—' : `${humanBytes(d.bw_bytes)}/s`,
     n0(d.total_ios),
     u.name,
     l(d.clat_ns.min),
@@ -57,7 +58,7 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px;border-bot
 .meta{color:#667;font-size:12px} table{border-collapse:collapse;margin:6px 0;font-variant-numeric:tabular-nums}
 th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #e6e6ee} th{background:#eef0f6;font-weight:600}
 td:first-child,th:first-child{text-align:left} .none{color:#889} .chart{background:#fff;border:1px solid #e0e2ea;border-radius:6px;margin:8px 0}
-.ok{color:#1a7f37} .bad{color:#c62828;font-weight:600} .charts{display:flex;flex-wrap:wrap;gap:12px}
+.ok{color:#1a7f37} .bad{color:#c62828;font-weight:600} .charts{display:block} .charts>div{width:100%}
 svg text{font:11px system-ui,sans-serif;fill:#445}`;
 
 /** The chart script: reads #report-data, draws into #chart-* containers. Plain ES5-ish JS. */
@@ -69,7 +70,7 @@ function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttr
 function txt(p,x,y,s,anchor){var t=el('text',{x:x,y:y,'text-anchor':anchor||'start'},p);t.textContent=s;return t;}
 function fmtUs(us){var a=Math.abs(us);if(a>=1e6)return (us/1e6).toFixed(a>=1e7?0:1)+' s';if(a>=1e3)return (us/1e3).toFixed(a>=1e4?0:1)+' ms';return (a>=10?Math.round(us):us.toFixed(1))+' µs';}
 function fmt(x){var a=Math.abs(x);if(a>=1e9)return (x/1e9).toFixed(1)+'G';if(a>=1e6)return (x/1e6).toFixed(1)+'M';if(a>=1e3)return (x/1e3).toFixed(1)+'k';return a>=10||x===0?String(Math.round(x)):x.toFixed(1);}
-function frame(id,w,h,title){var c=document.getElementById(id);var s=el('svg',{width:w,height:h,viewBox:'0 0 '+w+' '+h,'class':'chart'},c);txt(s,w/2,16,title,'middle');return s;}
+function frame(id,w,h,title){var c=document.getElementById(id);var s=el('svg',{width:'100%',viewBox:'0 0 '+w+' '+h,preserveAspectRatio:'xMidYMid meet','class':'chart'},c);txt(s,w/2,16,title,'middle');return s;}
 function axes(s,L,T,W,H,xmax,ymax,xl,yl,xf,yf){
   el('line',{x1:L,y1:T+H,x2:L+W,y2:T+H,stroke:'#889'},s);el('line',{x1:L,y1:T,x2:L,y2:T+H,stroke:'#889'},s);
   for(var i=0;i<=4;i++){var y=T+H-H*i/4;el('line',{x1:L,y1:y,x2:L+W,y2:y,stroke:'#eef'},s);txt(s,L-4,y+4,(yf||fmt)(ymax*i/4),'end');
@@ -78,19 +79,24 @@ function axes(s,L,T,W,H,xmax,ymax,xl,yl,xf,yf){
 }
 function legend(s,x,y,names){for(var i=0;i<names.length;i++){el('rect',{x:x,y:y+i*14-8,width:10,height:10,fill:COLORS[i%COLORS.length]},s);txt(s,x+14,y+i*14+1,names[i]);}}
 function throughput(R){
-  var tl=R.timeline,roles=tl.roles.filter(function(r){return r.iops.length>0;});
-  var w=720,h=300,L=60,T=28,W=w-L-170,H=h-T-50,s=frame('chart-throughput',w,h,'Throughput over time per role (IOPS, bins of '+tl.binMs+' ms)');
+  var tl=R.timeline,roles=[];
+  // Reads and writes apart (writes dashed), per role.
+  tl.roles.forEach(function(r){var any=function(a){return a&&a.some(function(v){return v>0;});};
+    if(any(r.read_iops))roles.push({role:r.role+' read',iops:r.read_iops,dash:''});
+    if(any(r.write_iops))roles.push({role:r.role+' write',iops:r.write_iops,dash:'5 3'});
+    if(!any(r.read_iops)&&!any(r.write_iops)&&r.iops.length>0)roles.push({role:r.role,iops:r.iops,dash:''});});
+  var w=960,h=320,L=60,T=28,W=w-L-210,H=h-T-50,s=frame('chart-throughput',w,h,'Throughput over time per role, reads and writes (IOPS, bins of '+tl.binMs+' ms)');
   var n=1,ymax=1;roles.forEach(function(r){n=Math.max(n,r.iops.length);r.iops.forEach(function(v){ymax=Math.max(ymax,v);});});
   var xmax=n*tl.binMs/1000;axes(s,L,T,W,H,xmax,ymax*1.05,'seconds','IOPS',function(x){return x.toFixed(1);});
   if(tl.rampMs>0){el('rect',{x:L,y:T,width:Math.min(W,W*tl.rampMs/1000/xmax),height:H,fill:'#f3e9c6',opacity:0.6},s);txt(s,L+4,T+12,'ramp');}
   roles.forEach(function(r,i){var d='';r.iops.forEach(function(v,k){var x=L+W*((k+0.5)*tl.binMs/1000)/xmax,y=T+H-H*v/(ymax*1.05);d+=(k?'L':'M')+x.toFixed(1)+' '+y.toFixed(1);});
-    el('path',{d:d,fill:'none',stroke:COLORS[i%COLORS.length],'stroke-width':1.8,'class':'series'},s);});
+    el('path',{d:d,fill:'none',stroke:COLORS[i%COLORS.length],'stroke-width':1.8,'stroke-dasharray':r.dash,'class':'series'},s);});
   legend(s,L+W+14,T+10,roles.map(function(r){return r.role;}));
   if(roles.length===0)txt(s,L+W/2,T+H/2,'no timeline recorded','middle');
 }
 function latency(R){
   var series=[];R.jobs.forEach(function(j){['read','write'].forEach(function(d){var c=j[d].clat_ns;if(c.N>0)series.push({name:j.jobname+' '+d,c:c});});});
-  var w=720,h=300,L=60,T=28,W=w-L-170,H=h-T-50,s=frame('chart-latency',w,h,'Completion latency by percentile (log scales)');
+  var w=960,h=320,L=60,T=28,W=w-L-210,H=h-T-50,s=frame('chart-latency',w,h,'Completion latency by percentile, reads and writes (log scales)');
   if(series.length===0){txt(s,w/2,h/2,'no latency recorded','middle');return;}
   var maxNs=1,minNs=Infinity;series.forEach(function(se){maxNs=Math.max(maxNs,se.c.max);minNs=Math.min(minNs,Math.max(1,se.c.min));});
   var lo=Math.floor(Math.log10(minNs)),hi=Math.ceil(Math.log10(maxNs));if(hi<=lo)hi=lo+1;
@@ -105,7 +111,7 @@ function latency(R){
   legend(s,L+W+14,T+10,series.map(function(x){return x.name;}));
 }
 function bars(id,title,rows,unit){
-  var w=720,bh=18,T=28,L=170,W=w-L-120,h=T+Math.max(1,rows.length)*(bh+6)+20,s=frame(id,w,h,title);
+  var w=960,bh=18,T=28,L=200,W=w-L-260,h=T+Math.max(1,rows.length)*(bh+6)+20,s=frame(id,w,h,title);
   if(rows.length===0){txt(s,w/2,T+16,'none','middle');return;}
   var max=1;rows.forEach(function(r){max=Math.max(max,r.v);});
   rows.forEach(function(r,i){var y=T+i*(bh+6);txt(s,L-6,y+13,r.name,'end');
