@@ -18,6 +18,7 @@ import { Machine } from '../engine/machine.js';
 import { type OptionValues, type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
 import { registerSysctl } from './sysctl.js';
 import { runMachine, withReport } from '../report/run-machine.js';
+import { checkOutputFile } from './outputs.js';
 import type { MachineSpec } from '../engine/spec.js';
 
 registerSysctl({
@@ -81,6 +82,11 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
   const blocks = (o.files * fileBlocks * o.bsize) / 4096;
   const config = { ...o, fileBlocks, cacheBytes: o.nbuf * o.bsize, workingSetBytes: o.files * fileBlocks * o.bsize };
   const runs: BufRunSummary[] = [];
+  // --device-file: the disk is a real file, checked before the first run (never clobbered without
+  // --force) and formatted with the oracle's stamps before each (kiolab made it: the second run of
+  // --compare reuses it).
+  const file = ctx?.common.deviceFile;
+  if (file !== undefined) checkOutputFile('device-file', file, !!ctx?.common.force);
   for (const globalQueues of both ? [false, true] : [o.globalQueues]) {
     progress?.(`bufcache: ${o.callers} callers, ${globalQueues ? 'one global queue set' : 'per-cpu queues'}`);
     const spec: MachineSpec = {
@@ -90,7 +96,10 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
     };
     // The common device options (--latency-us, --bandwidth) and the trace ring, as every scenario applies them.
     const m = new Machine(withReport(spec, ctx));
-    new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0)).format(m.arena.region('dev.0.store').offset);
+    const oracle = new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0));
+    const dfile = m.spec.devices![0].file;
+    if (dfile) oracle.formatFile(dfile);
+    else oracle.format(m.arena.region('dev.0.store').offset);
     new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, blocks).fill(1);
     const args: LoadArgs = { ops: 0, durationMs: o.durationS * 1000, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
     // --ops in all: caller i does its exact share.
@@ -228,10 +237,9 @@ registerScenario({
     compare: { type: 'boolean', help: 'run per-cpu and global queues and report the ratio' },
     'device-workers': { type: 'string', help: 'device workers (default 1)' },
   },
-  honours: ['seed', 'duration', 'ops', 'cpus', 'device', 'trace', 'check'],
+  honours: ['seed', 'duration', 'ops', 'cpus', 'device', 'device-file', 'trace', 'check'],
   refuses: {
     ramp: 'its figures cover every operation (a warm-up left out is not built yet)',
-    'device-file': 'the disk lives in memory, so that the oracle can check every read (a real file is not wired into bufcache yet)',
   },
   run: (o, progress, ctx) => runBufBench(parseBufBench(o, ctx), progress, o.compare === true, ctx),
   format: (r) => formatBufBench(r as BufBenchReport),

@@ -366,6 +366,8 @@ export interface DeviceStats {
   name: string;
   /** The simulated latency it ran with (the effective --latency-us and --bandwidth). */
   latency: { baseUs: number; seekUs: number; bandwidthMBps: number };
+  /** The real file behind it (--device-file), or null for memory; its service times are the file's. */
+  file: string | null;
   reads: number;
   writes: number;
   bytesRead: number;
@@ -393,6 +395,7 @@ export function deviceStats(arena: Arena, sync: Sync, spec: DeviceSpecPart): Dev
     return {
       name: c.name,
       latency: { ...c.latency },
+      file: c.file,
       reads: D.load(dp, 'd_reads'),
       writes: D.load(dp, 'd_writes'),
       bytesRead: D.load64(dp, 'd_bytes_read'),

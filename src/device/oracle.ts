@@ -6,6 +6,7 @@
  * checks the bytes it got: a wrong block number or a torn body is corruption, a version below the
  * snapshot is stale data.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Arena, ArenaPlan, Pool } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
 import type { Field } from '../shm/view.js';
@@ -21,6 +22,15 @@ export interface OracleMismatch {
   expected: number;
   got: number;
   message: string;
+}
+
+/** Write the stamp of version `v` of block `blk` into words [at, at + bs/4) of `w`. */
+function stampWords(w: Int32Array, at: number, words: number, blk: number, v: number, writer: number): void {
+  w[at] = STAMP_MAGIC;
+  w[at + 1] = blk;
+  w[at + 2] = v;
+  w[at + 3] = writer;
+  for (let i = 4; i < words; i++) w[at + i] = bodyWord(blk, v, i);
 }
 
 function bodyWord(blk: number, version: number, i: number): number {
@@ -101,12 +111,7 @@ export class Oracle {
 
   /** Write the stamp of version `v` of block `blk` at byte address `at` (one plain write of the block's bytes). */
   fill(at: number, blk: number, v: number, writer = 0): void {
-    const w = this.scratch;
-    w[0] = STAMP_MAGIC;
-    w[1] = blk;
-    w[2] = v;
-    w[3] = writer;
-    for (let i = 4; i < w.length; i++) w[i] = bodyWord(blk, v, i);
+    stampWords(this.scratch, 0, this.scratch.length, blk, v, writer);
     this.arena.writeBytes(at, this.scratchBytes);
   }
 
@@ -120,6 +125,33 @@ export class Oracle {
       const h = words(this.arena.readBytes(media + i * bs, 12)); // magic, block, version
       const v = h[0] === STAMP_MAGIC && h[1] === blk + i ? h[2] : UNSTAMPED;
       this.ob_latest.store(this.blocks.addr(blk + i), v);
+    }
+  }
+
+  /**
+   * Stamp the whole medium as version 1 in a real file, created or emptied (a file-backed device;
+   * main thread, before workers run). The stamps live in the data, so the oracle checks a file's
+   * reads as it checks memory's.
+   */
+  formatFile(path: string): void {
+    const bs = this.d.blockSize;
+    const per = Math.max(1, Math.floor((1 << 20) / bs));
+    const buf = Buffer.alloc(per * bs);
+    const w = new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+    const fd = openSync(path, 'w');
+    try {
+      for (let b0 = 0; b0 < this.d.blocks; b0 += per) {
+        const n = Math.min(per, this.d.blocks - b0);
+        for (let i = 0; i < n; i++) stampWords(w, (i * bs) >>> 2, bs >>> 2, b0 + i, 1, 0);
+        writeSync(fd, buf, 0, n * bs, b0 * bs);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    for (let b = 0; b < this.d.blocks; b++) {
+      const ob = this.blocks.addr(b);
+      this.ob_nextver.store(ob, 1);
+      this.ob_latest.store(ob, 1);
     }
   }
 

@@ -8,7 +8,7 @@ import '../../src/cli/all.js';
 import '../../src/cli/locks.js';
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,13 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       ops: (r) => expect(r.config.ops).to.equal(300),
       cpus: (r) => expect(r.config.callers).to.equal(3),
       device: (r) => expect(r.runs[0].device[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      // A real file: written, stamped, read back and oracle-checked (the verdict is PASS).
+      'device-file': (r, _e, dir) => {
+        expect(r.runs[0].device[0].file).to.equal('disk.img');
+        expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
+        expect(r.runs[0].device[0].reads + r.runs[0].device[0].writes).to.be.greaterThan(0);
+        expect(r.runs[0].oracle.mismatchCount).to.equal(0);
+      },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bufcache/),
     },
