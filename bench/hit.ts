@@ -160,7 +160,7 @@ export async function runBootCacheMachine(o: BootCacheMachineOptions): Promise<B
     const res = await m.run(
       [
         { role: 'bootcache:reader', daemon: true },
-        { role: 'device:worker', args: { unit: 0 }, daemon: true },
+        { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true },
         ...Array.from({ length: o.callers }, (_, i) => ({ role: 'benchhit:bootcache', args: args(i) })),
       ],
       { timeoutMs: TIMEOUT_MS },
@@ -391,7 +391,7 @@ export async function runBufCacheMachine(o: BufCacheMachineOptions): Promise<{ c
   });
   const args = (index: number): BufCacheHitArgs => ({ index, ncallers: o.callers, nblocks: o.nblocks, ops: o.ops, modes: o.modes, reps: o.reps, passes: o.passes, warmOps: o.warmOps });
   const res = await m.run(
-    [{ role: 'device:worker', args: { unit: 0 }, daemon: true }, ...Array.from({ length: o.callers }, (_, i) => ({ role: 'benchhit:bufcache', args: args(i) }))],
+    [{ role: 'device:worker', args: { unit: 0 }, daemon: true, io: true }, ...Array.from({ length: o.callers }, (_, i) => ({ role: 'benchhit:bufcache', args: args(i) }))],
     { timeoutMs: TIMEOUT_MS },
   );
   const callers = res.filter((r) => r.role === 'benchhit:bufcache').map((r) => r.value as BufCacheHitResult);

@@ -101,7 +101,7 @@ export function installShim(k: { arena: Kernel['arena']; sync: Kernel['sync']; s
 
 registerRoles(import.meta.url, {
   /** The disk controller of device `unit`: serves its queue until the load is done. */
-  'device:worker': (k, a: { unit?: number }) => deviceWorker(Devices.of(k.sync, k.spec), a.unit ?? 0, () => k.shuttingDown()),
+  'device:worker': (k, a: { unit?: number }) => deviceWorker(Devices.of(k.sync, k.spec), a.unit ?? 0, () => k.ioStopping()),
 
   /**
    * Random reads and writes of 1..maxBlocks blocks within [first, first+span) of `unit`, each

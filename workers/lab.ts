@@ -325,6 +325,11 @@ registerRoles(import.meta.url, {
     const L = labOf(k);
     return { r: k.sync.tsleep(L.chan('c_z'), 0, 'forever', 0) };
   },
+  /** A broken role: it sleeps again whatever wakes it and never looks at the shutdown word. */
+  'lab:deaf': (k) => {
+    const L = labOf(k);
+    for (;;) k.sync.tsleep(L.chan('c_z'), 0, 'deaf', 0);
+  },
 
   /** Uncontended lock + unlock pairs: raw CAS + store, spinlock, sleep lock (ns per pair). */
   'lab:bench-uncontended': (k, a: { iters: number; reps: number }) => {

@@ -163,7 +163,7 @@ function pagerRole(k: Kernel, a: PagerArgs): PagerResult {
 registerRoles(import.meta.url, {
   'swap:device': (k, a: { unit?: number }) => {
     Pager.of(k.sync, k.spec);
-    return deviceWorker(Devices.of(k.sync, k.spec), a.unit ?? 0, () => k.shuttingDown());
+    return deviceWorker(Devices.of(k.sync, k.spec), a.unit ?? 0, () => k.ioStopping());
   },
 
   'swap:swapctl': (k) => swapctlExecutor(k.sync, k.spec, () => k.shuttingDown()),

@@ -76,7 +76,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       callerSliceBytes: maxReq,
     },
   }, ctx));
-  new Oracle(m.arena, 0, resolveDevice(dev, 0)).format(m.arena.region('dev.0.store').offset);
+  new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0)).formatMedium();
   const ctl = new BootCacheControl(m);
   try {
     await ctl.start(o.playlist);
@@ -84,7 +84,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       m,
       [
         { role: 'bootcache:reader', daemon: true },
-        { role: 'device:worker', args: { unit: 0 }, daemon: true, count: 2 },
+        { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true, count: 2 },
         ...dealRequests(o.requests, o.callers).map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm } })),
       ],
       ctx,
@@ -175,11 +175,10 @@ registerScenario({
     'history-out': { type: 'string', help: 'write the recorded history here (text, or JSON if *.json)', arg: 'FILE' },
     locking: { type: 'string', help: 'funnel | fine (default: both, same workload)', arg: 'MODE' },
   },
-  honours: ['seed', 'ops', 'cpus', 'device', 'trace', 'check'],
+  honours: ['seed', 'ops', 'cpus', 'device', 'device-file', 'trace', 'check'],
   refuses: {
     duration: 'a boot is a list of requests replayed once (--ops keeps its first N)',
     ramp: 'its figures cover the whole boot, readahead included: there is no steady state to wait for',
-    'device-file': 'the disk lives in memory, so that the oracle can check every hit (a real file is not wired into bootcache yet)',
   },
   async run(o, _progress, ctx) {
     const byCallers = numOpt('callers', o.callers, 1, { integer: true, max: 64 });
@@ -190,7 +189,6 @@ registerScenario({
     const seed = ctx?.common.seed ?? 1;
     const latencyUs = numOpt('latency-us', o['latency-us'], 0);
     const bandwidthMBps = numOpt('bandwidth', o.bandwidth, 0);
-    if (o['device-file'] !== undefined) throw new UsageError('--device-file: bench bootcache runs on a memory device, so that the oracle can check every hit');
     const lk = o.locking;
     if (lk !== undefined && lk !== 'funnel' && lk !== 'fine') throw new UsageError(`--locking: expected funnel or fine, got ${JSON.stringify(lk)}`);
     const modes: ('funnel' | 'fine')[] = lk === undefined ? ['fine', 'funnel'] : [lk];
@@ -220,6 +218,9 @@ registerScenario({
     }
     const historyOuts = modes.map((locking) => (typeof o['history-out'] === 'string' ? (modes.length > 1 ? o['history-out'].replace(/(\.\w+)?$/, `.${locking}$1`) : o['history-out']) : undefined));
     for (const h of historyOuts) if (h !== undefined) checkOutputFile('history-out', h, o.force === true);
+    // --device-file: the disk is a real file, checked once (never overwritten without --force) and
+    // formatted again for each locking mode.
+    if (ctx?.common.deviceFile !== undefined) checkOutputFile('device-file', ctx.common.deviceFile, !!ctx.common.force);
     const runs: BootCacheRun[] = [];
     for (const [k, locking] of modes.entries()) {
       const historyOut = historyOuts[k];

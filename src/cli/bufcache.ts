@@ -96,10 +96,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
     };
     // The common device options (--latency-us, --bandwidth) and the trace ring, as every scenario applies them.
     const m = new Machine(withReport(spec, ctx));
-    const oracle = new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0));
-    const dfile = m.spec.devices![0].file;
-    if (dfile) oracle.formatFile(dfile);
-    else oracle.format(m.arena.region('dev.0.store').offset);
+    new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0)).formatMedium();
     new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, blocks).fill(1);
     const args: LoadArgs = { ops: 0, durationMs: o.durationS * 1000, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
     // --ops in all: caller i does its exact share.
@@ -110,7 +107,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
         ...Array.from({ length: o.callers }, (_, i) => ({ role: 'bufcache:load', args: { ...args, ops: share(i) } })),
         { role: 'bufcache:buf_daemon', daemon: true },
         { role: 'bufcache:buf_daemon_hw', daemon: true },
-        { role: 'device:worker', args: { unit: 0 }, daemon: true, count: o.deviceWorkers },
+        { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true, count: o.deviceWorkers },
       ],
       ctx,
       { label: 'bufcache', timeoutMs: Math.max(600_000, o.durationS * 1000 + 120_000) },

@@ -51,6 +51,7 @@ import { SwapGlobalsLayout } from '../swap/layout.js';
 import { Swap } from '../swap/swapdev.js';
 import { Machine } from '../engine/machine.js';
 import { type OptionValues, type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
+import { checkOutputFile } from './outputs.js';
 import type { BootRun, MixedCallerArgs, MixedCallerResult } from '../../workers/mixed.js';
 import type { PagerArgs, PagerResult } from '../../workers/swap.js';
 import type { MachineSpec } from '../engine/spec.js';
@@ -130,9 +131,11 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
     },
     ctx,
   );
+  // --device-file: the disk is a real file, never overwritten without --force.
+  if (spec.devices![0].file) checkOutputFile('device-file', spec.devices![0].file, !!ctx?.common.force);
   const m = new Machine(spec);
   const d0 = resolveDevice(spec.devices![0], 0);
-  new Oracle(m.arena, 0, d0).format(m.arena.region('dev.0.store').offset);
+  new Oracle(m.arena, 0, d0).formatMedium();
   // After format every block is version 1 on the device, which is what the cache expects to read.
   new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, d0.blocks).fill(1);
   const bcctl = new BootCacheControl(m);
@@ -148,7 +151,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
       { role: 'bufcache:buf_daemon', daemon: true },
       { role: 'bufcache:buf_daemon_hw', daemon: true },
       { role: 'bootcache:reader', daemon: true },
-      { role: 'swap:device', args: { unit: 0 }, daemon: true, count: ndevworkers },
+      { role: 'swap:device', args: { unit: 0 }, daemon: true, io: true, count: ndevworkers },
     ];
     const run = swapctl.watch(runMachine(m, roles, ctx, { label: 'mixed', timeoutMs: o.durationMs + 180_000 }));
     let failed = false;
@@ -266,7 +269,6 @@ export function formatMixed(r: MixedReport): string {
 }
 
 export function parseMixed(o: OptionValues, ctx?: RunContext): MixedOptions {
-  if (ctx?.common.deviceFile !== undefined || o['device-file'] !== undefined) throw new UsageError('--device-file: bench mixed runs on a memory device, so that the oracle can check every read');
   const duration = ctx?.common.duration ?? numOpt('duration', o.duration, 0.001) ?? 20;
   return {
     durationMs: duration * 1000,
@@ -285,12 +287,11 @@ registerScenario({
     pagers: { type: 'string', help: 'swap pager workers (default 2)', number: { min: 1, max: 32, integer: true } },
     'cache-timeout': { type: 'string', help: "BootCache's cache timeout: START ends the cache this long after (default 120, the seed's)", number: { min: 0.1, max: 86_400 }, arg: 'S' },
   },
-  honours: ['seed', 'duration', 'device', 'trace', 'check'],
+  honours: ['seed', 'duration', 'device', 'device-file', 'trace', 'check'],
   refuses: {
     ops: 'the stack runs for --duration: its callers and pagers have no operation count',
     ramp: 'its figures cover the whole run, boot included (a warm-up left out is not built yet)',
     cpus: 'its load roles are set by --callers and --pagers',
-    'device-file': 'the disk lives in memory, so that the oracle can check every read (a real file is not wired into mixed yet)',
   },
   run: (o, _progress, ctx) => benchMixed(parseMixed(o, ctx), ctx),
   format: (r) => formatMixed(r as MixedReport),

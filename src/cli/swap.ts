@@ -12,6 +12,8 @@ import type { MachineSpec } from '../engine/spec.js';
 import type { PagerResult } from '../../workers/swap.js';
 import { type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
 import { runMachine, withReport } from '../report/run-machine.js';
+import { closeSync, openSync, truncateSync } from 'node:fs';
+import { checkOutputFile } from './outputs.js';
 import { type JobStats, jobStats } from '../report/types.js';
 import { errnoName } from '../sync/errno.js';
 import { Swapctl } from '../swap/ctlchannel.js';
@@ -85,8 +87,17 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     ],
     swap: { files: BENCH_FILES, pages: total, nvndbuf: 256 },
   };
-  // The common device options (--latency-us, --bandwidth) and the trace ring, as every scenario applies them.
-  const m = new Machine(withReport(spec, ctx));
+  // The common device options (--latency-us, --bandwidth, --device-file) and the trace ring, as
+  // every scenario applies them. A real file per disk (PATH-wd0, PATH-wd1), never overwritten
+  // without --force, made to the disk's size (swap's pages carry their versions: no stamps needed).
+  const full = withReport(spec, ctx);
+  for (const d of full.devices ?? []) if (d.file) checkOutputFile('device-file', d.file, !!ctx?.common.force);
+  for (const d of full.devices ?? []) {
+    if (!d.file) continue;
+    closeSync(openSync(d.file, 'w'));
+    truncateSync(d.file, d.blocks * (d.blockSize ?? 512));
+  }
+  const m = new Machine(full);
   const ctl = new Swapctl(m.arena, m.sync, m.spec);
   const roles = [
     ...Array.from({ length: config.pagers }, (_, i) => ({
@@ -94,8 +105,8 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
       args: { first: i * config.pages, count: config.pages, resident: config.resident, until: 'released', asyncRatio: config.asyncRatio, seed: config.seed * 7919 + i, faultAll: true },
     })),
     { role: 'swap:swapctl', daemon: true },
-    { role: 'swap:device', args: { unit: 0 }, daemon: true },
-    { role: 'swap:device', args: { unit: 1 }, daemon: true },
+    { role: 'swap:device', args: { unit: 0 }, daemon: true, io: true },
+    { role: 'swap:device', args: { unit: 1 }, daemon: true, io: true },
   ];
   const t0 = performance.now();
   const run = ctl.watch(runMachine(m, roles, ctx, { label: 'swap', timeoutMs: config.durationMs + 60_000 }));
@@ -189,11 +200,10 @@ registerScenario({
     'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
     interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
   },
-  honours: ['seed', 'duration', 'cpus', 'device', 'trace', 'check'],
+  honours: ['seed', 'duration', 'cpus', 'device', 'device-file', 'trace', 'check'],
   refuses: {
     ops: 'the pagers run for --duration: they have no operation count',
     ramp: 'its figures cover the whole run (a warm-up left out is not built yet)',
-    'device-file': 'its swap disks live in memory (a real file is not wired into swap yet)',
   },
   run: (o, progress, ctx) => {
     const pages = numOpt('pages', o.pages, 2, { integer: true, max: 4096 }) ?? 128;

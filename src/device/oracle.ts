@@ -128,6 +128,12 @@ export class Oracle {
     }
   }
 
+  /** Stamp the whole medium as version 1, in memory or in the device's real file. Main thread, before workers run. */
+  formatMedium(): void {
+    if (this.d.file) this.formatFile(this.d.file);
+    else this.format(this.arena.region(`dev.${this.unit}.store`).offset);
+  }
+
   /**
    * Stamp the whole medium as version 1 in a real file, created or emptied (a file-backed device;
    * main thread, before workers run). The stamps live in the data, so the oracle checks a file's

@@ -26,6 +26,11 @@ export interface RoleSpec {
    * has returned, the machine asks all roles to stop and wakes every sleeper.
    */
   daemon?: boolean;
+  /**
+   * A device worker (with `daemon`): it stops only after every other role has returned, so the
+   * disk is there for the last I/O of every other daemon (its role reads `k.ioStopping()`).
+   */
+  io?: boolean;
 }
 
 export interface RunOptions {
@@ -63,9 +68,12 @@ let interruptedAt: number | null = null;
  */
 export function interruptMachines(): number {
   interruptedAt ??= performance.now();
-  for (const m of running) m.stopDaemons();
+  for (const m of running) m.interrupt();
   return running.size;
 }
+
+/** How long an interrupted machine's workers get to return on their own before they are terminated. */
+export const INTERRUPT_GRACE_MS = 5000;
 
 /** When this process was interrupted (performance.now()), or null. */
 export function machinesInterrupted(): number | null {
@@ -108,6 +116,21 @@ export class Machine {
     this.M.store(this.m, 'm_shutdown', 1);
   }
 
+  /** What Ctrl-C does to this machine while it runs (set by `run`). */
+  private onInterrupt: (() => void) | null = null;
+
+  /** Stop the load now (Ctrl-C): see `interruptMachines`. */
+  interrupt(): void {
+    if (this.onInterrupt) this.onInterrupt();
+    else this.stopDaemons();
+  }
+
+  /** Let the device workers stop (every other role has returned, or the run failed) and wake them. */
+  private stopIo(): void {
+    this.M.store(this.m, 'm_io_stop', 1);
+    this.sync.wakeup_all_cpus();
+  }
+
   /** Ask every role to stop and wake every sleeper so daemons notice. */
   stopDaemons(): void {
     this.requestShutdown();
@@ -118,11 +141,11 @@ export class Machine {
   async run(roles: RoleSpec[], opts: RunOptions = {}): Promise<RoleResult[]> {
     if (this.running) throw new Error('machine: already running');
     this.running = true;
-    const instances: { role: string; args: unknown; daemon: boolean }[] = [];
+    const instances: { role: string; args: unknown; daemon: boolean; io: boolean }[] = [];
     for (const r of roles) {
       const n = r.count ?? 1;
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`machine: role ${r.role} has a bad count ${n}`);
-      for (let i = 0; i < n; i++) instances.push({ role: r.role, args: r.args ?? {}, daemon: !!r.daemon });
+      for (let i = 0; i < n; i++) instances.push({ role: r.role, args: r.args ?? {}, daemon: !!r.daemon, io: !!r.io });
     }
     if (instances.length === 0) throw new RangeError('machine: no roles to run');
     if (instances.length > this.spec.ncpu) {
@@ -145,12 +168,19 @@ export class Machine {
       if (failure) return;
       failure = e;
       this.requestShutdown();
+      this.stopIo();
       settle();
     };
     let ready = 0;
     let loadLeft = instances.filter((i) => !i.daemon).length;
     const loadDone = (): void => {
       if (--loadLeft === 0) this.stopDaemons();
+    };
+    // The devices outlive every other role (RoleSpec.io).
+    let clientsLeft = instances.filter((i) => !i.io).length;
+    if (instances.some((i) => i.io)) this.M.store(this.m, 'm_has_io', 1);
+    const clientDone = (): void => {
+      if (--clientsLeft === 0) this.stopIo();
     };
     const results: RoleResult[] = new Array(n);
     const ports: MessagePortLike[] = [];
@@ -170,6 +200,7 @@ export class Machine {
         (value) => {
           results[cpu] = { cpu, role: inst.role, value };
           if (!inst.daemon) loadDone();
+          if (!inst.io) clientDone();
         },
         (err: unknown) => {
           const msg = err instanceof Error ? err.message : String(err);
@@ -179,9 +210,16 @@ export class Machine {
     });
     const all = Promise.all(tasks);
     running.add(this);
+    // Ctrl-C: ask every role to stop; a worker that has not returned INTERRUPT_GRACE_MS later
+    // (stuck in a wait nobody will end) fails the run, which terminates the workers: bounded.
+    let forceStop: NodeJS.Timeout | undefined;
+    this.onInterrupt = () => {
+      this.stopDaemons();
+      forceStop ??= setTimeout(() => fail(new MachineError(`machine: interrupted, and its workers had not stopped ${INTERRUPT_GRACE_MS / 1000} s later`, -1, '', undefined, this.snapshot())), INTERRUPT_GRACE_MS);
+    };
     // Interrupted before it began (a scenario that runs machines one after another): its roles
     // start, find the shutdown word set, and return at once.
-    if (interruptedAt !== null) this.stopDaemons();
+    if (interruptedAt !== null) this.onInterrupt();
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs !== undefined) {
       timer = setTimeout(() => {
@@ -200,6 +238,8 @@ export class Machine {
       return results;
     } finally {
       running.delete(this);
+      this.onInterrupt = null;
+      if (forceStop) clearTimeout(forceStop);
       if (timer) clearTimeout(timer);
       for (const p of ports) p.close();
       await pool.destroy();

@@ -32,6 +32,10 @@ export const MachineLayout = defineStruct(
     m_go: { line: 'i32' },
     m_shutdown: { line: 'i32' },
     m_ready: { line: 'i32' },
+    /** The run has `io` roles (device workers): they stop on m_io_stop, not on m_shutdown. */
+    m_has_io: 'i32',
+    /** Every role but the `io` ones has returned: the devices may stop once their queues are empty. */
+    m_io_stop: { line: 'i32' },
   },
   { align: 64, internal: true },
 );
@@ -96,6 +100,13 @@ export interface Kernel {
   machine: number;
   /** True once the machine asked every role to stop. */
   shuttingDown(): boolean;
+  /**
+   * For a device worker: true once it may stop serving (when its queue is empty). In a run whose
+   * device roles are marked `io`, only after every other role has returned, so that a daemon
+   * still finishing its I/O (a BootCache reader mid-batch) never finds the disk gone; otherwise
+   * as `shuttingDown`.
+   */
+  ioStopping(): boolean;
 }
 
 export function kernelFor(arena: Arena, spec: MachineSpec, sync: Sync): Kernel {
@@ -108,5 +119,6 @@ export function kernelFor(arena: Arena, spec: MachineSpec, sync: Sync): Kernel {
     spec,
     machine,
     shuttingDown: () => M.load(machine, 'm_shutdown') !== 0,
+    ioStopping: () => (M.load(machine, 'm_has_io') !== 0 ? M.load(machine, 'm_io_stop') !== 0 : M.load(machine, 'm_shutdown') !== 0),
   };
 }

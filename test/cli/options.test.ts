@@ -87,6 +87,12 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       ops: (r) => expect(r.config.requests).to.equal(300),
       cpus: (r) => expect(r.config.callers).to.equal(3),
       device: (r) => expect(r.runs[0].device.latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      'device-file': (r, _e, dir) => {
+        expect(r.runs[0].device.file).to.equal('disk.img');
+        expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
+        expect(r.runs[0].device.reads).to.be.greaterThan(0);
+        expect(r.runs[0].mismatches).to.deep.equal([]);
+      },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bootcache/),
     },
@@ -98,6 +104,11 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       duration: (r) => expect(r.config.durationMs).to.equal(500),
       cpus: (r) => expect(r.config.pagers).to.equal(3),
       device: (r) => expect(r.disks[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      'device-file': (r, _e, dir) => {
+        expect(r.disks.map((d: Json) => d.file)).to.deep.equal(['disk.img-wd0', 'disk.img-wd1']);
+        for (const d of ['wd0', 'wd1']) expect(statSync(join(dir, `disk.img-${d}`)).size).to.be.greaterThan(0);
+        expect(r.disks[0].reads + r.disks[0].writes + r.disks[1].reads + r.disks[1].writes).to.be.greaterThan(0);
+      },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of swap/),
     },
@@ -108,6 +119,11 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       seed: (r) => expect(r.options.seed).to.equal(7),
       duration: (r) => expect(r.options.duration).to.equal(0.5),
       device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      'device-file': (r, _e, dir) => {
+        expect(r.devices[0].file).to.equal('disk.img');
+        expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
+        expect(r.devices[0].reads).to.be.greaterThan(0);
+      },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of/),
     },

@@ -33,6 +33,15 @@ describe('engine: machine', () => {
     expect(e.message).to.match(/run exceeded 1500 ms \(cpu 0 \(lab:sleep-forever\) on "forever"\)/);
   });
 
+  it('Ctrl-C stops the load, and a worker that does not stop within the grace is terminated: the run ends, failing', async () => {
+    const m = new Machine({ ncpu: 2, lab: true });
+    const run = expectFailure(m.run([{ role: 'lab:deaf' }, { role: 'lab:sleep-forever' }]));
+    await new Promise((r) => setTimeout(r, 300));
+    m.interrupt();
+    const e = await run;
+    expect(e.message).to.match(/machine: interrupted, and its workers had not stopped 5 s later/);
+  });
+
   it('an unknown role is an error that names it', async () => {
     const m = new Machine({ ncpu: 1, lab: true });
     const e = await expectFailure(m.run([{ role: 'lab:nope' }]));

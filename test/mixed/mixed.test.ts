@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isRunReport } from '../../src/report/run-report.js';
 import type { MixedReport } from '../../src/cli/mixed.js';
@@ -58,9 +61,20 @@ describe('mixed: kiolab bench mixed (the whole stack on one machine)', function 
     for (const c of rep.checks!) expect(c.ok, `${c.name}: ${c.detail}`).to.equal(true);
   });
 
-  it('refuses a file-backed device (the oracle needs memory), exit 2', () => {
-    const r = kiolab('bench', 'mixed', '--device-file', '/tmp/kiolab-mixed-nope');
-    expect(r.code).to.equal(2);
-    expect(r.stderr).to.contain('--device-file');
+  it('runs on a real file with --device-file (stamped, read back, oracle-checked), and never overwrites one without --force', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiolab-mixed-'));
+    try {
+      const file = join(dir, 'disk.img');
+      const r = kiolab('bench', 'mixed', '--duration', '1', '--device-file', file, '--json');
+      expect(r.code, r.stderr).to.equal(0);
+      const rep = JSON.parse(r.stdout) as MixedReport;
+      expect(rep.devices![0].file).to.equal(file);
+      for (const c of rep.checks!) expect(c.ok, `${c.name}: ${c.detail}`).to.equal(true);
+      const again = kiolab('bench', 'mixed', '--duration', '1', '--device-file', file);
+      expect(again.code).to.equal(2);
+      expect(again.stderr).to.contain(`--device-file: "${file}" exists; not overwriting it without --force`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
