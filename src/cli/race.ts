@@ -10,11 +10,11 @@ import { bugInfo, bugRows, bugTable } from '../race/bugs.js';
 import type { Policy, RaceMode } from '../race/control.js';
 import { runMatrix } from '../race/matrix.js';
 import { formatMatrix, formatRace } from '../race/report.js';
-import { checkReplayNames, loadReplay, replayTimes, saveReplay, shrink } from '../race/replay.js';
+import { checkReplayNames, loadReplay, replayTimes, shrink } from '../race/replay.js';
 import { runRace } from '../race/runner.js';
 import { raceScenarios } from '../race/scenario.js';
 import { loadUserModule, userModules } from './modules.js';
-import { checkOutputFile } from './outputs.js';
+import { checkOutputFile, writeOutput } from './outputs.js';
 import { UsageError, numOpt, registerCommand } from './registry.js';
 
 type RaceArgs = Partial<Record<'bug' | 'mode' | 'seed' | 'budget' | 'policy' | 'depth' | 'iterations' | 'save' | 'bugs' | 'replays' | 'clean-budget' | 'detect' | 'preemptions', string>> &
@@ -165,7 +165,7 @@ registerCommand({
     let replayCommand: string | null = null;
     if (r.replay) {
       savedTo = savePath;
-      saveReplay(savedTo, r.replay);
+      writeOutput('save', savedTo, `${JSON.stringify(r.replay, null, 1)}\n`);
       replayCommand = `kiolab replay ${savedTo}`;
     }
     console.log(json ? JSON.stringify({ ...r, savedTo, replayCommand }, null, 2) : formatRace(r, { savedTo, replayCommand }));
@@ -210,7 +210,7 @@ that are not needed for the failure and saves the shorter schedule (FILE.shrunk.
       checkOutputFile('save', v.save ?? file.replace(/\.json$/, '') + '.shrunk.json', !!v.force);
       const s = await shrink(r, { budgetMs: (numOpt('budget', v.budget, 1, { max: 604_800 }) ?? 60) * 1000, progress: progressFn(!!v.json) });
       const out = v.save ?? file.replace(/\.json$/, '') + '.shrunk.json';
-      saveReplay(out, s.file);
+      writeOutput('save', out, `${JSON.stringify(s.file, null, 1)}\n`);
       const line = `shrink: ${s.before} -> ${s.after} switches of the turn, preemptions ${s.preemptionsBefore} -> ${s.preemptionsAfter}, ${s.tries} replays; saved ${out}`;
       console.log(v.json ? JSON.stringify({ ...s, savedTo: out }, null, 2) : line);
       return 1;

@@ -5,14 +5,13 @@
  * run did (same seed, same choices), and follows the recorded switches in the failing one.
  * `shrink` drops switches one at a time and keeps each drop that still reproduces the failure.
  */
-import { readFileSync } from 'node:fs';
-import { writeOutput } from '../cli/outputs.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { allBugs } from './bugs.js';
 import { type ReplayFile, type RaceResult, runRace } from './runner.js';
 import { raceScenarios } from './scenario.js';
 
 export function saveReplay(path: string, r: ReplayFile): void {
-  writeOutput('save', path, `${JSON.stringify(r, null, 1)}\n`);
+  writeFileSync(path, `${JSON.stringify(r, null, 1)}\n`);
 }
 
 /**
