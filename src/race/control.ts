@@ -91,6 +91,14 @@ export const LOR_CLASSES = 64;
 export const FAIL_BYTES = 16384;
 /** Bytes kept of one captured code site (captureSites). */
 export const SITE_BYTES = 2048;
+/**
+ * The grace the other cpus get after a failure before the run aborts (RaceCtl.recordFailure):
+ * stress with --detect race only, so that the log holds the other side of a data race behind it.
+ */
+export function failureGraceMs(spec: RaceSpec | undefined): number {
+  return spec?.mode === 'stress' && spec.detectRaces ? 20 : 0;
+}
+
 /** Stress event log: the low bits of rc_seq number the slot, the high bits tag the iteration. */
 export const SEQ_BITS = 17;
 const SEQ_MASK = (1 << SEQ_BITS) - 1;

@@ -9,7 +9,7 @@ import { mix32 } from '../device/config.js';
 import type { Kernel } from '../engine/spec.js';
 import { snapshot } from '../sync/snapshot.js';
 import { CHECKER_DAEMON, quiescentSampler, runCheckerDaemon } from './checker.js';
-import { MAX_DECISIONS, NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY, isSerial, pauseChecker } from './control.js';
+import { MAX_DECISIONS, NOBODY, RaceAbort, RaceCtl, S_OUT, S_READY, failureGraceMs, isSerial, pauseChecker } from './control.js';
 import { heldBy } from './detect.js';
 import { RaceHook } from './hook.js';
 import { describeRace, findDataRace } from './datarace.js';
@@ -44,12 +44,6 @@ function hookFor(k: Kernel, ctl: RaceCtl, scenario: string, replayIter?: number)
   return new RaceHook(spec, ctl, k.sync, () => k.shuttingDown(), replayIter ?? -1, inv, serial ? quiescentSampler(k) : null).install();
 }
 
-/** The grace the other cpus get after a failure (RaceCtl.recordFailure): stress with --detect race only. */
-export function graceFor(k: Kernel): number {
-  return k.spec.race?.mode === 'stress' && k.spec.race.detectRaces ? STRESS_GRACE_MS : 0;
-}
-const STRESS_GRACE_MS = 20;
-
 /** Record a worker's exception as the run's failure (owner death when it held locks). */
 function recordCrash(k: Kernel, ctl: RaceCtl, e: unknown, where: string): void {
   const snap = snapshot(k.sync);
@@ -65,7 +59,7 @@ function recordCrash(k: Kernel, ctl: RaceCtl, e: unknown, where: string): void {
     sleepers: snap.sleepers,
     held: snap.held,
     heldAtDeath: held,
-  }, graceFor(k));
+  }, failureGraceMs(k.spec.race));
 }
 
 /** A data race as a failure record: both accesses named by cpu, part, kind and what they touched. */

@@ -44,6 +44,7 @@ import {
   FUTEX_NOTIFIED,
   FUTEX_WAITING,
   isSerial,
+  failureGraceMs,
 } from './control.js';
 import type { CheckerViolation } from './checker.js';
 import { heldBy, lockState, lorAcquire, lostWakeups, waitForGraph } from './detect.js';
@@ -559,7 +560,7 @@ export class RaceHook implements Hook, AccessHook {
       sleepers: snap.sleepers,
       held: snap.held,
       heldByDetector: heldBy(snap, this.sync.cpu),
-    }, this.mode === 'stress' && this.stressRaces ? 20 : 0);
+    }, failureGraceMs(this.spec));
     throw new RaceAbort();
   }
 }
