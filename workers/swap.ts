@@ -48,6 +48,10 @@ export interface PagerArgs {
   faultAll?: boolean;
   /** After the ops (and before faultAll), count this pager in ctl_phase_done and wait for the main thread's release. */
   holdUntilRelease?: boolean;
+  /** Warm-up (ms): operations that end within it are left out of the figures. */
+  rampMs?: number;
+  /** Width of a timeline bin (ms, default 100). */
+  binMs?: number;
 }
 
 export interface PagerResult {
@@ -69,7 +73,7 @@ export interface PagerResult {
 function pagerRole(k: Kernel, a: PagerArgs): PagerResult {
   const pg = Pager.of(k.sync, k.spec);
   const T = pg.T;
-  const rec = new OpRecorder();
+  const rec = new OpRecorder({ rampMs: a.rampMs ?? 0, binMs: a.binMs });
   const seed = a.seed ?? k.cpu + 1;
   const wr = a.writeRatio ?? 0.5;
   const ar = a.asyncRatio ?? 0.5;

@@ -25,8 +25,12 @@ import { checkInvariants } from './invariants.js';
 export interface LoadArgs {
   /** Operations of this caller (0: no count, --duration ends it). */
   ops: number;
-  /** Stop after this long (ms), or at `ops`, whichever comes first (0 or absent: no limit). */
+  /** Stop after this long (ms, after the ramp), or at `ops`, whichever comes first (0 or absent: no limit). */
   durationMs?: number;
+  /** Warm-up (ms): operations that end within it are left out of the figures (they count toward `ops`). */
+  rampMs?: number;
+  /** Width of a timeline bin (ms, default 100). */
+  binMs?: number;
   seed?: number;
   /** Fraction of operations that read (default 0.7). */
   readRatio?: number;
@@ -332,7 +336,7 @@ function quiescentPoint(L: FileLoad, a: LoadArgs, res: LoadResult): void {
 export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadArgs): LoadResult {
   const L = new FileLoad(sync, spec);
   const bc = L.bc;
-  const rec = new OpRecorder();
+  const rec = new OpRecorder({ rampMs: a.rampMs ?? 0, binMs: a.binMs });
   const res: LoadResult = { ops: 0, reads: 0, writes: 0, hits: 0, misses: 0, errors: 0, mismatches: [], t0: 0, t1: 0, rec: rec.toJSON(), invariantChecks: 0, violations: [] };
   const phases = Math.max(1, a.phases ?? 1);
   const perPhase = Math.ceil(a.ops / phases);
@@ -352,7 +356,7 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
   }
   if (a.ops <= 0 && !(a.durationMs && a.durationMs > 0)) throw new RangeError('bufcache load: give ops, a duration, or both');
   res.t0 = performance.timeOrigin + performance.now();
-  const until = a.durationMs && a.durationMs > 0 ? performance.now() + a.durationMs : Infinity;
+  const until = a.durationMs && a.durationMs > 0 ? performance.now() + (a.rampMs ?? 0) + a.durationMs : Infinity;
   // The clock is read every 16 operations: a duration ends within a few operations of its time.
   for (let i = 0; (a.ops <= 0 || i < a.ops) && ((i & 15) !== 0 || performance.now() < until); i++) {
     const r = mix32(seed * 1000003 + cpu, i);

@@ -12,23 +12,22 @@ import { readFileSync } from 'node:fs';
 import { checkOutputFile, writeOutput } from './outputs.js';
 import { parseCommandArgs } from './args.js';
 import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
-import { BC_MAXENTRIES, PAGE_SIZE, resolveBootCache } from '../bootcache/defs.js';
+import { BC_MAXENTRIES, PAGE_SIZE, cflagsToString, resolveBootCache } from '../bootcache/defs.js';
 import { registerSysctl } from './sysctl.js';
 import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
 import { type BCRequest, dealRequests, parseTrace, synthBoot } from '../bootcache/workload.js';
 import { resolveDevice } from '../device/config.js';
-import { type DeviceStats, deviceStats } from '../device/disk.js';
 import { Oracle } from '../device/oracle.js';
-import { type JobStats, jobStats } from '../report/types.js';
+import { hitStats } from '../report/types.js';
+import { type RunReport, buildRunReport, combineRuns } from '../report/run-report.js';
 import { Machine } from '../engine/machine.js';
 import { KernelError } from '../sync/errno.js';
 import { type RunContext, UsageError, numOpt, registerCommand, registerScenario } from './registry.js';
 import { runMachine, withReport } from '../report/run-machine.js';
 import type { CallerResult } from '../../workers/bootcache.js';
 
+/** What one boot in one locking mode found, beside its RunReport's figures (report.boot.runs). */
 export interface BootCacheRun {
-  /** The disk, with the latency it ran with. */
-  device: DeviceStats;
   locking: 'funnel' | 'fine';
   callers: number;
   warm: boolean;
@@ -37,7 +36,6 @@ export interface BootCacheRun {
   stats: BC_statistics;
   /** Percent of lookups that found an extent, and of requested blocks served from the cache. */
   hitRate: { extents: number; blocks: number };
-  throughput: JobStats;
   runtimeMs: number;
   funnel: { acquisitions: number; contended: number; waitUs: number };
   stop: { entries: number; bc_length: number; errors: Record<string, number> };
@@ -61,8 +59,8 @@ export interface BootCacheBenchOptions {
 
 const roundup = (x: number, m: number) => Math.ceil(x / m) * m;
 
-/** One run of the boot in one locking mode. */
-export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunContext): Promise<BootCacheRun> {
+/** One run of the boot in one locking mode: what it found, and the machine's RunReport. */
+export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunContext): Promise<BootCacheRun & { report: RunReport }> {
   const dev = { name: 'disk0', blocks: o.blocks, oracle: true, latency: { baseUs: o.latencyUs ?? 50, bandwidthMBps: o.bandwidthMBps ?? 400 } };
   const bytes = o.playlist.entries.reduce((s, e) => s + roundup(e.pce_length, PAGE_SIZE), 0);
   const maxReq = Math.max(PAGE_SIZE, ...o.requests.map((q) => roundup(q.length, PAGE_SIZE)));
@@ -100,7 +98,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
     const history = await ctl.history();
     if (o.historyOut) writeOutput('history-out', o.historyOut, o.historyOut.endsWith('.json') ? JSON.stringify({ history }, null, 1) : formatHistoryText(history));
     const n = (k: string) => stats[k] as number;
-    return {
+    const run: BootCacheRun = {
       locking: o.locking,
       callers: o.callers,
       warm: o.warm,
@@ -108,41 +106,63 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       requests: o.requests.length,
       stats,
       hitRate: { extents: n('ss_extent_lookups') ? (100 * n('ss_extent_hits')) / n('ss_extent_lookups') : 0, blocks: n('ss_requested_blocks') ? (100 * n('ss_hit_blocks')) / n('ss_requested_blocks') : 0 },
-      throughput: jobStats('bootcache:caller', cs.map((c) => c.rec), runtimeMs),
       runtimeMs,
       funnel: { acquisitions: w64('lk_acq_lo', 'lk_acq_hi'), contended: w64('lk_contended_lo', 'lk_contended_hi'), waitUs: w64('lk_waitus_lo', 'lk_waitus_hi') },
       stop,
       mismatches: cs.flatMap((c) => c.mismatches),
       errors: cs.reduce((s, c) => s + c.errors, 0),
       history: history.length,
-      device: deviceStats(m.arena, m.sync, m.spec)[0],
     };
+    // The kext's statistics under their names: scalars as they are, per-batch arrays joined.
+    const bootcache = Object.fromEntries(
+      Object.entries(stats).map(([k, v]) => [k, Array.isArray(v) ? (v as number[]).map((x) => Math.round(x * 10) / 10).join('/') : (v as number | string)]),
+    ) as Record<string, number | string>;
+    bootcache.ss_cache_flags = `${cflagsToString(n('ss_cache_flags'))} (0x${n('ss_cache_flags').toString(16)})`;
+    const list = (xs: string[]) => (xs.length ? `${xs.length}: ${xs.slice(0, 3).join('; ')}` : undefined);
+    const report = buildRunReport({
+      scenario: 'bootcache',
+      machine: m,
+      results: res,
+      runtimeMs,
+      ctx,
+      jobName: (role) => (role === 'bootcache:caller' ? 'bootcache caller' : role),
+      hits: { 'bootcache:caller': { bootcache: hitStats(n('ss_hit_blocks'), n('ss_requested_blocks') - n('ss_hit_blocks')) } },
+      bootcache,
+      counters: {
+        'STOP (BC_terminate_*)': { entries: stop.entries, bc_length: stop.bc_length, ...Object.fromEntries(Object.entries(stop.errors).map(([k, v]) => [`error_${k}`, v])) },
+        ...(o.locking === 'funnel' ? { 'kernel_flock (the funnel)': { acquisitions: run.funnel.acquisitions, contended: run.funnel.contended, wait_us: run.funnel.waitUs } } : {}),
+      },
+      checks: [
+        { name: 'oracle: every hit equals the device', ok: run.mismatches.length === 0, detail: list(run.mismatches) },
+        { name: 'bootcache: no I/O error', ok: run.errors === 0, detail: run.errors ? `${run.errors} errors` : undefined },
+      ],
+    });
+    return { ...run, report };
   } finally {
     ctl.untimeout();
   }
 }
 
-export interface BootCacheReport {
-  scenario: 'bootcache';
-  /** The effective configuration: what the options resolved to. */
-  config: { seed: number; callers: number; requests: number; playlist: string; requestsFrom: string; locking: string[]; warm: boolean };
-  runs: BootCacheRun[];
+/** The bench's RunReport with its boot section. */
+export interface BootCacheReport extends RunReport {
+  boot: {
+    /** The effective configuration: what the options resolved to. */
+    config: { seed: number; callers: number; requests: number; playlist: string; requestsFrom: string; locking: string[]; warm: boolean };
+    runs: BootCacheRun[];
+  };
 }
 
-function formatRun(r: BootCacheRun): string {
+/** A run's headline lines: hits, readahead, strategy calls, the funnel, history and oracle. */
+function summaryOf(r: BootCacheRun): string[] {
   const s = r.stats as Record<string, number>;
-  const t = r.throughput;
-  const us = (ns: number) => (ns / 1000).toFixed(1);
   return [
-    `locking ${r.locking}: ${r.callers} caller(s)${r.warm ? ', warm' : ''}, ${r.requests} requests, playlist ${r.playlist.entries} extents / ${(r.playlist.bytes / 1024).toFixed(0)} KiB`,
-    `  hits        ${s.ss_extent_hits}/${s.ss_extent_lookups} lookups (${r.hitRate.extents.toFixed(1)}%), ${s.ss_hit_blocks}/${s.ss_requested_blocks} blocks (${r.hitRate.blocks.toFixed(1)}%)`,
-    `  readahead   ${s.ss_initiated_reads} reads, ${s.ss_read_blocks} blocks, ${s.ss_read_errors} errors; batches ${(s.ss_batch_size as unknown as number[]).filter((x) => x > 0).join('/')}`,
-    `  strategy    ${s.ss_strategy_calls} calls, ${s.ss_strategy_nonread} writes, ${s.ss_strategy_bypassed} bypassed, ${s.ss_strategy_blocked} blocked (${s.ss_wait_time.toFixed(1)} ms), ${s.ss_write_discards} write discards`,
-    `  reads       ${t.read.iops.toFixed(0)} IOPS, ${(t.read.bw_bytes / 1048576).toFixed(1)} MiB/s, p50 ${us(t.read.clat_ns.percentile['50.000000'])} µs, p99 ${us(t.read.clat_ns.percentile['99.000000'])} µs`,
-    `  writes      ${t.write.iops.toFixed(0)} IOPS, p50 ${us(t.write.clat_ns.percentile['50.000000'])} µs`,
-    `  funnel      ${r.locking === 'funnel' ? `${r.funnel.acquisitions} acquisitions, ${r.funnel.contended} contended, ${(r.funnel.waitUs / 1000).toFixed(1)} ms waited` : 'not used'}`,
-    `  history     ${r.history} entries; oracle ${r.mismatches.length ? `FAILED: ${r.mismatches.length} stale or corrupt hits (${r.mismatches[0]})` : 'ok: no stale hit'}${r.errors ? `; ${r.errors} I/O errors` : ''}`,
-  ].join('\n');
+    `  ${r.locking} locking: playlist ${r.playlist.entries} extents / ${(r.playlist.bytes / 1024).toFixed(0)} KiB, ${(r.runtimeMs / 1000).toFixed(2)} s`,
+    `    hits        ${s.ss_extent_hits}/${s.ss_extent_lookups} lookups (${r.hitRate.extents.toFixed(1)}%), ${s.ss_hit_blocks}/${s.ss_requested_blocks} blocks (${r.hitRate.blocks.toFixed(1)}%)`,
+    `    readahead   ${s.ss_initiated_reads} reads, ${s.ss_read_blocks} blocks, ${s.ss_read_errors} errors; batches ${(s.ss_batch_size as unknown as number[]).filter((x) => x > 0).join('/')} blocks`,
+    `    strategy    ${s.ss_strategy_calls} calls, ${s.ss_strategy_nonread} writes, ${s.ss_strategy_bypassed} bypassed, ${s.ss_strategy_blocked} blocked (${s.ss_wait_time.toFixed(1)} ms), ${s.ss_write_discards} write discards`,
+    `    funnel      ${r.locking === 'funnel' ? `${r.funnel.acquisitions} acquisitions, ${r.funnel.contended} contended, ${(r.funnel.waitUs / 1000).toFixed(1)} ms waited` : 'not used'}`,
+    `    history     ${r.history} entries; oracle ${r.mismatches.length ? `FAILED: ${r.mismatches.length} stale or corrupt hits (${r.mismatches[0]})` : 'ok: no stale hit'}${r.errors ? `; ${r.errors} I/O errors` : ''}`,
+  ];
 }
 
 function readText(opt: string, path: string): string {
@@ -221,11 +241,6 @@ registerScenario({
     // --device-file: the disk is a real file, checked once (never overwritten without --force) and
     // formatted again for each locking mode.
     if (ctx?.common.deviceFile !== undefined) checkOutputFile('device-file', ctx.common.deviceFile, !!ctx.common.force);
-    const runs: BootCacheRun[] = [];
-    for (const [k, locking] of modes.entries()) {
-      const historyOut = historyOuts[k];
-      runs.push(await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }, ctx));
-    }
     const config = {
       seed,
       callers,
@@ -235,11 +250,19 @@ registerScenario({
       locking: modes,
       warm: !!o.warm,
     };
-    return { scenario: 'bootcache', config, runs } satisfies BootCacheReport;
+    const options = { seed, cpus: callers, ops: ops, requests: config.requestsFrom, playlist: config.playlist, locking: modes.join(','), warm: config.warm, 'history-out': o['history-out'] };
+    const runs: BootCacheRun[] = [];
+    const reports: { name: string; report: RunReport }[] = [];
+    for (const [k, locking] of modes.entries()) {
+      const historyOut = historyOuts[k];
+      const { report, ...run } = await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }, ctx);
+      runs.push(run);
+      reports.push({ name: locking, report: { ...report, options } });
+    }
+    const report = combineRuns(reports, { summary: [`bootcache: ${config.requests.toLocaleString('en-US')} requests of ${config.requestsFrom} over ${callers} caller(s)${config.warm ? ' (warm)' : ''}, playlist ${config.playlist}`, ...runs.flatMap(summaryOf)] }) as BootCacheReport;
+    report.boot = { config, runs };
+    return report;
   },
-  format: (r) => (r as BootCacheReport).runs.map(formatRun).join('\n\n'),
-  exitCode: (r) => ((r as BootCacheReport).runs.some((x) => x.mismatches.length > 0) ? 1 : 0),
-  checks: (r) => (r as BootCacheReport).runs.map((x) => ({ name: `${x.locking}: oracle: every hit equals the device`, ok: x.mismatches.length === 0 })),
 });
 
 const PLAYLIST_USAGE = `Usage: kiolab playlist --history H --out P [--blocksize B] [--batches N] [--json]

@@ -10,14 +10,13 @@ import type { LoadArgs, LoadResult } from '../bufcache/load.js';
 import { sysctlSnapshot, sysctlTunables } from '../bufcache/sysctl.js';
 import { NBUF_MAX, RESTART_NAMES } from '../bufcache/tunables.js';
 import { resolveDevice } from '../device/config.js';
-import { deviceStats } from '../device/disk.js';
 import { Oracle } from '../device/oracle.js';
-import { type JobStats, jobStats } from '../report/types.js';
-import { type LockClassStats, type SleepStats, lockTable, sleepTable } from '../sync/snapshot.js';
+import { hitStats } from '../report/types.js';
+import { type RunReport, buildRunReport, combineRuns, spanMs } from '../report/run-report.js';
 import { Machine } from '../engine/machine.js';
 import { type OptionValues, type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
 import { registerSysctl } from './sysctl.js';
-import { runMachine, withReport } from '../report/run-machine.js';
+import { recorderOptions, runMachine, withReport } from '../report/run-machine.js';
 import { checkOutputFile } from './outputs.js';
 import type { MachineSpec } from '../engine/spec.js';
 
@@ -35,8 +34,10 @@ export interface BufBenchOptions {
   callers: number;
   /** Operations in all, split over the callers (each does at least one); 0: --duration alone ends the load. */
   ops: number;
-  /** Seconds of load (0: the operation count alone ends it). */
+  /** Seconds of load (0: the operation count alone ends it), after the ramp. */
   durationS: number;
+  /** Seconds of warm-up left out of the figures (--ramp). */
+  rampS: number;
   readRatio: number;
   pattern: 'seq' | 'random' | 'mixed';
   writeMode: 'delayed' | 'async' | 'sync' | 'mixed';
@@ -53,35 +54,60 @@ export interface BufBenchOptions {
   seed: number;
 }
 
+/** What one run of the bench found, beside its RunReport's figures (report.bufcache.runs). */
 export interface BufRunSummary {
   queues: 'per-cpu' | 'global';
   runtimeMs: number;
   opsPerSec: number;
-  jobs: JobStats[];
   hits: number;
   misses: number;
   hitRatio: number;
   oracle: { mismatches: string[]; mismatchCount: number; lostWrites: string[]; checkedBlocks: number };
   invariants: string[];
+  /** The sysctl snapshot after the run (also the report's `sysctl` section). */
   sysctl: Record<string, number>;
-  locks: LockClassStats[];
-  sleeps: SleepStats[];
-  device: ReturnType<typeof deviceStats>;
 }
 
-export interface BufBenchReport {
-  scenario: 'bufcache';
-  config: BufBenchOptions & { fileBlocks: number; cacheBytes: number; workingSetBytes: number };
-  runs: BufRunSummary[];
-  /** per-cpu throughput / global throughput, when both ran. */
-  perCpuSpeedup?: number;
+/** The bench's RunReport with its buffer-cache section. */
+export interface BufBenchReport extends RunReport {
+  bufcache: {
+    config: BufBenchOptions & { fileBlocks: number; cacheBytes: number; workingSetBytes: number };
+    runs: BufRunSummary[];
+    /** per-cpu throughput / global throughput, when both ran. */
+    perCpuSpeedup?: number;
+  };
+}
+
+/** The command-line names and values of an effective configuration (the report's `options`). */
+function optionsOf(o: BufBenchOptions, both: boolean): Record<string, unknown> {
+  return {
+    seed: o.seed,
+    duration: o.durationS || undefined,
+    ramp: o.rampS || undefined,
+    ops: o.ops || undefined,
+    cpus: o.callers,
+    nbuf: o.nbuf,
+    bsize: o.bsize,
+    mix: o.readRatio,
+    pattern: o.pattern,
+    'write-mode': o.writeMode,
+    files: o.files,
+    'working-set': o.workingSet,
+    'flush-every': o.flushEvery,
+    readahead: o.readahead,
+    'heavy-files': o.heavyFiles,
+    global: o.globalQueues,
+    compare: both,
+    'device-workers': o.deviceWorkers,
+  };
 }
 
 export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => void, both = false, ctx?: RunContext): Promise<BufBenchReport> {
   const fileBlocks = Math.max(1, Math.ceil((o.workingSet * o.nbuf) / o.files));
   const blocks = (o.files * fileBlocks * o.bsize) / 4096;
   const config = { ...o, fileBlocks, cacheBytes: o.nbuf * o.bsize, workingSetBytes: o.files * fileBlocks * o.bsize };
-  const runs: BufRunSummary[] = [];
+  const summaries: BufRunSummary[] = [];
+  const reports: { name: string; report: RunReport }[] = [];
   // --device-file: the disk is a real file, checked before the first run (never clobbered without
   // --force) and formatted with the oracle's stamps before each (kiolab made it: the second run of
   // --compare reuses it).
@@ -98,7 +124,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
     const m = new Machine(withReport(spec, ctx));
     new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0)).formatMedium();
     new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, blocks).fill(1);
-    const args: LoadArgs = { ops: 0, durationMs: o.durationS * 1000, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
+    const args: LoadArgs = { ops: 0, durationMs: o.durationS * 1000, rampMs: o.rampS * 1000, binMs: recorderOptions(ctx, (o.rampS + (o.durationS || 2)) * 1000).binMs, seed: o.seed, readRatio: o.readRatio, pattern: o.pattern, writeMode: o.writeMode, readahead: o.readahead, flushEvery: o.flushEvery, ncallers: o.callers, ndaemons: 2 };
     // --ops in all: caller i does its exact share.
     const share = (i: number) => (o.ops === 0 ? 0 : Math.floor(o.ops / o.callers) + (i < o.ops % o.callers ? 1 : 0));
     const res = await runMachine(
@@ -110,68 +136,77 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
         { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true, count: o.deviceWorkers },
       ],
       ctx,
-      { label: 'bufcache', timeoutMs: Math.max(600_000, o.durationS * 1000 + 120_000) },
+      { label: 'bufcache', timeoutMs: Math.max(600_000, (o.rampS + o.durationS) * 1000 + 120_000) },
     );
     const loads = res.slice(0, o.callers).map((r) => r.value as LoadResult);
-    const runtimeMs = Math.max(...loads.map((l) => l.t1)) - Math.min(...loads.map((l) => l.t0));
+    // The figures' span: from the first op after the ramp to the last one (the whole run without --ramp).
+    const runtimeMs = Math.max(1e-3, spanMs(loads.map((l) => l.rec)));
+    const counted = loads.reduce((s, l) => s + l.rec.read.ops + l.rec.write.ops, 0);
     const hits = loads.reduce((s, l) => s + l.hits, 0);
     const misses = loads.reduce((s, l) => s + l.misses, 0);
     const final = loads.find((l) => l.final)?.final;
     const mismatches = loads.flatMap((l) => l.mismatches);
-    runs.push({
+    const sysctl = sysctlSnapshot(m.arena);
+    const x: BufRunSummary = {
       queues: globalQueues ? 'global' : 'per-cpu',
       runtimeMs,
-      opsPerSec: (loads.reduce((s, l) => s + l.ops, 0) / runtimeMs) * 1000,
-      jobs: [jobStats('bufcache:load', loads.map((l) => l.rec), runtimeMs)],
+      opsPerSec: (counted / runtimeMs) * 1000,
       hits,
       misses,
       hitRatio: hits + misses ? hits / (hits + misses) : 0,
       oracle: { mismatches: mismatches.slice(0, 10), mismatchCount: mismatches.length, lostWrites: final?.lostWrites ?? ['the final sync did not run'], checkedBlocks: final?.checkedBlocks ?? 0 },
       invariants: checkInvariants(m.arena),
-      sysctl: sysctlSnapshot(m.arena),
-      locks: lockTable(m.sync).filter((l) => ['buf', 'bufpcpu', 'bufqueues_global', 'v_token', 'disk_queue', 'disk_media'].includes(l.className)),
-      sleeps: sleepTable(m.sync),
-      device: deviceStats(m.arena, m.sync, m.spec),
+      sysctl,
+    };
+    summaries.push(x);
+    const list = (xs: string[]) => (xs.length ? `${xs.length}: ${xs.slice(0, 3).join('; ')}` : undefined);
+    const restarts = Object.fromEntries(RESTART_NAMES.map((n) => [n, sysctl[`kiolab.bufcache.getnewbuf_restart.${n}`] ?? 0]));
+    reports.push({
+      name: `${x.queues} queues`,
+      report: buildRunReport({
+        scenario: 'bufcache',
+        machine: m,
+        results: res,
+        runtimeMs,
+        ctx,
+        options: optionsOf(o, both),
+        jobName: (role) => (role === 'bufcache:load' ? 'bufcache caller' : role),
+        hits: { 'bufcache:load': { bufcache: hitStats(hits, misses) } },
+        sysctl,
+        counters: { 'getnewbuf restarts (by reason)': restarts },
+        checks: [
+          { name: 'oracle: every read returned the latest data', ok: x.oracle.mismatchCount === 0, detail: list(mismatches) ?? `${hits + misses} reads checked` },
+          { name: 'oracle: every write reached the disk', ok: x.oracle.lostWrites.length === 0, detail: list(x.oracle.lostWrites) ?? `${x.oracle.checkedBlocks} blocks checked` },
+          { name: 'bufcache: invariants hold', ok: x.invariants.length === 0, detail: list(x.invariants) },
+          { name: 'bufcache: no I/O error', ok: loads.every((l) => l.errors === 0), detail: loads.some((l) => l.errors) ? `${loads.reduce((s, l) => s + l.errors, 0)} errors` : undefined },
+        ],
+      }),
     });
   }
-  const report: BufBenchReport = { scenario: 'bufcache', config, runs };
-  if (runs.length === 2) report.perCpuSpeedup = runs[0].opsPerSec / runs[1].opsPerSec;
+  const section: BufBenchReport['bufcache'] = { config, runs: summaries };
+  if (summaries.length === 2) section.perCpuSpeedup = summaries[0].opsPerSec / summaries[1].opsPerSec;
+  const report = combineRuns(reports, { summary: summaryLines(section) }) as BufBenchReport;
+  report.bufcache = section;
   return report;
 }
 
-function fmtRun(r: BufRunSummary): string[] {
-  const j = r.jobs[0];
-  const us = (ns: number) => (ns / 1000).toFixed(1);
-  const pct = (d: typeof j.read) => `p50 ${us(d.clat_ns.percentile['50.000000'] ?? 0)} µs, p99 ${us(d.clat_ns.percentile['99.000000'] ?? 0)} µs`;
-  const s = r.sysctl;
+/** The headline: what ran, and per run its throughput, hit ratio, oracle, getnewbuf and daemons. */
+function summaryLines(b: BufBenchReport['bufcache']): string[] {
+  const c = b.config;
   const lines = [
-    `${r.queues} queues: ${Math.round(r.opsPerSec).toLocaleString('en-US')} ops/s over ${(r.runtimeMs / 1000).toFixed(2)} s, hit ratio ${(r.hitRatio * 100).toFixed(1)}%`,
-    `  read : ${Math.round(j.read.iops).toLocaleString('en-US')} IOPS, ${(j.read.bw_bytes / 1048576).toFixed(1)} MiB/s, ${pct(j.read)}`,
-    `  write: ${Math.round(j.write.iops).toLocaleString('en-US')} IOPS, ${(j.write.bw_bytes / 1048576).toFixed(1)} MiB/s, ${pct(j.write)}`,
-    `  oracle: ${r.oracle.mismatchCount} stale/corrupt reads, ${r.oracle.lostWrites.length} lost writes (${r.oracle.checkedBlocks} blocks checked); invariants: ${r.invariants.length ? r.invariants.length + ' VIOLATED' : 'hold'}`,
-    `  getnewbuf: ${s['vfs.getnewbufcalls']} calls; restarts ${RESTART_NAMES.map((n) => `${n} ${s[`kiolab.bufcache.getnewbuf_restart.${n}`]}`).filter((x) => !x.endsWith(' 0')).join(', ') || 'none'}`,
-    `  daemons flushed ${s['kiolab.bufcache.flushed']} buffers; read-ahead ${s['kiolab.bufcache.readahead']}`,
-    '  locks (class: acquisitions / contended / wait µs):',
-    ...r.locks.map((l) => `    ${l.className.padEnd(18)} ${String(l.acquisitions).padStart(10)} ${String(l.contended).padStart(9)} ${String(l.waitUsTotal).padStart(10)}`),
-    '  sleeps (wmesg: sleeps / timeouts / total µs):',
-    ...r.sleeps.slice(0, 10).map((x) => `    ${x.wmesg.padEnd(18)} ${String(x.sleeps).padStart(10)} ${String(x.timeouts).padStart(9)} ${String(x.totalUs).padStart(10)}`),
+    `bufcache: nbuf ${c.nbuf} (${(c.cacheBytes / 1048576).toFixed(1)} MiB of ${c.bsize / 1024} KiB blocks), working set ${(c.workingSetBytes / 1048576).toFixed(1)} MiB in ${c.files} files`,
+    `  load        ${c.ops ? `${c.ops.toLocaleString('en-US')} ops in all` : 'no op count'}${c.durationS ? `, at most ${c.durationS} s` : ''} over ${c.callers} callers, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, fsync every ${c.flushEvery || 'never'}, read-ahead ${c.readahead}`,
   ];
-  for (const m of r.oracle.mismatches) lines.push(`  MISMATCH ${m}`);
-  for (const m of r.oracle.lostWrites) lines.push(`  LOST ${m}`);
-  for (const m of r.invariants.slice(0, 10)) lines.push(`  INVARIANT ${m}`);
+  for (const r of b.runs) {
+    const s = r.sysctl;
+    const restarts = RESTART_NAMES.map((n) => `${n} ${s[`kiolab.bufcache.getnewbuf_restart.${n}`]}`).filter((x) => !x.endsWith(' 0'));
+    lines.push(
+      `  ${r.queues.padEnd(11)} ${Math.round(r.opsPerSec).toLocaleString('en-US')} ops/s over ${(r.runtimeMs / 1000).toFixed(2)} s${c.rampS ? ` after a ${c.rampS} s ramp` : ''}, hit ratio ${(r.hitRatio * 100).toFixed(1)}%; oracle ${r.oracle.mismatchCount} stale or corrupt reads, ${r.oracle.lostWrites.length} lost writes (${r.oracle.checkedBlocks} blocks checked); invariants ${r.invariants.length ? `${r.invariants.length} VIOLATED` : 'hold'}`,
+      `  ${''.padEnd(11)} getnewbuf ${s['vfs.getnewbufcalls']} calls (restarts: ${restarts.join(', ') || 'none'}); daemons flushed ${s['kiolab.bufcache.flushed']} buffers; read-ahead ${s['kiolab.bufcache.readahead']} blocks`,
+    );
+  }
+  if (b.perCpuSpeedup !== undefined) lines.push(`  per-cpu queues vs one global queue set: ${b.perCpuSpeedup.toFixed(2)}x the throughput`);
   return lines;
-}
-
-export function formatBufBench(rep: BufBenchReport): string {
-  const c = rep.config;
-  const lines = [
-    `kiolab bench bufcache — nbuf ${c.nbuf} (${(c.cacheBytes / 1048576).toFixed(1)} MiB of ${c.bsize / 1024} KiB blocks), working set ${(c.workingSetBytes / 1048576).toFixed(1)} MiB in ${c.files} files`,
-    `${c.ops ? `${c.ops} ops` : 'no op count'}${c.durationS ? `, at most ${c.durationS} s,` : ''} over ${c.callers} callers, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, flush every ${c.flushEvery}, read-ahead ${c.readahead}`,
-    '',
-  ];
-  for (const r of rep.runs) lines.push(...fmtRun(r), '');
-  if (rep.perCpuSpeedup !== undefined) lines.push(`per-cpu queues vs one global queue set: ${rep.perCpuSpeedup.toFixed(2)}x the throughput`);
-  return lines.join('\n');
 }
 
 function choice<T extends string>(name: string, v: string | boolean | undefined, allowed: readonly T[], def: T): T {
@@ -191,6 +226,7 @@ export function parseBufBench(o: OptionValues, ctx?: RunContext): BufBenchOption
   const callers = byCallers ?? byCpus ?? 4;
   if (callers > 64) throw new UsageError(`--cpus: bench bufcache runs at most 64 callers, got ${callers}`);
   const durationS = ctx?.common.duration ?? numOpt('duration', o.duration, 0.001, { max: 604_800 }) ?? 0;
+  const rampS = ctx?.common.ramp ?? 0;
   // --ops in all; with --duration alone the clock ends the load; with neither, 4000 per caller.
   const ops = ctx?.common.ops ?? numOpt('ops', o.ops, 1, { integer: true }) ?? (durationS > 0 ? 0 : 4000 * callers);
   if (ops > 0 && ops < callers) throw new UsageError(`--ops ${ops}: fewer operations than the ${callers} callers; give at least ${callers}`);
@@ -200,6 +236,7 @@ export function parseBufBench(o: OptionValues, ctx?: RunContext): BufBenchOption
     callers,
     ops,
     durationS,
+    rampS,
     readRatio: numOpt('mix', o.mix, 0, { max: 1 }) ?? 0.7,
     pattern: choice('pattern', o.pattern, ['seq', 'random', 'mixed'] as const, 'mixed'),
     writeMode: choice('write-mode', o['write-mode'], ['delayed', 'async', 'sync', 'mixed'] as const, 'mixed'),
@@ -234,17 +271,6 @@ registerScenario({
     compare: { type: 'boolean', help: 'run per-cpu and global queues and report the ratio' },
     'device-workers': { type: 'string', help: 'device workers (default 1)' },
   },
-  honours: ['seed', 'duration', 'ops', 'cpus', 'device', 'device-file', 'trace', 'check'],
-  refuses: {
-    ramp: 'its figures cover every operation (a warm-up left out is not built yet)',
-  },
+  honours: ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'],
   run: (o, progress, ctx) => runBufBench(parseBufBench(o, ctx), progress, o.compare === true, ctx),
-  format: (r) => formatBufBench(r as BufBenchReport),
-  exitCode: (r) => ((r as BufBenchReport).runs.some((x) => x.oracle.mismatchCount > 0 || x.oracle.lostWrites.length > 0 || x.invariants.length > 0) ? 1 : 0),
-  checks: (r) =>
-    (r as BufBenchReport).runs.flatMap((x) => [
-      { name: `${x.queues} queues: oracle: every read returned the latest data`, ok: x.oracle.mismatchCount === 0 },
-      { name: `${x.queues} queues: oracle: every write reached the disk`, ok: x.oracle.lostWrites.length === 0 },
-      { name: `${x.queues} queues: invariants hold`, ok: x.invariants.length === 0 },
-    ]),
 });

@@ -45,6 +45,10 @@ export async function benchLocks(o: OptionValues, ctx?: RunContext): Promise<Run
     timeoutMs: (ramp + (duration || 600)) * 1000 + 60_000,
   });
   return buildRunReport({
+    summary: [
+      `locks: ${cpus} workers read (${args.readPct}%) and write a shared word under one ${kind === 'spin' ? 'spinlock' : 'sleep lock (mtx)'}, ${args.work} busy-loop iterations inside; every ${args.sleepEvery || 'never'} ops a worker wakes the others and sleeps 1 ms`,
+      `  ${duration ? `${duration} s of load` : `${c?.ops} ops in all`}${ramp ? ` after a ${ramp} s ramp` : ''}; the lock and sleep tables below are the contention`,
+    ],
     scenario: 'locks',
     machine,
     results,

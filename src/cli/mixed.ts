@@ -75,6 +75,8 @@ export const MIXED = {
 
 export interface MixedOptions {
   durationMs: number;
+  /** Warm-up (ms) left out of the figures; the load runs it and then durationMs. */
+  rampMs?: number;
   callers: number;
   pagers: number;
   seed: number;
@@ -140,11 +142,12 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
   new Int32Array(m.arena.sab, m.arena.region('bufcache.expect').offset, d0.blocks).fill(1);
   const bcctl = new BootCacheControl(m);
   const swapctl = new Swapctl(m.arena, m.sync, spec);
-  const { binMs } = recorderOptions(ctx, o.durationMs);
+  const rampMs = o.rampMs ?? 0;
+  const { binMs } = recorderOptions(ctx, rampMs + o.durationMs);
   try {
     await bcctl.start(playlist);
-    const callerArgs = (i: number): MixedCallerArgs => ({ boot: perCaller[i], ncallers: o.callers, ndaemons, seed: o.seed, binMs });
-    const pagerArgs = (i: number): PagerArgs => ({ first: i * G.pagesPerPager, count: G.pagesPerPager, resident: G.residentPerPager, until: 'released', seed: o.seed * 7919 + i + 1, faultAll: true });
+    const callerArgs = (i: number): MixedCallerArgs => ({ boot: perCaller[i], ncallers: o.callers, ndaemons, seed: o.seed, binMs, rampMs });
+    const pagerArgs = (i: number): PagerArgs => ({ first: i * G.pagesPerPager, count: G.pagesPerPager, resident: G.residentPerPager, until: 'released', seed: o.seed * 7919 + i + 1, faultAll: true, binMs, rampMs });
     const roles = [
       ...Array.from({ length: o.callers }, (_, i) => ({ role: 'mixed:caller', args: callerArgs(i) })),
       ...Array.from({ length: o.pagers }, (_, i) => ({ role: 'swap:pager', args: pagerArgs(i) })),
@@ -153,7 +156,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
       { role: 'bootcache:reader', daemon: true },
       { role: 'swap:device', args: { unit: 0 }, daemon: true, io: true, count: ndevworkers },
     ];
-    const run = swapctl.watch(runMachine(m, roles, ctx, { label: 'mixed', timeoutMs: o.durationMs + 180_000 }));
+    const run = swapctl.watch(runMachine(m, roles, ctx, { label: 'mixed', timeoutMs: rampMs + o.durationMs + 180_000 }));
     let failed = false;
     run.catch(() => (failed = true));
     // The load's clock starts when the first strategy call reaches BootCache (the workers are up).
@@ -161,7 +164,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
     while (!failed && bcctl.bc.S.load(bcctl.bc.st, 'ss_strategy_calls') === 0 && performance.now() - up < 60_000) await sleep(10);
     const tUp = m.arena.now();
     const t0 = performance.now();
-    while (!failed && performance.now() - t0 < o.durationMs) await sleep(Math.min(50, o.durationMs));
+    while (!failed && performance.now() - t0 < rampMs + o.durationMs) await sleep(Math.min(50, o.durationMs));
     swapctl.release();
     const results = await run;
     const runtimeMs = performance.now() - t0;
@@ -218,7 +221,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
       machine: m,
       results,
       ctx,
-      options: { duration: o.durationMs / 1000, callers: o.callers, pagers: o.pagers, seed: o.seed },
+      options: { duration: o.durationMs / 1000, ramp: rampMs / 1000 || undefined, callers: o.callers, pagers: o.pagers, seed: o.seed },
       jobName: (role) => (role === 'mixed:caller' ? 'bufcache caller' : role === 'swap:pager' ? 'swap pager' : role),
       hits: { 'mixed:caller': { bufcache: hitStats(hits, misses) } },
       sysctl: sysctlSnapshot(m.arena),
@@ -226,36 +229,33 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
       uvmexp: { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') },
       checks,
     });
-    return {
-      ...report,
-      mixed: {
-        playlist: { extents: playlist.entries.length, bytes: playlistBytes, batches: 2 },
-        boot: { reads: callers.reduce((s, c) => s + c.bootReads, 0), maxMs: Math.max(0, ...callers.map((c) => c.bootMs)) },
-        bootcache: {
-          hitRatioBlocks: ratio(scalar.ss_hit_blocks, scalar.ss_requested_blocks),
-          hitRatioLookups: ratio(scalar.ss_extent_hits, scalar.ss_extent_lookups),
-          readaheadUsed: ratio(scalar.ss_hit_blocks, scalar.ss_read_blocks),
-          readahead,
-          stop: { entries: stop.entries, errors: stop.errors },
-          history: history.length,
-          flagsAtEnd,
-        },
-        bufcache: { hits, misses, hitRatio: ratio(hits, hits + misses) },
-        swap: { touches: psum('ops'), faults: psum('faults'), finalFaults: psum('finalFaults'), puts: psum('puts'), transfers: psum('transfers'), nospace: psum('nospace') },
-        daemons: { flushed, readerReads: reader?.reads ?? 0, deviceServed: devs },
-        runtimeMs,
+    const mixed: MixedReport['mixed'] = {
+      playlist: { extents: playlist.entries.length, bytes: playlistBytes, batches: 2 },
+      boot: { reads: callers.reduce((s, c) => s + c.bootReads, 0), maxMs: Math.max(0, ...callers.map((c) => c.bootMs)) },
+      bootcache: {
+        hitRatioBlocks: ratio(scalar.ss_hit_blocks, scalar.ss_requested_blocks),
+        hitRatioLookups: ratio(scalar.ss_extent_hits, scalar.ss_extent_lookups),
+        readaheadUsed: ratio(scalar.ss_hit_blocks, scalar.ss_read_blocks),
+        readahead,
+        stop: { entries: stop.entries, errors: stop.errors },
+        history: history.length,
+        flagsAtEnd,
       },
+      bufcache: { hits, misses, hitRatio: ratio(hits, hits + misses) },
+      swap: { touches: psum('ops'), faults: psum('faults'), finalFaults: psum('finalFaults'), puts: psum('puts'), transfers: psum('transfers'), nospace: psum('nospace') },
+      daemons: { flushed, readerReads: reader?.reads ?? 0, deviceServed: devs },
+      runtimeMs,
     };
+    return { ...report, summary: mixedSummary(mixed, scalar), mixed };
   } finally {
     bcctl.untimeout();
   }
 }
 
-export function formatMixed(r: MixedReport): string {
-  const x = r.mixed;
+/** The headline: the boot, BootCache, the buffer cache, swap, readahead and the devices. */
+export function mixedSummary(x: MixedReport['mixed'], b: Record<string, number>): string[] {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-  const b = r.bootcache as Record<string, number>;
-  const head = [
+  return [
     `mixed: a machine booting and working for ${(x.runtimeMs / 1000).toFixed(1)} s — buffer cache over BootCache over disk0, swap on disk0b`,
     `  boot        ${x.boot.reads} boot reads done in ${(x.boot.maxMs / 1000).toFixed(2)} s; playlist ${x.playlist.extents} extents, ${(x.playlist.bytes / 1048576).toFixed(1)} MiB in ${x.playlist.batches} batches`,
     `  BootCache   hit ratio ${pct(x.bootcache.hitRatioBlocks)} of requested blocks (${b.ss_hit_blocks}/${b.ss_requested_blocks}), ${pct(x.bootcache.hitRatioLookups)} of lookups found an extent; ${pct(x.bootcache.readaheadUsed)} of the readahead was used (${b.ss_hit_blocks}/${b.ss_read_blocks} blocks); ${b.ss_write_discards} blocks discarded by writes; at the end ${x.bootcache.flagsAtEnd}; history ${x.bootcache.history} entries`,
@@ -263,15 +263,19 @@ export function formatMixed(r: MixedReport): string {
     `  swap        ${x.swap.touches} touches, ${x.swap.faults} faults (+${x.swap.finalFaults} at the end), ${x.swap.puts} pages out in ${x.swap.transfers} transfers${x.swap.nospace ? `, swap full ${x.swap.nospace} times` : ''}`,
     `  readahead   ${x.daemons.readerReads} reads, ${((b.ss_read_blocks * b.ss_blocksize) / 1048576).toFixed(1)} MiB, batch 0 done ${x.bootcache.readahead.batchMs[0].toFixed(0)} ms and batch 1 ${x.bootcache.readahead.batchMs[1].toFixed(0)} ms after the first request; ${b.ss_strategy_blocked} strategy calls waited for it`,
     `  devices     device workers served ${x.daemons.deviceServed.join(' + ')} requests`,
-    '',
   ];
-  return head.join('\n') + formatRunReport(r);
+}
+
+/** The whole text report (as `kiolab bench mixed` prints it). */
+export function formatMixed(r: MixedReport): string {
+  return formatRunReport(r);
 }
 
 export function parseMixed(o: OptionValues, ctx?: RunContext): MixedOptions {
   const duration = ctx?.common.duration ?? numOpt('duration', o.duration, 0.001) ?? 20;
   return {
     durationMs: duration * 1000,
+    rampMs: (ctx?.common.ramp ?? 0) * 1000,
     callers: numOpt('callers', o.callers, 1, { integer: true, max: 32 }) ?? 2,
     pagers: numOpt('pagers', o.pagers, 1, { integer: true, max: 32 }) ?? 2,
     seed: ctx?.common.seed ?? numOpt('seed', o.seed, 0, { integer: true }) ?? 1,
@@ -287,12 +291,10 @@ registerScenario({
     pagers: { type: 'string', help: 'swap pager workers (default 2)', number: { min: 1, max: 32, integer: true } },
     'cache-timeout': { type: 'string', help: "BootCache's cache timeout: START ends the cache this long after (default 120, the seed's)", number: { min: 0.1, max: 86_400 }, arg: 'S' },
   },
-  honours: ['seed', 'duration', 'device', 'device-file', 'trace', 'check'],
+  honours: ['seed', 'duration', 'ramp', 'device', 'device-file', 'trace', 'check'],
   refuses: {
     ops: 'the stack runs for --duration: its callers and pagers have no operation count',
-    ramp: 'its figures cover the whole run, boot included (a warm-up left out is not built yet)',
     cpus: 'its load roles are set by --callers and --pagers',
   },
   run: (o, _progress, ctx) => benchMixed(parseMixed(o, ctx), ctx),
-  format: (r) => formatMixed(r as MixedReport),
 });

@@ -7,14 +7,14 @@
 import '../../workers/device.js'; // the role sets this scenario runs
 import '../../workers/swap.js';
 import { Machine } from '../engine/machine.js';
-import { type DeviceStats, deviceStats } from '../device/disk.js';
 import type { MachineSpec } from '../engine/spec.js';
 import type { PagerResult } from '../../workers/swap.js';
 import { type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
-import { runMachine, withReport } from '../report/run-machine.js';
+import { recorderOptions, runMachine, withReport } from '../report/run-machine.js';
 import { closeSync, openSync, truncateSync } from 'node:fs';
 import { checkOutputFile } from './outputs.js';
-import { type JobStats, jobStats } from '../report/types.js';
+import { type RunReport, buildRunReport, spanMs } from '../report/run-report.js';
+import { formatRunReport } from '../report/format.js';
 import { errnoName } from '../sync/errno.js';
 import { Swapctl } from '../swap/ctlchannel.js';
 import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapGlobalsLayout, type SwapFileSpec, VREG, filePages, resolveSwap } from '../swap/layout.js';
@@ -33,21 +33,21 @@ export interface SwapBenchOptions {
   seed?: number;
 }
 
-export interface SwapBenchReport {
-  scenario: 'swap';
-  config: Required<SwapBenchOptions>;
-  runtimeMs: number;
-  jobs: JobStats[];
-  pagesPerSec: { in: number; out: number };
-  pagers: { ops: number; faults: number; finalFaults: number; zerofills: number; puts: number; transfers: number; nospace: number; getErrors: number; mismatches: number };
-  swapctl: { calls: number; byCommand: Record<string, number>; errors: Record<string, number>; latencyMs: { mean: number; max: number } };
+/** The bench's RunReport (its `devices` are the disks under the swap devices) with its swap section. */
+export interface SwapBenchReport extends RunReport {
   uvmexp: Record<string, number>;
-  devices: ReturnType<Swap['deviceTotals']>;
-  /** The disks under the swap devices, with the latency they ran with. */
-  disks: DeviceStats[];
-  xfers: { parents: number; doubleCompletions: number };
-  invariants: string[];
-  ok: boolean;
+  swap: {
+    config: Required<SwapBenchOptions>;
+    runtimeMs: number;
+    pagesPerSec: { in: number; out: number };
+    pagers: { ops: number; faults: number; finalFaults: number; zerofills: number; puts: number; transfers: number; nospace: number; getErrors: number; mismatches: number };
+    swapctl: { calls: number; byCommand: Record<string, number>; errors: Record<string, number>; latencyMs: { mean: number; max: number } };
+    /** The swap devices (swapdev), with their puts, gets and active-I/O limits. */
+    swapdevs: ReturnType<Swap['deviceTotals']>;
+    xfers: { parents: number; doubleCompletions: number };
+    invariants: string[];
+    ok: boolean;
+  };
 }
 
 export const BENCH_FILES: SwapFileSpec[] = [
@@ -99,17 +99,20 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
   }
   const m = new Machine(full);
   const ctl = new Swapctl(m.arena, m.sync, m.spec);
+  // --ramp: the load runs the ramp and then --duration; the ramp's operations stay out of the figures.
+  const rampMs = (ctx?.common.ramp ?? 0) * 1000;
+  const { binMs } = recorderOptions(ctx, rampMs + config.durationMs);
   const roles = [
     ...Array.from({ length: config.pagers }, (_, i) => ({
       role: 'swap:pager',
-      args: { first: i * config.pages, count: config.pages, resident: config.resident, until: 'released', asyncRatio: config.asyncRatio, seed: config.seed * 7919 + i, faultAll: true },
+      args: { first: i * config.pages, count: config.pages, resident: config.resident, until: 'released', asyncRatio: config.asyncRatio, seed: config.seed * 7919 + i, faultAll: true, rampMs, binMs },
     })),
     { role: 'swap:swapctl', daemon: true },
     { role: 'swap:device', args: { unit: 0 }, daemon: true, io: true },
     { role: 'swap:device', args: { unit: 1 }, daemon: true, io: true },
   ];
   const t0 = performance.now();
-  const run = ctl.watch(runMachine(m, roles, ctx, { label: 'swap', timeoutMs: config.durationMs + 60_000 }));
+  const run = ctl.watch(runMachine(m, roles, ctx, { label: 'swap', timeoutMs: rampMs + config.durationMs + 60_000 }));
   const rand = rng(config.seed);
   const byCommand: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -133,7 +136,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     // The load runs from when the workers are up (the executor's first answer), not from start-up.
     await ctl.swapctl(SWAP_NSWAP, null, 0);
     tLoad = performance.now();
-    while (performance.now() - tLoad < config.durationMs) {
+    while (performance.now() - tLoad < rampMs + config.durationMs) {
       await new Promise((r) => setTimeout(r, config.intervalMs));
       const on = (await call(SWAP_STATS, null, BENCH_FILES.length)).stats!.map((s) => s.path);
       const off = BENCH_FILES.map((f) => f.path).filter((p) => !on.includes(p));
@@ -147,47 +150,75 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     ctl.release();
     results = await run;
   }
-  const runtimeMs = performance.now() - tLoad;
   const pagers = results.slice(0, config.pagers).map((r) => r.value as PagerResult);
+  // The figures' span: the pagers' first op after the ramp to their last (the whole load without --ramp).
+  const runtimeMs = rampMs > 0 ? Math.max(1e-3, spanMs(pagers.map((p) => p.rec))) : performance.now() - tLoad;
   const sum = (k: keyof PagerResult) => pagers.reduce((s, p) => s + (p[k] as number), 0);
   const sw = Swap.of(m.sync, m.spec);
   const G = m.arena.view(SwapGlobalsLayout);
   const g = m.arena.pool('swap.globals', SwapGlobalsLayout).addr(0);
   const invariants = sw.checkInvariants();
   const agg = { ops: sum('ops'), faults: sum('faults'), finalFaults: sum('finalFaults'), zerofills: sum('zerofills'), puts: sum('puts'), transfers: sum('transfers'), nospace: sum('nospace'), getErrors: sum('getErrors'), mismatches: sum('mismatches') };
-  return {
-    scenario: 'swap',
+  const section: SwapBenchReport['swap'] = {
     config,
     runtimeMs,
-    jobs: [jobStats('pager', pagers.map((p) => p.rec), runtimeMs)],
     pagesPerSec: { in: (agg.faults * 1000) / runtimeMs, out: (agg.puts * 1000) / runtimeMs },
     pagers: agg,
     swapctl: { calls, byCommand, errors, latencyMs: { mean: calls ? latSum / calls : 0, max: latMax } },
-    uvmexp: { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') },
-    devices: sw.deviceTotals(),
-    disks: deviceStats(m.arena, m.sync, m.spec),
+    swapdevs: sw.deviceTotals(),
     xfers: { parents: G.load(g, 'sg_xfer_done'), doubleCompletions: G.load(g, 'sg_xfer_double') },
     invariants,
     ok: invariants.length === 0 && agg.mismatches === 0 && agg.getErrors === 0,
   };
+  const uvmexp = { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') };
+  const list = (xs: string[]) => (xs.length ? `${xs.length}: ${xs.slice(0, 3).join('; ')}` : undefined);
+  const report = buildRunReport({
+    scenario: 'swap',
+    machine: m,
+    results,
+    runtimeMs,
+    ctx,
+    options: { seed: config.seed, duration: config.durationMs / 1000, ramp: rampMs / 1000 || undefined, cpus: config.pagers, pagers: config.pagers, pages: config.pages, resident: config.resident, 'async-ratio': config.asyncRatio, interval: config.intervalMs },
+    // read = swap-in faults, write = synchronous pageouts.
+    jobName: (role: string) => (role === 'swap:pager' ? 'swap pager' : role),
+    uvmexp,
+    counters: {
+      'swapctl calls (by command)': section.swapctl.byCommand,
+      'swapctl errors (command errno)': section.swapctl.errors,
+      'swapctl latency': { mean_ms: Math.round(section.swapctl.latencyMs.mean * 100) / 100, max_ms: Math.round(section.swapctl.latencyMs.max * 100) / 100 },
+      'pagers': { touches: agg.ops, faults: agg.faults, final_faults: agg.finalFaults, zerofills: agg.zerofills, pages_out: agg.puts, transfers: agg.transfers, swap_full: agg.nospace },
+    },
+    tables: [
+      {
+        title: 'swap devices (swapdev)',
+        head: ['path', 'type', 'on', 'priority', 'puts', 'gets', 'children', 'maxactive (seen)'],
+        rows: section.swapdevs.map((d) => [d.path, d.type, d.onlist ? 'y' : 'n', d.priority, d.puts, d.gets, d.children, d.type === 'reg' ? `${d.maxactive} (${d.maxactiveSeen})` : '-']),
+      },
+    ],
+    checks: [
+      { name: 'swap: every page faulted back carries its last version', ok: agg.mismatches === 0, detail: agg.mismatches ? `${agg.mismatches} wrong pages` : `${agg.faults + agg.finalFaults} faults checked` },
+      { name: 'swap: no swap-in failed', ok: agg.getErrors === 0, detail: agg.getErrors ? `${agg.getErrors} failed swap-ins` : undefined },
+      { name: 'swap: invariants hold', ok: invariants.length === 0, detail: list(invariants) },
+    ],
+  });
+  report.summary = summaryLines(section);
+  return { ...report, uvmexp, swap: section };
 }
 
-export function formatSwap(r: SwapBenchReport): string {
-  const j = r.jobs[0];
-  const us = (ns: number) => (ns / 1000).toFixed(1);
-  const lines = [
-    `swap: ${r.config.pagers} pagers × ${r.config.pages} pages (≤ ${r.config.resident} resident each), ${(r.runtimeMs / 1000).toFixed(2)} s`,
-    `  swap-in  ${r.pagesPerSec.in.toFixed(0)} pages/s   latency mean ${us(j.read.clat_ns.mean)} µs, p99 ${us(j.read.clat_ns.percentile['99.000000'] ?? 0)} µs`,
-    `  swap-out ${r.pagesPerSec.out.toFixed(0)} pages/s   (sync put latency mean ${us(j.write.clat_ns.mean)} µs, p99 ${us(j.write.clat_ns.percentile['99.000000'] ?? 0)} µs)`,
-    `  pagers: ${r.pagers.ops} touches, ${r.pagers.faults} faults (+${r.pagers.finalFaults} at the end), ${r.pagers.puts} pages out in ${r.pagers.transfers} transfers, ${r.pagers.nospace} times swap full, ${r.pagers.mismatches} wrong pages`,
-    `  swapctl: ${r.swapctl.calls} calls ${JSON.stringify(r.swapctl.byCommand)}, mean ${r.swapctl.latencyMs.mean.toFixed(2)} ms, max ${r.swapctl.latencyMs.max.toFixed(1)} ms; errors ${JSON.stringify(r.swapctl.errors)}`,
-    `  uvmexp: ${Object.entries(r.uvmexp).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-    `  regular-file parent transfers ${r.xfers.parents}, completed twice ${r.xfers.doubleCompletions}`,
-    '  device        type on  pri  puts   gets  children maxactive(seen)',
-    ...r.devices.map((d) => `  ${d.path.padEnd(13)} ${d.type}  ${d.onlist ? 'y' : 'n'}  ${String(d.priority).padStart(3)} ${String(d.puts).padStart(5)} ${String(d.gets).padStart(6)} ${String(d.children).padStart(9)} ${d.type === 'reg' ? `${d.maxactive}(${d.maxactiveSeen})` : '-'}`),
-    r.invariants.length ? `  INVARIANTS VIOLATED:\n    ${r.invariants.join('\n    ')}` : '  invariants: all hold',
+/** The headline: the pagers' pressure, swap-in/out rates, swapctl and the transfers. */
+function summaryLines(r: SwapBenchReport['swap']): string[] {
+  return [
+    `swap: ${r.config.pagers} pagers × ${r.config.pages} pages (≤ ${r.config.resident} resident each), ${(r.runtimeMs / 1000).toFixed(2)} s, swapctl every ${r.config.intervalMs} ms`,
+    `  swap-in     ${r.pagesPerSec.in.toFixed(0)} pages/s; swap-out ${r.pagesPerSec.out.toFixed(0)} pages/s (job "swap pager": read = swap-in faults, write = synchronous pageouts)`,
+    `  pagers      ${r.pagers.ops} touches, ${r.pagers.faults} faults (+${r.pagers.finalFaults} at the end), ${r.pagers.puts} pages out in ${r.pagers.transfers} transfers, ${r.pagers.nospace} times swap full, ${r.pagers.mismatches} wrong pages`,
+    `  swapctl     ${r.swapctl.calls} calls (${Object.entries(r.swapctl.byCommand).map(([k, v]) => `${k} ${v}`).join(', ')}), mean ${r.swapctl.latencyMs.mean.toFixed(2)} ms, max ${r.swapctl.latencyMs.max.toFixed(1)} ms; errors: ${Object.entries(r.swapctl.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `  transfers   regular-file parents ${r.xfers.parents}, completed twice ${r.xfers.doubleCompletions}; invariants ${r.invariants.length ? `${r.invariants.length} VIOLATED` : 'all hold'}`,
   ];
-  return lines.join('\n');
+}
+
+/** The whole text report (as `kiolab bench swap` prints it). */
+export function formatSwap(r: SwapBenchReport): string {
+  return formatRunReport(r);
 }
 
 registerScenario({
@@ -200,10 +231,9 @@ registerScenario({
     'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
     interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
   },
-  honours: ['seed', 'duration', 'cpus', 'device', 'device-file', 'trace', 'check'],
+  honours: ['seed', 'duration', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'],
   refuses: {
     ops: 'the pagers run for --duration: they have no operation count',
-    ramp: 'its figures cover the whole run (a warm-up left out is not built yet)',
   },
   run: (o, progress, ctx) => {
     const pages = numOpt('pages', o.pages, 2, { integer: true, max: 4096 }) ?? 128;
@@ -222,16 +252,6 @@ registerScenario({
       progress,
       ctx,
     );
-  },
-  format: (r) => formatSwap(r as SwapBenchReport),
-  exitCode: (r) => ((r as SwapBenchReport).ok ? 0 : 1),
-  checks: (r) => {
-    const x = r as SwapBenchReport;
-    return [
-      { name: 'every page faulted back carries its last version', ok: x.pagers.mismatches === 0 },
-      { name: 'no swap-in failed', ok: x.pagers.getErrors === 0 },
-      { name: 'invariants hold', ok: x.invariants.length === 0 },
-    ];
   },
 });
 

@@ -5,7 +5,8 @@
  * their kernel names, and the checks.
  */
 import type { ClatNs, DirStats, JobStats } from './types.js';
-import type { RunReport } from './run-report.js';
+import type { ReportTable, RunReport } from './run-report.js';
+import type { DeviceStats } from '../device/disk.js';
 
 /** 1234 → "1234", 123456 → "123k", 1.5e6 → "1.50M" (fio's IOPS style). */
 export function humanCount(x: number): string {
@@ -163,8 +164,9 @@ export function contendedPct(contended: number, acquisitions: number): string {
 
 export function lockLines(r: RunReport): string[] {
   if (r.locks.length === 0) return [];
+  const runs = r.locks.some((l) => l.run !== undefined);
   const rows = r.locks.map((l) => [
-    l.className,
+    runs ? `${l.className} (${l.run})` : l.className,
     l.kind,
     num(l.locks),
     num(l.acquisitions),
@@ -179,7 +181,8 @@ export function lockLines(r: RunReport): string[] {
 
 export function sleepLines(r: RunReport): string[] {
   if (r.sleeps.length === 0) return [];
-  const rows = r.sleeps.map((s) => [s.wmesg, num(s.sleeps), num(s.wakeups), num(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs), s.sleeps ? humanUs(s.totalUs / s.sleeps) : '-']);
+  const runs = r.sleeps.some((s) => s.run !== undefined);
+  const rows = r.sleeps.map((s) => [runs ? `${s.wmesg} (${s.run})` : s.wmesg, num(s.sleeps), num(s.wakeups), num(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs), s.sleeps ? humanUs(s.totalUs / s.sleeps) : '-']);
   return ['sleeps (per wmesg):', ...table(['wmesg', 'sleeps', 'wakeups', 'timeouts', 'total asleep', 'max asleep', 'mean'], rows).map((l) => `  ${l}`)];
 }
 
@@ -188,9 +191,38 @@ export function deviceLines(r: RunReport): string[] {
   const rows = r.devices.map((d) => {
     const n = d.reads + d.writes;
     const errs = d.errors.badBlock + d.errors.transient + d.errors.short + d.errors.invalid;
-    return [d.name, num(d.reads), num(d.writes), humanBytes(d.bytesRead), humanBytes(d.bytesWritten), n ? humanUs(d.serviceUsTotal / n) : '-', num(errs), d.strategy || '-'];
+    const p = (q: number) => (n ? `<${humanUs(serviceQuantileUs(d.serviceHistogram, q))}` : '-');
+    return [d.name, num(d.reads), num(d.writes), humanBytes(d.bytesRead), humanBytes(d.bytesWritten), n ? humanUs(d.serviceUsTotal / n) : '-', p(0.5), p(0.99), num(errs), deviceBacking(d)];
   });
-  return ['devices:', ...table(['device', 'reads', 'writes', 'read', 'written', 'mean service', 'errors', 'strategy'], rows).map((l) => `  ${l}`)];
+  return ['devices (service time from dequeue to completion; p50/p99 as histogram bucket bounds):', ...table(['device', 'reads', 'writes', 'read', 'written', 'mean service', 'p50', 'p99', 'errors', 'backing'], rows).map((l) => `  ${l}`)];
+}
+
+/** What stands behind a device: its real file, or memory with the simulated latency. */
+export function deviceBacking(d: DeviceStats): string {
+  if (d.file) return `file ${d.file}`;
+  const l = d.latency;
+  return `memory, ${l.baseUs}us${l.seekUs ? ` + seek ${l.seekUs}us` : ''}${l.bandwidthMBps ? `, ${l.bandwidthMBps} MB/s` : ''}`;
+}
+
+/**
+ * The upper bound of the bucket holding quantile `q` of a service histogram (bucket k counts
+ * requests with 2^(k-1) <= us < 2^k): the value is below it.
+ */
+export function serviceQuantileUs(hist: number[], q: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (let k = 0; k < hist.length; k++) {
+    seen += hist[k];
+    if (seen >= q * total) return 2 ** k;
+  }
+  return 2 ** hist.length;
+}
+
+/** A subsystem table of the report (ReportTable). */
+export function reportTableLines(t: ReportTable): string[] {
+  const cell = (c: string | number) => (typeof c === 'number' ? num(c) : c);
+  return [`${t.title}:`, ...table(t.head, t.rows.map((r) => r.map(cell))).map((l) => `  ${l}`)];
 }
 
 /** `name = value` lines of a counter section, aligned. */
@@ -202,7 +234,7 @@ export function counterUnit(name: string): string {
     'vfs.bufcache_bw': 'bytes/s',
     'vfs.vm_cycle_point': 'of 64',
     ss_blocksize: 'bytes',
-    ss_batch_size: 'bytes',
+    ss_batch_size: 'blocks',
     ss_wait_time: 'ms',
     ss_batch_time: 'ms',
     ss_cache_stop: 'ms',
@@ -229,15 +261,16 @@ export function counterLines(title: string, c: Record<string, number | string> |
 
 export function formatRunReport(r: RunReport): string {
   const m = r.machine;
-  const out: string[] = [
-    `kiolab bench ${r.scenario} — ${r.kiolab_version}, node ${m.node}, ${m.cpus} cpus on ${m.hostCores} host cores, ${r.time}`,
-  ];
+  const out: string[] = [];
+  if (r.summary?.length) out.push(...r.summary, '');
+  out.push(`kiolab bench ${r.scenario} — ${r.kiolab_version}, node ${m.node}, ${m.cpus} cpus on ${m.hostCores} host cores, ${r.time}`);
   const opts = Object.entries(r.options).filter(([, v]) => v !== undefined && v !== false && typeof v !== 'object');
   if (opts.length) out.push(`options: ${opts.map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ')}`);
   out.push('');
   for (const j of r.jobs) out.push(...formatJob(j), '');
-  if (r.jobs.length === 0) out.push('no job recorded any I/O', '');
+  if (r.jobs.length === 0 && !r.tables?.length) out.push('no job recorded any I/O', '');
   for (const block of [
+    ...(r.tables ?? []).map(reportTableLines),
     timelineLines(r),
     lockLines(r),
     sleepLines(r),

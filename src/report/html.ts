@@ -5,7 +5,7 @@
  * from the report's JSON embedded in the page. When the script has drawn every chart it sets
  * `data-charts` on <body> (a headless browser test checks it); an error sets `data-error`.
  */
-import { contendedPct, humanBytes, humanCount, humanUs, latencyUnit } from './format.js';
+import { contendedPct, deviceBacking, humanBytes, humanCount, humanUs, latencyUnit, serviceQuantileUs } from './format.js';
 import type { RunReport } from './run-report.js';
 import type { DirStats } from './types.js';
 
@@ -59,7 +59,8 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px;border-bot
 th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #e6e6ee} th{background:#eef0f6;font-weight:600}
 td:first-child,th:first-child{text-align:left} .none{color:#889} .chart{background:#fff;border:1px solid #e0e2ea;border-radius:6px;margin:8px 0}
 .ok{color:#1a7f37} .bad{color:#c62828;font-weight:600} .charts{display:block} .charts>div{width:100%}
-svg text{font:11px system-ui,sans-serif;fill:#445}`;
+svg text{font:11px system-ui,sans-serif;fill:#445}
+pre.summary{background:#fff;border:1px solid #e0e2ea;padding:10px;overflow:auto;font-size:12px}`;
 
 /** The chart script: reads #report-data, draws into #chart-* containers. Plain ES5-ish JS. */
 const SCRIPT = String.raw`
@@ -121,8 +122,8 @@ try{
   var R=JSON.parse(document.getElementById('report-data').textContent);
   throughput(R);latency(R);
   bars('chart-locks','Lock contention: total time waited per class (what contention cost)',R.locks.filter(function(l){return l.contended>0;}).sort(function(a,b){return b.waitUsTotal-a.waitUsTotal;}).slice(0,16).map(function(l){
-    return {name:l.className+' ('+l.kind+')',v:l.waitUsTotal,label:fmtUs(l.waitUsTotal)+' waited; '+(100*l.contended/l.acquisitions).toFixed(2)+'% of '+fmt(l.acquisitions)+' contended'};}),'');
-  bars('chart-sleeps','Time asleep per wmesg',R.sleeps.slice(0,16).map(function(x){return {name:x.wmesg,v:x.totalUs,label:fmtUs(x.totalUs)+', '+fmt(x.sleeps)+' sleeps'};}),'');
+    return {name:l.className+' ('+(l.run?l.run+', ':'')+l.kind+')',v:l.waitUsTotal,label:fmtUs(l.waitUsTotal)+' waited; '+(100*l.contended/l.acquisitions).toFixed(2)+'% of '+fmt(l.acquisitions)+' contended'};}),'');
+  bars('chart-sleeps','Time asleep per wmesg',R.sleeps.slice(0,16).map(function(x){return {name:x.wmesg+(x.run?' ('+x.run+')':''),v:x.totalUs,label:fmtUs(x.totalUs)+', '+fmt(x.sleeps)+' sleeps'};}),'');
   document.body.setAttribute('data-charts',String(document.querySelectorAll('svg.chart').length));
 }catch(e){document.body.setAttribute('data-error',String(e&&e.stack||e));var p=document.createElement('pre');p.textContent='chart error: '+e;document.body.appendChild(p);}
 })();`;
@@ -141,7 +142,7 @@ export function renderHtml(r: RunReport): string {
     });
   const hits = r.jobs.flatMap((j) => Object.entries(j.hits ?? {}).map(([c, h]) => [j.jobname, c, `${(h.ratio * 100).toFixed(1)}%`, n0(h.hits), n0(h.misses)]));
   const locks = r.locks.map((l) => [
-    l.className,
+    l.run !== undefined ? `${l.className} (${l.run})` : l.className,
     l.kind,
     n0(l.locks),
     n0(l.acquisitions),
@@ -151,17 +152,25 @@ export function renderHtml(r: RunReport): string {
     l.contended ? humanUs(l.waitUsTotal / l.contended) : '-',
     l.contended ? humanUs(l.waitUsMax) : '-',
   ]);
-  const sleeps = r.sleeps.map((s) => [s.wmesg, n0(s.sleeps), n0(s.wakeups), n0(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs)]);
-  const devices = r.devices.map((d) => [d.name, n0(d.reads), n0(d.writes), humanBytes(d.bytesRead), humanBytes(d.bytesWritten), d.reads + d.writes ? humanUs(d.serviceUsTotal / (d.reads + d.writes)) : '-']);
+  const sleeps = r.sleeps.map((s) => [s.run !== undefined ? `${s.wmesg} (${s.run})` : s.wmesg, n0(s.sleeps), n0(s.wakeups), n0(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs)]);
+  const devices = r.devices.map((d) => {
+    const n = d.reads + d.writes;
+    const p = (q: number) => (n ? `<${humanUs(serviceQuantileUs(d.serviceHistogram, q))}` : '-');
+    return [d.name, n0(d.reads), n0(d.writes), humanBytes(d.bytesRead), humanBytes(d.bytesWritten), n ? humanUs(d.serviceUsTotal / n) : '-', p(0.5), p(0.99), deviceBacking(d)];
+  });
+  const tables = (r.tables ?? []).map((t) => `<h3>${esc(t.title)}</h3>${tableHtml(t.head, t.rows.map((row) => row.map((c) => (typeof c === 'number' ? n0(c) : c))), 'subsystem')}`);
   const checks = (r.checks ?? []).map((c) => `<li class="${c.ok ? 'ok' : 'bad'}">${c.ok ? 'ok' : 'FAILED'} — ${esc(c.name)}${c.detail ? `: ${esc(c.detail)}` : ''}</li>`);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>kiolab ${esc(r.scenario)} report</title><style>${STYLE}</style></head>
 <body>
 <h1>kiolab bench ${esc(r.scenario)}</h1>
+${r.partial ? `<p class="bad">PARTIAL REPORT: ${esc(r.partial.reason)} ${r.partial.afterS} s into the run; the figures cover what ran until then</p>` : ''}
 <div class="meta">${esc(r.kiolab_version)} · ${esc(r.time)} · node ${esc(m.node)} · ${m.cpus} cpus on ${m.hostCores} host cores (${esc(m.hostCpuModel)}) · ${esc(m.platform)}/${esc(m.arch)}</div>
 <div class="meta">options: ${esc(Object.entries(r.options).filter(([, v]) => v !== undefined && v !== false && typeof v !== 'object').map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults')}</div>
+${r.summary?.length ? `<h2>Summary</h2><pre class="summary">${esc(r.summary.join('\n'))}</pre>` : ''}
 ${checks.length ? `<h2>Checks</h2><ul>${checks.join('')}</ul>` : ''}
+${tables.length ? `<h2>${esc(r.scenario)}</h2>${tables.join('')}` : ''}
 <h2>Jobs</h2>
 ${tableHtml(['job', 'dir', 'IOPS', 'bandwidth', 'ios', 'lat unit', 'min', 'mean', 'max', 'stdev', 'p50', 'p90', 'p99', 'p99.9'], jobRows, 'jobs')}
 ${fair.length ? `<h3>Ops per worker</h3>${tableHtml(['job', 'workers', 'min', 'max', 'min/max'], fair)}` : ''}
@@ -173,10 +182,11 @@ ${tableHtml(['class', 'kind', 'locks', 'acquisitions', 'contended', 'spins', 'sl
 <h2>Sleeps (per wmesg)</h2>
 ${tableHtml(['wmesg', 'sleeps', 'wakeups', 'timeouts', 'total asleep', 'max asleep'], sleeps, 'sleeps')}
 <h2>Devices</h2>
-${tableHtml(['device', 'reads', 'writes', 'read', 'written', 'mean service'], devices)}
+${tableHtml(['device', 'reads', 'writes', 'read', 'written', 'mean service', 'p50', 'p99', 'backing'], devices)}
 ${counters('sysctl', r.sysctl)}${counters('bootcache', r.bootcache)}${counters('uvmexp', r.uvmexp)}${Object.entries(r.counters ?? {})
     .map(([k, c]) => counters(k, c))
     .join('')}
+${r.verdict ? `<p class="verdict ${r.verdict.pass ? 'ok' : 'bad'}" id="verdict">${esc(r.verdict.line)}</p>` : ''}
 <script type="application/json" id="report-data">${scriptJson(r)}</script>
 <script>${SCRIPT}</script>
 </body></html>

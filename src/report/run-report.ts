@@ -58,6 +58,18 @@ export interface Check {
   detail?: string;
 }
 
+/** A table of a subsystem's own (swap devices, the primitives' figures): shown in the text and HTML reports. */
+export interface ReportTable {
+  title: string;
+  head: string[];
+  rows: (string | number)[][];
+}
+
+/** A lock class row; `run` names the run it came from when a report combines several (combineRuns). */
+export type LockRow = LockClassStats & { run?: string };
+/** A wait message row; `run` as in LockRow. */
+export type SleepRow = SleepStats & { run?: string };
+
 export interface RunReport {
   kiolab_version: string;
   /** Unix seconds, as fio's `timestamp`. */
@@ -67,10 +79,14 @@ export interface RunReport {
   /** Every option the run used (common and the scenario's), after --config and defaults. */
   options: Record<string, unknown>;
   machine: MachineInfo;
+  /** The scenario's headline: a few lines saying what ran and what it found, printed first. */
+  summary?: string[];
   jobs: JobStats[];
-  locks: LockClassStats[];
-  sleeps: SleepStats[];
+  locks: LockRow[];
+  sleeps: SleepRow[];
   devices: DeviceStats[];
+  /** The subsystem's own tables (see ReportTable). */
+  tables?: ReportTable[];
   sysctl?: Record<string, number | string>;
   bootcache?: Record<string, number | string>;
   uvmexp?: Record<string, number | string>;
@@ -80,6 +96,10 @@ export interface RunReport {
   /** Checks the scenario ran (oracle, invariants); a failed one makes the exit code 1. */
   checks?: Check[];
   trace?: { file: string; events: number; dropped: number };
+  /** The one-line verdict over `checks` (set by the command when it prints the report). */
+  verdict?: { pass: boolean; checks: number; failed: string[]; line: string };
+  /** Set when Ctrl-C stopped the load: the figures cover what ran until then. */
+  partial?: { reason: string; afterS: number };
 }
 
 export function isRunReport(r: unknown): r is RunReport {
@@ -199,6 +219,8 @@ export interface BuildArgs {
   uvmexp?: Record<string, number | string>;
   counters?: Record<string, Record<string, number | string>>;
   checks?: Check[];
+  summary?: string[];
+  tables?: ReportTable[];
 }
 
 /** Build the run report of a finished machine. */
@@ -226,7 +248,45 @@ export function buildRunReport(a: BuildArgs): RunReport {
   if (a.uvmexp) report.uvmexp = a.uvmexp;
   if (a.counters) report.counters = a.counters;
   if (a.checks) report.checks = a.checks;
+  if (a.summary) report.summary = a.summary;
+  if (a.tables) report.tables = a.tables;
   return report;
+}
+
+/**
+ * One report of several runs of one scenario on separate machines (bufcache's per-cpu and global
+ * queues, BootCache's two locking modes): each run's jobs, timeline roles and devices are named
+ * `<name> (<run>)`, its lock and sleep rows carry `run`, its counter sections become
+ * `<section> (<run>)` and its checks `<run>: <check>`. The machine is the largest of them.
+ */
+export function combineRuns(runs: { name: string; report: RunReport }[], top: Partial<RunReport> = {}): RunReport {
+  if (runs.length === 0) throw new RangeError('combineRuns: no run');
+  if (runs.length === 1) return { ...runs[0].report, ...top };
+  const first = runs[0].report;
+  const tag = (s: string, run: string) => `${s} (${run})`;
+  const counters: Record<string, Record<string, number | string>> = {};
+  for (const { name, report: r } of runs) {
+    for (const k of ['sysctl', 'bootcache', 'uvmexp'] as const) if (r[k]) counters[tag(k, name)] = r[k]!;
+    for (const [k, c] of Object.entries(r.counters ?? {})) counters[tag(k, name)] = c;
+  }
+  const tl = runs.map((x) => x.report.timeline);
+  return {
+    ...first,
+    machine: runs.map((x) => x.report.machine).reduce((a, b) => (b.cpus > a.cpus ? b : a)),
+    jobs: runs.flatMap(({ name, report: r }) => r.jobs.map((j) => ({ ...j, jobname: tag(j.jobname, name) }))),
+    locks: runs.flatMap(({ name, report: r }) => r.locks.map((l) => ({ ...l, run: name }))),
+    sleeps: runs.flatMap(({ name, report: r }) => r.sleeps.map((s) => ({ ...s, run: name }))),
+    devices: runs.flatMap(({ name, report: r }) => r.devices.map((d) => ({ ...d, name: tag(d.name, name) }))),
+    tables: runs.flatMap(({ name, report: r }) => (r.tables ?? []).map((t) => ({ ...t, title: tag(t.title, name) }))),
+    sysctl: undefined,
+    bootcache: undefined,
+    uvmexp: undefined,
+    counters,
+    // The runs ran one after the other: each role's timeline keeps its own clock from its run's start.
+    timeline: { binMs: Math.max(...tl.map((t) => t.binMs)), rampMs: first.timeline.rampMs, roles: runs.flatMap(({ name, report: r }) => r.timeline.roles.map((t) => ({ ...t, role: tag(t.role, name) }))) },
+    checks: runs.flatMap(({ name, report: r }) => (r.checks ?? []).map((c) => ({ ...c, name: `${name}: ${c.name}` }))),
+    ...top,
+  };
 }
 
 /** 1 when a check of the report failed, else 0. */

@@ -16,7 +16,7 @@ describe('bootcache: bench and the boot loop command', () => {
       const r1 = await runBootCacheBench({ playlist, requests, callers: 1, warm: true, locking: 'fine', historyOut: h, blocks: 16384 });
       expect(r1.mismatches).to.deep.equal([]);
       expect(r1.history).to.equal(requests.length);
-      expect(r1.throughput.read.total_ios).to.equal(requests.filter((q) => q.op === 'R').length);
+      expect(r1.report.jobs[0].read.total_ios).to.equal(requests.filter((q) => q.op === 'R').length);
       expect(r1.hitRate.extents).to.be.below(100); // the synthetic boot misses on purpose
       const cmd = commands().find((c) => c.name === 'playlist')!;
       const p2 = join(dir, 'p2.txt');

@@ -33,16 +33,19 @@ describe('bufcache: the command line', function () {
   it('bench bufcache reports throughput, latency, hit ratio, sysctl, lock and sleep tables, and a clean oracle', async () => {
     const o = parseBufBench({ nbuf: '64', callers: '2', ops: '400', files: '2', bsize: '8192' });
     const r = await runBufBench(o, undefined, false);
-    expect(r.runs).to.have.length(1);
-    const run = r.runs[0];
+    expect(r.bufcache.runs).to.have.length(1);
+    const run = r.bufcache.runs[0];
     expect(run.oracle).to.deep.include({ mismatchCount: 0, lostWrites: [] });
     expect(run.invariants).to.deep.equal([]);
-    expect(run.jobs[0].read.total_ios + run.jobs[0].write.total_ios).to.equal(400); // --ops counts in all
+    expect(r.jobs.map((j) => j.jobname)).to.deep.equal(['bufcache caller']);
+    expect(r.jobs[0].read.total_ios + r.jobs[0].write.total_ios).to.equal(400); // --ops counts in all
+    expect(r.jobs[0].hits?.bufcache.ratio).to.be.within(0, 1);
     expect(run.hitRatio).to.be.within(0, 1);
-    expect(run.sysctl['vfs.nbuf']).to.equal(64);
-    expect(run.sysctl).to.have.property('kiolab.bufcache.getnewbuf_restart.flushingbufs');
-    expect(run.locks.map((l) => l.className)).to.include('buf');
-    expect(run.sleeps.length).to.be.greaterThan(0);
-    expect(r.config.workingSetBytes).to.be.at.least(4 * r.config.cacheBytes);
+    expect(r.sysctl?.['vfs.nbuf']).to.equal(64);
+    expect(r.sysctl).to.have.property('kiolab.bufcache.getnewbuf_restart.flushingbufs');
+    expect(r.locks.map((l) => l.className)).to.include('buf');
+    expect(r.sleeps.length).to.be.greaterThan(0);
+    expect(r.checks?.map((c) => c.ok)).to.deep.equal([true, true, true, true]);
+    expect(r.bufcache.config.workingSetBytes).to.be.at.least(4 * r.bufcache.config.cacheBytes);
   });
 });

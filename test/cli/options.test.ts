@@ -45,6 +45,12 @@ function traced(dir: string): void {
   expect(validateChromeTrace(t)).to.deep.equal([]);
 }
 
+/** --ramp 0.1: the report records it, its timeline marks it, and no op of the figures ended inside it. */
+function ramped(r: Json): void {
+  expect(r.options.ramp).to.equal(0.1);
+  expect(r.timeline.rampMs).to.equal(100);
+}
+
 /**
  * Per scenario: its own options that keep a run short, and for each honoured group what in the
  * JSON report (and stderr) shows that the option took effect.
@@ -64,17 +70,18 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
   bufcache: {
     extra: ['--nbuf', '64'],
     evidence: {
-      seed: (r) => expect(r.config.seed).to.equal(7),
-      duration: (r) => expect(r.config.durationS).to.equal(0.5),
-      ops: (r) => expect(r.config.ops).to.equal(300),
-      cpus: (r) => expect(r.config.callers).to.equal(3),
-      device: (r) => expect(r.runs[0].device[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      seed: (r) => expect(r.options.seed).to.equal(7),
+      duration: (r) => expect(r.options.duration).to.equal(0.5),
+      ops: (r) => expect(r.options.ops).to.equal(300),
+      ramp: ramped,
+      cpus: (r) => expect(r.bufcache.config.callers).to.equal(3),
+      device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       // A real file: written, stamped, read back and oracle-checked (the verdict is PASS).
       'device-file': (r, _e, dir) => {
-        expect(r.runs[0].device[0].file).to.equal('disk.img');
+        expect(r.devices[0].file).to.equal('disk.img');
         expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
-        expect(r.runs[0].device[0].reads + r.runs[0].device[0].writes).to.be.greaterThan(0);
-        expect(r.runs[0].oracle.mismatchCount).to.equal(0);
+        expect(r.devices[0].reads + r.devices[0].writes).to.be.greaterThan(0);
+        expect(r.bufcache.runs[0].oracle.mismatchCount).to.equal(0);
       },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bufcache/),
@@ -83,15 +90,15 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
   bootcache: {
     extra: ['--locking', 'fine'],
     evidence: {
-      seed: (r) => expect(r.config.seed).to.equal(7),
-      ops: (r) => expect(r.config.requests).to.equal(300),
-      cpus: (r) => expect(r.config.callers).to.equal(3),
-      device: (r) => expect(r.runs[0].device.latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      seed: (r) => expect(r.options.seed).to.equal(7),
+      ops: (r) => expect(r.boot.config.requests).to.equal(300),
+      cpus: (r) => expect(r.jobs[0].workers).to.equal(3),
+      device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       'device-file': (r, _e, dir) => {
-        expect(r.runs[0].device.file).to.equal('disk.img');
+        expect(r.devices[0].file).to.equal('disk.img');
         expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
-        expect(r.runs[0].device.reads).to.be.greaterThan(0);
-        expect(r.runs[0].mismatches).to.deep.equal([]);
+        expect(r.devices[0].reads).to.be.greaterThan(0);
+        expect(r.boot.runs[0].mismatches).to.deep.equal([]);
       },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of bootcache/),
@@ -100,14 +107,16 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
   swap: {
     extra: [],
     evidence: {
-      seed: (r) => expect(r.config.seed).to.equal(7),
-      duration: (r) => expect(r.config.durationMs).to.equal(500),
-      cpus: (r) => expect(r.config.pagers).to.equal(3),
-      device: (r) => expect(r.disks[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
+      seed: (r) => expect(r.options.seed).to.equal(7),
+      duration: (r) => expect(r.options.duration).to.equal(0.5),
+      ramp: ramped,
+      cpus: (r) => expect(r.jobs[0].workers).to.equal(3),
+      device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       'device-file': (r, _e, dir) => {
-        expect(r.disks.map((d: Json) => d.file)).to.deep.equal(['disk.img-wd0', 'disk.img-wd1']);
+        expect(r.devices.map((d: Json) => d.file)).to.deep.equal(['disk.img-wd0', 'disk.img-wd1']);
         for (const d of ['wd0', 'wd1']) expect(statSync(join(dir, `disk.img-${d}`)).size).to.be.greaterThan(0);
-        expect(r.disks[0].reads + r.disks[0].writes + r.disks[1].reads + r.disks[1].writes).to.be.greaterThan(0);
+        expect(r.devices[0].reads + r.devices[0].writes + r.devices[1].reads + r.devices[1].writes).to.be.greaterThan(0);
+        expect(r.swap.pagers.mismatches).to.equal(0);
       },
       trace: (_r, _e, dir) => traced(dir),
       check: (_r, e) => expect(e).to.match(/checker: \d+ samples of swap/),
@@ -118,6 +127,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
     evidence: {
       seed: (r) => expect(r.options.seed).to.equal(7),
       duration: (r) => expect(r.options.duration).to.equal(0.5),
+      ramp: ramped,
       device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       'device-file': (r, _e, dir) => {
         expect(r.devices[0].file).to.equal('disk.img');

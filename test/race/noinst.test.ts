@@ -46,7 +46,7 @@ describe('race: the uninstrumented build (bench/noinst.ts)', function () {
     }
     const cli = (await import(pathToFileURL(join(NOINST_DIR, 'src/cli/bufcache.js')).href)) as typeof import('../../src/cli/bufcache.js');
     const r = await cli.runBufBench(cli.parseBufBench({ callers: '2', ops: '300', nbuf: '64' }));
-    const run = r.runs[0];
+    const run = r.bufcache.runs[0];
     expect(run.oracle.mismatchCount).to.equal(0);
     expect(run.oracle.lostWrites).to.deep.equal([]);
     expect(run.invariants).to.deep.equal([]);
