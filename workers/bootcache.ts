@@ -12,6 +12,7 @@ import { BC_strategy } from '../src/bootcache/strategy.js';
 import { Devices, registerStrategy } from '../src/device/disk.js';
 import { setupRaw } from '../src/device/rawio.js';
 import type { BCRequest } from '../src/bootcache/workload.js';
+import { Field } from '../src/shm/view.js';
 import { OpRecorder } from '../src/report/types.js';
 import { PINTERLOCKED } from '../src/sync/sync.js';
 import { registerRoles } from '../src/engine/roles.js';
@@ -58,6 +59,9 @@ function waitReadahead(k: Kernel, bc: BootCache): void {
   }
 }
 
+/** A private word nobody notifies: waiting on it is a plain sleep. */
+const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
+
 registerRoles(import.meta.url, {
   'bootcache:reader': (k) => {
     const { bc, dev } = attach(k);
@@ -68,7 +72,7 @@ registerRoles(import.meta.url, {
    * Issue `requests` in order on the covered device (args.unit overrides). `warm`: start only
    * once readahead is done. Returns counts, oracle mismatches (stale or corrupt hits) and latencies.
    */
-  'bootcache:caller': (k, a: { requests: BCRequest[]; warm?: boolean; unit?: number; timeoutMs?: number }) => {
+  'bootcache:caller': (k, a: { requests: BCRequest[]; warm?: boolean; unit?: number; timeoutMs?: number; speed?: number }) => {
     const { bc, dev } = attach(k);
     if (!k.spec.bootcache) throw new Error('bootcache:caller: the machine spec has no "bootcache" part');
     const r = resolveBootCache(k.spec.bootcache);
@@ -80,7 +84,13 @@ registerRoles(import.meta.url, {
     const rec = new OpRecorder();
     const wall = () => performance.timeOrigin + performance.now();
     const res: CallerResult = { reads: 0, writes: 0, tags: 0, errors: 0, mismatches: [], rec: rec.toJSON(), t0: wall(), t1: 0 };
+    const start = performance.now();
     for (const q of a.requests) {
+      // A recorded workload at its recorded times (divided by `speed`): a plain sleep until then.
+      if (a.speed && q.t !== undefined) {
+        const wait = start + (q.t * 1000) / a.speed - performance.now();
+        if (wait > 0) nap.wait(0, 0, wait);
+      }
       if (q.op === 'T') {
         bc.BC_add_history(q.offset, 0, BC_HE_TAG);
         res.tags++;

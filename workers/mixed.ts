@@ -13,7 +13,7 @@
  * bootcache:reader, swap:pager and swap:device (a device worker with the swap I/O layer
  * attached, so asynchronous pageouts complete there; buffer-cache completions need nothing more).
  */
-import { FileLoad } from '../src/bufcache/load.js';
+import { FileLoad, type ReplayArgs, replayRequests } from '../src/bufcache/load.js';
 import { mix32 } from '../src/device/config.js';
 import type { BufMachineSpec } from '../src/bufcache/layout.js';
 import { OpRecorder } from '../src/report/types.js';
@@ -43,6 +43,8 @@ export interface MixedCallerArgs {
   readahead?: number;
   rampMs?: number;
   binMs?: number;
+  /** Replay this share of a recorded workload as the work phase (--workload) instead of the generated mix. */
+  replay?: ReplayArgs;
 }
 
 export interface MixedCallerResult {
@@ -59,6 +61,8 @@ export interface MixedCallerResult {
   mismatches: string[];
   rec: ReturnType<OpRecorder['toJSON']>;
   final?: { lostWrites: string[]; dirtyLeft: number; checkedBlocks: number };
+  /** With `replay`: the requests replayed (fewer than given when the run ended first). */
+  replayed?: number;
 }
 
 /** The caller: boot reads, then the work loop until released, then (last one) the final sync. May sleep. */
@@ -92,11 +96,13 @@ function mixedCaller(k: Kernel, a: MixedCallerArgs): MixedCallerResult {
     }
   }
   res.bootMs = performance.now() - t0;
-  // Work: a mix of random and sequential reads and writes over every file.
+  // Work: the recorded workload's share of this caller, or a mix of random and sequential reads
+  // and writes over every file until released.
+  if (a.replay) res.replayed = replayRequests(L, a.replay, res, rec, k.cpu, { ra, writeMode: 'mixed', flushEvery, stop });
   let seqVp = 1 + (k.cpu % L.nvnodes);
   let seqLbn = (k.cpu * 7919) % L.fileBlocks;
   let runLeft = 0;
-  for (let i = 0; !stop(); i++) {
+  for (let i = 0; !a.replay && !stop(); i++) {
     const r = mix32(a.seed * 1000003 + k.cpu, i);
     let vp: number;
     let lbn: number;

@@ -12,6 +12,8 @@ export interface BCRequest {
   op: 'R' | 'W' | 'T';
   offset: number;
   length: number;
+  /** Seconds after the first request of a recorded workload (replayed at that time when asked). */
+  t?: number;
 }
 
 export interface SynthBootOptions {

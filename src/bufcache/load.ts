@@ -55,6 +55,8 @@ export interface LoadArgs {
    * recycling under a lookup actually happens on a small machine.
    */
   widenRaces?: boolean;
+  /** Replay a recorded workload instead of the generated one (--workload): this caller's share. */
+  replay?: ReplayArgs;
   /**
    * Split the ops into this many phases; between phases every caller waits at a barrier, the
    * daemons are quiesced, I/O drains and the invariants are checked (default 1: only at the end).
@@ -79,10 +81,93 @@ export interface LoadResult {
   violations: string[];
   /** With `drain`: the dirty counters once the daemons were done, and the marks. */
   drained?: { dirtykvaspace: number; runningbufspace: number; dirtybufcount: number; lodirtybufspace: number; ok: boolean; peakDirtykva: number };
+  /** With `replay`: the requests replayed (fewer than given when --duration ended the load first). */
+  replayed?: number;
 }
 
 /** A private word outside the arena that nobody notifies: waiting on it is a plain sleep. */
 const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
+
+/**
+ * One request of a recorded workload (--workload), laid onto the bench's files: `n` file-system
+ * blocks from logical block `lblock` of the concatenated files (block b is block b % fileBlocks
+ * of vnode 1 + b / fileBlocks), issued `tMs` after the trace's first request.
+ */
+export interface ReplayRequest {
+  write: boolean;
+  lblock: number;
+  n: number;
+  tMs: number;
+}
+
+/** How a caller replays its requests. */
+export interface ReplayArgs {
+  requests: ReplayRequest[];
+  /** 0: as fast as possible; s > 0: at the recorded times divided by s (1: as recorded). */
+  speed: number;
+}
+
+/** The counters a replay bumps (a LoadResult or a mixed caller's result). */
+export interface ReplayCounters {
+  ops: number;
+  reads: number;
+  writes: number;
+  hits: number;
+  misses: number;
+  errors: number;
+  mismatches: string[];
+}
+
+/**
+ * Replay `r.requests` through the cache in order, each read block oracle-checked and each write
+ * stamped as the generated load does; one request is one operation of the figures (its bytes,
+ * its latency from the first block to the last). Reads that continue the previous request get
+ * `ra` blocks of read-ahead. Returns the requests done (fewer when `stop()` ended it). May sleep.
+ */
+export function replayRequests(L: FileLoad, r: ReplayArgs, c: ReplayCounters, rec: OpRecorder, cpu: number, o: { ra: number; writeMode: 'delayed' | 'async' | 'sync' | 'mixed'; flushEvery: number; stop: () => boolean }): number {
+  const t0 = performance.now();
+  let next = -1;
+  let done = 0;
+  for (const q of r.requests) {
+    if (o.stop()) break;
+    if (r.speed > 0) {
+      // At the recorded time (scaled): sleep until then, waking now and then to see a stop.
+      for (let wait = t0 + q.tMs / r.speed - performance.now(); wait > 0 && !o.stop(); wait = t0 + q.tMs / r.speed - performance.now()) nap.wait(0, 0, Math.min(wait, 50));
+    }
+    const t = performance.now();
+    let errors = 0;
+    for (let k = 0; k < q.n; k++) {
+      const b = q.lblock + k;
+      const vp = 1 + Math.floor(b / L.fileBlocks);
+      const lbn = b % L.fileBlocks;
+      if (q.write) {
+        const x = mix32(cpu * 7919 + done, k) % 10;
+        const mode = o.writeMode === 'mixed' ? (x < 7 ? 'delayed' : x < 9 ? 'async' : 'sync') : o.writeMode;
+        if (L.write(vp, lbn, mode, cpu)) errors++;
+      } else {
+        const { error, hit } = L.read(vp, lbn, q.lblock === next ? Math.min(o.ra, q.n - k - 1 + o.ra) : 0, c.mismatches);
+        if (error) errors++;
+        if (hit) c.hits++;
+        else c.misses++;
+      }
+    }
+    const now = performance.now();
+    if (q.write) {
+      rec.write((now - t) * 1e6, q.n * L.bsize, now);
+      c.writes++;
+    } else {
+      rec.read((now - t) * 1e6, q.n * L.bsize, now);
+      c.reads++;
+    }
+    c.errors += errors;
+    c.ops++;
+    next = q.lblock + q.n;
+    done++;
+    if (o.flushEvery > 0 && done % o.flushEvery === 0) L.vfsync(1 + Math.floor(q.lblock / L.fileBlocks));
+    L.bc.sync.progress();
+  }
+  return done;
+}
 
 /** Context of one caller: the buffer cache, the devices and the oracle bookkeeping. */
 export class FileLoad {
@@ -354,11 +439,15 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
     const pts = new Set([bc.pt_getblk_found, bc.pt_getnewbuf_locked]);
     sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && nap.wait(0, 0, 0.2)) };
   }
-  if (a.ops <= 0 && !(a.durationMs && a.durationMs > 0)) throw new RangeError('bufcache load: give ops, a duration, or both');
+  if (a.ops <= 0 && !(a.durationMs && a.durationMs > 0) && !a.replay) throw new RangeError('bufcache load: give ops, a duration, or both');
   res.t0 = performance.timeOrigin + performance.now();
   const until = a.durationMs && a.durationMs > 0 ? performance.now() + (a.rampMs ?? 0) + a.durationMs : Infinity;
+  if (a.replay) {
+    res.replayed = replayRequests(L, a.replay, res, rec, cpu, { ra, writeMode: a.writeMode ?? 'mixed', flushEvery, stop: () => performance.now() >= until });
+  }
   // The clock is read every 16 operations: a duration ends within a few operations of its time.
-  for (let i = 0; (a.ops <= 0 || i < a.ops) && ((i & 15) !== 0 || performance.now() < until); i++) {
+  // The generated load (none when replaying a recorded one).
+  for (let i = 0; !a.replay && (a.ops <= 0 || i < a.ops) && ((i & 15) !== 0 || performance.now() < until); i++) {
     const r = mix32(seed * 1000003 + cpu, i);
     let vp: number;
     let lbn: number;

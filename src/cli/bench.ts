@@ -14,6 +14,7 @@ import { renderHtml, renderPlainHtml } from '../report/html.js';
 import { ProgressLine } from '../report/progress.js';
 import { asRunReport, isRunReport, runReportExitCode } from '../report/run-report.js';
 import { type CheckerSummary, armChecker, disarmChecker } from '../race/checker.js';
+import { allBugs } from '../race/bugs.js';
 import { type ChromeEvent, chromeTrace } from '../report/trace-chrome.js';
 import {
   COMMON_KEYS,
@@ -96,6 +97,13 @@ function configPath(argv: string[]): string | undefined {
   return undefined;
 }
 
+/** The catalogued switches whose variant is the seed's own code (what --as-seed turns on). */
+export function seedSwitches(): { name: string; subsystem: string }[] {
+  return allBugs()
+    .filter((b) => b.seed)
+    .map((b) => ({ name: b.name, subsystem: b.subsystem }));
+}
+
 /** Parse and check the common options out of the merged values. */
 export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>): CommonOptions {
   const num = (k: string) => {
@@ -119,8 +127,10 @@ export function commonOptions(v: OptionValues, known: Record<string, OptionSpec>
     latencyUs: num('latency-us'),
     bandwidth: num('bandwidth'),
     deviceFile: str('device-file'),
+    deviceSync: v['device-sync'] === true,
     check: v.check === true,
     force: v.force === true,
+    asSeed: v['as-seed'] === true ? seedSwitches() : undefined,
   };
 }
 
@@ -168,6 +178,7 @@ function prepareBench(argv: string[], io: BenchIO): PreparedBench | null {
     if (o in (scenario.options ?? {}) || merged[o] === undefined) continue;
     throw new UsageError(`bench ${scenario.name}: --${o} does not apply: ${why}`);
   }
+  if (common.deviceSync && common.deviceFile === undefined) throw new UsageError(`bench ${scenario.name}: --device-sync needs --device-file (a memory device has no cache to flush)`);
   prepareOutputs(common);
   return { scenario, merged, common };
 }

@@ -12,8 +12,9 @@ import { readFileSync } from 'node:fs';
 import { checkOutputFile, writeOutput } from './outputs.js';
 import { parseCommandArgs } from './args.js';
 import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
-import { BC_MAXENTRIES, PAGE_SIZE, cflagsToString, resolveBootCache } from '../bootcache/defs.js';
+import { BC_HE_MISS, BC_MAXENTRIES, PAGE_SIZE, cflagsToString, resolveBootCache } from '../bootcache/defs.js';
 import { registerSysctl } from './sysctl.js';
+import { planWorkload, workloadOptions } from './workload.js';
 import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
 import { type BCRequest, dealRequests, parseTrace, synthBoot } from '../bootcache/workload.js';
 import { resolveDevice } from '../device/config.js';
@@ -52,6 +53,10 @@ export interface BootCacheBenchOptions {
   locking: 'funnel' | 'fine';
   historyOut?: string;
   blocks: number;
+  /** Each caller's requests (a recorded workload dealt by --workload-map); default: `requests` dealt round-robin in chunks. */
+  perCaller?: BCRequest[][];
+  /** Replay speed of timed requests (0: as fast as possible). */
+  speed?: number;
   /** Device latency model (µs per request, MB/s). */
   latencyUs?: number;
   bandwidthMBps?: number;
@@ -83,7 +88,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       [
         { role: 'bootcache:reader', daemon: true },
         { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true, count: 2 },
-        ...dealRequests(o.requests, o.callers).map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm } })),
+        ...(o.perCaller ?? dealRequests(o.requests, o.callers)).map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm, speed: o.speed ?? 0 } })),
       ],
       ctx,
       { label: `bootcache ${o.locking}`, timeoutMs: 300_000 },
@@ -165,6 +170,12 @@ function summaryOf(r: BootCacheRun): string[] {
   ];
 }
 
+/** The playlist a boot of these requests would teach (the boot loop on their reads): reads merged, one batch. */
+function playlistOfReads(reqs: BCRequest[]): Playlist {
+  const history = reqs.filter((q) => q.op === 'R').map((q) => ({ he_offset: q.offset, he_length: q.length, he_flags: BC_HE_MISS }));
+  return playlistFromHistory(history, 512, 1);
+}
+
 function readText(opt: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -195,7 +206,7 @@ registerScenario({
     'history-out': { type: 'string', help: 'write the recorded history here (text, or JSON if *.json)', arg: 'FILE' },
     locking: { type: 'string', help: 'funnel | fine (default: both, same workload)', arg: 'MODE' },
   },
-  honours: ['seed', 'ops', 'cpus', 'device', 'device-file', 'trace', 'check'],
+  honours: ['seed', 'ops', 'cpus', 'device', 'device-file', 'trace', 'check', 'as-seed', 'workload'],
   refuses: {
     duration: 'a boot is a list of requests replayed once (--ops keeps its first N)',
     ramp: 'its figures cover the whole boot, readahead included: there is no steady state to wait for',
@@ -214,13 +225,19 @@ registerScenario({
     const modes: ('funnel' | 'fine')[] = lk === undefined ? ['fine', 'funnel'] : [lk];
     let blocks = 65536;
     const synth = synthBoot({ seed, blocks, blockSize: 512, extents: 512, batches: 3, writeRatio: 0.05, missRatio: 0.1 });
-    const playlist = typeof o.playlist === 'string' ? parseInput('playlist', o.playlist, parsePlaylist) : synth.playlist;
-    const all = typeof o.requests === 'string' ? parseInput('requests', o.requests, parseTrace) : synth.requests;
-    // --ops N: the first N requests (tags do not count).
     const ops = ctx?.common.ops;
+    if (ops !== undefined && ops < callers) throw new UsageError(`--ops ${ops}: fewer requests than the ${callers} callers; give at least ${callers}`);
+    if (o.workload !== undefined && o.requests !== undefined) throw new UsageError('--workload and --requests both name the requests to replay; give one');
+    // --workload: a recorded trace, its requests rounded out to the 512-byte block, dealt by
+    // thread id or round-robin; with no --playlist, the playlist its reads would have taught.
+    const plan = planWorkload(o, callers, { ops, keepTags: true });
+    const align = (q: BCRequest): BCRequest => (q.op === 'T' ? q : { ...q, offset: Math.floor(q.offset / 512) * 512, length: Math.ceil((q.offset + q.length) / 512) * 512 - Math.floor(q.offset / 512) * 512 });
+    const perCaller = plan?.perCaller.map((list) => list.map((q) => align({ op: q.op, offset: q.offset, length: q.length, t: q.t })));
+    const all = plan ? perCaller!.flat() : typeof o.requests === 'string' ? parseInput('requests', o.requests, parseTrace) : synth.requests;
+    const playlist = typeof o.playlist === 'string' ? parseInput('playlist', o.playlist, parsePlaylist) : plan ? playlistOfReads(all) : synth.playlist;
+    // --ops N: the first N requests (tags do not count).
     let requests = all;
-    if (ops !== undefined) {
-      if (ops < callers) throw new UsageError(`--ops ${ops}: fewer requests than the ${callers} callers; give at least ${callers}`);
+    if (ops !== undefined && !plan) {
       let n = 0;
       requests = all.filter((q) => q.op === 'T' || ++n <= ops);
     }
@@ -231,7 +248,7 @@ registerScenario({
     const pe = playlist.entries.find((e) => e.pce_offset + e.pce_length > MAX_DEV);
     if (pe) throw far(typeof o.playlist === 'string' ? `--playlist ${o.playlist}: the extent at ${pe.pce_offset}` : 'the synthetic playlist', pe.pce_offset + pe.pce_length);
     const rq = requests.find((q) => q.offset + q.length > MAX_DEV);
-    if (rq) throw far(typeof o.requests === 'string' ? `--requests ${o.requests}: the request at ${rq.offset}` : 'the synthetic requests', rq.offset + rq.length);
+    if (rq) throw far(typeof o.requests === 'string' ? `--requests ${o.requests}: the request at ${rq.offset}` : plan ? `--workload ${plan.workload.file}: the request at ${rq.offset}` : 'the synthetic requests', rq.offset + rq.length);
     blocks = Math.max(blocks, Math.ceil(end / 512));
     for (const q of requests) {
       if (q.op !== 'T' && (q.offset % 512 || q.length % 512)) throw new UsageError(`--requests: request ${q.op} ${q.offset} ${q.length} is not aligned to the 512-byte block`);
@@ -245,21 +262,21 @@ registerScenario({
       seed,
       callers,
       requests: requests.filter((q) => q.op !== 'T').length,
-      playlist: typeof o.playlist === 'string' ? o.playlist : `synthetic (seed ${seed})`,
-      requestsFrom: typeof o.requests === 'string' ? o.requests : `synthetic (seed ${seed})`,
+      playlist: typeof o.playlist === 'string' ? o.playlist : plan ? `learned from the workload's reads` : `synthetic (seed ${seed})`,
+      requestsFrom: plan ? plan.workload.file : typeof o.requests === 'string' ? o.requests : `synthetic (seed ${seed})`,
       locking: modes,
       warm: !!o.warm,
     };
-    const options = { seed, cpus: callers, ops: ops, requests: config.requestsFrom, playlist: config.playlist, locking: modes.join(','), warm: config.warm, 'history-out': o['history-out'] };
+    const options = { seed, cpus: callers, ops: ops, 'as-seed': ctx?.common.asSeed ? true : undefined, ...workloadOptions(plan), requests: config.requestsFrom, playlist: config.playlist, locking: modes.join(','), warm: config.warm, 'history-out': o['history-out'] };
     const runs: BootCacheRun[] = [];
     const reports: { name: string; report: RunReport }[] = [];
     for (const [k, locking] of modes.entries()) {
       const historyOut = historyOuts[k];
-      const { report, ...run } = await runBootCacheBench({ playlist, requests, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }, ctx);
+      const { report, ...run } = await runBootCacheBench({ playlist, requests, perCaller, speed: plan?.speed, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }, ctx);
       runs.push(run);
       reports.push({ name: locking, report: { ...report, options } });
     }
-    const report = combineRuns(reports, { summary: [`bootcache: ${config.requests.toLocaleString('en-US')} requests of ${config.requestsFrom} over ${callers} caller(s)${config.warm ? ' (warm)' : ''}, playlist ${config.playlist}`, ...runs.flatMap(summaryOf)] }) as BootCacheReport;
+    const report = combineRuns(reports, { summary: [`bootcache: ${config.requests.toLocaleString('en-US')} requests of ${config.requestsFrom} over ${callers} caller(s)${config.warm ? ' (warm)' : ''}, playlist ${config.playlist}`, ...(plan ? [`  ${plan.describe}`] : []), ...runs.flatMap(summaryOf)] }) as BootCacheReport;
     report.boot = { config, runs };
     return report;
   },

@@ -18,6 +18,7 @@ import { type OptionValues, type RunContext, UsageError, numOpt, registerScenari
 import { registerSysctl } from './sysctl.js';
 import { recorderOptions, runMachine, withReport } from '../report/run-machine.js';
 import { checkOutputFile } from './outputs.js';
+import { type WorkloadPlan, planWorkload, replayArgs, workloadOptions } from './workload.js';
 import type { MachineSpec } from '../engine/spec.js';
 
 registerSysctl({
@@ -66,6 +67,8 @@ export interface BufRunSummary {
   invariants: string[];
   /** The sysctl snapshot after the run (also the report's `sysctl` section). */
   sysctl: Record<string, number>;
+  /** With --workload: the requests replayed (fewer than the trace's when --duration ended the load). */
+  replayed?: number;
 }
 
 /** The bench's RunReport with its buffer-cache section. */
@@ -102,8 +105,9 @@ function optionsOf(o: BufBenchOptions, both: boolean): Record<string, unknown> {
   };
 }
 
-export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => void, both = false, ctx?: RunContext): Promise<BufBenchReport> {
-  const fileBlocks = Math.max(1, Math.ceil((o.workingSet * o.nbuf) / o.files));
+export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => void, both = false, ctx?: RunContext, plan?: WorkloadPlan): Promise<BufBenchReport> {
+  // A recorded workload sizes the files to hold it; otherwise --working-set does.
+  const fileBlocks = plan ? Math.max(1, Math.ceil(Math.ceil(plan.workload.extent / o.bsize) / o.files)) : Math.max(1, Math.ceil((o.workingSet * o.nbuf) / o.files));
   const blocks = (o.files * fileBlocks * o.bsize) / 4096;
   const config = { ...o, fileBlocks, cacheBytes: o.nbuf * o.bsize, workingSetBytes: o.files * fileBlocks * o.bsize };
   const summaries: BufRunSummary[] = [];
@@ -130,7 +134,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
     const res = await runMachine(
       m,
       [
-        ...Array.from({ length: o.callers }, (_, i) => ({ role: 'bufcache:load', args: { ...args, ops: share(i) } })),
+        ...Array.from({ length: o.callers }, (_, i) => ({ role: 'bufcache:load', args: plan ? { ...args, replay: replayArgs(plan, i, o.bsize) } : { ...args, ops: share(i) } })),
         { role: 'bufcache:buf_daemon', daemon: true },
         { role: 'bufcache:buf_daemon_hw', daemon: true },
         { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true, count: o.deviceWorkers },
@@ -157,6 +161,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
       oracle: { mismatches: mismatches.slice(0, 10), mismatchCount: mismatches.length, lostWrites: final?.lostWrites ?? ['the final sync did not run'], checkedBlocks: final?.checkedBlocks ?? 0 },
       invariants: checkInvariants(m.arena),
       sysctl,
+      ...(plan ? { replayed: loads.reduce((s, l) => s + (l.replayed ?? 0), 0) } : {}),
     };
     summaries.push(x);
     const list = (xs: string[]) => (xs.length ? `${xs.length}: ${xs.slice(0, 3).join('; ')}` : undefined);
@@ -169,7 +174,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
         results: res,
         runtimeMs,
         ctx,
-        options: optionsOf(o, both),
+        options: { ...optionsOf(o, both), ...workloadOptions(plan) },
         jobName: (role) => (role === 'bufcache:load' ? 'bufcache caller' : role),
         hits: { 'bufcache:load': { bufcache: hitStats(hits, misses) } },
         sysctl,
@@ -185,18 +190,21 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
   }
   const section: BufBenchReport['bufcache'] = { config, runs: summaries };
   if (summaries.length === 2) section.perCpuSpeedup = summaries[0].opsPerSec / summaries[1].opsPerSec;
-  const report = combineRuns(reports, { summary: summaryLines(section) }) as BufBenchReport;
+  const report = combineRuns(reports, { summary: summaryLines(section, plan) }) as BufBenchReport;
   report.bufcache = section;
   return report;
 }
 
 /** The headline: what ran, and per run its throughput, hit ratio, oracle, getnewbuf and daemons. */
-function summaryLines(b: BufBenchReport['bufcache']): string[] {
+function summaryLines(b: BufBenchReport['bufcache'], plan?: WorkloadPlan): string[] {
   const c = b.config;
   const lines = [
     `bufcache: nbuf ${c.nbuf} (${(c.cacheBytes / 1048576).toFixed(1)} MiB of ${c.bsize / 1024} KiB blocks), working set ${(c.workingSetBytes / 1048576).toFixed(1)} MiB in ${c.files} files`,
-    `  load        ${c.ops ? `${c.ops.toLocaleString('en-US')} ops in all` : 'no op count'}${c.durationS ? `, at most ${c.durationS} s` : ''} over ${c.callers} callers, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, fsync every ${c.flushEvery || 'never'}, read-ahead ${c.readahead}`,
+    plan
+      ? `  ${plan.describe}${c.durationS ? `, at most ${c.durationS} s` : ''}; writes ${c.writeMode}, fsync every ${c.flushEvery || 'never'} requests, read-ahead ${c.readahead}`
+      : `  load        ${c.ops ? `${c.ops.toLocaleString('en-US')} ops in all` : 'no op count'}${c.durationS ? `, at most ${c.durationS} s` : ''} over ${c.callers} callers, ${c.pattern}, ${Math.round(c.readRatio * 100)}% reads, writes ${c.writeMode}, fsync every ${c.flushEvery || 'never'}, read-ahead ${c.readahead}`,
   ];
+  if (plan) for (const r of b.runs) if (r.replayed !== undefined && r.replayed < plan.requests) lines.push(`  ${r.queues}: --duration ended the replay after ${r.replayed.toLocaleString('en-US')} of ${plan.requests.toLocaleString('en-US')} requests`);
   for (const r of b.runs) {
     const s = r.sysctl;
     const restarts = RESTART_NAMES.map((n) => `${n} ${s[`kiolab.bufcache.getnewbuf_restart.${n}`]}`).filter((x) => !x.endsWith(' 0'));
@@ -271,6 +279,12 @@ registerScenario({
     compare: { type: 'boolean', help: 'run per-cpu and global queues and report the ratio' },
     'device-workers': { type: 'string', help: 'device workers (default 1)' },
   },
-  honours: ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'],
-  run: (o, progress, ctx) => runBufBench(parseBufBench(o, ctx), progress, o.compare === true, ctx),
+  honours: ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check', 'as-seed', 'workload'],
+  run: (o, progress, ctx) => {
+    const opts = parseBufBench(o, ctx);
+    // --workload: the trace is the load (--ops keeps its first N requests).
+    const plan = planWorkload(o, opts.callers, { ops: ctx?.common.ops });
+    if (plan) opts.ops = ctx?.common.ops ?? 0;
+    return runBufBench(opts, progress, o.compare === true, ctx, plan);
+  },
 });

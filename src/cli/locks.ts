@@ -72,6 +72,8 @@ registerScenario({
     device: 'it runs no device: its load is a lock and a shared word',
     'device-file': 'it runs no device: its load is a lock and a shared word',
     check: 'it builds no subsystem (buffer cache, BootCache, swap) for the checker to sample',
+    'as-seed': 'it runs no kernel subsystem: there is no seed to follow, only the lab lock',
+    workload: 'its load is a lock and a shared word: there is no block device to replay requests on',
   },
   run: (o, _progress, ctx) => benchLocks(o, ctx),
   format: (r) => formatRunReport(r as RunReport),

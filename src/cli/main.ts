@@ -70,7 +70,7 @@ detects each switch.`);
     {
       key: 'bugs',
       title: 'bug switches (kiolab race <scenario> --bug NAME)',
-      items: allBugs().map((b) => ({ name: b.name, description: `${b.subsystem}${b.implemented ? '' : ' (not implemented)'}: ${b.description} — ${b.reference}` })),
+      items: allBugs().map((b) => ({ name: b.name, description: `${b.subsystem}${b.implemented ? '' : ' (not implemented)'}${b.seed ? " (the seed's own code: bench --as-seed turns it on)" : ''}: ${b.description} — ${b.reference}` })),
     },
     {
       key: 'races',

@@ -55,6 +55,8 @@ import { checkOutputFile } from './outputs.js';
 import type { BootRun, MixedCallerArgs, MixedCallerResult } from '../../workers/mixed.js';
 import type { PagerArgs, PagerResult } from '../../workers/swap.js';
 import type { MachineSpec } from '../engine/spec.js';
+import { BufCache } from '../bufcache/core.js';
+import { type WorkloadPlan, planWorkload, replayArgs, workloadOptions } from './workload.js';
 
 /** The machine's geometry (fixed: the scenario is "the" machine; the options size the load). */
 export const MIXED = {
@@ -97,8 +99,8 @@ export interface MixedReport extends RunReport {
 }
 
 /** The boot: each file's first half, files dealt to callers round-robin; and the playlist it makes. */
-export function mixedBoot(callers: number): { perCaller: BootRun[][]; playlist: Playlist } {
-  const { files, fileBlocks, bsize, extentBlocks } = MIXED;
+export function mixedBoot(callers: number, fileBlocks = MIXED.fileBlocks): { perCaller: BootRun[][]; playlist: Playlist } {
+  const { files, bsize, extentBlocks } = MIXED;
   const half = Math.floor(fileBlocks / 2);
   const perCaller: BootRun[][] = Array.from({ length: callers }, () => []);
   for (let f = 0; f < files; f++) perCaller[f % callers].push({ vp: f + 1, lbn: 0, n: half });
@@ -114,14 +116,15 @@ export function mixedBoot(callers: number): { perCaller: BootRun[][]; playlist: 
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
-export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<MixedReport> {
-  const G = MIXED;
+export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: WorkloadPlan): Promise<MixedReport> {
+  // A recorded workload (--workload) is the work phase; the files grow to hold it.
+  const G = plan ? { ...MIXED, fileBlocks: Math.max(MIXED.fileBlocks, Math.ceil(Math.ceil(plan.workload.extent / MIXED.bsize) / MIXED.files)) } : MIXED;
   const fsBlocks = (G.files * G.fileBlocks * G.bsize) / G.devBlockSize;
   const swapBlocks = (o.pagers * G.swapPagesPerPager * 4096) / G.devBlockSize;
   const ndaemons = 2;
   const ndevworkers = 2;
   const ncpu = o.callers + o.pagers + ndaemons + 1 + ndevworkers;
-  const { perCaller, playlist } = mixedBoot(o.callers);
+  const { perCaller, playlist } = mixedBoot(o.callers, G.fileBlocks);
   const playlistBytes = playlist.entries.reduce((s, e) => s + e.pce_length, 0);
   const spec: MachineSpec = withReport(
     {
@@ -146,7 +149,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
   const { binMs } = recorderOptions(ctx, rampMs + o.durationMs);
   try {
     await bcctl.start(playlist);
-    const callerArgs = (i: number): MixedCallerArgs => ({ boot: perCaller[i], ncallers: o.callers, ndaemons, seed: o.seed, binMs, rampMs });
+    const callerArgs = (i: number): MixedCallerArgs => ({ boot: perCaller[i], ncallers: o.callers, ndaemons, seed: o.seed, binMs, rampMs, ...(plan ? { replay: replayArgs(plan, i, G.bsize) } : {}) });
     const pagerArgs = (i: number): PagerArgs => ({ first: i * G.pagesPerPager, count: G.pagesPerPager, resident: G.residentPerPager, until: 'released', seed: o.seed * 7919 + i + 1, faultAll: true, binMs, rampMs });
     const roles = [
       ...Array.from({ length: o.callers }, (_, i) => ({ role: 'mixed:caller', args: callerArgs(i) })),
@@ -164,7 +167,10 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
     while (!failed && bcctl.bc.S.load(bcctl.bc.st, 'ss_strategy_calls') === 0 && performance.now() - up < 60_000) await sleep(10);
     const tUp = m.arena.now();
     const t0 = performance.now();
-    while (!failed && performance.now() - t0 < rampMs + o.durationMs) await sleep(Math.min(50, o.durationMs));
+    // The load ends at --duration, or (a recorded workload) once every caller has replayed its share.
+    const bcg = BufCache.of(m.sync);
+    const replayed = () => plan !== undefined && bcg.gl('load_done') >= o.callers;
+    while (!failed && !replayed() && performance.now() - t0 < rampMs + o.durationMs) await sleep(Math.min(50, o.durationMs));
     swapctl.release();
     const results = await run;
     const runtimeMs = performance.now() - t0;
@@ -221,7 +227,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
       machine: m,
       results,
       ctx,
-      options: { duration: o.durationMs / 1000, ramp: rampMs / 1000 || undefined, callers: o.callers, pagers: o.pagers, seed: o.seed },
+      options: { ...workloadOptions(plan), duration: o.durationMs / 1000, ramp: rampMs / 1000 || undefined, callers: o.callers, pagers: o.pagers, seed: o.seed },
       jobName: (role) => (role === 'mixed:caller' ? 'bufcache caller' : role === 'swap:pager' ? 'swap pager' : role),
       hits: { 'mixed:caller': { bufcache: hitStats(hits, misses) } },
       sysctl: sysctlSnapshot(m.arena),
@@ -246,7 +252,12 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext): Promise<Mix
       daemons: { flushed, readerReads: reader?.reads ?? 0, deviceServed: devs },
       runtimeMs,
     };
-    return { ...report, summary: mixedSummary(mixed, scalar), mixed };
+    const summary = mixedSummary(mixed, scalar);
+    if (plan) {
+      const done = callers.reduce((s, c) => s + (c.replayed ?? 0), 0);
+      summary.push(`  ${plan.describe}${done < plan.requests ? `; --duration ended it after ${done.toLocaleString('en-US')} of them` : ''}`);
+    }
+    return { ...report, summary, mixed };
   } finally {
     bcctl.untimeout();
   }
@@ -291,10 +302,16 @@ registerScenario({
     pagers: { type: 'string', help: 'swap pager workers (default 2)', number: { min: 1, max: 32, integer: true } },
     'cache-timeout': { type: 'string', help: "BootCache's cache timeout: START ends the cache this long after (default 120, the seed's)", number: { min: 0.1, max: 86_400 }, arg: 'S' },
   },
-  honours: ['seed', 'duration', 'ramp', 'device', 'device-file', 'trace', 'check'],
+  honours: ['seed', 'duration', 'ramp', 'device', 'device-file', 'trace', 'check', 'as-seed', 'workload'],
   refuses: {
     ops: 'the stack runs for --duration: its callers and pagers have no operation count',
     cpus: 'its load roles are set by --callers and --pagers',
   },
-  run: (o, _progress, ctx) => benchMixed(parseMixed(o, ctx), ctx),
+  run: (o, _progress, ctx) => {
+    const opts = parseMixed(o, ctx);
+    const plan = planWorkload(o, opts.callers);
+    // A workload runs to its end unless --duration caps it.
+    if (plan && ctx?.common.duration === undefined && o.duration === undefined) opts.durationMs = 3_600_000;
+    return benchMixed(opts, ctx, plan);
+  },
 });

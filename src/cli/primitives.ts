@@ -60,6 +60,8 @@ registerScenario({
     'device-file': 'it runs no device',
     trace: 'it runs many short machines, one per figure and repetition, not one load to trace',
     check: 'it builds no subsystem for the checker to sample',
+    'as-seed': 'it runs no kernel subsystem: there is no seed to follow, only the primitives',
+    workload: 'its loops are lock and sleep micro-benchmarks: there are no block requests to replay',
   },
   run: async (o, progress) => primitivesRunReport(await benchPrimitives({ scale: numOpt('scale', o.scale, 0.001), reps: numOpt('reps', o.reps, 1, { integer: true }) }, progress)),
 });

@@ -35,8 +35,8 @@ export interface OptionSpec {
  * --bandwidth, `trace` is --trace and --trace-events. --json, --out, --config and --force apply
  * to every scenario.
  */
-export type CommonKey = 'seed' | 'duration' | 'ops' | 'ramp' | 'cpus' | 'device' | 'device-file' | 'trace' | 'check';
-export const COMMON_KEYS: readonly CommonKey[] = ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'];
+export type CommonKey = 'seed' | 'duration' | 'ops' | 'ramp' | 'cpus' | 'device' | 'device-file' | 'trace' | 'check' | 'as-seed' | 'workload';
+export const COMMON_KEYS: readonly CommonKey[] = ['seed', 'duration', 'ops', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check', 'as-seed', 'workload'];
 /** The options of each group. */
 export const KEY_OPTIONS: Record<CommonKey, readonly string[]> = {
   seed: ['seed'],
@@ -45,9 +45,11 @@ export const KEY_OPTIONS: Record<CommonKey, readonly string[]> = {
   ramp: ['ramp'],
   cpus: ['cpus'],
   device: ['latency-us', 'bandwidth'],
-  'device-file': ['device-file'],
+  'device-file': ['device-file', 'device-sync'],
   trace: ['trace', 'trace-events'],
   check: ['check'],
+  'as-seed': ['as-seed'],
+  workload: ['workload', 'replay-speed', 'workload-map'],
 };
 
 /** The common options as the command parses them (scenario options of the same name win). */
@@ -65,8 +67,13 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   'latency-us': { type: 'string', help: "every device's fixed cost per request, µs", number: { min: 0, max: 1e7 } },
   bandwidth: { type: 'string', help: "every device's transfer rate, MB/s (0: instant)", number: { min: 0 }, arg: 'MBPS' },
   'device-file': { type: 'string', help: 'back the device with a real file (several: PATH-<name>)', arg: 'PATH' },
+  'device-sync': { type: 'boolean', help: 'with --device-file: fdatasync each write before it completes (a disk with its write cache off)' },
   check: { type: 'boolean', help: "sample the subsystems' invariants under their locks while it runs (exit 1 on a violation)" },
   force: { type: 'boolean', help: 'overwrite output files that exist (--out, --trace and the like); without it kiolab refuses' },
+  workload: { type: 'string', help: "replay a recorded block trace: fio iolog v2/v3, blkparse text, or kiolab's R|W offset length lines", arg: 'FILE' },
+  'replay-speed': { type: 'string', help: 'max, recorded or a factor (2: twice as fast) (default: recorded when the trace has times, else max)', arg: 'X' },
+  'workload-map': { type: 'string', help: "deal the trace's requests to the callers by thread/process id (tid) or round-robin (rr) (default tid)", arg: 'MAP' },
+  'as-seed': { type: 'boolean', help: "run the seed's code where kiolab's default fixes a catalogued race (kiolab list bugs --seed)" },
 };
 
 

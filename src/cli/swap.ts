@@ -231,9 +231,10 @@ registerScenario({
     'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
     interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
   },
-  honours: ['seed', 'duration', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check'],
+  honours: ['seed', 'duration', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check', 'as-seed'],
   refuses: {
     ops: 'the pagers run for --duration: they have no operation count',
+    workload: 'its load is pages faulted in and pushed out under memory pressure, not block requests (replay a trace through bufcache, bootcache or mixed)',
   },
   run: (o, progress, ctx) => {
     const pages = numOpt('pages', o.pages, 2, { integer: true, max: 4096 }) ?? 128;

@@ -32,6 +32,12 @@ export interface DeviceConfig {
   file?: string;
   /** Requests in flight at once on a file-backed device (p-queue concurrency). */
   queueDepth?: number;
+  /**
+   * A file-backed device: fdatasync after each write before it completes, as a disk whose
+   * write cache is off (or flushed on every write) would; off, a write completes once it is in
+   * the host's page cache.
+   */
+  syncWrites?: boolean;
   /** Serve the queue in elevator (C-LOOK) order by block number (disksort). */
   elevator?: boolean;
   latency?: LatencyConfig;
@@ -81,12 +87,14 @@ export function resolveDevice(c: DeviceConfig, i: number): ResolvedDevice {
     check(typeof faults[k] === 'number' && faults[k] >= 0 && faults[k] <= 1, `${at}.faults.${k} must be a probability in [0, 1]`, faults[k]);
   }
   check(c.file === undefined || (typeof c.file === 'string' && c.file.length > 0), `${at}.file must be a path`, c.file);
+  check(c.syncWrites === undefined || c.syncWrites === false || c.file !== undefined, `${at}.syncWrites needs a file (a memory device has no cache to flush)`, c.syncWrites);
   return {
     name: c.name,
     blockSize,
     blocks: c.blocks,
     file: c.file ?? null,
     queueDepth,
+    syncWrites: c.syncWrites === true,
     elevator: c.elevator ?? false,
     latency,
     faults,

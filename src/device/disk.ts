@@ -368,6 +368,8 @@ export interface DeviceStats {
   latency: { baseUs: number; seekUs: number; bandwidthMBps: number };
   /** The real file behind it (--device-file), or null for memory; its service times are the file's. */
   file: string | null;
+  /** The file's writes are fdatasync'ed before they complete (--device-sync). */
+  syncWrites: boolean;
   reads: number;
   writes: number;
   bytesRead: number;
@@ -396,6 +398,7 @@ export function deviceStats(arena: Arena, sync: Sync, spec: DeviceSpecPart): Dev
       name: c.name,
       latency: { ...c.latency },
       file: c.file,
+      syncWrites: c.syncWrites,
       reads: D.load(dp, 'd_reads'),
       writes: D.load(dp, 'd_writes'),
       bytesRead: D.load64(dp, 'd_bytes_read'),

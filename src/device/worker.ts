@@ -93,6 +93,8 @@ async function fileWorker(dev: Devices, unit: number, stop: () => boolean): Prom
         dev.arena.writeBytes(data, buf);
       } else {
         await fh.write(dev.arena.readBytes(data, fate.bytes), 0, fate.bytes, off);
+        // --device-sync: the write is on stable storage before it completes.
+        if (d.syncWrites) await fh.datasync();
         oracle?.recordWrite(data, blk, fate.bytes / d.blockSize);
       }
     }

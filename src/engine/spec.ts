@@ -23,6 +23,11 @@ export interface MachineSpec extends DeviceSpecPart {
   swap?: SwapSpec;
   /** The buffer cache: nbuf, files, queue sets, sysctl overrides (src/bufcache/tunables.ts). */
   bufcache?: BufCacheSpec;
+  /**
+   * Bug switches on outside a race (`bench --as-seed`: the seed's own variants). A race spec's
+   * `race.bugs` wins over it.
+   */
+  bugs?: string[];
 }
 
 /** Machine-wide control words. */

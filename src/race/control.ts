@@ -198,7 +198,7 @@ onWorkerAttach('race', (k) => {
 registerPlanner('race', (plan, spec) => {
   // Every worker (and the main thread) plans the arena from the spec: the bug switches are
   // resolved here, once per worker.
-  bugs.configure(spec.race?.bugs);
+  bugs.configure(spec.race?.bugs ?? spec.bugs);
   if (!spec.race) return;
   plan.pool('race.ctl', RaceCtlLayout, 1);
   plan.pool('race.cpus', RaceCpuLayout, spec.ncpu);

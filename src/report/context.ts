@@ -26,7 +26,9 @@ export type OptionValues = Record<string, string | boolean | undefined>;
  * | `latencyUs` | `--latency-us N` | every device's fixed cost per request (µs) |
  * | `bandwidth` | `--bandwidth N`  | every device's transfer rate (MB/s) |
  * | `deviceFile` | `--device-file PATH` | back the device with a real file (several devices: PATH-<name>) |
+ * | `deviceSync` | `--device-sync` | with --device-file: fdatasync each write before it completes |
  * | `check`    | `--check`        | a checker worker per machine samples the subsystems' invariants under their locks (src/race/checker.ts); a violation exits 1 |
+ * | `asSeed`   | `--as-seed`      | run the seed's code where kiolab's default fixes a catalogued race: every such switch of the machine's subsystems on |
  *
  * The device options are applied to `spec.devices` by `withReport(spec, ctx)` (src/report/run-machine.ts).
  * `--json`, `--out`, `--trace`, `--config` and the progress line are applied by the command for
@@ -47,10 +49,18 @@ export interface CommonOptions {
   latencyUs?: number;
   bandwidth?: number;
   deviceFile?: string;
+  /** fdatasync each write to --device-file before it completes (--device-sync). */
+  deviceSync?: boolean;
   /** Run the checker worker (src/race/checker.ts) beside every machine of the run. */
   check?: boolean;
   /** Overwrite output files that exist (--force). */
   force?: boolean;
+  /**
+   * --as-seed: the catalogued switches whose variant is the seed's own code, by subsystem
+   * (the command fills it from the catalogue; `withReport` turns on those of the subsystems a
+   * machine runs).
+   */
+  asSeed?: { name: string; subsystem: string }[];
 }
 
 /** What the command hands a scenario beside the raw options. */

@@ -199,7 +199,7 @@ export function deviceLines(r: RunReport): string[] {
 
 /** What stands behind a device: its real file, or memory with the simulated latency. */
 export function deviceBacking(d: DeviceStats): string {
-  if (d.file) return `file ${d.file}`;
+  if (d.file) return `file ${d.file}${d.syncWrites ? ', fdatasync per write' : ''}`;
   const l = d.latency;
   return `memory, ${l.baseUs}us${l.seekUs ? ` + seek ${l.seekUs}us` : ''}${l.bandwidthMBps ? `, ${l.bandwidthMBps} MB/s` : ''}`;
 }
@@ -266,6 +266,8 @@ export function formatRunReport(r: RunReport): string {
   out.push(`kiolab bench ${r.scenario} — ${r.kiolab_version}, node ${m.node}, ${m.cpus} cpus on ${m.hostCores} host cores, ${r.time}`);
   const opts = Object.entries(r.options).filter(([, v]) => v !== undefined && v !== false && typeof v !== 'object');
   if (opts.length) out.push(`options: ${opts.map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ')}`);
+  if (r.switches?.length) out.push(`bug switches on: ${r.switches.join(', ')}${r.options['as-seed'] ? " (--as-seed: the seed's own variants)" : ''}`);
+  else if (r.options['as-seed']) out.push("bug switches on: none (--as-seed: for every catalogued race of these subsystems kiolab's default is the seed's code)");
   out.push('');
   for (const j of r.jobs) out.push(...formatJob(j), '');
   if (r.jobs.length === 0 && !r.tables?.length) out.push('no job recorded any I/O', '');

@@ -167,6 +167,7 @@ export function renderHtml(r: RunReport): string {
 <h1>kiolab bench ${esc(r.scenario)}</h1>
 ${r.partial ? `<p class="bad">PARTIAL REPORT: ${esc(r.partial.reason)} ${r.partial.afterS} s into the run; the figures cover what ran until then</p>` : ''}
 <div class="meta">${esc(r.kiolab_version)} · ${esc(r.time)} · node ${esc(m.node)} · ${m.cpus} cpus on ${m.hostCores} host cores (${esc(m.hostCpuModel)}) · ${esc(m.platform)}/${esc(m.arch)}</div>
+${r.switches?.length ? `<div class="meta">bug switches on: ${esc(r.switches.join(', '))}</div>` : ''}
 <div class="meta">options: ${esc(Object.entries(r.options).filter(([, v]) => v !== undefined && v !== false && typeof v !== 'object').map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults')}</div>
 ${r.summary?.length ? `<h2>Summary</h2><pre class="summary">${esc(r.summary.join('\n'))}</pre>` : ''}
 ${checks.length ? `<h2>Checks</h2><ul>${checks.join('')}</ul>` : ''}

@@ -19,17 +19,37 @@ import { chromeEvents } from './trace-chrome.js';
  */
 export function withReport<S extends MachineSpec>(spec: S, ctx?: RunContext): S & ReportSpecPart {
   if (!ctx) return spec;
-  const out = withDeviceOptions(spec, ctx);
+  const out = withSeedSwitches(withDeviceOptions(spec, ctx), ctx);
   const trace = ctx.common.trace ? (ctx.common.traceEvents ?? DEFAULT_TRACE_EVENTS) : 0;
   const live = ctx.progress.enabled;
   if (!trace && !live) return out;
   return { ...out, report: { trace, live } };
 }
 
+/** The subsystems a machine runs, as the race catalogue names them ('bio' is the block I/O layer under a disk). */
+export function subsystemsOf(spec: MachineSpec): string[] {
+  const out: string[] = [];
+  if (spec.bootcache) out.push('bootcache');
+  if (spec.bufcache) out.push('bufcache');
+  if (spec.devices?.length) out.push('bio');
+  if (spec.swap) out.push('swap');
+  return out;
+}
+
+/** The spec with --as-seed's switches on: the seed's variants of the subsystems it runs (none asked: unchanged). */
+export function withSeedSwitches<S extends MachineSpec>(spec: S, ctx: RunContext): S {
+  const seed = ctx.common.asSeed;
+  if (!seed) return spec;
+  const subs = subsystemsOf(spec);
+  const on = seed.filter((b) => subs.includes(b.subsystem)).map((b) => b.name);
+  return { ...spec, bugs: [...new Set([...(spec.bugs ?? []), ...on])] };
+}
+
 /** The devices of `spec` with the common device options applied. */
 export function withDeviceOptions<S extends MachineSpec>(spec: S, ctx: RunContext): S {
   const c = ctx.common;
   if (!spec.devices?.length || (c.latencyUs === undefined && c.bandwidth === undefined && c.deviceFile === undefined)) return spec;
+  if (c.deviceSync && c.deviceFile === undefined) throw new RangeError('--device-sync: needs --device-file (a memory device has no cache to flush)');
   const all = spec.devices;
   const devices = all.map((d) => ({
     ...d,
@@ -38,7 +58,7 @@ export function withDeviceOptions<S extends MachineSpec>(spec: S, ctx: RunContex
       ...(c.latencyUs !== undefined ? { baseUs: c.latencyUs } : {}),
       ...(c.bandwidth !== undefined ? { bandwidthMBps: c.bandwidth } : {}),
     },
-    ...(c.deviceFile !== undefined ? { file: all.length === 1 ? c.deviceFile : `${c.deviceFile}-${d.name}` } : {}),
+    ...(c.deviceFile !== undefined ? { file: all.length === 1 ? c.deviceFile : `${c.deviceFile}-${d.name}`, ...(c.deviceSync ? { syncWrites: true } : {}) } : {}),
   }));
   return { ...spec, devices };
 }

@@ -96,6 +96,8 @@ export interface RunReport {
   /** Checks the scenario ran (oracle, invariants); a failed one makes the exit code 1. */
   checks?: Check[];
   trace?: { file: string; events: number; dropped: number };
+  /** The bug switches the machines ran with (--as-seed: the seed's variants); absent when none. */
+  switches?: string[];
   /** The one-line verdict over `checks` (set by the command when it prints the report). */
   verdict?: { pass: boolean; checks: number; failed: string[]; line: string };
   /** Set when Ctrl-C stopped the load: the figures cover what ran until then. */
@@ -249,6 +251,7 @@ export function buildRunReport(a: BuildArgs): RunReport {
   if (a.counters) report.counters = a.counters;
   if (a.checks) report.checks = a.checks;
   if (a.summary) report.summary = a.summary;
+  if (a.machine.spec.bugs?.length) report.switches = [...a.machine.spec.bugs];
   if (a.tables) report.tables = a.tables;
   return report;
 }
