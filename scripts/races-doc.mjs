@@ -42,6 +42,18 @@ export function racesDoc() {
     '`kiolab bugs --verbose` prints the same catalogue; a module of your own can add switches',
     '(`registerBugSwitch`).',
     '',
+    '## The seed\'s own code: `--as-seed`',
+    '',
+    'Most switches are another version\'s or another kernel\'s bug: the reference sources kiolab',
+    'models (the seeds) have the fixed code, which is kiolab\'s default. The switches marked',
+    '**seed** below are the opposite: the seed\'s own code has the variant, and kiolab\'s default',
+    'departs from it by fixing it. `kiolab bench <scenario> --as-seed` turns on every such switch of',
+    'the subsystems the scenario runs, so that the run is the seed\'s code. Three of them are',
+    'harmless in the seed only because the kernel held a lock there that kiolab\'s parallel model',
+    'does not take: `bc-terminate-no-interlock` and `bc-drain-order` (every caller of the kext',
+    'holds `kernel_flock`), and `swap-busy-flag-race` (`splbio` on a uniprocessor). The others',
+    `(${BUGS.filter((b) => b.seed && !['bc-terminate-no-interlock', 'bc-drain-order', 'swap-busy-flag-race'].includes(b.name)).map((b) => '`' + b.name + '`').join(', ')}) are races of the seed itself.`,
+    '',
   ];
   for (const sub of ['bootcache', 'bufcache', 'bio', 'swap']) {
     const bugs = BUGS.filter((b) => b.subsystem === sub);
@@ -49,7 +61,7 @@ export function racesDoc() {
     lines.push(`## ${TITLES[sub]}`, '', '| switch | what the variant does wrong | where it comes from | caught in | how kiolab sees it |', '|---|---|---|---|---|');
     for (const b of bugs) {
       const where = scenarios.filter((s) => s.bugs.includes(b.name)).map((s) => `\`${s.name}\``).join(', ') || '(no scenario yet)';
-      lines.push(`| \`${b.name}\`${b.implemented ? '' : ' (not implemented)'} | ${cell(b.description)} | ${cell(b.reference)} | ${where} | ${cell(b.detection)} |`);
+      lines.push(`| \`${b.name}\`${b.implemented ? '' : ' (not implemented)'}${b.seed ? ' **seed**' : ''} | ${cell(b.description)} | ${cell(b.reference)} | ${where} | ${cell(b.detection)} |`);
     }
     lines.push('');
   }

@@ -13,7 +13,7 @@
  * bootcache:reader, swap:pager and swap:device (a device worker with the swap I/O layer
  * attached, so asynchronous pageouts complete there; buffer-cache completions need nothing more).
  */
-import { FileLoad, type ReplayArgs, replayRequests } from '../src/bufcache/load.js';
+import { FileLoad, type ReplayArgs, type ReplayCounters, replayRequests } from '../src/bufcache/load.js';
 import { mix32 } from '../src/device/config.js';
 import type { BufMachineSpec } from '../src/bufcache/layout.js';
 import { OpRecorder } from '../src/report/types.js';
@@ -47,18 +47,11 @@ export interface MixedCallerArgs {
   replay?: ReplayArgs;
 }
 
-export interface MixedCallerResult {
+export interface MixedCallerResult extends ReplayCounters {
   cpu: number;
   bootReads: number;
   /** ms from the role's start to the end of its boot reads. */
   bootMs: number;
-  ops: number;
-  reads: number;
-  writes: number;
-  hits: number;
-  misses: number;
-  errors: number;
-  mismatches: string[];
   rec: ReturnType<OpRecorder['toJSON']>;
   final?: { lostWrites: string[]; dirtyLeft: number; checkedBlocks: number };
   /** With `replay`: the requests replayed (fewer than given when the run ended first). */

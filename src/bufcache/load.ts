@@ -64,7 +64,8 @@ export interface LoadArgs {
   phases?: number;
 }
 
-export interface LoadResult {
+/** What a caller counts, generating its load or replaying a recorded one (a LoadResult, a mixed caller's result). */
+export interface ReplayCounters {
   ops: number;
   reads: number;
   writes: number;
@@ -72,6 +73,9 @@ export interface LoadResult {
   misses: number;
   errors: number;
   mismatches: string[];
+}
+
+export interface LoadResult extends ReplayCounters {
   t0: number;
   t1: number;
   rec: ReturnType<OpRecorder['toJSON']>;
@@ -105,17 +109,6 @@ export interface ReplayArgs {
   requests: ReplayRequest[];
   /** 0: as fast as possible; s > 0: at the recorded times divided by s (1: as recorded). */
   speed: number;
-}
-
-/** The counters a replay bumps (a LoadResult or a mixed caller's result). */
-export interface ReplayCounters {
-  ops: number;
-  reads: number;
-  writes: number;
-  hits: number;
-  misses: number;
-  errors: number;
-  mismatches: string[];
 }
 
 /**

@@ -73,7 +73,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   workload: { type: 'string', help: "replay a recorded block trace: fio iolog v2/v3, blkparse text, or kiolab's R|W offset length lines", arg: 'FILE' },
   'replay-speed': { type: 'string', help: 'max, recorded or a factor (2: twice as fast) (default: recorded when the trace has times, else max)', arg: 'X' },
   'workload-map': { type: 'string', help: "deal the trace's requests to the callers by thread/process id (tid) or round-robin (rr) (default tid)", arg: 'MAP' },
-  'as-seed': { type: 'boolean', help: "run the seed's code where kiolab's default fixes a catalogued race (kiolab list bugs --seed)" },
+  'as-seed': { type: 'boolean', help: "run the seed's own code where kiolab's default fixes a catalogued race (kiolab list bugs marks those switches)" },
 };
 
 

@@ -45,6 +45,13 @@ const CASES: [string[], RegExp][] = [
   [['race', 'biowait', '--save', 'precious.txt'], /^kiolab: --save: "precious.txt" exists; not overwriting it without --force$/],
   [['playlist', '--history', 'history.txt', '--out', 'precious.txt'], /^kiolab: --out: "precious.txt" exists; not overwriting/],
   [['bench', 'bootcache', '--history-out', 'precious.txt', '--locking', 'fine'], /^kiolab: --history-out: "precious.txt" exists/],
+  // devices and recorded workloads (issue 16)
+  [['bench', 'bufcache', '--device-sync'], /^kiolab: bench bufcache: --device-sync needs --device-file \(a memory device has no cache to flush\)$/],
+  [['bench', 'bufcache', '--workload', 'missing.iolog'], /^kiolab: --workload missing.iolog: no such file$/],
+  [['bench', 'mixed', '--workload', 'precious.txt'], /^kiolab: --workload precious.txt:1: expected one of the workload formats: .*got "nineteen bytes here"$/],
+  [['bench', 'bufcache', '--replay-speed', '2'], /^kiolab: --replay-speed: needs --workload FILE$/],
+  [['bench', 'swap', '--workload', 'precious.txt'], /^kiolab: bench swap: --workload does not apply: its load is pages faulted in and pushed out/],
+  [['bench', 'bootcache', '--workload', 'precious.txt', '--requests', 'precious.txt'], /^kiolab: --workload and --requests both name the requests to replay; give one$/],
   // --ops and durations (2, 4)
   [['bench', 'locks', '--ops', '1', '--duration', '8'], /^kiolab: --ops 1: fewer operations than the 2 workers \(--cpus\); give at least 2$/],
   [['bench', 'locks', '--ops', '3', '--cpus', '4'], /^kiolab: --ops 3: fewer operations than the 4 workers/],
