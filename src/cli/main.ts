@@ -148,7 +148,10 @@ process.on('SIGINT', () => {
   interruptMachines();
 });
 
-main(process.argv.slice(2)).then(
+// While a command runs, the process stays up: a run whose workers block forever must end by its
+// own timeout with an explained error, never as a silent exit 0 once nothing else holds the loop.
+const keepAlive = setInterval(() => {}, 1 << 30);
+main(process.argv.slice(2)).finally(() => clearInterval(keepAlive)).then(
   (code) => {
     process.exitCode = machinesInterrupted() !== null ? 130 : code;
   },

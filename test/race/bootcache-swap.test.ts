@@ -13,7 +13,7 @@ const SWITCHES: { bug: string; scenario: string; kind: string; message: RegExp; 
   { bug: 'bc-abort-no-wakeup', scenario: 'bc-teardown', kind: 'lost-wakeup', message: /sleeps on "BC_strategy"/ },
   { bug: 'bc-write-discard-early-break', scenario: 'bc-write', kind: 'assertion', message: /oracle: .*(stale data|not stamped for this block)/ },
   { bug: 'bc-write-trylock-skip', scenario: 'bc-write', kind: 'assertion', message: /oracle: .*(stale data|not stamped for this block)/ },
-  { bug: 'swap-vx-busy-missing', scenario: 'swap-xfer', kind: 'invariant', message: /parent transfer was completed twice/, stress: /parent transfer was completed twice|parent transfer\(s\) completed more than once|bpdone: buffer \d+ already done/ },
+  { bug: 'swap-vx-busy-missing', scenario: 'swap-xfer', kind: 'invariant', message: /parent transfer was completed twice/, stress: /parent transfer was completed twice|parent transfer\(s\) completed more than once|bpdone: buffer \d+ already done|swap invariants: \S+: I\/O activ/ },
   { bug: 'swap-off-stale-slots', scenario: 'swap-off', kind: 'assertion', message: /double free of drum slot|wrong bytes/, stress: /double free of drum slot|wrong bytes|went negative|swap invariants/ },
   // A child left queued: its pager never returns from biowait (explore: nobody can run; stress: the progress watchdog).
   // Seed 7 finds it in 35 iterations (seed 1 takes 796, and each of the ten replays reruns them).
