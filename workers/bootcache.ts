@@ -12,7 +12,7 @@ import { BC_strategy } from '../src/bootcache/strategy.js';
 import { Devices, registerStrategy } from '../src/device/disk.js';
 import { setupRaw } from '../src/device/rawio.js';
 import type { BCRequest } from '../src/bootcache/workload.js';
-import { Field } from '../src/shm/view.js';
+import { sleepUntil } from '../src/shm/view.js';
 import { OpRecorder } from '../src/report/types.js';
 import { PINTERLOCKED } from '../src/sync/sync.js';
 import { registerRoles } from '../src/engine/roles.js';
@@ -59,9 +59,6 @@ function waitReadahead(k: Kernel, bc: BootCache): void {
   }
 }
 
-/** A private word nobody notifies: waiting on it is a plain sleep. */
-const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
-
 registerRoles(import.meta.url, {
   'bootcache:reader': (k) => {
     const { bc, dev } = attach(k);
@@ -87,10 +84,7 @@ registerRoles(import.meta.url, {
     const start = performance.now();
     for (const q of a.requests) {
       // A recorded workload at its recorded times (divided by `speed`): a plain sleep until then.
-      if (a.speed && q.t !== undefined) {
-        const wait = start + (q.t * 1000) / a.speed - performance.now();
-        if (wait > 0) nap.wait(0, 0, wait);
-      }
+      if (a.speed && q.t !== undefined) sleepUntil(start + (q.t * 1000) / a.speed);
       if (q.op === 'T') {
         bc.BC_add_history(q.offset, 0, BC_HE_TAG);
         res.tags++;

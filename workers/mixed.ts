@@ -13,7 +13,7 @@
  * bootcache:reader, swap:pager and swap:device (a device worker with the swap I/O layer
  * attached, so asynchronous pageouts complete there; buffer-cache completions need nothing more).
  */
-import { FileLoad, type ReplayArgs, type ReplayCounters, replayRequests } from '../src/bufcache/load.js';
+import { FileLoad, type ReplayArgs, type ReplayCounters, replayRequests, writeModeOf } from '../src/bufcache/load.js';
 import { mix32 } from '../src/device/config.js';
 import type { BufMachineSpec } from '../src/bufcache/layout.js';
 import { OpRecorder } from '../src/report/types.js';
@@ -118,10 +118,8 @@ function mixedCaller(k: Kernel, a: MixedCallerArgs): MixedCallerResult {
     if (mix32(r, 9) / 4294967296 < readRatio) {
       read(vp, lbn, sequential ? ra : 0);
     } else {
-      const x = mix32(r, 11) % 10;
-      const mode = x < 7 ? 'delayed' : x < 9 ? 'async' : 'sync';
       const t = performance.now();
-      if (L.write(vp, lbn, mode, k.cpu)) res.errors++;
+      if (L.write(vp, lbn, writeModeOf('mixed', mix32(r, 11)), k.cpu)) res.errors++;
       const now = performance.now();
       rec.write((now - t) * 1e6, L.bsize, now);
       res.writes++;

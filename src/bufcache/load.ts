@@ -10,7 +10,7 @@ import { mix32, resolveDevice } from '../device/config.js';
 import { Devices } from '../device/disk.js';
 import { STAMP_MAGIC, UNSTAMPED } from '../device/oracle.js';
 import { OpRecorder } from '../report/types.js';
-import { Field } from '../shm/view.js';
+import { type Field, hostSleep, sleepUntil } from '../shm/view.js';
 import { Point } from '../sync/hooks.js';
 import type { Sync } from '../sync/sync.js';
 import { BufCache } from './core.js';
@@ -89,8 +89,13 @@ export interface LoadResult extends ReplayCounters {
   replayed?: number;
 }
 
-/** A private word outside the arena that nobody notifies: waiting on it is a plain sleep. */
-const nap = new Field(new Int32Array(new SharedArrayBuffer(4)), 0);
+
+/** The write of a load in `mode`; `mixed` picks by `x` (a hash) 70% bdwrite, 20% bawrite, 10% bwrite. */
+export function writeModeOf(mode: 'delayed' | 'async' | 'sync' | 'mixed', x: number): 'delayed' | 'async' | 'sync' {
+  if (mode !== 'mixed') return mode;
+  const d = x % 10;
+  return d < 7 ? 'delayed' : d < 9 ? 'async' : 'sync';
+}
 
 /**
  * One request of a recorded workload (--workload), laid onto the bench's files: `n` file-system
@@ -123,10 +128,8 @@ export function replayRequests(L: FileLoad, r: ReplayArgs, c: ReplayCounters, re
   let done = 0;
   for (const q of r.requests) {
     if (o.stop()) break;
-    if (r.speed > 0) {
-      // At the recorded time (scaled): sleep until then, waking now and then to see a stop.
-      for (let wait = t0 + q.tMs / r.speed - performance.now(); wait > 0 && !o.stop(); wait = t0 + q.tMs / r.speed - performance.now()) nap.wait(0, 0, Math.min(wait, 50));
-    }
+    // At the recorded time (scaled), or at once.
+    if (r.speed > 0) sleepUntil(t0 + q.tMs / r.speed, o.stop);
     const t = performance.now();
     let errors = 0;
     for (let k = 0; k < q.n; k++) {
@@ -134,11 +137,9 @@ export function replayRequests(L: FileLoad, r: ReplayArgs, c: ReplayCounters, re
       const vp = 1 + Math.floor(b / L.fileBlocks);
       const lbn = b % L.fileBlocks;
       if (q.write) {
-        const x = mix32(cpu * 7919 + done, k) % 10;
-        const mode = o.writeMode === 'mixed' ? (x < 7 ? 'delayed' : x < 9 ? 'async' : 'sync') : o.writeMode;
-        if (L.write(vp, lbn, mode, cpu)) errors++;
+        if (L.write(vp, lbn, writeModeOf(o.writeMode, mix32(cpu * 7919 + done, k)), cpu)) errors++;
       } else {
-        const { error, hit } = L.read(vp, lbn, q.lblock === next ? Math.min(o.ra, q.n - k - 1 + o.ra) : 0, c.mismatches);
+        const { error, hit } = L.read(vp, lbn, q.lblock === next ? o.ra : 0, c.mismatches);
         if (error) errors++;
         if (hit) c.hits++;
         else c.misses++;
@@ -311,7 +312,7 @@ export class FileLoad {
         ok = true;
         break;
       }
-      nap.wait(0, 0, 2);
+      hostSleep(2);
     }
     return {
       dirtykvaspace: bc.gl('dirtykvaspace'),
@@ -337,7 +338,7 @@ export class FileLoad {
     const deadline = performance.now() + 30_000;
     while (G.load(bc.g, 'quiesced') < ndaemons) {
       if (performance.now() > deadline) throw new Error(`bufcache load: the daemons did not quiesce (${G.load(bc.g, 'quiesced')} of ${ndaemons})`);
-      nap.wait(0, 0, 1);
+      hostSleep(1);
     }
     for (let n = 0; n < bc.nbuf; ) {
       if (!bc.BUF_LOCKINUSE(bc.buf(n))) {
@@ -345,7 +346,7 @@ export class FileLoad {
         continue;
       }
       if (performance.now() > deadline) throw new Error(`bufcache load: ${bc.describe(bc.buf(n))} stays locked at a quiescent point`);
-      nap.wait(0, 0, 1);
+      hostSleep(1);
     }
   }
 
@@ -366,7 +367,7 @@ export class FileLoad {
     }
     while (G.load(bc.g, 'runningbufcount') > 0) {
       if (performance.now() > deadline) throw new Error('bufcache load: writes still running after the final sync');
-      nap.wait(0, 0, 1);
+      hostSleep(1);
     }
     const lostWrites: string[] = [];
     let checkedBlocks = 0;
@@ -430,7 +431,7 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
   let peak = 0;
   if (a.widenRaces && sync.hook === null) {
     const pts = new Set([bc.pt_getblk_found, bc.pt_getnewbuf_locked]);
-    sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && nap.wait(0, 0, 0.2)) };
+    sync.hook = { at: (p, _addr, name) => void (p === Point.USER && pts.has(name) && hostSleep(0.2)) };
   }
   if (a.ops <= 0 && !(a.durationMs && a.durationMs > 0) && !a.replay) throw new RangeError('bufcache load: give ops, a duration, or both');
   res.t0 = performance.timeOrigin + performance.now();
@@ -473,10 +474,7 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
       else res.misses++;
       if (record) rec.read((performance.now() - t) * 1e6, L.bsize);
     } else {
-      const wm = a.writeMode ?? 'mixed';
-      const x = mix32(r, 11) % 10;
-      const mode = wm === 'mixed' ? (x < 7 ? 'delayed' : x < 9 ? 'async' : 'sync') : wm;
-      if (L.write(vp, lbn, mode, cpu)) res.errors++;
+      if (L.write(vp, lbn, writeModeOf(a.writeMode ?? 'mixed', mix32(r, 11)), cpu)) res.errors++;
       res.writes++;
       if (record) rec.write((performance.now() - t) * 1e6, L.bsize);
     }

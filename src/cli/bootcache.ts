@@ -57,6 +57,8 @@ export interface BootCacheBenchOptions {
   perCaller?: BCRequest[][];
   /** Replay speed of timed requests (0: as fast as possible). */
   speed?: number;
+  /** The effective configuration under the command-line names (the report's `options`, over the command's). */
+  options?: Record<string, unknown>;
   /** Device latency model (µs per request, MB/s). */
   latencyUs?: number;
   bandwidthMBps?: number;
@@ -130,6 +132,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       results: res,
       runtimeMs,
       ctx,
+      options: o.options,
       jobName: (role) => (role === 'bootcache:caller' ? 'bootcache caller' : role),
       hits: { 'bootcache:caller': { bootcache: hitStats(n('ss_hit_blocks'), n('ss_requested_blocks') - n('ss_hit_blocks')) } },
       bootcache,
@@ -267,14 +270,14 @@ registerScenario({
       locking: modes,
       warm: !!o.warm,
     };
-    const options = { seed, cpus: callers, ops: ops, 'as-seed': ctx?.common.asSeed ? true : undefined, ...workloadOptions(plan), requests: config.requestsFrom, playlist: config.playlist, locking: modes.join(','), warm: config.warm, 'history-out': o['history-out'] };
+    const options = { seed, cpus: callers, ops, ...workloadOptions(plan), requests: config.requestsFrom, playlist: config.playlist, locking: modes.join(','), warm: config.warm, 'history-out': o['history-out'] };
     const runs: BootCacheRun[] = [];
     const reports: { name: string; report: RunReport }[] = [];
     for (const [k, locking] of modes.entries()) {
       const historyOut = historyOuts[k];
-      const { report, ...run } = await runBootCacheBench({ playlist, requests, perCaller, speed: plan?.speed, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps }, ctx);
+      const { report, ...run } = await runBootCacheBench({ playlist, requests, perCaller, speed: plan?.speed, callers, warm: !!o.warm, locking, historyOut, blocks, latencyUs, bandwidthMBps, options }, ctx);
       runs.push(run);
-      reports.push({ name: locking, report: { ...report, options } });
+      reports.push({ name: locking, report });
     }
     const report = combineRuns(reports, { summary: [`bootcache: ${config.requests.toLocaleString('en-US')} requests of ${config.requestsFrom} over ${callers} caller(s)${config.warm ? ' (warm)' : ''}, playlist ${config.playlist}`, ...(plan ? [`  ${plan.describe}`] : []), ...runs.flatMap(summaryOf)] }) as BootCacheReport;
     report.boot = { config, runs };

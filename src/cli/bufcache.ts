@@ -81,8 +81,8 @@ export interface BufBenchReport extends RunReport {
   };
 }
 
-/** The command-line names and values of an effective configuration (the report's `options`). */
-function optionsOf(o: BufBenchOptions, both: boolean): Record<string, unknown> {
+/** The command-line names and values of an effective configuration (the report's `options`); a replay has no generated mix. */
+function optionsOf(o: BufBenchOptions, both: boolean, plan?: WorkloadPlan): Record<string, unknown> {
   return {
     seed: o.seed,
     duration: o.durationS || undefined,
@@ -91,11 +91,9 @@ function optionsOf(o: BufBenchOptions, both: boolean): Record<string, unknown> {
     cpus: o.callers,
     nbuf: o.nbuf,
     bsize: o.bsize,
-    mix: o.readRatio,
-    pattern: o.pattern,
+    ...(plan ? workloadOptions(plan) : { mix: o.readRatio, pattern: o.pattern, 'working-set': o.workingSet }),
     'write-mode': o.writeMode,
     files: o.files,
-    'working-set': o.workingSet,
     'flush-every': o.flushEvery,
     readahead: o.readahead,
     'heavy-files': o.heavyFiles,
@@ -174,7 +172,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
         results: res,
         runtimeMs,
         ctx,
-        options: { ...optionsOf(o, both), ...workloadOptions(plan) },
+        options: optionsOf(o, both, plan),
         jobName: (role) => (role === 'bufcache:load' ? 'bufcache caller' : role),
         hits: { 'bufcache:load': { bufcache: hitStats(hits, misses) } },
         sysctl,

@@ -162,11 +162,15 @@ export function contendedPct(contended: number, acquisitions: number): string {
   return `${p === 0 || p >= 0.01 ? p.toFixed(2) : p.toPrecision(2)}%`;
 }
 
+/** A lock or sleep row's name, with the run it came from when the report combines several (combineRuns). */
+export function rowName(name: string, run?: string): string {
+  return run === undefined ? name : `${name} (${run})`;
+}
+
 export function lockLines(r: RunReport): string[] {
   if (r.locks.length === 0) return [];
-  const runs = r.locks.some((l) => l.run !== undefined);
   const rows = r.locks.map((l) => [
-    runs ? `${l.className} (${l.run})` : l.className,
+    rowName(l.className, l.run),
     l.kind,
     num(l.locks),
     num(l.acquisitions),
@@ -181,8 +185,7 @@ export function lockLines(r: RunReport): string[] {
 
 export function sleepLines(r: RunReport): string[] {
   if (r.sleeps.length === 0) return [];
-  const runs = r.sleeps.some((s) => s.run !== undefined);
-  const rows = r.sleeps.map((s) => [runs ? `${s.wmesg} (${s.run})` : s.wmesg, num(s.sleeps), num(s.wakeups), num(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs), s.sleeps ? humanUs(s.totalUs / s.sleeps) : '-']);
+  const rows = r.sleeps.map((s) => [rowName(s.wmesg, s.run), num(s.sleeps), num(s.wakeups), num(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs), s.sleeps ? humanUs(s.totalUs / s.sleeps) : '-']);
   return ['sleeps (per wmesg):', ...table(['wmesg', 'sleeps', 'wakeups', 'timeouts', 'total asleep', 'max asleep', 'mean'], rows).map((l) => `  ${l}`)];
 }
 

@@ -5,7 +5,7 @@
  * from the report's JSON embedded in the page. When the script has drawn every chart it sets
  * `data-charts` on <body> (a headless browser test checks it); an error sets `data-error`.
  */
-import { contendedPct, deviceBacking, humanBytes, humanCount, humanUs, latencyUnit, serviceQuantileUs } from './format.js';
+import { contendedPct, deviceBacking, humanBytes, humanCount, humanUs, latencyUnit, rowName, serviceQuantileUs } from './format.js';
 import type { RunReport } from './run-report.js';
 import type { DirStats } from './types.js';
 
@@ -142,7 +142,7 @@ export function renderHtml(r: RunReport): string {
     });
   const hits = r.jobs.flatMap((j) => Object.entries(j.hits ?? {}).map(([c, h]) => [j.jobname, c, `${(h.ratio * 100).toFixed(1)}%`, n0(h.hits), n0(h.misses)]));
   const locks = r.locks.map((l) => [
-    l.run !== undefined ? `${l.className} (${l.run})` : l.className,
+    rowName(l.className, l.run),
     l.kind,
     n0(l.locks),
     n0(l.acquisitions),
@@ -152,7 +152,7 @@ export function renderHtml(r: RunReport): string {
     l.contended ? humanUs(l.waitUsTotal / l.contended) : '-',
     l.contended ? humanUs(l.waitUsMax) : '-',
   ]);
-  const sleeps = r.sleeps.map((s) => [s.run !== undefined ? `${s.wmesg} (${s.run})` : s.wmesg, n0(s.sleeps), n0(s.wakeups), n0(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs)]);
+  const sleeps = r.sleeps.map((s) => [rowName(s.wmesg, s.run), n0(s.sleeps), n0(s.wakeups), n0(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs)]);
   const devices = r.devices.map((d) => {
     const n = d.reads + d.writes;
     const p = (q: number) => (n ? `<${humanUs(serviceQuantileUs(d.serviceHistogram, q))}` : '-');

@@ -49,7 +49,6 @@ export function withSeedSwitches<S extends MachineSpec>(spec: S, ctx: RunContext
 export function withDeviceOptions<S extends MachineSpec>(spec: S, ctx: RunContext): S {
   const c = ctx.common;
   if (!spec.devices?.length || (c.latencyUs === undefined && c.bandwidth === undefined && c.deviceFile === undefined)) return spec;
-  if (c.deviceSync && c.deviceFile === undefined) throw new RangeError('--device-sync: needs --device-file (a memory device has no cache to flush)');
   const all = spec.devices;
   const devices = all.map((d) => ({
     ...d,

@@ -272,7 +272,6 @@ export function combineRuns(runs: { name: string; report: RunReport }[], top: Pa
     for (const k of ['sysctl', 'bootcache', 'uvmexp'] as const) if (r[k]) counters[tag(k, name)] = r[k]!;
     for (const [k, c] of Object.entries(r.counters ?? {})) counters[tag(k, name)] = c;
   }
-  const tl = runs.map((x) => x.report.timeline);
   return {
     ...first,
     machine: runs.map((x) => x.report.machine).reduce((a, b) => (b.cpus > a.cpus ? b : a)),
@@ -285,8 +284,9 @@ export function combineRuns(runs: { name: string; report: RunReport }[], top: Pa
     bootcache: undefined,
     uvmexp: undefined,
     counters,
-    // The runs ran one after the other: each role's timeline keeps its own clock from its run's start.
-    timeline: { binMs: Math.max(...tl.map((t) => t.binMs)), rampMs: first.timeline.rampMs, roles: runs.flatMap(({ name, report: r }) => r.timeline.roles.map((t) => ({ ...t, role: tag(t.role, name) }))) },
+    // The runs ran one after the other, with the same options (so the same bins): each role's
+    // timeline keeps its own clock from its run's start.
+    timeline: { binMs: first.timeline.binMs, rampMs: first.timeline.rampMs, roles: runs.flatMap(({ name, report: r }) => r.timeline.roles.map((t) => ({ ...t, role: tag(t.role, name) }))) },
     checks: runs.flatMap(({ name, report: r }) => (r.checks ?? []).map((c) => ({ ...c, name: `${name}: ${c.name}` }))),
     ...top,
   };

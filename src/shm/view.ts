@@ -428,3 +428,11 @@ const napWord = new Int32Array(new SharedArrayBuffer(4));
 export function hostSleep(ms: number): void {
   Atomics.wait(napWord, 0, 0, ms);
 }
+
+/**
+ * Block this thread until `performance.now()` reaches `deadline` (ms), waking every 50 ms to ask
+ * `stop` (true: return at once). A worker only.
+ */
+export function sleepUntil(deadline: number, stop?: () => boolean): void {
+  for (let wait = deadline - performance.now(); wait > 0 && !stop?.(); wait = deadline - performance.now()) hostSleep(Math.min(wait, 50));
+}

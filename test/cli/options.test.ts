@@ -55,6 +55,17 @@ const seeded = (subsystems: string[]) => (r: Json) => {
   expect(r.switches ?? []).to.have.members(want);
 };
 
+/**
+ * --device-file disk.img --device-sync on a one-disk machine: the report names the file and its
+ * fdatasync, the file was written, and the disk served I/O from it.
+ */
+function onFile(r: Json, dir: string): void {
+  expect(r.devices[0].file).to.equal('disk.img');
+  expect(r.devices[0].syncWrites).to.equal(true);
+  expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
+  expect(r.devices[0].reads + r.devices[0].writes).to.be.greaterThan(0);
+}
+
 /** The recorded example the workload tests replay. */
 const WORKLOAD = fileURLToPath(new URL('../../../examples/workloads/mixed-2files.iolog', import.meta.url));
 
@@ -104,10 +115,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       // A real file: written, stamped, read back and oracle-checked (the verdict is PASS).
       'device-file': (r, _e, dir) => {
-        expect(r.devices[0].file).to.equal('disk.img');
-        expect(r.devices[0].syncWrites).to.equal(true);
-        expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
-        expect(r.devices[0].reads + r.devices[0].writes).to.be.greaterThan(0);
+        onFile(r, dir);
         expect(r.bufcache.runs[0].oracle.mismatchCount).to.equal(0);
       },
       trace: (_r, _e, dir) => traced(dir),
@@ -124,9 +132,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       cpus: (r) => expect(r.jobs[0].workers).to.equal(3),
       device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       'device-file': (r, _e, dir) => {
-        expect(r.devices[0].file).to.equal('disk.img');
-        expect(r.devices[0].syncWrites).to.equal(true);
-        expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
+        onFile(r, dir);
         expect(r.devices[0].reads).to.be.greaterThan(0);
         expect(r.boot.runs[0].mismatches).to.deep.equal([]);
       },
@@ -164,9 +170,7 @@ const HONOURED: Record<string, { extra: string[]; evidence: Partial<Record<Commo
       ramp: ramped,
       device: (r) => expect(r.devices[0].latency).to.include({ baseUs: 5, bandwidthMBps: 500 }),
       'device-file': (r, _e, dir) => {
-        expect(r.devices[0].file).to.equal('disk.img');
-        expect(r.devices[0].syncWrites).to.equal(true);
-        expect(statSync(join(dir, 'disk.img')).size).to.be.greaterThan(0);
+        onFile(r, dir);
         expect(r.devices[0].reads).to.be.greaterThan(0);
       },
       trace: (_r, _e, dir) => traced(dir),
