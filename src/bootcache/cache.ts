@@ -22,7 +22,7 @@ import type { Field, StructView } from '../shm/view.js';
 import { BioLayout, IoBufLayout } from '../device/buf.js';
 import type { Devices } from '../device/disk.js';
 import { assertLive, POISON } from '../sync/poison.js';
-import { ContractError } from '../sync/errno.js';
+import { ContractError, ETIMEDOUT, KernelError } from '../sync/errno.js';
 import { LockLayout } from '../sync/layouts.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import {
@@ -59,6 +59,9 @@ const POISON_PAGE = new Uint8Array(new Int32Array(PAGE_SIZE / 4).fill(BC_POISON)
 export function poison_pages(arena: Arena, addr: number, bytes: number): void {
   for (let p = 0; p < bytes; p += PAGE_SIZE) arena.writeBytes(addr + p, bytes - p >= PAGE_SIZE ? POISON_PAGE : POISON_PAGE.subarray(0, bytes - p));
 }
+
+/** The longest a command waits for the funnel (ms). */
+const FUNNEL_WAIT_MS = 30_000;
 
 const attached = new WeakMap<Sync, BootCache>();
 let lastSync: Sync | null = null;
@@ -100,7 +103,6 @@ export class BootCache {
   readonly c_flags: Field;
   readonly c_strategycalls: Field;
   readonly c_bypasscalls: Field;
-  readonly c_terminate_req: Field;
   readonly c_dev: Field;
   readonly c_strategy: Field;
   readonly c_blocksize: Field;
@@ -192,7 +194,6 @@ export class BootCache {
     this.c_flags = C.field('c_flags');
     this.c_strategycalls = C.field('c_strategycalls');
     this.c_bypasscalls = C.field('c_bypasscalls');
-    this.c_terminate_req = C.field('c_terminate_req');
     this.c_dev = C.field('c_dev');
     this.c_strategy = C.field('c_strategy');
     this.c_blocksize = C.field('c_blocksize');
@@ -392,6 +393,33 @@ export class BootCache {
     }
   }
 
+  /**
+   * The main thread's thread_funnel_set(kernel_flock, TRUE), for the commands (BC_sysctl,
+   * BC_timeout_cache run under the funnel in the seed): taken as a waiter of the lock, without
+   * blocking the event loop. Returns the previous state. ETIMEDOUT when a holder never lets go.
+   */
+  async funnel_enter_async(): Promise<boolean> {
+    const prev = this.fheld;
+    if (this.funnelMode && !prev) await this.funnel_reacquire_async(true);
+    return prev;
+  }
+  async funnel_reacquire_async(held: boolean): Promise<void> {
+    if (!held) return;
+    if ((await this.sync.lock_async(this.funnelLk, FUNNEL_WAIT_MS)) !== 0) {
+      throw new KernelError(ETIMEDOUT, `BootCache: kernel_flock (the funnel) still held after ${FUNNEL_WAIT_MS / 1000} s (its holder is stuck or gone)`);
+    }
+    this.fheld = true;
+  }
+
+  /**
+   * A wakeup the seed does not do, made in fine mode only: fine locking is kiolab's, and there
+   * these wakeups end a drain or an aborted extent's sleep at once instead of at the next slice.
+   * In funnel mode (the seed) those sleepers poll, as in kext.c.
+   */
+  fine_wakeup(ident: number): void {
+    if (!this.funnelMode) this.sync.wakeup(ident);
+  }
+
   /** LOCK_EXTENT: a contended extent lock blocks, so the funnel is dropped across it. May sleep. */
   LOCK_EXTENT(i: number): void {
     const lk = this.ceLock(i);
@@ -425,8 +453,10 @@ export class BootCache {
     s.unlock(this.ceLock(i));
     const held = this.funnel_drop();
     const r = s.tsleep(ident, PINTERLOCKED, wmesg, ms);
-    s.lock(this.ceLock(i));
+    // The funnel first, then the extent lock (dropping the funnel again if that one is busy):
+    // xnu gives a thread its funnel back as it resumes, before msleep retakes the mutex.
     this.funnel_reacquire(held);
+    this.LOCK_EXTENT(i);
     return r;
   }
 
@@ -583,8 +613,8 @@ export class BootCache {
     this.strategy_done();
   }
 
-  /** Leave BC_strategy's count; the last one out wakes a terminator draining it. */
+  /** Leave BC_strategy's count; in fine mode the last one out wakes a terminator draining it (kiolab's wakeup). */
   strategy_done(): void {
-    if (this.c_strategycalls.sub(this.c, 1) === 1) this.sync.wakeup(this.c);
+    if (this.c_strategycalls.sub(this.c, 1) === 1) this.fine_wakeup(this.c);
   }
 }

@@ -21,6 +21,7 @@ import {
   BC_FLAG_IOBUSY,
   BC_FLAG_RECORDING,
   BC_FLAG_STARTED,
+  BC_SEED_FLAGS,
   BC_FLAG_TEARDOWN,
   CE_ABORTED,
   CE_IODONE,
@@ -62,7 +63,48 @@ export interface BC_command {
 /** sizeof(struct BC_statistics) as kiolab lays it out (what STATS's bc_length must say when given). */
 export const BC_STATISTICS_SIZE = BCStatsLayout.bytes;
 
-export type BC_statistics = Record<string, number | number[]>;
+/** struct timeval. */
+export interface timeval {
+  tv_sec: number;
+  tv_usec: number;
+}
+
+/** A timeval of `us` microseconds. */
+export function timeval(us: number): timeval {
+  const t = Math.max(0, Math.round(us));
+  return { tv_sec: Math.floor(t / 1e6), tv_usec: t % 1e6 };
+}
+
+/** Microseconds of a timeval. */
+export const timevalUs = (tv: timeval): number => tv.tv_sec * 1e6 + tv.tv_usec;
+
+/** A timeval as a report shows it: seconds with six decimals. */
+export const timevalString = (tv: timeval): string => `${tv.tv_sec}.${String(tv.tv_usec).padStart(6, '0')} s`;
+
+/**
+ * STATS as a report section: counters as they are, per-batch arrays joined with '/', timevals
+ * as seconds, ss_cache_flags and kiolab_flags as their names with the hex value.
+ */
+export function statsSection(st: BC_statistics): Record<string, number | string> {
+  const isTv = (v: unknown): v is timeval => typeof v === 'object' && v !== null && 'tv_sec' in v;
+  const out: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(st)) {
+    if (k === 'ss_cache_flags' || k === 'kiolab_flags') out[k] = `${cflagsToString(v as number)} (0x${(v as number).toString(16)})`;
+    else if (Array.isArray(v)) out[k] = (v as (number | timeval)[]).map((x) => (isTv(x) ? timevalString(x) : x)).join('/');
+    else out[k] = isTv(v) ? timevalString(v) : (v as number);
+  }
+  return out;
+}
+
+/** STATS: struct BC_statistics under its field names, plus `kiolab_flags` (see readStats). */
+export type BC_statistics = Record<string, number | number[] | timeval | timeval[]> & {
+  ss_wait_time: timeval;
+  ss_batch_time: timeval[];
+  ss_cache_stop: timeval;
+  ss_batch_size: number[];
+  ss_cache_flags: number;
+  kiolab_flags: number;
+};
 
 const roundup = (x: number, m: number) => Math.ceil(x / m) * m;
 
@@ -85,7 +127,22 @@ export class BootCacheControl {
     this.cacheTimeoutMs = r.cacheTimeoutMs;
   }
 
-  /** BC_sysctl: validate the command and run it under the command mutex. */
+  /**
+   * Run a command as BC_sysctl (and BC_timeout_cache) does: one at a time (the command mutex),
+   * and in funnel mode under kernel_flock, which the terminations drop across their waits.
+   */
+  private command<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.mutex.runExclusive(async () => {
+      const prev = await this.bc.funnel_enter_async();
+      try {
+        return await fn();
+      } finally {
+        this.bc.funnel_exit(prev);
+      }
+    });
+  }
+
+  /** BC_sysctl: validate the command and run it under the command mutex (and the funnel). */
   async sysctl(cmd: BC_command): Promise<unknown> {
     if (cmd.bc_magic !== BC_MAGIC) throw new KernelError(EINVAL, `BC_sysctl: bad command magic 0x${(cmd.bc_magic >>> 0).toString(16)}`);
     switch (cmd.bc_opcode) {
@@ -109,9 +166,9 @@ export class BootCacheControl {
 
   /** START: BC_init_cache, then the cache timeout and BC_FLAG_STARTED. */
   start(playlist: Playlist | null): Promise<{ extents: number; recordOnly: boolean }> {
-    return this.mutex.runExclusive(() => {
+    return this.command(() => {
       const r = this.BC_init_cache(playlist);
-      this.timer = setTimeout(() => void this.mutex.runExclusive(() => this.BC_timeout_cache()), this.cacheTimeoutMs);
+      this.timer = setTimeout(() => void this.command(() => this.BC_timeout_cache()), this.cacheTimeoutMs);
       this.timer.unref();
       this.bc.setFlag(BC_FLAG_STARTED);
       return r;
@@ -120,7 +177,7 @@ export class BootCacheControl {
 
   /** STOP: cancel the timeout, terminate readahead, cache and history; the history size in bytes (0 when truncated). */
   stop(): Promise<{ bc_length: number; entries: number; errors: { readahead: number; cache: number; history: number } }> {
-    return this.mutex.runExclusive(async () => {
+    return this.command(async () => {
       this.untimeout();
       const errors = await this.terminateAll();
       const entries = this.bc.cflags() & BC_FLAG_HTRUNCATED ? 0 : this.BC_size_history();
@@ -134,7 +191,7 @@ export class BootCacheControl {
    * reference copies out regardless, racing the recorder).
    */
   history(room?: number): Promise<BC_history_entry[]> {
-    return this.mutex.runExclusive(() => {
+    return this.command(() => {
       const f = this.bc.cflags();
       if (f & (BC_FLAG_RECORDING | BC_FLAG_CACHEACTIVE | BC_FLAG_IOBUSY)) {
         throw new KernelError(EBUSY, `BC_OP_HISTORY: the cache is still running (${cflagsToString(f)}); STOP it first`);
@@ -150,14 +207,14 @@ export class BootCacheControl {
     });
   }
 
-  /** STATS: every ss_* counter under its reference name (ss_wait_time in ms, times in ms since the arena epoch). */
+  /** STATS: the seed's statistics, complete (readStats). */
   stats(): Promise<BC_statistics> {
-    return this.mutex.runExclusive(() => this.readStats());
+    return this.command(() => this.readStats());
   }
 
   /** TAG: a BC_HE_TAG history entry carrying `param`. */
   tag(param: number): Promise<void> {
-    return this.mutex.runExclusive(() => this.bc.BC_add_history(param, 0, BC_HE_TAG));
+    return this.command(() => this.bc.BC_add_history(param, 0, BC_HE_TAG));
   }
 
   /** Cancel the cache timeout (the machine's owner calls this when done). */
@@ -166,18 +223,28 @@ export class BootCacheControl {
     this.timer = null;
   }
 
+  /**
+   * The statistics as the seed's STATS copies them out: every ss_* counter (the per-cpu ones
+   * summed), ss_wait_time, ss_batch_time and ss_cache_stop as timevals (the times since the
+   * machine's epoch, ms resolution), ss_cache_flags = c_flags with the seed's bits only; kiolab's
+   * own flags (RECORDING, TEARDOWN) beside it as `kiolab_flags`.
+   */
   readStats(): BC_statistics {
     const S = this.bc.S;
     const st = this.bc.st;
-    const out: BC_statistics = {};
+    const out = {} as BC_statistics;
+    const ms = (t: number) => timeval(t * 1000);
     for (const f of Object.keys(BCStatsLayout.off) as (keyof typeof BCStatsLayout.off)[]) {
       if (f === 'ss_batch_size') out[f] = Array.from({ length: STAT_BATCHMAX }, (_, k) => S.loadAt(st, f, k));
-      else if (f === 'ss_batch_time') out[f] = Array.from({ length: STAT_BATCHMAX + 1 }, (_, k) => S.loadAt(st, f, k));
-      else if (f === 'ss_wait_time') out[f] = S.load64(st, f) / 1000;
+      else if (f === 'ss_batch_time') out[f] = Array.from({ length: STAT_BATCHMAX + 1 }, (_, k) => ms(S.loadAt(st, f, k)));
+      else if (f === 'ss_wait_time') out[f] = timeval(S.load64(st, f));
+      else if (f === 'ss_cache_stop') out[f] = ms(S.load(st, f));
       else if ((PCPU_STATS as readonly string[]).includes(f)) out[f] = S.load(st, f) + this.bc.pcpu_sum(f as (typeof PCPU_STATS)[number]);
       else out[f] = S.load(st, f);
     }
-    out.ss_cache_flags = this.bc.cflags();
+    const f = this.bc.cflags();
+    out.ss_cache_flags = f & BC_SEED_FLAGS;
+    out.kiolab_flags = f & ~BC_SEED_FLAGS;
     return out;
   }
 
@@ -205,7 +272,7 @@ export class BootCacheControl {
       }
     }
     if (!(f & (BC_FLAG_CACHEACTIVE | BC_FLAG_TEARDOWN)) && C.load(c, 'c_extent_count') !== 0) out.push(`the cache is inactive (${cflagsToString(f)}) but owns ${C.load(c, 'c_extent_count')} extents`);
-    if (s.ss_history_clusters > C.load(c, 't_hist_maxclusters')) out.push(`ss_history_clusters ${s.ss_history_clusters} > ${C.load(c, 't_hist_maxclusters')}`);
+    if (s.ss_history_clusters >= C.load(c, 't_hist_maxclusters')) out.push(`ss_history_clusters ${s.ss_history_clusters} >= the limit ${C.load(c, 't_hist_maxclusters')}`);
     if (this.BC_size_history() > s.ss_history_clusters * C.load(c, 't_hist_entries')) out.push('more history entries than the clusters hold');
     return out;
   }
@@ -235,7 +302,7 @@ export class BootCacheControl {
     if (C.load(c, 'c_flags') !== 0) throw new KernelError(EBUSY, `BC_init_cache: the cache is already running (${cflagsToString(C.load(c, 'c_flags'))})`);
     if (C.load(c, 'c_strategycalls') !== 0 || C.load(c, 'c_bypasscalls') !== 0) throw new KernelError(EBUSY, 'BC_init_cache: callers are still inside the previous cache');
     // bzero the control structure (not its locks and tunables) and the statistics.
-    for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history', 'c_terminate_req'] as const) C.store(c, f, 0);
+    for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history'] as const) C.store(c, f, 0);
     C.store64(c, 'c_history_bytes', 0);
     const sr = bc.arena.pool('bootcache.stats', BCStatsLayout);
     bc.arena.fillBytes(sr.addr(0), 0, BCStatsLayout.bytes);
@@ -260,14 +327,17 @@ export class BootCacheControl {
     C.store(c, 'c_extent_count', n);
     C.add(c, 'c_gen', 1);
     bc.S.storeAt(bc.st, 'ss_batch_time', 0, bc.arena.now());
+    // c_strategy = d_strategy first (the seed's order): a caller that enters BC_strategy as soon
+    // as the routine is published must find the device's own routine to pass requests to.
+    const old = this.dev.D.load(this.dev.disk(this.unit), 'd_strategy');
+    if (old === C.load(c, 'c_self')) throw new KernelError(EBUSY, `BC_init_cache: device ${d.name} is already covered by BootCache`);
+    C.store(c, 'c_strategy', old);
     if (n > 0) {
       bc.setFlag(BC_FLAG_IOBUSY);
       C.add(c, 'c_reader_go', 1);
       bc.sync.wakeup(C.addrOf(c, 'c_reader_go'));
     }
-    const old = this.dev.interpose(this.unit, 'bootcache');
-    if (old === C.load(c, 'c_self')) throw new KernelError(EBUSY, `BC_init_cache: device ${d.name} is already covered by BootCache`);
-    C.store(c, 'c_strategy', old);
+    this.dev.interpose(this.unit, 'bootcache', old);
     bc.setFlag(BC_FLAG_CACHEACTIVE | BC_FLAG_RECORDING);
     return { extents: n, recordOnly };
   }
@@ -278,16 +348,23 @@ export class BootCacheControl {
     const c = bc.c;
     const n = pl.entries.length;
     if (n > C.load(c, 't_max_extents')) throw new KernelError(ENOMEM, `BC_copyin_playlist: can't allocate memory for ${n} extents (the arena holds ${C.load(c, 't_max_extents')})`);
+    bc.S.store(bc.st, 'ss_total_extents', n);
+    // BC_setup_extent's blockmaps (_MALLOC M_WAITOK | M_ZERO): here the arena's blockmap region.
+    const mapWords = pl.entries.map((e) => Math.ceil(Math.ceil(e.pce_length / bs) / CB_MAPFIELDBITS));
+    const room = bc.arena.region(R_BLOCKMAPS).bytes / 4;
+    if (mapWords.reduce((a, w) => a + w, 0) > room) {
+      bc.S.store(bc.st, 'ss_total_extents', 0);
+      throw new KernelError(ENOMEM, `BC_setup_extent: can't allocate the blockmaps of ${n} extents (the arena holds ${room} blockmap words)`);
+    }
     let size = 0;
     for (const e of pl.entries) size += roundup(e.pce_length, PAGE_SIZE);
     size = roundup(size, PAGE_SIZE * CB_MAPFIELDBITS);
-    bc.S.store(bc.st, 'ss_total_extents', n);
-    if (size > (memMB * 1024 * 1024) / 2) {
-      bc.message(`cache size (${size} bytes) too large for physical memory (${memMB * 1024 * 1024} bytes): recording only`);
-      bc.S.store(bc.st, 'ss_total_extents', 0);
-      return { n: 0, recordOnly: true };
-    }
-    if (size > C.load(c, 't_buffer_bytes')) {
+    // The seed's record-only mode ("goto out" with error 0): the extents stay, with empty
+    // blockmaps and no page buffer; the reader still runs through them (reading nothing), and
+    // lookups find them and miss their blocks (ss_hit_blkmissing).
+    const recordOnly = size > (memMB * 1024 * 1024) / 2;
+    if (recordOnly) bc.message(`cache size (${size} bytes) too large for physical memory (${memMB * 1024 * 1024} bytes)`);
+    else if (size > C.load(c, 't_buffer_bytes')) {
       bc.S.store(bc.st, 'ss_total_extents', 0);
       throw new KernelError(ENOMEM, `BC_alloc_pagebuffer: can't allocate ${size} bytes for cache buffer (the arena holds ${C.load(c, 't_buffer_bytes')})`);
     }
@@ -299,26 +376,30 @@ export class BootCacheControl {
     pl.entries.forEach((e, i) => {
       const a = bc.extents.addr(i);
       const nblk = Math.ceil(e.pce_length / bs);
-      const words = Math.ceil(nblk / CB_MAPFIELDBITS);
+      const words = mapWords[i];
       bc.E.store64(a, 'ce_offset', e.pce_offset);
       bc.E.store64(a, 'ce_length', e.pce_length);
       bc.E.store(a, 'ce_flags', e.pce_batch & CE_BATCH_MASK);
-      bc.E.store(a, 'ce_data', p);
+      bc.E.store(a, 'ce_data', recordOnly ? 0 : p);
       bc.E.store(a, 'ce_blockmap', map);
       bc.arena.fillBytes(map, 0, 4 * words);
-      for (let b = 0; b < nblk; b++) {
-        const w = map + 4 * ((b / CB_MAPFIELDBITS) | 0);
-        cb.set(w, cb.get(w) | (1 << b % CB_MAPFIELDBITS));
+      if (!recordOnly) {
+        for (let b = 0; b < nblk; b++) {
+          const w = map + 4 * ((b / CB_MAPFIELDBITS) | 0);
+          cb.set(w, cb.get(w) | (1 << b % CB_MAPFIELDBITS));
+        }
       }
       batches = Math.max(batches, e.pce_batch & CE_BATCH_MASK);
       p += roundup(e.pce_length, PAGE_SIZE);
       map += 4 * words;
     });
-    bc.arena.fillBytes(buffer, 0, size);
     C.store(c, 'c_batch_count', batches);
-    C.store(c, 'c_buffer', buffer);
-    C.store(c, 'c_mapsize', size);
-    return { n, recordOnly: false };
+    if (!recordOnly) {
+      bc.arena.fillBytes(buffer, 0, size);
+      C.store(c, 'c_buffer', buffer);
+      C.store(c, 'c_mapsize', size);
+    }
+    return { n, recordOnly };
   }
 
   /** Clusters oldest first (the list is kept newest first through hc_link). */

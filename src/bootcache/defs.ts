@@ -37,7 +37,9 @@ export const BC_FLAG_CACHEACTIVE = 1 << 1;
 export const BC_FLAG_HTRUNCATED = 1 << 2;
 export const BC_FLAG_IOBUSY = 1 << 3;
 export const BC_FLAG_STARTED = 1 << 4;
-/** kiolab: history recording is on (cleared by BC_terminate_history before it drains bypasses). */
+/** The seed's c_flags bits (what STATS reports as ss_cache_flags); the rest are kiolab's. */
+export const BC_SEED_FLAGS = BC_FLAG_SHUTDOWN | BC_FLAG_CACHEACTIVE | BC_FLAG_HTRUNCATED | BC_FLAG_IOBUSY | BC_FLAG_STARTED;
+/** kiolab: history recording is on (cleared by BC_terminate_history once the bypasses drained). */
 export const BC_FLAG_RECORDING = 1 << 5;
 /** kiolab: BC_terminate_cache is tearing the extents down. */
 export const BC_FLAG_TEARDOWN = 1 << 6;
@@ -172,8 +174,6 @@ export function resolveBootCache(s: BootCacheSpec): ResolvedBootCache {
  *  c_strategycalls   atomic: callers inside BC_strategy (counted before CACHEACTIVE is tested).
  *  c_bypasscalls     atomic: callers inside BC_strategy_bypass.
  *  c_reader_go       atomic: bumped by BC_init_cache to start the reader (kernel_thread_start).
- *  c_terminate_req   atomic: 1 while a termination asked for by the hit-rate cutoff waits for the
- *                    BootCache thread (BC_terminate_cache_async); the thread clears it when done.
  *  c_gen             atomic: bumped each time the extent table is (re)built; workers reload on change.
  *  c_history, c_history_bytes  c_hlock (their own line: every hit writes them).
  *  the rest          written by BC_init_cache on the main thread before CACHEACTIVE is set; read-only after.
@@ -188,7 +188,6 @@ export const BCControlLayout = defineStruct(
     c_strategycalls: { line: 'i32' },
     c_bypasscalls: { line: 'i32' },
     c_reader_go: { line: 'i32' },
-    c_terminate_req: 'i32',
     c_gen: { line: 'i32' },
     c_dev: 'i32',
     c_strategy: 'i32',

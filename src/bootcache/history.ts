@@ -5,11 +5,17 @@
  */
 import { bugs } from '../sync/switches.js';
 import type { BootCache } from './cache.js';
-import { BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING } from './defs.js';
+import { BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING, BC_HE_TAG } from './defs.js';
 
 /**
  * BC_add_history: append an entry to the current cluster, allocating a new cluster when it is
- * full; stop (HTRUNCATED) at the cluster limit; ignore reads past half of the configured memory.
+ * full; stop (HTRUNCATED) when the count of clusters reaches the limit (`>=`, as the seed: at
+ * most BC_HISTORY_MAXCLUSTERS - 1 are allocated); ignore reads past half of the configured
+ * memory. A TAG is recorded whenever the seed records one: at any time, the cache running or
+ * not, unless HTRUNCATED. The strategy path's entries also need kiolab's RECORDING flag, which
+ * BC_terminate_history clears once the bypasses drained: a fine-mode caller that picked up
+ * BootCache's strategy just before the device got its own back is not recorded into a history
+ * being copied out (in the seed the funnel rules that caller out).
  * Takes c_hlock (a spinlock: the reference's "not reentrant", which the funnel covered). Never
  * sleeps. Everything it writes is protected by c_hlock, so plain accesses do (c_history_bytes
  * is read and written as its lo/hi words, the layout of the i64 field).
@@ -17,13 +23,14 @@ import { BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING } from './defs.js';
 export function add_history(bc: BootCache, offset: number, length: number, flags: number): void {
   const c = bc.c;
   // Relaxed looks at the flags (peek): the history is ordered by c_hlock, not by this word.
-  if (!(bc.c_flags.peek(c) & BC_FLAG_RECORDING)) return;
+  const need = flags === BC_HE_TAG ? 0 : BC_FLAG_RECORDING;
+  if ((bc.c_flags.peek(c) & need) !== need) return;
   bc.sync.spin_lock(bc.hlock);
   try {
     // HTRUNCATED and RECORDING change only under c_hlock, but other bits of the word change
     // atomically under other locks: a relaxed read.
     const f = bc.c_flags.peek(c);
-    if (f & BC_FLAG_HTRUNCATED || !(f & BC_FLAG_RECORDING)) return;
+    if (f & BC_FLAG_HTRUNCATED || (f & need) !== need) return;
     const bytes = bc.C.get64(c, 'c_history_bytes') + length;
     if (bytes > (bc.t_mem_mb.get(c) * 1024 * 1024) / 2) return;
     bc.C.set64(c, 'c_history_bytes', bytes);
@@ -38,7 +45,7 @@ export function add_history(bc: BootCache, offset: number, length: number, flags
       }
       const n = bc.s_history_clusters.add(bc.st, 1) + 1;
       const max = bc.t_hist_maxclusters.get(c);
-      if (n > max) {
+      if (n >= max) {
         bc.message(`too many history clusters (${n}, limit ${max})`);
         bc.setFlag(BC_FLAG_HTRUNCATED);
         bc.s_history_clusters.sub(bc.st, 1);

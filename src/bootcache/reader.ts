@@ -8,14 +8,11 @@ import { PINTERLOCKED } from '../sync/sync.js';
 import { bugs } from '../sync/switches.js';
 import { BootCache } from './cache.js';
 import { BC_FLAG_IOBUSY, BC_FLAG_SHUTDOWN, CE_ABORTED, CE_BATCH_MASK, CE_IODONE, STAT_BATCHMAX } from './defs.js';
-import { BC_terminate_cache_thread, BC_terminate_requested } from './terminate.js';
 
 export interface ReaderResult {
   runs: number;
   reads: number;
   bailedOut: number;
-  /** Caches it shut down for the hit-rate cutoff (BC_terminate_cache_thread). */
-  terminations: number;
 }
 
 /**
@@ -83,7 +80,9 @@ export function BC_reader_thread(bc: BootCache, dev: Devices, stop: () => boolea
         }
         const nblk = Math.floor(bc.elen[i] / bs);
         bc.stat('ss_read_blocks', nblk);
-        bc.S.addAt(bc.st, 'ss_batch_size', Math.min(batch, STAT_BATCHMAX - 1), nblk);
+        // ss_batch_size[batch], as the seed indexes it; the seed's write for a batch at or past
+        // STAT_BATCHMAX lands outside the array (on ss_batch_time): kiolab does not make it.
+        if (batch < STAT_BATCHMAX) bc.S.addAt(bc.st, 'ss_batch_size', batch, nblk);
         s.point(bc.pt.readerDone, bc.eaddr[i]);
         bc.setExtentFlag(i, CE_IODONE);
         bc.UNLOCK_EXTENT(i);
@@ -114,15 +113,14 @@ export function BC_reader_thread(bc: BootCache, dev: Devices, stop: () => boolea
 
 /**
  * The reader daemon, BootCache's thread: sleeps on c_reader_go ("BC_reader_idle", 50 ms slices)
- * until BC_init_cache starts a readahead or the hit-rate cutoff asks for a termination
- * (BC_terminate_cache_async), does it, and goes back to waiting until the machine stops. A start
- * or a termination that arrives as the machine stops still runs (a readahead bails out at once),
- * so IOBUSY is always cleared and no request is left behind. May sleep.
+ * until BC_init_cache starts a readahead (kernel_thread_start), runs it, and goes back to waiting
+ * until the machine stops. A start that arrives as the machine stops still runs (a readahead
+ * bails out at once), so IOBUSY is always cleared. May sleep.
  */
 export function readerDaemon(bc: BootCache, dev: Devices, stop: () => boolean): ReaderResult {
   const s = bc.sync;
   const goAddr = bc.C.addrOf(bc.c, 'c_reader_go');
-  const res: ReaderResult = { runs: 0, reads: 0, bailedOut: 0, terminations: 0 };
+  const res: ReaderResult = { runs: 0, reads: 0, bailedOut: 0 };
   let seen = 0;
   for (;;) {
     const go = bc.C.load(bc.c, 'c_reader_go');
@@ -136,13 +134,9 @@ export function readerDaemon(bc: BootCache, dev: Devices, stop: () => boolean): 
       }
       continue;
     }
-    if (BC_terminate_requested(bc)) {
-      if (BC_terminate_cache_thread(bc)) res.terminations++;
-      continue;
-    }
     if (stop()) return res;
     s.tsleep_interlock(goAddr);
-    if (bc.C.load(bc.c, 'c_reader_go') !== seen || BC_terminate_requested(bc) || stop()) {
+    if (bc.C.load(bc.c, 'c_reader_go') !== seen || stop()) {
       s.tsleep_remove();
       continue;
     }

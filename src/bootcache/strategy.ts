@@ -14,7 +14,7 @@ import type { Devices } from '../device/disk.js';
 import { BootCache } from './cache.js';
 import { BC_FLAG_CACHEACTIVE, BC_FLAG_IOBUSY, BC_HE_HIT, BC_HE_MISS, BC_HE_WRITE, CE_ABORTED, CE_IODONE } from './defs.js';
 import { bugs } from '../sync/switches.js';
-import { BC_terminate_cache, BC_terminate_cache_async, BC_terminate_readahead, runSync } from './terminate.js';
+import { BC_terminate_cache, BC_terminate_readahead, runSync } from './terminate.js';
 
 /** Not looked up yet (an extent index is >= 0, a miss -1). */
 const NOT_LOOKED_UP = -2;
@@ -152,23 +152,32 @@ function BC_hitrate_low(bc: BootCache): boolean {
 }
 
 /**
- * RACES.md `bc-inline-hitrate-terminate` (BootCache before 87): the cutoff terminates readahead
- * and cache right here, in the strategy path, while this caller is still counted in
- * c_strategycalls — so BC_terminate_cache's drain waits for the very caller that runs it, until
- * it gives up (EBUSY) and marks the cache active again; every miss stalls the same way.
- * May sleep (the termination).
+ * The cutoff's shutdown, inline as the seed does it: terminate readahead, then the cache (history
+ * keeps recording). In the seed's place (BC_strategy_bypass) the caller has left c_strategycalls
+ * first, so BC_terminate_cache's drain does not wait for it. May sleep (the termination drops the
+ * funnel across its sleeps).
  */
-function BC_hitrate_inline(bc: BootCache): void {
-  if (!BC_hitrate_low(bc)) return;
+function BC_hitrate_terminate(bc: BootCache): void {
   if (runSync(bc, BC_terminate_readahead(bc))) bc.message('could not stop readahead on bad cache hitrate');
   else if (runSync(bc, BC_terminate_cache(bc))) bc.message('could not terminate cache on bad hitrate');
 }
 
 /**
- * BC_strategy_bypass: record a miss, count the bypass, ask the BootCache thread to shut the cache
- * down when the hit rate is too low (BC_terminate_cache_async: history keeps recording; the
- * caller goes on at once), and pass the request to the device. Called outside c_strategycalls
- * (`counted`: already in c_bypasscalls). May sleep (the device's strategy may).
+ * RACES.md `bc-inline-hitrate-terminate`: the historical order, where the cutoff terminates
+ * inline while this caller is still counted in c_strategycalls — so BC_terminate_cache's drain
+ * waits for the very caller that runs it, until it gives up (EBUSY) and marks the cache active
+ * again; every later miss stalls the same way. The seed drops the count first (its "bypass:"
+ * comment says why). May sleep (the termination).
+ */
+function BC_hitrate_inline(bc: BootCache): void {
+  if (BC_hitrate_low(bc)) BC_hitrate_terminate(bc);
+}
+
+/**
+ * BC_strategy_bypass: record a miss, count the bypass, shut the cache down inline when the hit
+ * rate is too low (readahead done, enough lookups), and pass the request to the device. Called
+ * outside c_strategycalls (`counted`: already in c_bypasscalls). May sleep (the termination, the
+ * device's strategy).
  */
 export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bio: number, isRead: boolean, offset: number, bcount: number, counted = false): void {
   if (!counted) bc.c_bypasscalls.add(bc.c, 1);
@@ -179,10 +188,10 @@ export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bi
       bc.stat('ss_strategy_bypassed');
       if (flags & BC_FLAG_IOBUSY) bc.stat('ss_strategy_bypass_active');
     }
-    if (isRead && !(bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) && BC_hitrate_low(bc)) BC_terminate_cache_async(bc);
+    if (isRead && !(bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) && BC_hitrate_low(bc)) BC_hitrate_terminate(bc);
     dev.strategyById(bc.c_strategy.get(bc.c))(dev, unit, bio);
   } finally {
-    if (bc.c_bypasscalls.sub(bc.c, 1) === 1) bc.sync.wakeup(bc.c);
+    if (bc.c_bypasscalls.sub(bc.c, 1) === 1) bc.fine_wakeup(bc.c);
   }
 }
 
@@ -212,8 +221,9 @@ function BC_write_discard(bc: BootCache, p: number, offset: number, bcount: numb
     return !(count === 0 && bugs.any && bugs.enabled('bc-write-discard-early-break'));
   }
   if (!(bugs.any && bugs.enabled('bc-write-trylock-skip'))) {
+    // The seed wakes nobody here: a caller asleep on the extent sees CE_ABORTED at its next slice.
     bc.setExtentFlag(p, CE_ABORTED);
-    bc.sync.wakeup(bc.eaddr[p]);
+    bc.fine_wakeup(bc.eaddr[p]);
   }
   return true;
 }

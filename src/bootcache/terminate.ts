@@ -1,9 +1,9 @@
 /**
  * Termination: BC_terminate_readahead, BC_terminate_cache, BC_terminate_history.
  *
- * They run in two contexts: in a worker (the hit-rate cutoff's BootCache thread, or inline in the
- * strategy path with the `bc-inline-hitrate-terminate` switch) and on the main thread (the
- * commands and the cache timeout), which must never sleep on a shared word. So each is written
+ * They run in two contexts: in a worker (the hit-rate cutoff, inline in the strategy path as the
+ * seed does it) and on the main thread (the commands and the cache timeout), which must never
+ * sleep on a shared word. So each is written
  * once, as a generator that yields what it needs to block on — a sleep with its wake condition,
  * or an extent lock — and a driver blocks the kernel's way: `runSync` in a worker (tsleep with an
  * interlock, dropping the funnel), `runAsync` on the main thread (polling with timers).
@@ -25,8 +25,14 @@ import {
 } from './defs.js';
 
 export type BlockOp =
-  /** Sleep on `ident` up to `ms` unless `until()` holds; resume with 0 (condition true / woken) or EWOULDBLOCK. */
-  | { op: 'sleep'; ident: number; wmesg: string; ms: number; until: () => boolean; nointerlock?: boolean }
+  /**
+   * Sleep on `ident` up to `ms`; resume with 0 (woken) or EWOULDBLOCK (the time ran out, whatever
+   * the condition is by then: the seed's tsleep). With `until`, the sleep is interlocked with
+   * that condition (not entered when it holds, ended when it comes true: a wakeup). Without it,
+   * the sleep is blind: a poll of `ms` that only a wakeup of `ident` cuts short (the seed's drains,
+   * which nobody wakes). `nointerlock`: tested before, slept without an interlock (a switch).
+   */
+  | { op: 'sleep'; ident: number; wmesg: string; ms: number; until?: () => boolean; nointerlock?: boolean }
   /** Take sleep lock `lk` (an extent lock); resume with 0. */
   | { op: 'lock'; lk: number };
 
@@ -45,8 +51,9 @@ export function runSync(bc: BootCache, g: TermGen): number {
         s.lock(op.lk);
         bc.funnel_reacquire(held);
       }
-    } else if (op.nointerlock) {
-      // bc-terminate-no-interlock: the condition was tested before; sleep without recheck.
+    } else if (op.nointerlock || !op.until) {
+      // Blind (the seed's drains), or bc-terminate-no-interlock (the condition was tested
+      // before): sleep without a recheck.
       const held = bc.funnel_drop();
       v = s.tsleep(op.ident, 0, op.wmesg, op.ms);
       bc.funnel_reacquire(held);
@@ -57,7 +64,6 @@ export function runSync(bc: BootCache, g: TermGen): number {
         const held = bc.funnel_drop();
         v = s.tsleep(op.ident, PINTERLOCKED, op.wmesg, op.ms);
         bc.funnel_reacquire(held);
-        if (v === EWOULDBLOCK && op.until()) v = 0;
       }
     }
     r = g.next(v);
@@ -69,7 +75,11 @@ const tick = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
 /** The longest the main thread waits for an extent lock in a termination (ms). */
 const LOCK_WAIT_MS = 30_000;
 
-/** Drive a termination on the main thread: poll conditions and try-locks with short timers. */
+/**
+ * Drive a termination on the main thread: poll conditions and try-locks with short timers. In
+ * funnel mode the command holds the funnel (BootCacheControl) and drops it across every wait,
+ * retaking it before it goes on, as a sleeping thread does.
+ */
 export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<number> {
   const s = bc.sync;
   let r = g.next(0);
@@ -77,20 +87,30 @@ export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<n
     const op = r.value;
     let v = 0;
     if (op.op === 'lock') {
-      // Bounded: a holder that never lets go (a stuck or dead worker) must not hang the command.
-      const deadline = performance.now() + LOCK_WAIT_MS;
-      while (!s.trylock(op.lk)) {
-        if (performance.now() > deadline) throw new KernelError(ETIMEDOUT, `BootCache: ${s.lockName(op.lk)} still held after ${LOCK_WAIT_MS / 1000} s (its holder is stuck or gone)`);
-        await tick(pollMs);
+      if (!s.trylock(op.lk)) {
+        const held = bc.funnel_drop();
+        // Bounded: a holder that never lets go (a stuck or dead worker) must not hang the command.
+        const deadline = performance.now() + LOCK_WAIT_MS;
+        while (!s.trylock(op.lk)) {
+          if (performance.now() > deadline) throw new KernelError(ETIMEDOUT, `BootCache: ${s.lockName(op.lk)} still held after ${LOCK_WAIT_MS / 1000} s (its holder is stuck or gone)`);
+          await tick(pollMs);
+        }
+        await bc.funnel_reacquire_async(held);
       }
     } else {
-      const deadline = performance.now() + op.ms;
-      while (op.nointerlock ? performance.now() < deadline : !op.until()) {
-        if (performance.now() >= deadline) {
-          v = EWOULDBLOCK;
-          break;
+      const until = op.nointerlock ? undefined : op.until;
+      if (!until?.()) {
+        const held = bc.funnel_drop();
+        const deadline = performance.now() + op.ms;
+        // A blind sleep (no condition) waits its whole slice: nobody wakes the seed's drains.
+        while (!until?.()) {
+          if (performance.now() >= deadline) {
+            v = EWOULDBLOCK;
+            break;
+          }
+          await tick(Math.min(pollMs, Math.max(0, deadline - performance.now())));
         }
-        await tick(Math.min(pollMs, Math.max(0, deadline - performance.now())));
+        await bc.funnel_reacquire_async(held);
       }
     }
     r = g.next(v);
@@ -100,28 +120,47 @@ export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<n
 
 /**
  * BC_terminate_readahead: if the reader runs, ask it to stop (BC_FLAG_SHUTDOWN) and wait for it
- * to clear IOBUSY, up to t_terminate_ms ("BC_terminate_readahead"); EBUSY if it does not.
+ * to clear IOBUSY, up to t_terminate_ms ("BC_terminate_readahead"). EBUSY when that sleep timed
+ * out, even if IOBUSY has cleared since (the seed only prints "but I/O has stopped!").
  */
 export function* BC_terminate_readahead(bc: BootCache): TermGen {
   if (!(bc.cflags() & BC_FLAG_IOBUSY)) return 0;
   bc.setFlag(BC_FLAG_SHUTDOWN);
+  // kiolab's: the reader daemon idles on c_reader_go between runs.
   bc.sync.wakeup(bc.C.addrOf(bc.c, 'c_reader_go'));
   const done = () => !(bc.cflags() & BC_FLAG_IOBUSY);
   bc.sync.point(bc.pt.terminateSleep, bc.c);
   const noInterlock = bugs.any && bugs.enabled('bc-terminate-no-interlock');
   const err = yield { op: 'sleep', ident: bc.C.addrOf(bc.c, 'c_flags'), wmesg: 'BC_terminate_readahead', ms: bc.tun('t_terminate_ms'), until: done, nointerlock: noInterlock };
-  if (err === EWOULDBLOCK && (noInterlock || !done())) {
-    bc.message('timed out waiting for I/O to stop');
+  if (err === EWOULDBLOCK) {
+    bc.message(done() ? 'timed out waiting for I/O to stop, but I/O has stopped!' : 'timed out waiting for I/O to stop');
     return EBUSY;
   }
   return 0;
 }
 
 /**
+ * A drain: sleep in slices of t_drain_slice_ms while `calls()` > 0 and give up (true) after the
+ * seed's count of slices (`retry++ > t_drain_retries`, tested after each slice with no recheck
+ * of the count). In funnel mode the slices are blind polls, as the seed's (nobody does
+ * wakeup(BC_cache)); fine mode wakes the drain when the last caller leaves (kiolab's wakeup).
+ */
+function* drain(bc: BootCache, wmesg: string, calls: () => number): Generator<BlockOp, boolean, number> {
+  const slice = bc.tun('t_drain_slice_ms');
+  const retries = bc.tun('t_drain_retries');
+  const until = bc.funnelMode ? undefined : () => calls() === 0;
+  for (let retry = 0; calls() > 0; ) {
+    yield { op: 'sleep', ident: bc.c, wmesg, ms: slice, until };
+    if (retry++ > retries) return true;
+  }
+  return false;
+}
+
+/**
  * BC_terminate_cache: refuse while readahead runs (EBUSY) or when not active (ENXIO); clear
  * CACHEACTIVE, abort every extent and wake its sleepers, count the blocks never used, wait for
- * the strategy callers to drain (EBUSY after t_drain_retries slices, cache marked active again),
- * then free the page buffer and the extents.
+ * the strategy callers to drain (EBUSY after the seed's slices, cache marked active again), then
+ * free the page buffer and the extents.
  */
 export function* BC_terminate_cache(bc: BootCache): TermGen {
   if (bc.cflags() & BC_FLAG_IOBUSY) return EBUSY;
@@ -137,14 +176,11 @@ export function* BC_terminate_cache(bc: BootCache): TermGen {
     bc.stat('ss_spurious_blocks', bc.presentCount(i));
   }
   const calls = () => bc.C.load(bc.c, 'c_strategycalls');
-  for (let retry = 0; calls() > 0; ) {
-    yield { op: 'sleep', ident: bc.c, wmesg: 'BC_terminate_cache', ms: bc.tun('t_drain_slice_ms'), until: () => calls() === 0 };
-    if (calls() > 0 && retry++ >= bc.tun('t_drain_retries')) {
-      bc.message(`could not terminate cache, timed out with ${calls()} caller(s) in BC_strategy`);
-      bc.setFlag(BC_FLAG_CACHEACTIVE);
-      bc.clearFlag(BC_FLAG_TEARDOWN);
-      return EBUSY;
-    }
+  if (yield* drain(bc, 'BC_terminate_cache', calls)) {
+    bc.message(`could not terminate cache, timed out with ${calls()} caller(s) in BC_strategy`);
+    bc.setFlag(BC_FLAG_CACHEACTIVE);
+    bc.clearFlag(BC_FLAG_TEARDOWN);
+    return EBUSY;
   }
   BC_free_pagebuffer(bc);
   bc.clearFlag(BC_FLAG_TEARDOWN);
@@ -177,49 +213,8 @@ export function BC_free_pagebuffer(bc: BootCache): void {
 }
 
 /**
- * BC_terminate_cache_async: the hit-rate cutoff's way to shut the cache down (BootCache 87, the
- * fix of RACES.md `bc-inline-hitrate-terminate`): post a request for the BootCache thread (the
- * reader daemon) and wake it; the strategy caller goes on at once. A request already posted
- * stands. It names the cache it was posted for (c_gen), so a request that outlives its cache is
- * dropped. Never sleeps.
- */
-export function BC_terminate_cache_async(bc: BootCache): void {
-  const gen = bc.c_gen.load(bc.c);
-  if (bc.c_terminate_req.cas(bc.c, 0, gen) !== 0) return;
-  bc.sync.wakeup(bc.C.addrOf(bc.c, 'c_reader_go'));
-}
-
-/** A termination request is waiting for the BootCache thread. */
-export function BC_terminate_requested(bc: BootCache): boolean {
-  return bc.c_terminate_req.load(bc.c) !== 0;
-}
-
-/**
- * The BootCache thread's side of BC_terminate_cache_async: terminate readahead, then the cache
- * (history keeps recording), under the funnel in funnel mode; then clear the request. Returns
- * whether the cache was terminated. Called with no lock held, in a worker; may sleep.
- */
-export function BC_terminate_cache_thread(bc: BootCache): boolean {
-  const req = bc.c_terminate_req.load(bc.c);
-  if (req === 0) return false;
-  let done = false;
-  const funnel = bc.funnel_enter();
-  try {
-    if (req === bc.c_gen.load(bc.c) && bc.cflags() & BC_FLAG_CACHEACTIVE) {
-      if (runSync(bc, BC_terminate_readahead(bc))) bc.message('could not stop readahead on bad cache hitrate');
-      else if (runSync(bc, BC_terminate_cache(bc))) bc.message('could not terminate cache on bad hitrate');
-      else done = true;
-    }
-  } finally {
-    bc.c_terminate_req.cas(bc.c, req, 0);
-    bc.funnel_exit(funnel);
-  }
-  return done;
-}
-
-/**
  * BC_terminate_history: give the device its strategy routine back, wait for the bypass callers
- * to drain (EBUSY after t_drain_retries slices), stop recording; record the stop time.
+ * to drain (EBUSY after the seed's slices), stop recording; record the stop time.
  */
 export function* BC_terminate_history(bc: BootCache): TermGen {
   const C = bc.C;
@@ -231,12 +226,9 @@ export function* BC_terminate_history(bc: BootCache): TermGen {
     dev.D.cas(dev.disk(unit), 'd_strategy', self, C.load(c, 'c_strategy'));
   }
   const calls = () => C.load(c, 'c_bypasscalls');
-  for (let retry = 0; calls() > 0; ) {
-    yield { op: 'sleep', ident: c, wmesg: 'BC_terminate_history', ms: bc.tun('t_drain_slice_ms'), until: () => calls() === 0 };
-    if (calls() > 0 && retry++ >= bc.tun('t_drain_retries')) {
-      bc.message(`could not terminate history, timed out with ${calls()} caller(s) in BC_strategy_bypass`);
-      return EBUSY;
-    }
+  if (yield* drain(bc, 'BC_terminate_history', calls)) {
+    bc.message(`could not terminate history, timed out with ${calls()} caller(s) in BC_strategy_bypass`);
+    return EBUSY;
   }
   // Recording stops once the last bypass is out, so a caller that slept through the teardown is still recorded.
   bc.sync.spin_lock(bc.hlock);

@@ -11,8 +11,8 @@ import '../../workers/bootcache.js';
 import { readFileSync } from 'node:fs';
 import { checkOutputFile, writeOutput } from './outputs.js';
 import { parseCommandArgs } from './args.js';
-import { BootCacheControl, type BC_statistics } from '../bootcache/control.js';
-import { BC_HE_MISS, BC_MAXENTRIES, PAGE_SIZE, cflagsToString, resolveBootCache } from '../bootcache/defs.js';
+import { BootCacheControl, type BC_statistics, statsSection, timevalUs } from '../bootcache/control.js';
+import { BC_HE_MISS, BC_MAXENTRIES, PAGE_SIZE, resolveBootCache } from '../bootcache/defs.js';
 import { registerSysctl } from './sysctl.js';
 import { planWorkload, workloadOptions } from './workload.js';
 import { type Playlist, formatHistoryText, formatPlaylistText, parseHistory, parsePlaylist, playlistFromHistory } from '../bootcache/playlist.js';
@@ -97,11 +97,13 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
     );
     const cs = res.filter((r) => r.role === 'bootcache:caller').map((r) => r.value as CallerResult);
     const runtimeMs = Math.max(...cs.map((c) => c.t1)) - Math.min(...cs.map((c) => c.t0));
-    const stats = await ctl.stats();
     const lk = ctl.bc.funnelLk;
     const L = m.sync.L;
     const w64 = (lo: 'lk_acq_lo' | 'lk_contended_lo' | 'lk_waitus_lo', hi: 'lk_acq_hi' | 'lk_contended_hi' | 'lk_waitus_hi') => (L.load(lk, lo) >>> 0) + L.load(lk, hi) * 4294967296;
     const stop = await ctl.stop();
+    // STATS after STOP, as the boot's user-space tool takes them: ss_spurious_blocks (counted by
+    // BC_terminate_cache) and ss_cache_stop (BC_terminate_history) are final only then.
+    const stats = await ctl.stats();
     const history = await ctl.history();
     if (o.historyOut) writeOutput('history-out', o.historyOut, o.historyOut.endsWith('.json') ? JSON.stringify({ history }, null, 1) : formatHistoryText(history));
     const n = (k: string) => stats[k] as number;
@@ -121,10 +123,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       history: history.length,
     };
     // The kext's statistics under their names: scalars as they are, per-batch arrays joined.
-    const bootcache = Object.fromEntries(
-      Object.entries(stats).map(([k, v]) => [k, Array.isArray(v) ? (v as number[]).map((x) => Math.round(x * 10) / 10).join('/') : (v as number | string)]),
-    ) as Record<string, number | string>;
-    bootcache.ss_cache_flags = `${cflagsToString(n('ss_cache_flags'))} (0x${n('ss_cache_flags').toString(16)})`;
+    const bootcache = statsSection(stats);
     const list = (xs: string[]) => (xs.length ? `${xs.length}: ${xs.slice(0, 3).join('; ')}` : undefined);
     const report = buildRunReport({
       scenario: 'bootcache',
@@ -163,11 +162,12 @@ export interface BootCacheReport extends RunReport {
 /** A run's headline lines: hits, readahead, strategy calls, the funnel, history and oracle. */
 function summaryOf(r: BootCacheRun): string[] {
   const s = r.stats as Record<string, number>;
+  const wait = timevalUs(r.stats.ss_wait_time) / 1000;
   return [
     `  ${r.locking} locking: playlist ${r.playlist.entries} extents / ${(r.playlist.bytes / 1024).toFixed(0)} KiB, ${(r.runtimeMs / 1000).toFixed(2)} s`,
     `    hits        ${s.ss_extent_hits}/${s.ss_extent_lookups} lookups (${r.hitRate.extents.toFixed(1)}%), ${s.ss_hit_blocks}/${s.ss_requested_blocks} blocks (${r.hitRate.blocks.toFixed(1)}%)`,
     `    readahead   ${s.ss_initiated_reads} reads, ${s.ss_read_blocks} blocks, ${s.ss_read_errors} errors; batches ${(s.ss_batch_size as unknown as number[]).filter((x) => x > 0).join('/')} blocks`,
-    `    strategy    ${s.ss_strategy_calls} calls, ${s.ss_strategy_nonread} writes, ${s.ss_strategy_bypassed} bypassed, ${s.ss_strategy_blocked} blocked (${s.ss_wait_time.toFixed(1)} ms), ${s.ss_write_discards} write discards`,
+    `    strategy    ${s.ss_strategy_calls} calls, ${s.ss_strategy_nonread} writes, ${s.ss_strategy_bypassed} bypassed, ${s.ss_strategy_blocked} blocked (${wait.toFixed(1)} ms), ${s.ss_write_discards} write discards`,
     `    funnel      ${r.locking === 'funnel' ? `${r.funnel.acquisitions} acquisitions, ${r.funnel.contended} contended, ${(r.funnel.waitUs / 1000).toFixed(1)} ms waited` : 'not used'}`,
     `    history     ${r.history} entries; oracle ${r.mismatches.length ? `FAILED: ${r.mismatches.length} stale or corrupt hits (${r.mismatches[0]})` : 'ok: no stale hit'}${r.errors ? `; ${r.errors} I/O errors` : ''}`,
   ];

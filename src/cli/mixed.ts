@@ -34,7 +34,7 @@ import '../../workers/bootcache.js';
 import '../../workers/bufcache.js';
 import '../../workers/swap.js';
 import '../../workers/mixed.js';
-import { BootCacheControl } from '../bootcache/control.js';
+import { BootCacheControl, statsSection, timevalUs } from '../bootcache/control.js';
 import { BC_FLAG_CACHEACTIVE, PH_MAGIC, cflagsToString } from '../bootcache/defs.js';
 import { ENXIO } from '../sync/errno.js';
 import { type Playlist, validatePlaylist } from '../bootcache/playlist.js';
@@ -174,14 +174,14 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
     swapctl.release();
     const results = await run;
     const runtimeMs = performance.now() - t0;
-    const stats = (await bcctl.stats()) as Record<string, number>;
-    // ss_batch_time: [b + 1] the end of batch b, [STAT_BATCHMAX] the reader's end (ms, arena clock);
-    // shown from the first request that reached BootCache (START precedes the workers' start-up).
-    const bt = stats.ss_batch_time as unknown as number[];
-    const readahead = { ms: bt[bt.length - 1] - tUp, batchMs: [1, 2].map((b) => bt[b] - tUp) };
-    const flagsAtEnd = cflagsToString(stats.ss_cache_flags);
     const activeBeforeStop = (bcctl.bc.cflags() & BC_FLAG_CACHEACTIVE) !== 0;
     const stop = await bcctl.stop();
+    // STATS after STOP, final (ss_spurious_blocks, ss_cache_stop), as the seed's tool takes them.
+    const stats = await bcctl.stats();
+    // ss_batch_time: [b + 1] the end of batch b, [STAT_BATCHMAX] the reader's end (timevals since
+    // the machine's epoch); shown from the first request that reached BootCache.
+    const bt = stats.ss_batch_time.map((tv) => timevalUs(tv) / 1000);
+    const readahead = { ms: bt[bt.length - 1] - tUp, batchMs: [1, 2].map((b) => bt[b] - tUp) };
     const bcInvariants = bcctl.checkInvariants();
     const history = await bcctl.history();
 
@@ -221,7 +221,9 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
       },
       { name: 'bootcache: invariants hold', ok: bcInvariants.length === 0, detail: list(bcInvariants) },
     ];
+    const section = Object.fromEntries(Object.entries(statsSection(stats)).filter(([k]) => !['ss_batch_size', 'ss_batch_time'].includes(k)));
     const scalar = Object.fromEntries(Object.entries(stats).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    const flagsAtEnd = `${cflagsToString(stats.ss_cache_flags)} after STOP`;
     const report = buildRunReport({
       scenario: 'mixed',
       machine: m,
@@ -231,7 +233,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
       jobName: (role) => (role === 'mixed:caller' ? 'bufcache caller' : role === 'swap:pager' ? 'swap pager' : role),
       hits: { 'mixed:caller': { bufcache: hitStats(hits, misses) } },
       sysctl: sysctlSnapshot(m.arena),
-      bootcache: { ...scalar, ss_cache_flags: flagsAtEnd },
+      bootcache: section,
       uvmexp: { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') },
       checks,
     });

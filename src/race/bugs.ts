@@ -34,7 +34,7 @@ const B = (name: string, subsystem: Subsystem, description: string, reference: s
 
 export const BUGS: readonly BugInfo[] = [
   B('bc-terminate-no-interlock', 'bootcache', 'terminate tests IOBUSY, then sleeps on the flags word without an interlock', 'BootCache <= 64, fixed in 85 with a reader count under a lock [A]', 'lost wakeup: sleeper timed out with its condition already false; EBUSY with no reader', true, true),
-  B('bc-inline-hitrate-terminate', 'bootcache', 'the hit-rate cutoff terminates inline in the strategy path', 'BootCache, fixed in 87 (terminate on a separate thread) [A]', 'wait-for cycle, or c_strategycalls never drains', true),
+  B('bc-inline-hitrate-terminate', 'bootcache', 'the hit-rate cutoff terminates readahead and cache inline while its caller is still counted in c_strategycalls, so the drain waits for that caller', 'BootCache before the seed: kext.c drops c_strategycalls before BC_strategy_bypass because "the bypass may try to terminate the cache (which will block and ultimately fail if the busy count is not zero)" [C]', 'wait-for cycle, or c_strategycalls never drains', true),
   B('bc-write-discard-early-break', 'bootcache', 'write invalidation stops at the first neighbour extent that discards 0 blocks', 'BootCache, fixed in 118 [A]', 'device oracle: a cache hit differs from the device', true, true),
   B('bc-write-trylock-skip', 'bootcache', 'write invalidation neither discards nor aborts an extent it failed to try-lock', 'BootCache 110.2 related [A]', 'device oracle: stale data served', true),
   B('bc-drain-order', 'bootcache', 'strategy checks CACHEACTIVE before counting itself in c_strategycalls', 'BootCache reference comments [C]', 'poisoned (freed) extent touched', true, true),
@@ -103,9 +103,12 @@ export function bugTable(opts: { verbose?: boolean } = {}): string {
   const lines = [`${'switch'.padEnd(w)}  ${'subsystem'.padEnd(9)}  impl  description`];
   for (const b of allBugs()) {
     lines.push(`${b.name.padEnd(w)}  ${b.subsystem.padEnd(9)}  ${b.implemented ? 'yes ' : 'no  '}  ${b.description}`);
-    if (opts.verbose) lines.push(`${''.padEnd(w)}  ${''.padEnd(9)}        ref: ${b.reference}`, `${''.padEnd(w)}  ${''.padEnd(9)}        detected by: ${b.detection}`);
+    const pad = `${''.padEnd(w)}  ${''.padEnd(9)}        `;
+    if (opts.verbose) lines.push(`${pad}ref: ${b.reference}`, `${pad}detected by: ${b.detection}`);
+    if (b.seed) lines.push(`${pad}seed: the seed as written has this code (kiolab's default is the fixed code; --as-seed turns it on)`);
   }
   const n = BUGS.filter((b) => b.implemented).length;
-  lines.push(`${BUGS.length} switches, ${n} implemented${n < BUGS.length ? ' (the others land with their subsystems)' : ''}${userBugs.length ? `; ${userBugs.length} more from user modules` : ''}`);
+  const seeds = BUGS.filter((b) => b.seed).length;
+  lines.push(`${BUGS.length} switches, ${n} implemented${n < BUGS.length ? ' (the others land with their subsystems)' : ''}${userBugs.length ? `; ${userBugs.length} more from user modules` : ''}; ${seeds} are the seeds' own code (--as-seed)`);
   return lines.join('\n');
 }

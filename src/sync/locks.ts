@@ -31,6 +31,9 @@ export const MAX_NAMES = 256;
 export const MTX_SPIN_TRIES = 64;
 /** Upper bound of the spinlock backoff (empty loop iterations). */
 export const SPIN_BACKOFF_MAX = 256;
+/** Atomics.waitAsync (Node >= 16; not in the ES2022 typings). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+
 /** After this many backoff rounds a spinning cpu gives its host core away for a moment. */
 export const SPIN_YIELD_EVERY = 64;
 
@@ -276,6 +279,32 @@ export class SyncLocks {
     }
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
+    return 0;
+  }
+
+  /**
+   * Acquire sleep lock `lk` without blocking this thread: the main thread's way to take a lock
+   * that workers hold for long stretches (BootCache's funnel for its commands). It is a waiter of
+   * the same protocol (the word marked 2, woken by unlock's notify through Atomics.waitAsync), so
+   * it is not starved by workers that pass the lock among themselves. 0 when taken, EWOULDBLOCK
+   * after `timeoutMs`.
+   */
+  async lock_async(lk: number, timeoutMs: number): Promise<number> {
+    if (this.trylock(lk)) return 0;
+    const t0 = performance.now();
+    const deadline = t0 + timeoutMs;
+    const word = this.lk_word;
+    let sleeps = 0;
+    while (word.exchange(lk, 2) !== 0) {
+      const rem = deadline - performance.now();
+      if (rem <= 0) return EWOULDBLOCK;
+      const w = waitAsync(this.i32, word.idx(lk), 2, rem);
+      if (w.async) await w.value;
+      sleeps++;
+    }
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+    this.lock_account(lk, t0, 0, sleeps);
     return 0;
   }
 

@@ -29,7 +29,7 @@ describe('race: the command and replay files', () => {
     const list = await kiolab(['race', '--list'], dir);
     expect(list.code).to.equal(0);
     expect(list.out).to.contain('vfs-biowait-no-interlock').and.contain('bc-drain-order');
-    expect(list.out).to.match(/24 switches, 24 implemented$/m);
+    expect(list.out).to.match(/24 switches, 24 implemented; 6 are the seeds. own code \(--as-seed\)$/m);
     const bad = await kiolab(['race', 'biowait', '--bug', 'no-such-bug'], dir);
     expect(bad.code).to.equal(2);
     expect(bad.err).to.match(/unknown bug switch "no-such-bug"/);

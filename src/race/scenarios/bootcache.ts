@@ -21,10 +21,10 @@
  *    cache down. Catches bc-drain-order (the drain misses a caller that tested CACHEACTIVE and
  *    found its extent before counting itself, and frees the extent under it: the caller touches
  *    a poisoned extent).
- *  - `bc-hitrate`: two callers miss after readahead until the hit-rate cutoff fires; the
- *    BootCache thread (a part here) serves the termination request. Catches
- *    bc-inline-hitrate-terminate (the caller that terminates inline waits in BC_terminate_cache's
- *    drain for itself: a hang, c_strategycalls never drains).
+ *  - `bc-hitrate`: two callers miss after readahead until the hit-rate cutoff fires and the
+ *    caller that sees it terminates the cache inline, as the seed does, after leaving
+ *    c_strategycalls. Catches bc-inline-hitrate-terminate (terminating while still counted, the
+ *    caller waits in BC_terminate_cache's drain for itself: a hang, c_strategycalls never drains).
  */
 import type { Arena } from '../../shm/arena.js';
 import { BootCache } from '../../bootcache/cache.js';
@@ -47,7 +47,7 @@ import {
 } from '../../bootcache/defs.js';
 import type { Playlist } from '../../bootcache/playlist.js';
 import { BC_reader_thread } from '../../bootcache/reader.js';
-import { BC_terminate_cache, BC_terminate_cache_thread, BC_terminate_readahead, BC_terminate_requested, runSync } from '../../bootcache/terminate.js';
+import { BC_terminate_cache, BC_terminate_readahead, runSync } from '../../bootcache/terminate.js';
 import { resolveDevice } from '../../device/config.js';
 import { Devices } from '../../device/disk.js';
 import { Oracle } from '../../device/oracle.js';
@@ -70,10 +70,8 @@ registerWakeCondition('BC_terminate_readahead', (arena, flags) => (arena.word().
 registerWakeCondition('BC_strategy', (arena, ce) => (arena.word().load(BCExtentLayout.addrOf(ce, 'ce_flags')) & (CE_ABORTED | CE_IODONE)) !== 0);
 registerWakeCondition('BC_terminate_cache', (arena, c) => ctlWord(arena, c, 'c_strategycalls') === 0);
 registerWakeCondition('BC_terminate_history', (arena, c) => ctlWord(arena, c, 'c_bypasscalls') === 0);
-// A caller waiting for readahead to finish (on c_flags), and the BootCache thread idle on
-// c_reader_go: a termination request posted while it sleeps must have woken it.
+// A caller waiting for readahead to finish (on c_flags).
 registerWakeCondition('BC_warm', (arena, flags) => (arena.word().load(flags) & BC_FLAG_IOBUSY) === 0);
-registerWakeCondition('BC_reader_idle', (arena, go) => arena.word().load(go + 4 * (BCControlLayout.off.c_terminate_req - BCControlLayout.off.c_reader_go)) !== 0);
 
 const device: RaceDaemon = { name: 'device', run: (k, stop) => deviceWorker(Devices.of(k.sync, k.spec), 0, stop) };
 
@@ -361,11 +359,6 @@ registerRaceScenario<BcCtx>({
 const HR_MISSES = 2;
 const HR_CALLERS = 2;
 
-/** The scenario's word: callers done with their misses (the BootCache thread stops waiting then). */
-registerPlanner('race.bc-hitrate', (plan, s) => {
-  if (s.race?.scenario === 'bc-hitrate') plan.bytes('race.bc-hitrate', 64, 64);
-});
-
 /** Sleep until readahead is done ("BC_warm" on c_flags, interlocked). May sleep. */
 function waitReadahead(c: BcCtx): void {
   const { bc } = c;
@@ -373,52 +366,30 @@ function waitReadahead(c: BcCtx): void {
   s.tsleep_until(bc.C.addrOf(bc.c, 'c_flags'), 'BC_warm', () => !(bc.cflags() & BC_FLAG_IOBUSY));
 }
 
-/**
- * The BootCache thread's share of an iteration: wait on c_reader_go ("BC_reader_idle") until the
- * cutoff posts a termination request, and serve it — or until every caller is done without one.
- */
-function bcThread(c: BcCtx, done: number): boolean {
-  const { bc } = c;
-  const s = bc.sync;
-  const go = bc.C.addrOf(bc.c, 'c_reader_go');
-  const W = c.k.arena.word();
-  const due = () => BC_terminate_requested(bc) || W.load(done) >= HR_CALLERS;
-  s.tsleep_until(go, 'BC_reader_idle', due);
-  return BC_terminate_requested(bc) ? BC_terminate_cache_thread(bc) : false;
-}
-
 registerRaceScenario<BcCtx>({
   name: 'bc-hitrate',
   description: 'two callers miss after readahead until the hit-rate cutoff shuts the cache down',
   bugs: ['bc-inline-hitrate-terminate'],
-  parts: ['bcthread', 'a', 'b', 'reader'],
+  parts: ['a', 'b', 'reader'],
   daemons: [device],
   steps: 160,
   spec: spec(665, { chitCheckStart: HR_CALLERS * HR_MISSES - 2, chitLowLevel: 50 }),
   prepare,
   attach,
   reset(c) {
-    c.k.arena.word().store(c.k.arena.region('race.bc-hitrate').offset, 0);
     startCache(c, playlist([[4 * KB, 2 * KB, 0]]));
   },
   run(c, part) {
     if (part === 'reader') return runReader(c);
-    const done = c.k.arena.region('race.bc-hitrate').offset;
-    if (part === 'bcthread') {
-      c.result = bcThread(c, done) ? 1 : 0;
-      return;
-    }
     waitReadahead(c);
     // Reads outside the one extent: misses, each a lookup.
     for (let j = 0; j < HR_MISSES; j++) bcio(c, false, (16 + (part === 'a' ? 0 : 8) + 2 * j) * KB, 1 * KB);
-    c.k.arena.word().add(done, 1);
-    c.bc.sync.wakeup(c.bc.C.addrOf(c.bc.c, 'c_reader_go'));
   },
   check(c) {
     const f = c.bc.cflags();
     const lookups = c.bc.pcpu_sum('ss_extent_lookups');
     if (f & BC_FLAG_CACHEACTIVE) return `the cache is still active (${cflagsToString(f)}) after ${lookups} lookups without a hit: the hit-rate cutoff did not shut it down`;
-    if (c.result !== 1) return 'the cache went inactive without the BootCache thread terminating it';
+    if (c.bc.C.load(c.bc.c, 'c_extent_count') !== 0) return `the cache is inactive but still owns ${c.bc.C.load(c.bc.c, 'c_extent_count')} extents: the cutoff's termination did not finish`;
     return null;
   },
   outcome(c) {
