@@ -424,7 +424,11 @@ export class BioLayer {
     this.B.or(mbp, 'b_flags', B_ERROR);
   }
 
-  /** A child's share is done: propagate its error, complete the master on the last one. */
+  /**
+   * A child's share is done: propagate its error, complete the master on the last one. As the
+   * seed, the last child sets the master's b_resid to 0 even when a child failed (the error is
+   * in b_error and B_ERROR); only nestiobuf_start, when it is the last, sets b_bcount on error.
+   */
   nestiobuf_done(mbio: number, error: number): void {
     const mbp = this.O.load(mbio, 'bio_buf');
     if (this.O.load(mbio, 'bio_driver') <= 0) throw new ContractError(`nestiobuf_done: master bio ${mbio} has no outstanding children`);
@@ -433,7 +437,7 @@ export class BioLayer {
       this.B.or(mbp, 'b_flags', B_ERROR);
     }
     if (this.O.add(mbio, 'bio_driver', -1) === 1) {
-      this.B.store(mbp, 'b_resid', this.B.load(mbp, 'b_flags') & B_ERROR ? this.B.load(mbp, 'b_bcount') : 0);
+      this.B.store(mbp, 'b_resid', 0);
       this.biodone(mbio);
     }
   }
@@ -441,13 +445,17 @@ export class BioLayer {
 
 registerBioDone('biodone_sync', (io, bio) => io.biodone_sync(bio));
 
-/** Completion of a nested child: a short transfer is an error for the master; the child pbuf is released. */
+/**
+ * Completion of a nested child, as the seed's nestiobuf_iodone: its error is b_error; with none,
+ * a short transfer (b_bcount < b_bufsize, or a residual) is EIO for the master; the child pbuf
+ * is released.
+ */
 registerBioDone('nestiobuf_iodone', (io, bio) => {
   const B = io.B;
   const bp = io.O.load(bio, 'bio_buf');
   const mbio = io.O.load(bio, 'bio_caller1');
-  let error = B.load(bp, 'b_flags') & B_ERROR ? B.load(bp, 'b_error') || EIO : 0;
-  if (error === 0 && B.load(bp, 'b_resid') > 0) error = EIO;
+  let error = B.load(bp, 'b_error');
+  if (error === 0 && (B.load(bp, 'b_bcount') < B.load(bp, 'b_bufsize') || B.load(bp, 'b_resid') > 0)) error = EIO;
   B.store(bp, 'b_cmd', BUF_CMD_DONE);
   const pbufs = io.ext.get('pbufs') as { owns(bp: number): boolean; relpbuf(bp: number): void } | undefined;
   if (pbufs?.owns(bp)) pbufs.relpbuf(bp);
