@@ -24,6 +24,7 @@ import {
   type VnodeField,
 } from './layout.js';
 import { BQUEUE_NAMES, BQUEUE_NONE } from './tunables.js';
+import { Vm } from './vm.js';
 
 const attached = new WeakMap<Sync, BufCache>();
 
@@ -44,6 +45,10 @@ export class BufCache {
   readonly cpu: number;
   /** This cpu's statistics slot. */
   readonly mypc: number;
+  /** The VM pages behind the buffers (null: the machine models no VM). */
+  readonly vm: Vm | null;
+  /** Set by getblk when the buffer it returns is new and came out of allocbuf valid from resident VM pages (this cpu's last getblk). */
+  fromVm = false;
   /** Set on the buf daemons' cpus: bd_wait returns at once there (curthread == bufdaemon_td). */
   isDaemon = false;
   /** The daemons' shutdown test (k.shuttingDown), so their waits stay short at the end of a run. */
@@ -101,6 +106,7 @@ export class BufCache {
     if (!arena.hasRegion('bufcache.globals')) throw new ContractError('bufcache: the machine spec has no bufcache section');
     this.io = BioLayer.of(sync);
     this.io.ext.set('bufcache', this);
+    this.vm = Vm.of(sync);
     this.B = arena.view(BufLayout);
     this.P = arena.view(BufPcpuLayout);
     this.V = arena.view(VnodeLayout);
@@ -167,10 +173,10 @@ export class BufCache {
     return this.G.add(this.g, f, v);
   }
   /** Count an event in this cpu's statistics slot (written by this cpu only: plain increments). */
-  stat(f: PcpuField, k = -1): void {
+  stat(f: PcpuField, k = -1, n = 1): void {
     if (this.cpu < 0) return;
     const e = k >= 0 ? k : 0;
-    this.P.setAt(this.mypc, f, e, this.P.getAt(this.mypc, f, e) + 1);
+    this.P.setAt(this.mypc, f, e, this.P.getAt(this.mypc, f, e) + n);
   }
   /** stat('hits') / stat('misses') of bread, bound. */
   statHit(hit: boolean): void {
@@ -180,6 +186,14 @@ export class BufCache {
   }
   get hzMs(): number {
     return this.G.load(this.g, 'hzMs');
+  }
+  /** The kernel's `hz`: clock ticks per second. */
+  get hz(): number {
+    return this.G.load(this.g, 'hz');
+  }
+  /** `n` clock ticks in ms at this machine's time scale (hz ticks last hzMs). */
+  ticks(n: number): number {
+    return (n * this.hzMs) / this.hz;
   }
 
   /** Address of the buffer with pool index `n`. */

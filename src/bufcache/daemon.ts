@@ -4,18 +4,19 @@
  *
  * A pass flushes while dirty + running space is above half of lodirtybufspace (each daemon owns
  * half of the aggregate low-water mark), throttled by waitrunningbufspace; then it resets its
- * request word and sleeps on it with an interlock ("psleep") until bd_speedup kicks it. Sleeps
- * are short (≤ 100 ms) so that the daemon notices the machine stopping.
+ * request word and sleeps on it with an interlock ("psleep", hz ticks) until bd_speedup kicks
+ * it. The machine's stop wakes every sleeper, so the seed's sleeps need no shortening.
  */
 import { B_AGE, B_DELWRI, B_ERROR, B_INVAL, B_MARKER } from '../device/buf.js';
 import { bugs } from '../sync/switches.js';
 import { ContractError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
-import { bawrite, brelse } from './io.js';
+import { cluster_awrite } from './cluster.js';
+import { brelse } from './io.js';
 import type { GlobalField } from './layout.js';
 import { waitrunningbufspace } from './space.js';
-import { BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_NONE } from './tunables.js';
+import { BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_NONE, cdiv } from './tunables.js';
 
 export interface DaemonParams {
   name: 'buf_daemon' | 'buf_daemon_hw';
@@ -28,12 +29,12 @@ export interface DaemonParams {
 
 /** buf_daemon_limit: normal dirty buffers still above the mark. */
 export function buf_daemon_limit(bc: BufCache, limit: number): boolean {
-  return bc.gl('runningbufspace') + bc.gl('dirtykvaspace') > limit || bc.gl('dirtybufcount') - bc.gl('dirtybufcounthw') >= bc.nbuf / 2;
+  return bc.gl('runningbufspace') + bc.gl('dirtykvaspace') > limit || bc.gl('dirtybufcount') - bc.gl('dirtybufcounthw') >= cdiv(bc.nbuf, 2);
 }
 
 /** buf_daemon_hw_limit: heavy-weight dirty buffers still above the mark. */
 export function buf_daemon_hw_limit(bc: BufCache, limit: number): boolean {
-  return bc.gl('runningbufspace') + bc.gl('dirtykvaspace') > limit || bc.gl('dirtybufcounthw') >= bc.nbuf / 2;
+  return bc.gl('runningbufspace') + bc.gl('dirtykvaspace') > limit || bc.gl('dirtybufcounthw') >= cdiv(bc.nbuf, 2);
 }
 
 export const BUF_DAEMON: DaemonParams = { name: 'buf_daemon', queue: BQUEUE_DIRTY, limit: buf_daemon_limit, request: 'bd_request', marker: 0 };
@@ -58,23 +59,26 @@ export function buf_daemon1(bc: BufCache, p: DaemonParams, stop: () => boolean):
   const req = G.addrOf(bc.g, p.request);
   let passes = 0;
   let flushed = 0;
-  const quiesce = G.addrOf(bc.g, 'quiesce');
   let acked = 0;
   bc.stop = () => stop() || G.load(bc.g, 'quiesce') !== 0;
+  const hz = bc.ticks(bc.hz);
   while (!stop()) {
     const qgen = G.load(bc.g, 'quiesce');
     if (qgen !== 0) {
-      // The load asked the daemons to hold still (a quiescent point, or its final sync):
-      // acknowledge each request once, then idle until it is lifted.
+      // kiolab's harness: the load asked the daemons to hold still (a quiescent point, or its
+      // final sync). Acknowledge each request once and wait in psleep until it is lifted
+      // (unquiesce wakes the request word).
       if (acked !== qgen) {
         G.add(bc.g, 'quiesced', 1);
         acked = qgen;
       }
-      bc.sync.tsleep(quiesce, 0, 'bdquiet', 20);
+      bc.sync.tsleep_interlock(req);
+      if (G.load(bc.g, 'quiesce') === qgen && !stop()) bc.sync.tsleep(req, PINTERLOCKED, 'psleep', hz);
+      else bc.sync.tsleep_remove();
       continue;
     }
     waitrunningbufspace(bc);
-    const limit = Math.trunc(bc.gl('lodirtybufspace') / 2);
+    const limit = cdiv(bc.gl('lodirtybufspace'), 2);
     while (!bc.stop() && p.limit(bc, limit)) {
       const n = flushbufqueues(bc, marker, p.queue);
       flushed += n;
@@ -90,11 +94,11 @@ export function buf_daemon1(bc: BufCache, p: DaemonParams, stop: () => boolean):
       // its request word and slept without an interlock; a bd_speedup between the two finds the
       // word 0, sets it and wakes nobody, and later kicks see it set and do not wake either.
       G.store(bc.g, p.request, 0);
-      if (!bc.stop()) bc.sync.tsleep(req, 0, 'psleep', Math.min(100, bc.hzMs));
+      if (!bc.stop()) bc.sync.tsleep(req, 0, 'psleep', hz);
       continue;
     }
     bc.sync.tsleep_interlock(req);
-    if (G.exchange(bc.g, p.request, 0) === 0 && !bc.stop()) bc.sync.tsleep(req, PINTERLOCKED, 'psleep', Math.min(100, bc.hzMs));
+    if (G.exchange(bc.g, p.request, 0) === 0 && !bc.stop()) bc.sync.tsleep(req, PINTERLOCKED, 'psleep', hz);
     else bc.sync.tsleep_remove();
   }
   return { daemon: p.name, passes, flushed };
@@ -103,9 +107,11 @@ export function buf_daemon1(bc: BufCache, p: DaemonParams, stop: () => boolean):
 /**
  * flushbufqueues: flush up to flushperqueue buffers of queue `q` of one cpu's set, walking with
  * `marker` so the queue spinlock can be dropped around each buffer; B_DELWRI is rechecked
- * after the buffer lock; invalid buffers are freed, not written; buffers in error are retried
- * after a one-tick back-off. Moves on to the next set when this one ran out. Returns the number
- * of buffers disposed of. Entry/exit: no lock held. May sleep ("bioer").
+ * after the buffer lock; invalid buffers are freed, not written; the others are written with
+ * the dirty buffers that follow them in their file (cluster_awrite), those in error after a
+ * one-tick back-off. Moves on to the next set when this one ran out. Returns the number of
+ * flush operations (a cluster counts once, as the seed counts). Entry/exit: no lock held.
+ * May sleep ("bioer", cluster_awrite's locks).
  */
 export function flushbufqueues(bc: BufCache, marker: number, q: number): number {
   const B = bc.B;
@@ -161,13 +167,12 @@ export function flushbufqueues(bc: BufCache, marker: number, q: number): number 
         brelse(bc, bp);
       } else if (F.load(bp) & B_ERROR) {
         bc.stat('flush_errors');
-        s.tsleep(bp, 0, 'bioer', Math.max(1, bc.hzMs / 100));
+        s.tsleep(bp, 0, 'bioer', bc.ticks(1));
         F.and(bp, ~B_AGE);
-        bawrite(bc, bp);
+        cluster_awrite(bc, bp);
       } else {
         F.or(bp, B_AGE);
-        bc.stat('flushed');
-        bawrite(bc, bp);
+        bc.stat('flushed', -1, cluster_awrite(bc, bp));
       }
       s.spin_lock(spin);
       r++;

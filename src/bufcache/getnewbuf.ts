@@ -14,7 +14,7 @@ import type { BufCache } from './core.js';
 import { allocbuf, brelvp, vfs_vmio_release } from './getblk.js';
 import { brelse } from './io.js';
 import { bd_speedup } from './space.js';
-import { BQUEUE_CLEAN, BQUEUE_EMPTY, GETBLK_BHEAVY, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE } from './tunables.js';
+import { BQUEUE_CLEAN, BQUEUE_EMPTY, GETBLK_BHEAVY, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE, cdiv } from './tunables.js';
 
 /**
  * Returns a locked buffer off every queue, with no vnode, no memory and b_flags = B_BNOCLIP
@@ -63,7 +63,7 @@ export function getnewbuf(bc: BufCache, blkflags: number, slptimeo: number, size
       if (bc.b_refs.load(bp)) continue; // unsynchronized test; rechecked under the lock
       if (!bc.BUF_TRYLOCK(bp)) {
         s.spin_unlock(spin);
-        s.tsleep(bc.G.addrOf(bc.g, 'bd_request'), 0, 'gnbxxx', Math.max(1, bc.hzMs / 100));
+        s.tsleep(bc.G.addrOf(bc.g, 'bd_request'), 0, 'gnbxxx', bc.ticks(cdiv(bc.hz + 99, 100)));
         restart = 1;
         break;
       }

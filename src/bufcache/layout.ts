@@ -136,6 +136,7 @@ export const BufGlobalsLayout = defineStruct(
     nsets: 'i32',
     nvnodes: 'i32',
     bsize: 'i32',
+    hz: 'i32',
     hzMs: 'i32',
     maxbufspace: 'i32',
     hibufspace: 'i32',
@@ -228,6 +229,7 @@ export function bufinit(arena: Arena, sync: Sync, spec: BufMachineSpec): void {
   G.store(g, 'nsets', nsets);
   G.store(g, 'nvnodes', r.files);
   G.store(g, 'bsize', r.bsize);
+  G.store(g, 'hz', r.hz);
   G.store(g, 'hzMs', r.hzMs);
   for (const k of ['maxbufspace', 'hibufspace', 'lobufspace', 'lorunningspace', 'hirunningspace', 'hidirtybufspace', 'lodirtybufspace', 'flushperqueue'] as const) {
     G.store(g, k, t[k]);

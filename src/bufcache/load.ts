@@ -350,10 +350,12 @@ export class FileLoad {
     }
   }
 
-  /** Lift the quiesce request: the daemons resume. */
+  /** Lift the quiesce request: the daemons resume (woken on their request words). */
   unquiesce(): void {
-    this.bc.G.store(this.bc.g, 'quiesce', 0);
-    this.bc.sync.wakeup(this.bc.G.addrOf(this.bc.g, 'quiesce'));
+    const bc = this.bc;
+    bc.G.store(bc.g, 'quiesce', 0);
+    bc.sync.wakeup(bc.G.addrOf(bc.g, 'bd_request'));
+    bc.sync.wakeup(bc.G.addrOf(bc.g, 'bd_request_hw'));
   }
 
   /** The final step: quiesce the daemons, sync every file, check that no write was lost. */

@@ -8,7 +8,7 @@ import { bugs } from '../sync/switches.js';
 import { EWOULDBLOCK } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
-import { BD_WAKE_MASK, BD_WAKE_SIZE, MAXBSIZE, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE } from './tunables.js';
+import { BD_WAKE_MASK, BD_WAKE_SIZE, MAXBSIZE, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE, cdiv } from './tunables.js';
 
 /**
  * bufspacewakeup: wake getnewbuf sleepers waiting for buffer space (VFS_BIO_NEED_BUFSPACE).
@@ -82,22 +82,25 @@ export function runningbufwakeup(bc: BufCache, bp: number): void {
 
 /**
  * waitrunningbufspace: block while runningbufspace exceeds 4/6 of hirunningspace, or while
- * another thread already waits (fairness). Holds no lock. May sleep ("wdrn1", hz).
- * kiolab: a sleep that times out with no write in flight clears runningbufreq (a stale request
- * the reference would only clear on the next completion); daemons leave when the machine stops.
+ * another thread already waits (fairness). Holds no lock. May sleep ("wdrn1", hz ticks).
+ * kiolab's one addition: a sleep that times out with no write in flight clears runningbufreq.
+ * In the seed a write that completes between a waiter's test and its fetchadd leaves the
+ * request set with nothing running, and the waiter sleeps hz at a time until some other write
+ * completes; a bounded load has no other writer, so both daemons would wait there for good
+ * (src/bufcache/README.md, differences). Daemons leave when the machine stops.
  */
 export function waitrunningbufspace(bc: BufCache): void {
   const G = bc.G;
   const g = bc.g;
   const ch = G.addrOf(g, 'runningbufreq');
-  const limit = Math.trunc((bc.gl('hirunningspace') * 4) / 6);
+  const limit = cdiv(bc.gl('hirunningspace') * 4, 6);
   while (G.load(g, 'runningbufspace') > limit || G.load(g, 'runningbufreq') !== 0) {
     if (bc.stop()) return;
     bc.sync.tsleep_interlock(ch);
     const flags = G.add(g, 'runningbufreq', 1);
     if (G.load(g, 'runningbufspace') > limit || flags) {
       bc.stat('wdrn_waits');
-      const r = bc.sync.tsleep(ch, PINTERLOCKED, 'wdrn1', bc.isDaemon ? Math.min(100, bc.hzMs) : bc.hzMs);
+      const r = bc.sync.tsleep(ch, PINTERLOCKED, 'wdrn1', bc.ticks(bc.hz));
       if (r === EWOULDBLOCK && G.load(g, 'runningbufcount') === 0) G.store(g, 'runningbufreq', 0);
     } else {
       bc.sync.tsleep_remove();
@@ -107,11 +110,11 @@ export function waitrunningbufspace(bc: BufCache): void {
 
 /** True when dirty + running space is past hidirtybufspace or half the buffers are dirty. */
 export function buf_dirty_count_severe(bc: BufCache): boolean {
-  return bc.gl('runningbufspace') + bc.gl('dirtykvaspace') >= bc.gl('hidirtybufspace') || bc.gl('dirtybufcount') >= bc.nbuf / 2;
+  return bc.gl('runningbufspace') + bc.gl('dirtykvaspace') >= bc.gl('hidirtybufspace') || bc.gl('dirtybufcount') >= cdiv(bc.nbuf, 2);
 }
 
 export function buf_runningbufspace_severe(bc: BufCache): boolean {
-  return bc.gl('runningbufspace') >= Math.trunc((bc.gl('hirunningspace') * 4) / 6);
+  return bc.gl('runningbufspace') >= cdiv(bc.gl('hirunningspace') * 4, 6);
 }
 
 /** bd_speedup: kick buf_daemon[_hw] when dirty space passed the low-water mark. Never sleeps. */
@@ -120,13 +123,14 @@ export function bd_speedup(bc: BufCache): void {
   const dirtykva = bc.gl('dirtykvaspace');
   const lodirty = bc.gl('lodirtybufspace');
   const count = bc.gl('dirtybufcount');
-  if (dirtykva < lodirty && count < nbuf / 2) return;
+  const half = cdiv(nbuf, 2);
+  if (dirtykva < lodirty && count < half) return;
   const G = bc.G;
   const counthw = bc.gl('dirtybufcounthw');
-  if (bc.gl('bd_request') === 0 && (dirtykva > lodirty / 2 || count - counthw >= nbuf / 2)) {
+  if (bc.gl('bd_request') === 0 && (dirtykva > cdiv(lodirty, 2) || count - counthw >= half)) {
     if (G.add(bc.g, 'bd_request', 1) === 0) bc.sync.wakeup(G.addrOf(bc.g, 'bd_request'));
   }
-  if (bc.gl('bd_request_hw') === 0 && (dirtykva > lodirty / 2 || counthw >= nbuf / 2)) {
+  if (bc.gl('bd_request_hw') === 0 && (dirtykva > cdiv(lodirty, 2) || counthw >= half)) {
     if (G.add(bc.g, 'bd_request_hw', 1) === 0) bc.sync.wakeup(G.addrOf(bc.g, 'bd_request_hw'));
   }
 }
@@ -138,11 +142,11 @@ export function bd_speedup(bc: BufCache): void {
 export function bd_heatup(bc: BufCache): number {
   const lo = bc.gl('lodirtybufspace');
   const hi = bc.gl('hidirtybufspace');
-  const mid1 = lo + Math.trunc((hi - lo) / 2);
+  const mid1 = lo + cdiv(hi - lo, 2);
   const total = bc.gl('runningbufspace') + bc.gl('dirtykvaspace');
-  if (total >= mid1 || bc.gl('dirtybufcount') >= bc.nbuf / 2) {
+  if (total >= mid1 || bc.gl('dirtybufcount') >= cdiv(bc.nbuf, 2)) {
     bd_speedup(bc);
-    const mid2 = mid1 + Math.trunc((hi - mid1) / 2);
+    const mid2 = mid1 + cdiv(hi - mid1, 2);
     if (total >= mid2) return total - mid2;
   }
   return 0;
@@ -163,7 +167,7 @@ export function bd_wait(bc: BufCache, totalspace: number): void {
     let i = G.add(g, 'bd_wake_index', 0);
     const cur = bc.gl('runningbufspace') + bc.gl('dirtykvaspace');
     if (totalspace > cur) totalspace = cur;
-    let count = Math.trunc(totalspace / MAXBSIZE);
+    let count = cdiv(totalspace, MAXBSIZE);
     if (count >= BD_WAKE_SIZE / 2) count = BD_WAKE_SIZE / 2;
     i = (i + count) | 0;
     const mi = i & BD_WAKE_MASK;
@@ -174,7 +178,7 @@ export function bd_wait(bc: BufCache, totalspace: number): void {
       // bd_signal that passed index i before the registration is never seen ("flstik").
       G.addAt(g, 'bd_wake_ary', mi, 1);
       bc.stat('bd_waits');
-      bc.sync.tsleep(slot, 0, 'flstik', bc.hzMs);
+      bc.sync.tsleep(slot, 0, 'flstik', bc.ticks(bc.hz));
       totalspace = bc.gl('runningbufspace') + bc.gl('dirtykvaspace') - bc.gl('hidirtybufspace');
       continue;
     }
@@ -183,7 +187,7 @@ export function bd_wait(bc: BufCache, totalspace: number): void {
     const j = G.add(g, 'bd_wake_index', 0);
     if (((i - j) | 0) >= 0) {
       bc.stat('bd_waits');
-      bc.sync.tsleep(slot, PINTERLOCKED, 'flstik', bc.hzMs);
+      bc.sync.tsleep(slot, PINTERLOCKED, 'flstik', bc.ticks(bc.hz));
     } else {
       bc.sync.tsleep_remove();
     }

@@ -3,7 +3,8 @@
  *
  * Numbers are DragonFly's: MAXBSIZE 64 KiB (each header's KVA reservation), NBUFCALCSIZE 16 KiB
  * (the size nbuf is sized by), DEV_BSIZE 512, BD_WAKE_SIZE 16384 slots in the bd_wait ring.
- * Tick-based sleeps (`hz` ticks = 1 s in the kernel) use `hzMs` (default 1000 ms).
+ * Sleeps are in ticks of `hz` (default 100 per second) as the seed's; `hzMs` is how long `hz`
+ * ticks (one second) last (default 1000): the one time-scale option, for shorter runs.
  */
 
 export const MAXBSIZE = 65536;
@@ -64,10 +65,13 @@ export interface BufTunables {
   flushperqueue: number;
 }
 
+/** C's integer division (toward zero): every division of vfs_bio.c's longs and ints. */
+export const cdiv = (a: number, b: number): number => Math.trunc(a / b);
+
 /** bufinit's arithmetic (C long division truncates). Pure: usable for any nbuf, even huge ones. */
 export function bufinitTunables(nbuf: number): BufTunables {
   if (!Number.isInteger(nbuf) || nbuf < 1) throw new RangeError(`bufcache: nbuf must be a positive integer, got ${JSON.stringify(nbuf)}`);
-  const div = (a: number, b: number) => Math.trunc(a / b);
+  const div = cdiv;
   const maxbufspace = nbuf * NBUFCALCSIZE;
   const hibufspace = Math.max(div(3 * maxbufspace, 4), maxbufspace - MAXBSIZE * 10);
   let lobufspace = div(hibufspace * 7, 8);
@@ -103,8 +107,19 @@ export interface BufCacheSpec {
    * Default: every cpu of the machine.
    */
   queueSets?: number;
-  /** Milliseconds per `hz` (the kernel's one-second tick sleeps). Default 1000. */
+  /** Clock ticks per second (the kernel's `hz`; the seed's sleeps are in ticks). 100..10000, default 100. */
+  hz?: number;
+  /** How long `hz` ticks (one second) last, in ms: the time scale (default 1000, real time). */
   hzMs?: number;
+  /**
+   * VM page frames behind the buffers (src/bufcache/vm.ts): released buffers leave their pages,
+   * valid, in the file's VM object, where allocbuf and inmem find them. Default 8 per buffer
+   * (twice maxbufspace); 0 models no VM (a released buffer's data is gone). At least 5 per
+   * buffer otherwise (maxbufspace, and a page a buffer may straddle).
+   */
+  vmPages?: number;
+  /** vm_paging_min's mark: free + cache pages below it is a page shortage (default vmPages / 16). */
+  vmFreeMin?: number;
   /** Overrides of the RW sysctls (vfs.hidirtybufspace, ...). */
   sysctl?: Partial<Pick<BufTunables, 'lodirtybufspace' | 'hidirtybufspace' | 'lorunningspace' | 'hirunningspace' | 'flushperqueue'>>;
 }
@@ -138,6 +153,13 @@ export function resolveBufCache(s: BufCacheSpec, devBlockSize: number, devBlocks
   check(Number.isInteger(heavyFiles) && heavyFiles >= 0 && heavyFiles <= files, 'heavyFiles must be an integer in [0, files]', heavyFiles);
   const hzMs = s.hzMs ?? 1000;
   check(Number.isFinite(hzMs) && hzMs >= 1 && hzMs <= 10_000, 'hzMs must be a number in [1, 10000]', hzMs);
+  // At least 100: the seed sleeps hz / 100 ticks in places, and 0 ticks would be no timeout.
+  const hz = s.hz ?? 100;
+  check(Number.isInteger(hz) && hz >= 100 && hz <= 10_000, 'hz must be an integer in [100, 10000]', hz);
+  const vmPages = s.vmPages ?? 8 * s.nbuf;
+  check(vmPages === 0 || (Number.isInteger(vmPages) && vmPages >= 5 * s.nbuf && vmPages <= 1 << 22), `vmPages must be 0 or an integer in [5 × nbuf (${5 * s.nbuf}), ${1 << 22}]`, vmPages);
+  const vmFreeMin = s.vmFreeMin ?? cdiv(vmPages, 16);
+  check(Number.isInteger(vmFreeMin) && vmFreeMin >= 0 && vmFreeMin <= vmPages, 'vmFreeMin must be an integer in [0, vmPages]', vmFreeMin);
   const tunables = { ...bufinitTunables(s.nbuf) };
   for (const [k, v] of Object.entries(s.sysctl ?? {})) {
     check(k in tunables && k !== 'nbuf', `sysctl.${k} is not a writable vfs sysctl`, k);
@@ -146,5 +168,5 @@ export function resolveBufCache(s: BufCacheSpec, devBlockSize: number, devBlocks
   }
   const queueSets = s.queueSets ?? null;
   check(queueSets === null || (Number.isInteger(queueSets) && queueSets >= 1 && queueSets <= 256), 'queueSets must be an integer in [1, 256]', queueSets);
-  return { queueSets, nbuf: s.nbuf, unit: s.unit ?? 0, files, fileBlocks, bsize, heavyFiles, globalQueues: s.globalQueues ?? false, hzMs, tunables };
+  return { queueSets, nbuf: s.nbuf, unit: s.unit ?? 0, files, fileBlocks, bsize, heavyFiles, globalQueues: s.globalQueues ?? false, hz, hzMs, vmPages, vmFreeMin, tunables };
 }

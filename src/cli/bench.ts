@@ -12,7 +12,7 @@ import { readConfig, validateConfig } from './config.js';
 import { formatRunReport } from '../report/format.js';
 import { renderHtml, renderPlainHtml } from '../report/html.js';
 import { ProgressLine } from '../report/progress.js';
-import { asRunReport, isRunReport, runReportExitCode } from '../report/run-report.js';
+import { SwitchFault, asRunReport, isRunReport, runReportExitCode, stoppedRunReport } from '../report/run-report.js';
 import { type CheckerSummary, armChecker, disarmChecker } from '../race/checker.js';
 import { allBugs } from '../race/bugs.js';
 import { type ChromeEvent, chromeTrace } from '../report/trace-chrome.js';
@@ -266,6 +266,10 @@ async function runScenario(s: Scenario, opts: OptionValues, ctx: RunContext): Pr
   const line = ctx.progress.enabled ? (l: string) => ctx.progress.message(l) : undefined;
   try {
     return await s.run(opts, line, ctx);
+  } catch (e) {
+    // A bug switch's consequence caught by a contract check: a failed run, reported (exit 1).
+    if (e instanceof SwitchFault) return stoppedRunReport(s.name, ctx, e);
+    throw e;
   } finally {
     ctx.progress.clear();
   }

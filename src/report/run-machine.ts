@@ -5,12 +5,13 @@
  * rings into `ctx.trace` (the command writes the file). A scenario that runs several machines
  * calls `runMachine` for each: each becomes one process of the trace.
  */
-import type { Machine, RoleSpec, RunOptions } from '../engine/machine.js';
+import { MachineError, type Machine, type RoleSpec, type RunOptions } from '../engine/machine.js';
 import type { RoleResult } from '../engine/protocol.js';
 import type { RunContext } from './context.js';
 import type { MachineSpec } from '../engine/spec.js';
 import { DEFAULT_TRACE_EVENTS, LiveOps, type ReportSpecPart } from './trace.js';
 import { chromeEvents } from './trace-chrome.js';
+import { SwitchFault } from './run-report.js';
 
 /**
  * The spec with what the common options ask: the report region (trace rings for --trace, live
@@ -94,6 +95,12 @@ export async function runMachine(m: Machine, roles: RoleSpec[], ctx?: RunContext
   let results: RoleResult[];
   try {
     results = await m.run(roles, opts);
+  } catch (e) {
+    // A worker's error reaches here structured-cloned: its class survives only in the stack text.
+    const cause = (e as { cause?: { name?: string; stack?: string } }).cause;
+    const contract = cause?.name === 'ContractError' || String(cause?.stack ?? '').startsWith('ContractError:');
+    if (e instanceof MachineError && m.spec.bugs?.length && contract) throw new SwitchFault(e.message, [...m.spec.bugs], m.spec.ncpu);
+    throw e;
   } finally {
     if (timer) clearInterval(timer);
     ctx?.progress.clear();

@@ -225,6 +225,43 @@ export interface BuildArgs {
   tables?: ReportTable[];
 }
 
+/**
+ * A machine run with bug switches on that stopped on one of kiolab's contract checks (a sleep in
+ * a completion context, a use after free...): the switch's consequence, caught. The bench turns
+ * it into a failed check with the message (exit 1), not an internal error.
+ */
+export class SwitchFault extends Error {
+  constructor(
+    message: string,
+    readonly switches: string[],
+    readonly ncpu: number,
+  ) {
+    super(message);
+    this.name = 'SwitchFault';
+  }
+}
+
+/** The report of a run a SwitchFault stopped: no figures, one failed check saying what was caught. */
+export function stoppedRunReport(scenario: string, ctx: { common?: object; options?: object } | undefined, f: SwitchFault): RunReport {
+  const now = Date.now();
+  return {
+    kiolab_version: KIOLAB_VERSION,
+    timestamp: Math.floor(now / 1000),
+    time: new Date(now).toISOString(),
+    scenario,
+    options: { ...(ctx?.options ?? {}), ...(ctx?.common ?? {}) },
+    machine: machineInfo(f.ncpu),
+    summary: [`the run stopped: a worker broke a contract with bug switches on (${f.switches.join(', ')}): ${f.message}`],
+    jobs: [],
+    locks: [],
+    sleeps: [],
+    devices: [],
+    timeline: mergeTimelines(new Map()),
+    checks: [{ name: 'the run ended without breaking a contract (the switches on are the seed\'s own bugs)', ok: false, detail: f.message }],
+    switches: f.switches,
+  };
+}
+
 /** Build the run report of a finished machine. */
 export function buildRunReport(a: BuildArgs): RunReport {
   const by = groupByRole(a.results);

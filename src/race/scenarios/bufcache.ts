@@ -11,8 +11,8 @@
  *    vfs.runningbufspace ≠ Σ b_runningbufspace after the iteration).
  *  - `getnewbuf-wait`: every header is dirty; an allocator's getnewbuf sleeps on needsbuffer while
  *    a releaser frees one. Catches vfs-needsbuffer-no-interlock (lost wakeup on "newbuf").
- *  - `bufdaemon-kick`: two writers dirty blocks past the daemon's mark, kicking buf_daemon, and
- *    wait for it to drain them. Catches vfs-bufdaemon-no-interlock (lost wakeup on "psleep"
+ *  - `bufdaemon-kick`: two writers dirty blocks (every other one: no cluster runs) past the
+ *    daemon's mark, kicking buf_daemon, and wait for it to drain them. Catches vfs-bufdaemon-no-interlock (lost wakeup on "psleep"
  *    with bd_request set).
  *  - `bdwait`: a waiter bd_wait's for one flushed buffer while a signaller writes one out.
  *    Catches vfs-bdwait-no-recheck (lost wakeup on "flstik": the wake index passed its slot).
@@ -21,7 +21,8 @@
  *    and then block 5. Catches vfs-findblk-no-ref: without the lookup's reference getnewbuf
  *    recycles the header the lookup is locking — a wait-for cycle (deadlock) over two buffers.
  *  - `flushbufqueues`: a flusher runs one flushbufqueues pass over DIRTY (as buf_daemon does)
- *    while a writer dirties another file. Catches vfs-flush-no-marker (a buffer that was dirty
+ *    over three dirty blocks that are not neighbours (each its own cluster) while a writer
+ *    dirties another file. Catches vfs-flush-no-marker (a buffer that was dirty
  *    on the queue before the pass is neither written nor being written after it).
  *  - `cluster-wdrain`: a flusher cluster_awrite's the run of dirty blocks 0-1 while a writer that
  *    holds block 1 throttles in waitrunningbufspace. Catches vfs-runningbuf-lockholder: the run's
@@ -334,7 +335,8 @@ registerRaceScenario<BcCtx>({
   run(c, part) {
     const bc = c.bc;
     const vp = part === 'writer0' ? 1 : 2;
-    for (let i = 0; i < 6; i++) bdwrite(bc, getCached(c, vp, i));
+    // Every other block: flushbufqueues' cluster_awrite writes each one alone (no dirty run).
+    for (let i = 0; i < 6; i++) bdwrite(bc, getCached(c, vp, 2 * i));
     const ch = c.V.addrOf(c.base, 'rc_drain');
     while (!drained(c)) {
       if (c.k.shuttingDown()) return;
@@ -397,7 +399,8 @@ registerRaceScenario<BcCtx>({
   attach,
   lockOrder: false,
   reset(c) {
-    for (let i = 0; i < 3; i++) bdwrite(c.bc, getCached(c, 1, i));
+    // Every other block, so that each is its own cluster and the walk visits all three.
+    for (let i = 0; i < 3; i++) bdwrite(c.bc, getCached(c, 1, 2 * i));
   },
   run(c, part) {
     const bc = c.bc;
@@ -409,8 +412,8 @@ registerRaceScenario<BcCtx>({
     // Every buffer that was dirty on the queue before the pass is written or being written now.
     const skipped: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const bp = findblk(bc, 1, i * BS, FINDBLK_TEST);
-      if (bp !== 0 && bc.b_flags.load(bp) & B_DELWRI && !bc.BUF_LOCKINUSE(bp) && onQueue(bc, bp, BQUEUE_DIRTY)) skipped.push(`vnode 1 block ${i} (${bc.describe(bp)})`);
+      const bp = findblk(bc, 1, 2 * i * BS, FINDBLK_TEST);
+      if (bp !== 0 && bc.b_flags.load(bp) & B_DELWRI && !bc.BUF_LOCKINUSE(bp) && onQueue(bc, bp, BQUEUE_DIRTY)) skipped.push(`vnode 1 block ${2 * i} (${bc.describe(bp)})`);
     }
     for (const vp of [1, 2]) bc.io.bio_track_wait(VnodeLayout.addrOf(bc.vnode(vp), 'v_track_write'), 0);
     for (let n = 0; n < bc.nbuf; n++) waitUnlocked(c, bc.buf(n));
