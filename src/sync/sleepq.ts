@@ -20,7 +20,7 @@ import { accessHook } from '../shm/access.js';
 import type { Arena, ArenaPlan, Pool } from '../shm/arena.js';
 import type { StructView } from '../shm/view.js';
 import { ContractError, EWOULDBLOCK } from './errno.js';
-import { type Hook, Point } from './hooks.js';
+import { type Hook, PT_SHARED, Point } from './hooks.js';
 import {
   LK_SPIN,
   NameLayout,
@@ -383,6 +383,15 @@ class HookedSync extends Sync {
   override spin_unlock(lk: number): void {
     this._hook?.at(Point.SPIN_UNLOCK, lk, 0);
     super.spin_unlock(lk);
+  }
+  override spin_lock_shared(lk: number): void {
+    this._hook?.at(Point.SPIN_LOCK, lk, PT_SHARED);
+    super.spin_lock_shared(lk);
+    this._hook?.at(Point.SPIN_LOCKED, lk, PT_SHARED);
+  }
+  override spin_unlock_shared(lk: number): void {
+    this._hook?.at(Point.SPIN_UNLOCK, lk, PT_SHARED);
+    super.spin_unlock_shared(lk);
   }
   override lock(lk: number): void {
     this._hook?.at(Point.MTX_LOCK, lk, 0);
