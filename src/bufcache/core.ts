@@ -58,6 +58,8 @@ export class BufCache {
   readonly b_vp: Field;
   readonly b_loffset: Field;
   readonly b_hnext: Field;
+  readonly b_vnnext: Field;
+  readonly b_vnprev: Field;
   readonly b_qcpu: Field;
   readonly b_cmd: Field;
   readonly b_bcount: Field;
@@ -66,6 +68,8 @@ export class BufCache {
   readonly b_kernproc: Field;
   /** Element 0 of v_hash; element k of vnode v is `v_hash.get(v + 4 * k)`. */
   readonly v_hash: Field;
+  readonly v_cleanblkhd: Field;
+  readonly v_dirtyblkhd: Field;
   /** Elements 0 of the per-queue arrays of struct bufpcpu (element q of set pc: `pc + 4 * q`). */
   readonly q_head: Field;
   readonly q_tail: Field;
@@ -123,6 +127,8 @@ export class BufCache {
     this.b_vp = B.field('b_vp');
     this.b_loffset = B.field('b_loffset');
     this.b_hnext = B.field('b_hnext');
+    this.b_vnnext = B.field('b_vnnext');
+    this.b_vnprev = B.field('b_vnprev');
     this.b_qcpu = B.field('b_qcpu');
     this.b_cmd = B.field('b_cmd');
     this.b_bcount = B.field('b_bcount');
@@ -130,6 +136,8 @@ export class BufCache {
     this.b_kvasize = B.field('b_kvasize');
     this.b_kernproc = B.field('b_kernproc');
     this.v_hash = this.V.field('v_hash');
+    this.v_cleanblkhd = this.V.field('v_cleanblkhd');
+    this.v_dirtyblkhd = this.V.field('v_dirtyblkhd');
     this.q_head = this.P.field('q_head');
     this.q_tail = this.P.field('q_tail');
     this.q_len = this.P.field('q_len');
