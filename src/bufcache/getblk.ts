@@ -26,7 +26,7 @@ export function bmap(bc: BufCache, vp: number, loffset: number): number {
  * findblk: locate (vp, loffset). FINDBLK_TEST returns it unlocked (the caller locks and
  * revalidates), FINDBLK_NBLOCK try-locks (0 if busy), else it locks blocking and revalidates
  * the identity. FINDBLK_REF returns it with a reference (prevents getnewbuf reuse).
- * Takes v_token briefly. May sleep unless TEST or NBLOCK.
+ * Takes v_token shared briefly. May sleep unless TEST or NBLOCK.
  */
 export function findblk(bc: BufCache, vp: number, loffset: number, flags: number): number {
   const tok = bc.vnode(vp); // v_token is the first field of struct vnode
@@ -37,14 +37,14 @@ export function findblk(bc: BufCache, vp: number, loffset: number, flags: number
   const ref = bugs.any && bugs.enabled('vfs-findblk-no-ref') ? 0 : 1;
   let bp: number;
   for (;;) {
-    s.spin_lock(tok);
+    s.spin_lock_shared(tok);
     bp = hashLookup(bc, tok, loffset);
     if (bp === 0) {
-      s.spin_unlock(tok);
+      s.spin_unlock_shared(tok);
       return 0;
     }
     if (ref) bc.b_refs.add(bp, 1); // bqhold under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
-    s.spin_unlock(tok);
+    s.spin_unlock_shared(tok);
     if (flags & FINDBLK_TEST) break;
     if (flags & FINDBLK_NBLOCK) {
       if (!bc.BUF_TRYLOCK(bp)) {

@@ -108,9 +108,9 @@ export type PcpuField = keyof typeof BufPcpuLayout.off;
 export const VHASH_SIZE = 512;
 
 /**
- * struct vnode (a file). v_token (spinlock) protects the hash chains, the clean and dirty lists
- * of its buffers (v_cleanblkhd, v_dirtyblkhd: DragonFly's v_rbclean_tree and v_rbdirty_tree, kept
- * as lists) and v_nbufs.
+ * struct vnode (a file). v_token (a spinlock: shared to look a buffer up, exclusive to change)
+ * protects the hash chains, the clean and dirty lists of its buffers (v_cleanblkhd, v_dirtyblkhd:
+ * DragonFly's v_rbclean_tree and v_rbdirty_tree, kept as lists) and v_nbufs.
  * The file is `v_size` bytes at device byte offset `v_base` of device `v_unit` (bmap is linear).
  */
 export const VnodeLayout = defineStruct(

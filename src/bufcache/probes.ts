@@ -2,7 +2,8 @@
  * Probes: small deterministic scenarios run inside one worker (a real cpu that may lock and
  * sleep), returning plain JSON for the tests — queue placement of brelse/bqrelse, getnewbuf's
  * recycling order and restart paths, getblk's size change and B_DELWRI-without-B_CACHE commit,
- * a failed write staying dirty, cluster_awrite's run, a vnode's clean and dirty lists.
+ * a failed write staying dirty, cluster_awrite's run, a vnode's clean and dirty lists; and a
+ * few two-cpu probes (a role each, meeting through the cache's own state).
  */
 import { B_AGE, B_CACHE, B_DELWRI, B_ERROR, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VNCLEAN, B_VNDIRTY, bflagsToString } from '../device/buf.js';
 import { Devices } from '../device/disk.js';
@@ -335,6 +336,42 @@ probes.vnodeLists = (L, bc, spec) => {
   brelse(bc, bp0);
   const invalidated = { ...lists(1), onList: (bc.b_flags.load(bp0) & (B_VNCLEAN | B_VNDIRTY)) !== 0 };
   return { before, vfsync: touched, dirtyHeaders: dirtyBufs.map((bp) => bc.bufs.index(bp)).sort((a, b) => a - b), versionsBefore, versionsAfter, after, invalidated, mismatches };
+};
+
+/** How long the two-cpu probes wait for the other cpu before they report what they saw. */
+const PEER_WAIT_MS = 20_000;
+
+/** Nap until `done()` or PEER_WAIT_MS passed; returns `done()`. */
+function awaitPeer(done: () => boolean): boolean {
+  const deadline = performance.now() + PEER_WAIT_MS;
+  while (!done() && performance.now() < deadline) nap.wait(0, 0, 1);
+  return done();
+}
+
+/**
+ * With vtokenFinder on another cpu: cache block 0 of vnode 1, then hold the vnode's v_token
+ * shared (across naps: a probe, not kernel code) until the finder has the block locked.
+ */
+probes.vtokenHolder = (L, bc) => {
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  bc.b_flags.or(bp, B_CACHE);
+  bqrelse(bc, bp);
+  const tok = bc.vnode(1);
+  bc.sync.spin_lock_shared(tok);
+  const foundWhileHeld = awaitPeer(() => bc.BUF_LOCKINUSE(bp));
+  bc.sync.spin_unlock_shared(tok);
+  return { foundWhileHeld };
+};
+
+/** Once vtokenHolder holds v_token shared, getblk block 0 of vnode 1 (findblk), and keep it until the token is free. */
+probes.vtokenFinder = (L, bc) => {
+  const tok = bc.vnode(1);
+  const holderIn = awaitPeer(() => bc.sync.lock_shared_count(tok) > 0);
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  const found = (bc.b_flags.load(bp) & B_CACHE) !== 0 && bc.b_vp.load(bp) === 1 && bc.b_loffset.load(bp) === 0;
+  const holderOut = awaitPeer(() => !bc.sync.lock_busy(tok));
+  bqrelse(bc, bp);
+  return { holderIn, found, holderOut };
 };
 
 /** Run probe `name` on this cpu. */

@@ -2,7 +2,8 @@
  * A vnode's buffers, what DragonFly keeps in vfs_subr.c: the hash (bgetvp, brelvp, hashLookup),
  * the clean and dirty lists (reassignbuf; the kernel's v_rbclean_tree and v_rbdirty_tree, kept
  * here as unsorted lists, newest first) and vfsync, which walks the dirty list. All of it is
- * protected by the vnode's v_token.
+ * protected by the vnode's v_token: findblk looks up the hash with it shared, everything here
+ * that changes the hash or the lists takes it exclusive.
  *
  * Vnodes are named by index + 1 (`vp`, 0 = none), as b_vp stores them; `v` is a vnode's address,
  * which is also the address of its v_token (the first field).
