@@ -169,6 +169,41 @@ registerRoles(import.meta.url, {
     return out;
   },
 
+  /**
+   * LK_SLEEPFAIL beside a plain waiter: the holder takes the sleep lock and lets it go once two
+   * cpus wait for it (the lock word marked contended); the sleeper, first in, lock_sleepfail's it;
+   * the locker, second, lock's it.
+   */
+  'lab:sleepfail': (k, a: { part: 'holder' | 'sleeper' | 'locker'; waitMs?: number }) => {
+    const L = labOf(k);
+    const s = k.sync;
+    const deadline = performance.now() + (a.waitMs ?? 20_000);
+    const waiting = () => {
+      let n = 0;
+      for (let c = 0; c < s.ncpu; c++) if (s.T.load(s.threads.addr(c), 'td_blockaddr') === L.mtx) n++;
+      return n;
+    };
+    const until = (f: LabField, pred: () => boolean) => L.waitUntil(f, () => pred() || performance.now() > deadline);
+    if (a.part === 'holder') {
+      s.lock(L.mtx);
+      L.set('held', 1);
+      until('held', () => waiting() === 2 && s.L.load(L.mtx, 'lk_word') === 2);
+      const bothAsleep = waiting() === 2;
+      s.unlock(L.mtx);
+      return { bothAsleep };
+    }
+    until('held', () => L.V.load(L.base, 'held') === 1 && (a.part === 'sleeper' || waiting() === 1));
+    if (a.part === 'locker') {
+      s.lock(L.mtx);
+      s.unlock(L.mtx);
+      return { locked: true };
+    }
+    const r = s.lock_sleepfail(L.mtx, 0);
+    const held = s.lock_held(L.mtx);
+    if (r === 0) s.unlock(L.mtx);
+    return { r, held };
+  },
+
   /** Increment a plain counter `iters` times under the sleep lock. */
   'lab:count-mtx': (k, a: { iters: number; work?: number }) => {
     const L = labOf(k);

@@ -218,9 +218,13 @@ export class BufCache {
   BUF_TRYLOCK(bp: number): boolean {
     return this.sync.trylock(bp);
   }
-  /** BUF_TIMELOCK: 0 when taken, EWOULDBLOCK after `ms`. May sleep. */
+  /**
+   * BUF_TIMELOCK(bp, LK_EXCLUSIVE | LK_SLEEPFAIL, ms), the mode of its one caller (getblk): 0 when
+   * taken without sleeping; ENOLCK once it slept until the lock was released (not taken: the
+   * buffer may be another one by now); EWOULDBLOCK after `ms` (0: no limit). May sleep.
+   */
   BUF_TIMELOCK(bp: number, ms: number): number {
-    return ms > 0 ? this.sync.lock_timed(bp, ms) : (this.sync.lock(bp), 0);
+    return this.sync.lock_sleepfail(bp, ms);
   }
   /** True while anyone (or the kernel, for an I/O in flight) holds the buffer lock. */
   BUF_LOCKINUSE(bp: number): boolean {

@@ -6,7 +6,7 @@
  */
 import { BUF_CMD_DONE, B_AGE, B_CACHE, B_DELWRI, B_HEAVY, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VMIO, NOOFFSET, b_bio2 } from '../device/buf.js';
 import { bugs } from '../sync/switches.js';
-import { ContractError, EWOULDBLOCK } from '../sync/errno.js';
+import { ContractError, ENOLCK } from '../sync/errno.js';
 import type { BufCache } from './core.js';
 import { getnewbuf } from './getnewbuf.js';
 import { brelse, bwrite } from './io.js';
@@ -73,7 +73,8 @@ const GETBLK_RETRY = -1;
 /**
  * getblk: the locked buffer for (vp, loffset) of `size` bytes, found or created. On return the
  * buffer is off its queue; B_CACHE tells whether its contents are valid. A found buffer is
- * ref'd, then locked, then its identity rechecked (it may have been recycled meanwhile). A size
+ * ref'd, then locked, then its identity rechecked (it may have been recycled meanwhile); when
+ * it is busy, getblk sleeps until it is released and looks it up again (LK_SLEEPFAIL). A size
  * change writes a dirty buffer out (or releases a clean one) and retries; a B_DELWRI buffer
  * without B_CACHE is committed first. Returns 0 only with GETBLK_NOWAIT/GETBLK_SZMATCH or when
  * `slptimeo` ran out. Entry/exit: no spinlock held; exit: the buffer locked. May sleep.
@@ -90,8 +91,10 @@ export function getblk(bc: BufCache, vp: number, loffset: number, size: number, 
 
 /**
  * getblk's hit path: lock buffer `bp` that findblk found and ref'd, drop the reference, recheck
- * its identity and take it off its queue. Returns it, 0 (NOWAIT, timeout, SZMATCH) or
- * GETBLK_RETRY. Entry: no lock held, a reference on `bp`. May sleep (the buffer lock, bwrite).
+ * its identity and take it off its queue. A busy buffer is not waited for but slept on: once it
+ * is released (not taken), GETBLK_RETRY looks it up again. Returns it, 0 (NOWAIT, timeout,
+ * SZMATCH) or GETBLK_RETRY. Entry: no lock held, a reference on `bp`. May sleep (the buffer
+ * lock, bwrite).
  */
 function getblk_found(bc: BufCache, bp: number, vp: number, loffset: number, size: number, blkflags: number, slptimeo: number): number {
   const F = bc.b_flags;
@@ -104,9 +107,12 @@ function getblk_found(bc: BufCache, bp: number, vp: number, loffset: number, siz
       if (!noref) bc.bqdrop(bp);
       return 0;
     }
-    if (bc.BUF_TIMELOCK(bp, slptimeo) === EWOULDBLOCK) {
+    const error = bc.BUF_TIMELOCK(bp, slptimeo);
+    if (error) {
       if (!noref) bc.bqdrop(bp);
-      return 0;
+      if (error !== ENOLCK) return 0;
+      bc.stat('getblk_sleepfail');
+      return GETBLK_RETRY;
     }
   }
   if (!noref) bc.bqdrop(bp);

@@ -100,6 +100,7 @@ export const BufPcpuLayout = defineStruct(
     flush_inval: 'i32',
     flush_errors: 'i32',
     getblk_recycled: 'i32',
+    getblk_sleepfail: 'i32',
   },
   { align: 64 },
 );

@@ -374,6 +374,44 @@ probes.vtokenFinder = (L, bc) => {
   return { holderIn, found, holderOut };
 };
 
+/**
+ * With sleepfailWaiter on another cpu: getblk block 0 of vnode 1 and hold it until the waiter
+ * sleeps on its lock (the lock word marked contended), then invalidate it (brelse B_INVAL
+ * unhashes it and wakes the waiter).
+ */
+probes.sleepfailHolder = (L, bc) => {
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  const asleep = awaitPeer(() => {
+    for (let c = 0; c < bc.sync.ncpu; c++) {
+      if (c !== bc.cpu && bc.sync.T.load(bc.sync.threads.addr(c), 'td_blockaddr') === bp) return bc.b_lockword.load(bp) === 2;
+    }
+    return false;
+  });
+  bc.b_flags.or(bp, B_INVAL);
+  brelse(bc, bp);
+  return { asleep };
+};
+
+/**
+ * Once sleepfailHolder holds block 0 of vnode 1, getblk it: what came back, and how this cpu's
+ * getblk counted the retries (getblk_recycled: locked a recycled buffer; getblk_sleepfail: slept
+ * on a busy one and looked again).
+ */
+probes.sleepfailWaiter = (L, bc) => {
+  const held = awaitPeer(() => {
+    const x = findblk(bc, 1, 0, FINDBLK_TEST);
+    return x !== 0 && bc.BUF_LOCKINUSE(x);
+  });
+  const count = () => [bc.P.load(bc.mypc, 'getblk_recycled'), bc.P.load(bc.mypc, 'getblk_sleepfail')];
+  const [r0, s0] = count();
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  const [r1, s1] = count();
+  const identity = bc.b_vp.load(bp) === 1 && bc.b_loffset.load(bp) === 0;
+  bc.b_flags.or(bp, B_INVAL);
+  brelse(bc, bp);
+  return { held, identity, recycled: r1 - r0, sleepfail: s1 - s0 };
+};
+
 /** Run probe `name` on this cpu. */
 export function runProbe(sync: Sync, spec: BufMachineSpec, name: string): unknown {
   const p = probes[name];

@@ -6,13 +6,14 @@
  *    table, the lock registry, instrumentation points and progress
  *  - spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` (test-and-test-and-set, bounded backoff),
  *    and their shared mode `spin_lock_shared`, `spin_unlock_shared` (DragonFly's shared token)
- *  - sleep locks: `lock`, `trylock`, `lock_timed`, `unlock` (three-state futex word, short spin)
+ *  - sleep locks: `lock`, `trylock`, `lock_timed`, `lock_sleepfail`, `unlock` (three-state futex
+ *    word, short spin)
  *
  * The main thread (cpu -1) may take spinlocks briefly, but never sleeps.
  */
 import type { Arena, Pool } from '../shm/arena.js';
 import type { Field, StructView } from '../shm/view.js';
-import { ContractError, EWOULDBLOCK } from './errno.js';
+import { ContractError, ENOLCK, EWOULDBLOCK } from './errno.js';
 import { type Hook, PT_SHARED, Point } from './hooks.js';
 import { hostThreadId } from './hostthread.js';
 import {
@@ -346,8 +347,26 @@ export class SyncLocks {
     return 0;
   }
 
-  /** Drepper's mutex: spin a little, then mark the word 2 (waiters) and futex-wait on it. */
-  private lock_contested(lk: number, deadline: number): number {
+  /**
+   * Acquire sleep lock `lk` with LK_SLEEPFAIL (lockmgr): 0 when taken without sleeping; once it
+   * had to sleep, ENOLCK when the lock was released, which it does not take (the caller looks
+   * again at what the lock guarded), or EWOULDBLOCK after `timeoutMs` (0: no limit). May sleep.
+   */
+  lock_sleepfail(lk: number, timeoutMs: number): number {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) {
+      const r = this.lock_contested(lk, timeoutMs > 0 ? performance.now() + timeoutMs : Infinity, true);
+      if (r !== 0) return r;
+    }
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+    return 0;
+  }
+
+  /**
+   * Drepper's mutex: spin a little, then mark the word 2 (waiters) and futex-wait on it. With
+   * `sleepfail`, the first wait ends the attempt (ENOLCK) instead of taking the lock.
+   */
+  private lock_contested(lk: number, deadline: number, sleepfail = false): number {
     this.requireThread('lock');
     const t0 = performance.now();
     const word = this.lk_word;
@@ -375,6 +394,12 @@ export class SyncLocks {
       // had changed): the host wait would be the second wait of one futex_wait.
       if (this._hook === null || !this._hook.modelsFutex) Atomics.wait(this.i32, word.idx(lk), 2, rem);
       sleeps++;
+      if (sleepfail) {
+        // Not taking the lock, this cpu may have taken the notify another waiter needs: pass it on.
+        this.td_blockaddr.store(td, 0);
+        this.futex_wake(lk);
+        return ENOLCK;
+      }
       c = word.exchange(lk, 2);
     }
     this.td_blockaddr.store(td, 0);

@@ -410,6 +410,12 @@ class HookedSync extends Sync {
     if (r === 0) this._hook?.at(Point.MTX_LOCKED, lk, 0);
     return r;
   }
+  override lock_sleepfail(lk: number, timeoutMs: number): number {
+    this._hook?.at(Point.MTX_LOCK, lk, 0);
+    const r = super.lock_sleepfail(lk, timeoutMs);
+    if (r === 0) this._hook?.at(Point.MTX_LOCKED, lk, 0);
+    return r;
+  }
   override unlock(lk: number): void {
     this._hook?.at(Point.MTX_UNLOCK, lk, 0);
     super.unlock(lk);

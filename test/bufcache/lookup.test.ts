@@ -18,4 +18,13 @@ describe('bufcache: lookups across cpus (findblk, getblk)', () => {
     expect(holder).to.deep.equal({ foundWhileHeld: true });
     expect(checkInvariants(m.arena)).to.deep.equal([]);
   });
+
+  it('getblk sleeps on a busy buffer without taking it (LK_SLEEPFAIL) and looks the block up again', async () => {
+    const { values: [holder, waiter], m } = await pair('sleepfailHolder', 'sleepfailWaiter');
+    expect(holder).to.deep.equal({ asleep: true });
+    // The waiter slept on the buffer the holder then invalidated: it never locked that header
+    // (a lock taken after the sleep finds it recycled), and its second lookup made a new buffer.
+    expect(waiter).to.deep.equal({ held: true, identity: true, recycled: 0, sleepfail: 1 });
+    expect(checkInvariants(m.arena)).to.deep.equal([]);
+  });
 });

@@ -2,7 +2,7 @@ import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { labChannel, labWords } from '../../workers/lab.js';
 import { Machine } from '../../src/engine/machine.js';
-import { EWOULDBLOCK } from '../../src/sync/errno.js';
+import { ENOLCK, EWOULDBLOCK } from '../../src/sync/errno.js';
 import { lockTable } from '../../src/sync/snapshot.js';
 
 describe('sync: locks', () => {
@@ -73,6 +73,20 @@ describe('sync: locks', () => {
     // Shared acquisitions are counted atomically beside each other: none is lost.
     expect(spin.acquisitions).to.equal(4 * iters);
     expect(spin.contended).to.be.at.most(spin.acquisitions);
+  });
+
+  it('lock_sleepfail sleeps until the lock is released, returns ENOLCK without it, and leaves no other waiter asleep', async () => {
+    const m = new Machine({ ncpu: 3, lab: true });
+    const res = await m.run(
+      [
+        { role: 'lab:sleepfail', args: { part: 'holder' } },
+        { role: 'lab:sleepfail', args: { part: 'sleeper' } },
+        { role: 'lab:sleepfail', args: { part: 'locker' } },
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(res.map((r) => r.value)).to.deep.equal([{ bothAsleep: true }, { r: ENOLCK, held: false }, { locked: true }]);
+    expect(m.sync.lock_busy(labChannel(m.arena, 'mtx'))).to.equal(false);
   });
 
   it('try-lock fails and the timed lock returns EWOULDBLOCK while held; unlock by a non-owner names both', async () => {
