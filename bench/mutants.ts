@@ -123,8 +123,8 @@ export const MUTANTS: readonly Mutant[] = [
     'src/sync/locks.ts',
     'a contended spin_lock takes the lock with a plain store once it sees it free (test, then set) instead of a CAS: two spinners can both get in',
     ['torture-spin', 'swap-start', 'flushbufqueues'],
-    `      if (word.cas(lk, 0, 1) === 0) break;`,
-    `      word.store(lk, 1);
+    `      if (word.cas(lk, w, shared ? w + TOK_INCR : TOK_EXCLUSIVE) === w) break;`,
+    `      word.store(lk, shared ? w + TOK_INCR : TOK_EXCLUSIVE);
       break;`,
     true,
   ),

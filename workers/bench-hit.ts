@@ -398,7 +398,7 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
   return res;
 }
 
-/** The slot of the vnode hash (getblk.ts's hashSlot; the raw baseline checks it finds getblk's buffer). */
+/** The slot of the vnode hash (vnode.ts's hashSlot; the raw baseline checks it finds getblk's buffer). */
 function hashSlot(loffset: number): number {
   return (Math.imul(loffset >>> 9, 0x9e3779b1) >>> 0) % VHASH_SIZE;
 }

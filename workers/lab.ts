@@ -17,6 +17,8 @@ export const LabLayout = defineStruct(
     mtx: { struct: LockLayout },
     rawlock: { line: 'i32' },
     spincount: { line: 'i32' },
+    /** 1 while a writer of lab:count-rw is inside its exclusive section (plain, under spin). */
+    inside: 'i32',
     mtxcount: { line: 'i32' },
     rawcount: { line: 'i32' },
     held: { line: 'i32' },
@@ -100,6 +102,106 @@ registerRoles(import.meta.url, {
       s.spin_unlock(L.spin);
     }
     return { iters: a.iters };
+  },
+
+  /**
+   * The spinlock as a reader-writer lock: a writer increments the plain counter under spin_lock,
+   * a reader reads it twice under spin_lock_shared, with work in between. Counted as violations:
+   * a writer that finds shared holders inside, a reader that finds a writer inside or sees the
+   * counter change under it.
+   */
+  'lab:count-rw': (k, a: { iters: number; side: 'writer' | 'reader'; work?: number }) => {
+    const L = labOf(k);
+    const s = k.sync;
+    let violations = 0;
+    for (let i = 0; i < a.iters; i++) {
+      if (a.side === 'writer') {
+        s.spin_lock(L.spin);
+        if (s.lock_shared_count(L.spin) !== 0) violations++;
+        L.V.set(L.base, 'inside', 1);
+        const v = L.V.get(L.base, 'spincount');
+        work(a.work ?? 0);
+        L.V.set(L.base, 'spincount', v + 1);
+        L.V.set(L.base, 'inside', 0);
+        s.spin_unlock(L.spin);
+      } else {
+        s.spin_lock_shared(L.spin);
+        const before = L.V.get(L.base, 'spincount');
+        if (L.V.get(L.base, 'inside') !== 0) violations++;
+        work(a.work ?? 0);
+        if (L.V.get(L.base, 'spincount') !== before) violations++;
+        s.spin_unlock_shared(L.spin);
+      }
+    }
+    return { violations };
+  },
+
+  /**
+   * Take the spinlock shared and hold it until `n` cpus hold it (or `waitMs` passed), then report
+   * what it saw with all of them inside; with `probe`, also what an exclusive trylock and an
+   * exclusive unlock do then. Every holder leaves once each has looked, and a second
+   * spin_unlock_shared reports its error.
+   */
+  'lab:hold-shared': (k, a: { n: number; probe?: boolean; waitMs?: number }) => {
+    const L = labOf(k);
+    const s = k.sync;
+    const deadline = performance.now() + (a.waitMs ?? 20_000);
+    s.spin_lock_shared(L.spin);
+    L.inc('held');
+    L.waitUntil('held', () => L.V.load(L.base, 'held') >= a.n || performance.now() > deadline);
+    const out: Record<string, unknown> = { together: L.V.load(L.base, 'held') >= a.n, sharedCount: s.lock_shared_count(L.spin) };
+    if (a.probe) {
+      out.exclusiveTrylock = s.spin_trylock(L.spin);
+      try {
+        s.spin_unlock(L.spin);
+      } catch (e) {
+        out.unlockError = (e as Error).message;
+      }
+    }
+    L.inc('woke');
+    L.waitUntil('woke', () => L.V.load(L.base, 'woke') >= a.n || performance.now() > deadline);
+    s.spin_unlock_shared(L.spin);
+    try {
+      s.spin_unlock_shared(L.spin);
+    } catch (e) {
+      out.secondUnlockError = (e as Error).message;
+    }
+    return out;
+  },
+
+  /**
+   * LK_SLEEPFAIL beside a plain waiter: the holder takes the sleep lock and lets it go once two
+   * cpus wait for it (the lock word marked contended); the sleeper, first in, lock_sleepfail's it;
+   * the locker, second, lock's it.
+   */
+  'lab:sleepfail': (k, a: { part: 'holder' | 'sleeper' | 'locker'; waitMs?: number }) => {
+    const L = labOf(k);
+    const s = k.sync;
+    const deadline = performance.now() + (a.waitMs ?? 20_000);
+    const waiting = () => {
+      let n = 0;
+      for (let c = 0; c < s.ncpu; c++) if (s.T.load(s.threads.addr(c), 'td_blockaddr') === L.mtx) n++;
+      return n;
+    };
+    const until = (f: LabField, pred: () => boolean) => L.waitUntil(f, () => pred() || performance.now() > deadline);
+    if (a.part === 'holder') {
+      s.lock(L.mtx);
+      L.set('held', 1);
+      until('held', () => waiting() === 2 && s.L.load(L.mtx, 'lk_word') === 2);
+      const bothAsleep = waiting() === 2;
+      s.unlock(L.mtx);
+      return { bothAsleep };
+    }
+    until('held', () => L.V.load(L.base, 'held') === 1 && (a.part === 'sleeper' || waiting() === 1));
+    if (a.part === 'locker') {
+      s.lock(L.mtx);
+      s.unlock(L.mtx);
+      return { locked: true };
+    }
+    const r = s.lock_sleepfail(L.mtx, 0);
+    const held = s.lock_held(L.mtx);
+    if (r === 0) s.unlock(L.mtx);
+    return { r, held };
   },
 
   /** Increment a plain counter `iters` times under the sleep lock. */

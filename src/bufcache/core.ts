@@ -63,6 +63,8 @@ export class BufCache {
   readonly b_vp: Field;
   readonly b_loffset: Field;
   readonly b_hnext: Field;
+  readonly b_vnnext: Field;
+  readonly b_vnprev: Field;
   readonly b_qcpu: Field;
   readonly b_cmd: Field;
   readonly b_bcount: Field;
@@ -71,6 +73,8 @@ export class BufCache {
   readonly b_kernproc: Field;
   /** Element 0 of v_hash; element k of vnode v is `v_hash.get(v + 4 * k)`. */
   readonly v_hash: Field;
+  readonly v_cleanblkhd: Field;
+  readonly v_dirtyblkhd: Field;
   /** Elements 0 of the per-queue arrays of struct bufpcpu (element q of set pc: `pc + 4 * q`). */
   readonly q_head: Field;
   readonly q_tail: Field;
@@ -129,6 +133,8 @@ export class BufCache {
     this.b_vp = B.field('b_vp');
     this.b_loffset = B.field('b_loffset');
     this.b_hnext = B.field('b_hnext');
+    this.b_vnnext = B.field('b_vnnext');
+    this.b_vnprev = B.field('b_vnprev');
     this.b_qcpu = B.field('b_qcpu');
     this.b_cmd = B.field('b_cmd');
     this.b_bcount = B.field('b_bcount');
@@ -136,6 +142,8 @@ export class BufCache {
     this.b_kvasize = B.field('b_kvasize');
     this.b_kernproc = B.field('b_kernproc');
     this.v_hash = this.V.field('v_hash');
+    this.v_cleanblkhd = this.V.field('v_cleanblkhd');
+    this.v_dirtyblkhd = this.V.field('v_dirtyblkhd');
     this.q_head = this.P.field('q_head');
     this.q_tail = this.P.field('q_tail');
     this.q_len = this.P.field('q_len');
@@ -224,9 +232,13 @@ export class BufCache {
   BUF_TRYLOCK(bp: number): boolean {
     return this.sync.trylock(bp);
   }
-  /** BUF_TIMELOCK: 0 when taken, EWOULDBLOCK after `ms`. May sleep. */
+  /**
+   * BUF_TIMELOCK(bp, LK_EXCLUSIVE | LK_SLEEPFAIL, ms), the mode of its one caller (getblk): 0 when
+   * taken without sleeping; ENOLCK once it slept until the lock was released (not taken: the
+   * buffer may be another one by now); EWOULDBLOCK after `ms` (0: no limit). May sleep.
+   */
   BUF_TIMELOCK(bp: number, ms: number): number {
-    return ms > 0 ? this.sync.lock_timed(bp, ms) : (this.sync.lock(bp), 0);
+    return this.sync.lock_sleepfail(bp, ms);
   }
   /** True while anyone (or the kernel, for an I/O in flight) holds the buffer lock. */
   BUF_LOCKINUSE(bp: number): boolean {

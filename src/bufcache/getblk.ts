@@ -1,26 +1,18 @@
 /**
- * Lookup and allocation: the vnode hash (bgetvp / brelvp), bmap, findblk, getblk, getcacheblk,
- * regetblk, inmem, allocbuf and vfs_vmio_release.
+ * Lookup and allocation: bmap, findblk, getblk, getcacheblk, regetblk, inmem, allocbuf and
+ * vfs_vmio_release (the vnode's hash and lists are vnode.ts).
  *
  * Vnodes are named by index + 1 (`vp`, 0 = none), as b_vp stores them.
  */
-import { BUF_CMD_DONE, B_AGE, B_CACHE, B_DELWRI, B_HASHED, B_HEAVY, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VMIO, NOOFFSET, b_bio2 } from '../device/buf.js';
+import { BUF_CMD_DONE, B_AGE, B_CACHE, B_DELWRI, B_HEAVY, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VMIO, NOOFFSET, b_bio2 } from '../device/buf.js';
 import { bugs } from '../sync/switches.js';
-import { ContractError, EWOULDBLOCK } from '../sync/errno.js';
+import { ContractError, ENOLCK } from '../sync/errno.js';
 import type { BufCache } from './core.js';
 import { getnewbuf } from './getnewbuf.js';
 import { brelse, bwrite } from './io.js';
-import { VHASH_SIZE } from './layout.js';
 import { bufspacewakeup } from './space.js';
 import { DEV_BSIZE, FINDBLK_NBLOCK, FINDBLK_REF, FINDBLK_TEST, GETBLK_NOWAIT, GETBLK_SZMATCH, MAXBSIZE } from './tunables.js';
-
-const VHASH_MASK = VHASH_SIZE - 1;
-if ((VHASH_SIZE & VHASH_MASK) !== 0) throw new Error('bufcache: VHASH_SIZE must be a power of two');
-
-/** The vnode hash slot of file offset `loffset` (a multiplicative hash of its 512-byte block). */
-function hashSlot(loffset: number): number {
-  return Math.imul(loffset >>> 9, 0x9e3779b1) & VHASH_MASK;
-}
+import { bgetvp, brelvp, hashLookup } from './vnode.js';
 
 /** The device byte offset of file offset `loffset` of `vp` (VOP_BMAP: files are contiguous). */
 export function bmap(bc: BufCache, vp: number, loffset: number): number {
@@ -30,74 +22,11 @@ export function bmap(bc: BufCache, vp: number, loffset: number): number {
   return bc.V.load(v, 'v_base') + loffset;
 }
 
-/** Hash lookup of (vp, loffset) in vnode `v`'s chains. Caller holds the vnode's v_token. */
-function hashLookup(bc: BufCache, v: number, loffset: number): number {
-  const hnext = bc.b_hnext;
-  const off = bc.b_loffset;
-  for (let bp = bc.v_hash.get(v + (hashSlot(loffset) << 2)); bp !== 0; bp = hnext.get(bp)) {
-    if (off.get(bp) === loffset) return bp;
-  }
-  return 0;
-}
-
-/**
- * bgetvp: associate locked buffer `bp` (b_loffset set) with `vp` and hash it. Returns false on a
- * collision (another buffer already holds (vp, loffset)). Takes v_token. Never sleeps.
- */
-export function bgetvp(bc: BufCache, vp: number, bp: number): boolean {
-  const v = bc.vnode(vp);
-  const tok = bc.V.addrOf(v, 'v_token');
-  const loffset = bc.B.load(bp, 'b_loffset');
-  bc.sync.spin_lock(tok);
-  try {
-    if (hashLookup(bc, v, loffset) !== 0) return false;
-    const k = hashSlot(loffset);
-    bc.B.store(bp, 'b_hnext', bc.V.loadAt(v, 'v_hash', k));
-    bc.V.storeAt(v, 'v_hash', k, bp);
-    bc.B.store(bp, 'b_vp', vp);
-    bc.b_flags.or(bp, B_HASHED);
-    bc.V.add(v, 'v_nbufs', 1);
-    return true;
-  } finally {
-    bc.sync.spin_unlock(tok);
-  }
-}
-
-/** brelvp: unhash locked buffer `bp` and drop its vnode. Takes v_token. Never sleeps. */
-export function brelvp(bc: BufCache, bp: number): void {
-  const vp = bc.B.load(bp, 'b_vp');
-  if (vp === 0) return;
-  const v = bc.vnode(vp);
-  const tok = bc.V.addrOf(v, 'v_token');
-  const B = bc.B;
-  bc.sync.spin_lock(tok);
-  try {
-    if (bc.b_flags.load(bp) & B_HASHED) {
-      const k = hashSlot(B.load(bp, 'b_loffset'));
-      let prev = 0;
-      let cur = bc.V.loadAt(v, 'v_hash', k);
-      while (cur !== 0 && cur !== bp) {
-        prev = cur;
-        cur = B.load(cur, 'b_hnext');
-      }
-      if (cur === 0) throw new ContractError(`brelvp: ${bc.describe(bp)} is B_HASHED but not on vnode ${vp}'s hash chain`);
-      if (prev === 0) bc.V.storeAt(v, 'v_hash', k, B.load(bp, 'b_hnext'));
-      else B.store(prev, 'b_hnext', B.load(bp, 'b_hnext'));
-      B.store(bp, 'b_hnext', 0);
-      bc.b_flags.and(bp, ~B_HASHED);
-      bc.V.add(v, 'v_nbufs', -1);
-    }
-    B.store(bp, 'b_vp', 0);
-  } finally {
-    bc.sync.spin_unlock(tok);
-  }
-}
-
 /**
  * findblk: locate (vp, loffset). FINDBLK_TEST returns it unlocked (the caller locks and
  * revalidates), FINDBLK_NBLOCK try-locks (0 if busy), else it locks blocking and revalidates
  * the identity. FINDBLK_REF returns it with a reference (prevents getnewbuf reuse).
- * Takes v_token briefly. May sleep unless TEST or NBLOCK.
+ * Takes v_token shared briefly. May sleep unless TEST or NBLOCK.
  */
 export function findblk(bc: BufCache, vp: number, loffset: number, flags: number): number {
   const tok = bc.vnode(vp); // v_token is the first field of struct vnode
@@ -108,14 +37,14 @@ export function findblk(bc: BufCache, vp: number, loffset: number, flags: number
   const ref = bugs.any && bugs.enabled('vfs-findblk-no-ref') ? 0 : 1;
   let bp: number;
   for (;;) {
-    s.spin_lock(tok);
+    s.spin_lock_shared(tok);
     bp = hashLookup(bc, tok, loffset);
     if (bp === 0) {
-      s.spin_unlock(tok);
+      s.spin_unlock_shared(tok);
       return 0;
     }
     if (ref) bc.b_refs.add(bp, 1); // bqhold under v_token: interlocks with getnewbuf's brelvp + b_refs recheck
-    s.spin_unlock(tok);
+    s.spin_unlock_shared(tok);
     if (flags & FINDBLK_TEST) break;
     if (flags & FINDBLK_NBLOCK) {
       if (!bc.BUF_TRYLOCK(bp)) {
@@ -144,7 +73,8 @@ const GETBLK_RETRY = -1;
 /**
  * getblk: the locked buffer for (vp, loffset) of `size` bytes, found or created. On return the
  * buffer is off its queue; B_CACHE tells whether its contents are valid. A found buffer is
- * ref'd, then locked, then its identity rechecked (it may have been recycled meanwhile). A size
+ * ref'd, then locked, then its identity rechecked (it may have been recycled meanwhile); when
+ * it is busy, getblk sleeps until it is released and looks it up again (LK_SLEEPFAIL). A size
  * change writes a dirty buffer out (or releases a clean one) and retries; a B_DELWRI buffer
  * without B_CACHE is committed first. Returns 0 only with GETBLK_NOWAIT/GETBLK_SZMATCH or when
  * `slptimeo` ran out. Entry/exit: no spinlock held; exit: the buffer locked. May sleep.
@@ -161,8 +91,10 @@ export function getblk(bc: BufCache, vp: number, loffset: number, size: number, 
 
 /**
  * getblk's hit path: lock buffer `bp` that findblk found and ref'd, drop the reference, recheck
- * its identity and take it off its queue. Returns it, 0 (NOWAIT, timeout, SZMATCH) or
- * GETBLK_RETRY. Entry: no lock held, a reference on `bp`. May sleep (the buffer lock, bwrite).
+ * its identity and take it off its queue. A busy buffer is not waited for but slept on: once it
+ * is released (not taken), GETBLK_RETRY looks it up again. Returns it, 0 (NOWAIT, timeout,
+ * SZMATCH) or GETBLK_RETRY. Entry: no lock held, a reference on `bp`. May sleep (the buffer
+ * lock, bwrite).
  */
 function getblk_found(bc: BufCache, bp: number, vp: number, loffset: number, size: number, blkflags: number, slptimeo: number): number {
   const F = bc.b_flags;
@@ -175,9 +107,12 @@ function getblk_found(bc: BufCache, bp: number, vp: number, loffset: number, siz
       if (!noref) bc.bqdrop(bp);
       return 0;
     }
-    if (bc.BUF_TIMELOCK(bp, slptimeo) === EWOULDBLOCK) {
+    const error = bc.BUF_TIMELOCK(bp, slptimeo);
+    if (error) {
       if (!noref) bc.bqdrop(bp);
-      return 0;
+      if (error !== ENOLCK) return 0;
+      bc.stat('getblk_sleepfail');
+      return GETBLK_RETRY;
     }
   }
   if (!noref) bc.bqdrop(bp);

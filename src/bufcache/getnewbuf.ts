@@ -11,10 +11,11 @@ import { bugs } from '../sync/switches.js';
 import { ContractError } from '../sync/errno.js';
 import { PINTERLOCKED } from '../sync/sync.js';
 import type { BufCache } from './core.js';
-import { allocbuf, brelvp, vfs_vmio_release } from './getblk.js';
+import { allocbuf, vfs_vmio_release } from './getblk.js';
 import { brelse } from './io.js';
 import { bd_speedup } from './space.js';
 import { BQUEUE_CLEAN, BQUEUE_EMPTY, GETBLK_BHEAVY, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE, cdiv } from './tunables.js';
+import { brelvp } from './vnode.js';
 
 /**
  * Returns a locked buffer off every queue, with no vnode, no memory and b_flags = B_BNOCLIP

@@ -3,11 +3,12 @@
  *
  *  tunables.ts   constants, the spec, bufinit's arithmetic        layout.ts   shared structs, plan, bufinit
  *  core.ts       views, BUF_LOCK/BUF_KERNPROC, queues, bremfree   space.ts    space accounting, wakeups, bd_wait ring
- *  getblk.ts     hash, findblk, getblk, getcacheblk, allocbuf     getnewbuf.ts  recycling
+ *  getblk.ts     findblk, getblk, getcacheblk, allocbuf           getnewbuf.ts  recycling
+ *  vnode.ts      a vnode's hash and clean/dirty lists (bgetvp, brelvp, reassignbuf), vfsync
  *  io.ts         bread*, b*write, bdirty, brelse/bqrelse, bpdone  daemon.ts   buf_daemon[_hw], flushbufqueues
  *  cluster.ts    cluster_awrite (a run of dirty buffers)
  *  sysctl.ts     vfs.* snapshot                                   invariants.ts  checkInvariants
- *  load.ts       oracle-checked file load, vfsync, final sync     probes.ts   deterministic scenarios for tests
+ *  load.ts       oracle-checked file load, final sync             probes.ts   deterministic scenarios for tests
  *
  * Where kiolab departs from the reference (no VM system is modelled):
  *  - buffer memory is the header's own MAXBSIZE slice of `bufcache.pages`; releasing a buffer's
@@ -26,6 +27,7 @@ export * from './layout.js';
 export { BufCache } from './core.js';
 export * from './space.js';
 export * from './getblk.js';
+export * from './vnode.js';
 export { getnewbuf } from './getnewbuf.js';
 export * from './io.js';
 export { cluster_awrite, CLUSTER_MAXRUN } from './cluster.js';

@@ -1,9 +1,10 @@
 /**
  * checkInvariants: the buffer-cache invariants of RACES.md, asserted by walking every queue,
- * every header and every vnode hash chain. Takes no lock: call it at a quiescent point (no I/O
- * in flight, no buffer locked), from any thread. Returns the violations found (empty: all hold).
+ * every header, every vnode hash chain and every vnode's clean and dirty lists. Takes no lock:
+ * call it at a quiescent point (no I/O in flight, no buffer locked), from any thread. Returns the
+ * violations found (empty: all hold).
  */
-import { BUF_CMD_DONE, B_DELWRI, B_HASHED, B_HEAVY, B_LOCKED, B_MARKER, BioLayout, b_bio1, bflagsToString } from '../device/buf.js';
+import { BUF_CMD_DONE, B_DELWRI, B_HASHED, B_HEAVY, B_LOCKED, B_MARKER, B_VNCLEAN, B_VNDIRTY, BioLayout, b_bio1, bflagsToString } from '../device/buf.js';
 import type { Arena } from '../shm/arena.js';
 import { snapshot } from '../sync/snapshot.js';
 import { Sync } from '../sync/sync.js';
@@ -12,10 +13,11 @@ import { BQUEUE_CLEAN, BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_EMPTY, BQUEUE_LOCKE
 
 export function checkInvariants(arena: Arena): string[] {
   const out: string[] = [];
-  const { G, P, B, V, g, pcpu, bufs, vnodes } = bufArena(arena);
+  const A = bufArena(arena);
+  const { G, P, B, V, g, pcpu, bufs, vnodes } = A;
   const nbuf = G.load(g, 'nbuf');
   const nsets = G.load(g, 'nsets');
-  const name = (bp: number) => `buffer ${B.load(bp, 'b_owner')} (${bflagsToString(B.load(bp, 'b_flags'))})`;
+  const name = (bp: number) => bufName(A, bp);
   // 1. queues: membership, links, agreement with b_qindex/b_qcpu and with the flags
   const seen = new Map<number, string>();
   for (let set = 0; set < nsets; set++) {
@@ -126,7 +128,61 @@ export function checkInvariants(arena: Arena): string[] {
     const bp = bufs.addr(n);
     if (B.load(bp, 'b_flags') & B_HASHED && !hashed.has(bp)) out.push(`${name(bp)} is B_HASHED but on no hash chain`);
   }
+  // 4. clean and dirty lists: every hashed buffer on exactly one of its vnode's, the dirty one iff B_DELWRI
+  const listed = new Set<number>();
+  let ndirty = 0;
+  for (let i = 0; i < vnodes.count; i++) {
+    const { clean, dirty } = vnodeLists(A, i, out);
+    for (const bp of clean) if (B.load(bp, 'b_flags') & B_DELWRI) out.push(`${name(bp)} is B_DELWRI but on vnode ${i + 1}'s clean list`);
+    for (const bp of dirty) if ((B.load(bp, 'b_flags') & B_DELWRI) === 0) out.push(`${name(bp)} is on vnode ${i + 1}'s dirty list without B_DELWRI`);
+    for (const bp of [...clean, ...dirty]) listed.add(bp);
+    ndirty += dirty.length;
+  }
+  for (const bp of hashed) if (!listed.has(bp)) out.push(`${name(bp)} is hashed to vnode ${B.load(bp, 'b_vp')} but on neither of its lists`);
+  if (ndirty !== dirtycount) out.push(`the vnodes' dirty lists hold ${ndirty} buffers but ${dirtycount} are B_DELWRI`);
   return out;
+}
+
+/** "buffer 17 (B_CACHE|B_DELWRI)", for messages. */
+function bufName(A: ReturnType<typeof bufArena>, bp: number): string {
+  return `buffer ${A.B.load(bp, 'b_owner')} (${bflagsToString(A.B.load(bp, 'b_flags'))})`;
+}
+
+/**
+ * The clean and dirty lists of vnode index `i`: each is a well-formed list (only buffer headers,
+ * no cycle, b_vnprev pointing at the predecessor); every member is hashed to this vnode and
+ * carries its list's flag (B_VNCLEAN or B_VNDIRTY, not both); no buffer is on both; together they
+ * hold v_nbufs buffers. Holds at every instant under the vnode's v_token, and at quiescent
+ * points. Appends violations to `out`; returns each list's members. Takes no lock.
+ */
+export function vnodeLists(A: ReturnType<typeof bufArena>, i: number, out: string[]): { clean: number[]; dirty: number[] } {
+  const { B, V, bufs } = A;
+  const v = A.vnodes.addr(i);
+  const name = (bp: number) => bufName(A, bp);
+  const walk = (head: 'v_cleanblkhd' | 'v_dirtyblkhd', flag: number, other: number): number[] => {
+    const which = `vnode ${i + 1}'s ${head === 'v_cleanblkhd' ? 'clean' : 'dirty'} list`;
+    const members: number[] = [];
+    let prev = 0;
+    for (let bp = V.load(v, head); bp !== 0; bp = B.load(bp, 'b_vnnext')) {
+      if (!bufs.contains(bp) || members.length >= bufs.count) {
+        out.push(`${which} ${members.length >= bufs.count ? 'has a cycle' : `links to ${bp}, not a buffer header`}`);
+        break;
+      }
+      members.push(bp);
+      const f = B.load(bp, 'b_flags');
+      if (B.load(bp, 'b_vnprev') !== prev) out.push(`${name(bp)} on ${which}: b_vnprev does not point at its predecessor`);
+      if (B.load(bp, 'b_vp') !== i + 1 || (f & B_HASHED) === 0) out.push(`${name(bp)} is on ${which} but hashed to vnode ${B.load(bp, 'b_vp')}`);
+      if ((f & (flag | other)) !== flag) out.push(`${name(bp)} is on ${which} but its flags do not say so`);
+      prev = bp;
+    }
+    return members;
+  };
+  const clean = walk('v_cleanblkhd', B_VNCLEAN, B_VNDIRTY);
+  const dirty = walk('v_dirtyblkhd', B_VNDIRTY, B_VNCLEAN);
+  const n = new Set([...clean, ...dirty]).size;
+  if (n !== clean.length + dirty.length) out.push(`vnode ${i + 1}: a buffer is on its lists twice`);
+  if (clean.length + dirty.length !== V.load(v, 'v_nbufs')) out.push(`vnode ${i + 1}: v_nbufs is ${V.load(v, 'v_nbufs')} but its clean and dirty lists hold ${clean.length} + ${dirty.length}`);
+  return { clean, dirty };
 }
 
 const attachedSync = new WeakMap<Arena, Sync>();

@@ -33,10 +33,11 @@ import {
 import { bugs } from '../sync/switches.js';
 import { ContractError } from '../sync/errno.js';
 import { BufCache } from './core.js';
-import { allocbuf, bmap, brelvp, getblk, inmem, vfs_vmio_release } from './getblk.js';
+import { allocbuf, bmap, getblk, inmem, vfs_vmio_release } from './getblk.js';
 import { VnodeLayout } from './layout.js';
 import { bd_heatup, bd_signal, bsetrunningbufspace, bufcountwakeup, bufspacewakeup, runningbufwakeup } from './space.js';
 import { BQUEUE_CLEAN, BQUEUE_DIRTY, BQUEUE_DIRTY_HW, BQUEUE_EMPTY, BQUEUE_LOCKED, BQUEUE_NONE } from './tunables.js';
+import { brelvp, reassignbuf } from './vnode.js';
 
 /**
  * vn_strategy: issue the I/O on b_bio1 of locked buffer `bp` (b_cmd set): B_IOISSUED, a
@@ -233,15 +234,20 @@ export function bdwrite(bc: BufCache, bp: number): void {
 }
 
 /**
- * bdirty: make the buffer a delayed write (B_DELWRI) and charge the dirty counters; clears
- * B_NOCACHE and B_RELBUF. Entry: buffer locked and on no queue. Never sleeps.
+ * bdirty: make the buffer a delayed write (B_DELWRI), move it to its vnode's dirty list and charge
+ * the dirty counters; clears B_NOCACHE and B_RELBUF. Entry: buffer locked, hashed, on no queue.
+ * Takes v_token. Never sleeps.
  */
 export function bdirty(bc: BufCache, bp: number): void {
   if (bc.b_qindex.get(bp) !== BQUEUE_NONE) throw new ContractError(`bdirty: ${bc.describe(bp)} is still on a queue`);
   const F = bc.b_flags;
   F.and(bp, ~(B_NOCACHE | B_RELBUF));
   if ((F.load(bp) & B_DELWRI) === 0) {
+    const v = bc.vnode(bc.b_vp.get(bp));
+    bc.sync.spin_lock(v); // v_token, the first field of struct vnode
     F.or(bp, B_DELWRI);
+    reassignbuf(bc, v, bp);
+    bc.sync.spin_unlock(v);
     const size = bc.B.load(bp, 'b_bufsize');
     bc.gadd('dirtybufcount', 1);
     bc.gadd('dirtykvaspace', bc.B.load(bp, 'b_kvasize'));
@@ -266,11 +272,18 @@ export function bheavy(bc: BufCache, bp: number): void {
   }
 }
 
-/** bundirty: clear B_DELWRI, uncharge the dirty counters and signal bd_wait. Entry: buffer locked. */
+/**
+ * bundirty: clear B_DELWRI, move the buffer to its vnode's clean list, uncharge the dirty counters
+ * and signal bd_wait. Entry: buffer locked. Takes v_token. Never sleeps.
+ */
 export function bundirty(bc: BufCache, bp: number): void {
   const F = bc.b_flags;
   if (F.load(bp) & B_DELWRI) {
+    const v = bc.vnode(bc.b_vp.get(bp));
+    bc.sync.spin_lock(v); // v_token, the first field of struct vnode
     F.and(bp, ~B_DELWRI);
+    reassignbuf(bc, v, bp);
+    bc.sync.spin_unlock(v);
     const size = bc.B.load(bp, 'b_bufsize');
     bc.gadd('dirtybufcount', -1);
     bc.gadd('dirtykvaspace', -bc.B.load(bp, 'b_kvasize'));

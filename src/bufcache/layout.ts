@@ -15,7 +15,10 @@
  *    them (and the hw variants over B_HEAVY ones); bufspace = Σ b_bufsize;
  *  - runningbufspace = Σ b_runningbufspace ≥ 0, runningbufcount = #(b_runningbufspace > 0);
  *  - a buffer is B_HASHED iff it has a vnode, iff it is on that vnode's hash chain; at most one
- *    hashed buffer per (vp, loffset); b_refs ≥ 0.
+ *    hashed buffer per (vp, loffset); b_refs ≥ 0;
+ *  - a hashed buffer is on exactly one of its vnode's lists, the one its B_VNCLEAN / B_VNDIRTY
+ *    names (the dirty one iff B_DELWRI); the two lists hold v_nbufs buffers together, and the
+ *    dirty lists dirtybufcount.
  */
 import type { Arena, ArenaPlan } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
@@ -43,6 +46,8 @@ export interface BufMachineSpec {
  *  b_vp         vnode index + 1 (0: none); b_loffset: byte offset in the file. Written under the
  *               buffer lock and the vnode's v_token (hash membership); read under either.
  *  b_hnext      hash chain link, protected by v_token.
+ *  b_vnnext/b_vnprev  link on the vnode's clean or dirty list (B_VNCLEAN / B_VNDIRTY say which),
+ *               protected by v_token.
  *  b_kvabase/b_kvasize  the page reservation (constant after bufinit).
  *  b_kernproc   1 when the lock was handed to "the kernel" (BUF_KERNPROC): whoever completes the
  *               I/O releases it.
@@ -59,6 +64,8 @@ export const BufLayout = defineStruct(
     b_vp: 'i32',
     b_loffset: 'i32',
     b_hnext: 'i32',
+    b_vnnext: 'i32',
+    b_vnprev: 'i32',
     b_kvabase: 'i32',
     b_kvasize: 'i32',
     b_kernproc: 'i32',
@@ -93,6 +100,7 @@ export const BufPcpuLayout = defineStruct(
     flush_inval: 'i32',
     flush_errors: 'i32',
     getblk_recycled: 'i32',
+    getblk_sleepfail: 'i32',
   },
   { align: 64 },
 );
@@ -101,7 +109,9 @@ export type PcpuField = keyof typeof BufPcpuLayout.off;
 export const VHASH_SIZE = 512;
 
 /**
- * struct vnode (a file). v_token (spinlock) protects the hash chains and v_nbufs.
+ * struct vnode (a file). v_token (a spinlock: shared to look a buffer up, exclusive to change)
+ * protects the hash chains, the clean and dirty lists of its buffers (v_cleanblkhd, v_dirtyblkhd:
+ * DragonFly's v_rbclean_tree and v_rbdirty_tree, kept as lists) and v_nbufs.
  * The file is `v_size` bytes at device byte offset `v_base` of device `v_unit` (bmap is linear).
  */
 export const VnodeLayout = defineStruct(
@@ -114,6 +124,8 @@ export const VnodeLayout = defineStruct(
     v_bsize: 'i32',
     v_heavy: 'i32',
     v_nbufs: 'i32',
+    v_cleanblkhd: 'i32',
+    v_dirtyblkhd: 'i32',
     v_track_read: { struct: BioTrackLayout },
     v_track_write: { struct: BioTrackLayout },
     v_hash: { i32: VHASH_SIZE, line: true },

@@ -5,7 +5,7 @@
  * The last caller to finish quiesces the daemons, syncs every file and checks that every block's
  * latest version reached the device (no write lost).
  */
-import { B_CACHE, B_DELWRI, B_INVAL } from '../device/buf.js';
+import { B_CACHE, B_INVAL } from '../device/buf.js';
 import { mix32, resolveDevice } from '../device/config.js';
 import { Devices } from '../device/disk.js';
 import { STAMP_MAGIC, UNSTAMPED } from '../device/oracle.js';
@@ -16,11 +16,12 @@ import type { Sync } from '../sync/sync.js';
 import { BufCache } from './core.js';
 import { getblk } from './getblk.js';
 import { bawrite, bdwrite, bheavy, bqrelse, brelse, bread, breadn, bwrite } from './io.js';
-import { ExpectLayout, VHASH_SIZE, VnodeLayout, type BufMachineSpec } from './layout.js';
+import { ExpectLayout, type BufMachineSpec } from './layout.js';
 import { buf_runningbufspace_severe, bwillwrite, waitrunningbufspace } from './space.js';
 import { GETBLK_BHEAVY } from './tunables.js';
 import { buf_daemon_hw_limit, buf_daemon_limit } from './daemon.js';
 import { checkInvariants } from './invariants.js';
+import { vfsync } from './vnode.js';
 
 export interface LoadArgs {
   /** Operations of this caller (0: no count, --duration ends it). */
@@ -273,32 +274,9 @@ export class FileLoad {
     }
   }
 
-  /**
-   * vfsync: write out every dirty buffer of `vp` (bawrite) and wait for the vnode's writes to
-   * drain. Holds v_token only while collecting. May sleep.
-   */
+  /** vfsync (vnode.ts) of `vp`, waiting at most 30 s for its writes. May sleep. */
   vfsync(vp: number): void {
-    const bc = this.bc;
-    const v = bc.vnode(vp);
-    const tok = bc.V.addrOf(v, 'v_token');
-    const dirty: number[] = [];
-    bc.sync.spin_lock(tok);
-    for (let k = 0; k < VHASH_SIZE; k++) {
-      for (let bp = bc.V.loadAt(v, 'v_hash', k); bp !== 0; bp = bc.B.load(bp, 'b_hnext')) {
-        if (bc.b_flags.load(bp) & B_DELWRI) dirty.push(bp);
-      }
-    }
-    bc.sync.spin_unlock(tok);
-    for (const bp of dirty) {
-      bc.BUF_LOCK(bp);
-      if (bc.B.load(bp, 'b_vp') !== vp || (bc.b_flags.load(bp) & B_DELWRI) === 0) {
-        bc.BUF_UNLOCK(bp);
-        continue;
-      }
-      bc.bremfree(bp);
-      bawrite(bc, bp);
-    }
-    bc.io.bio_track_wait(VnodeLayout.addrOf(v, 'v_track_write'), 30_000);
+    vfsync(this.bc, vp, 30_000);
   }
 
   /** Wait (≤ 20 s) until both daemons' limit functions are false: dirty space drained below the marks. */

@@ -2,18 +2,24 @@
  * Probes: small deterministic scenarios run inside one worker (a real cpu that may lock and
  * sleep), returning plain JSON for the tests — queue placement of brelse/bqrelse, getnewbuf's
  * recycling order and restart paths, getblk's size change and B_DELWRI-without-B_CACHE commit,
- * a failed write staying dirty, cluster_awrite's run.
+ * a failed write staying dirty, cluster_awrite's run, a vnode's clean and dirty lists; and a
+ * few two-cpu probes (a role each, meeting through the cache's own state).
  */
-import { B_AGE, B_CACHE, B_DELWRI, B_ERROR, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, bflagsToString } from '../device/buf.js';
+import { B_AGE, B_CACHE, B_DELWRI, B_ERROR, B_INVAL, B_LOCKED, B_NOCACHE, B_RELBUF, B_VNCLEAN, B_VNDIRTY, bflagsToString } from '../device/buf.js';
+import { Devices } from '../device/disk.js';
+import { setAccessHook } from '../shm/access.js';
+import { Arena } from '../shm/arena.js';
 import { Field } from '../shm/view.js';
-import type { Sync } from '../sync/sync.js';
+import { Sync } from '../sync/sync.js';
 import { cluster_awrite } from './cluster.js';
-import type { BufCache } from './core.js';
+import { BufCache } from './core.js';
 import { findblk, getblk, getcacheblk, regetblk } from './getblk.js';
+import { checkInvariants } from './invariants.js';
 import { bawrite, bdirty, bdwrite, bheavy, bqrelse, breadcb, brelse, bwrite } from './io.js';
-import type { BufMachineSpec } from './layout.js';
+import { VHASH_SIZE, type BufMachineSpec } from './layout.js';
 import { FileLoad } from './load.js';
 import { BQUEUE_NAMES, FINDBLK_TEST, RESTART_NAMES } from './tunables.js';
+import { vfsync } from './vnode.js';
 
 export interface Placement {
   name: string;
@@ -55,7 +61,41 @@ function waitIdle(bc: BufCache): void {
   while (bc.gl('runningbufcount') > 0) nap.wait(0, 0, 1);
 }
 
-type Probe = (L: FileLoad, bc: BufCache) => unknown;
+/** The file blocks (b_loffset / bsize) on list `head` of vnode `vp`, sorted. Quiescent callers only. */
+function listOf(bc: BufCache, vp: number, head: Field): number[] {
+  const out: number[] = [];
+  for (let bp = head.load(bc.vnode(vp)); bp !== 0; bp = bc.b_vnnext.load(bp)) out.push(bc.b_loffset.load(bp) / bc.gl('bsize'));
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * vfsync(vp) through a second, instrumented attachment of this cpu to the arena: how many of the
+ * vnode's hash slots it read and the pool indexes of the buffer headers it touched.
+ */
+function vfsyncTouches(bc: BufCache, spec: BufMachineSpec, vp: number): { hashReads: number; headers: number[] } {
+  const arena = Arena.attach(bc.arena.sab, bc.arena.plan);
+  arena.instrument();
+  const s = new Sync(arena, bc.cpu);
+  Devices.of(s, spec);
+  const hash = bc.V.addrOf(bc.vnode(vp), 'v_hash');
+  let hashReads = 0;
+  const headers = new Set<number>();
+  setAccessHook({
+    access(_kind, addr) {
+      if (addr >= hash && addr < hash + 4 * VHASH_SIZE) hashReads++;
+      const n = bc.bufs.elementOf(addr);
+      if (n >= 0) headers.add(n);
+    },
+  });
+  try {
+    vfsync(BufCache.of(s), vp, 0);
+  } finally {
+    setAccessHook(null);
+  }
+  return { hashReads, headers: [...headers].sort((a, b) => a - b) };
+}
+
+type Probe = (L: FileLoad, bc: BufCache, spec: BufMachineSpec) => unknown;
 
 const probes: Record<string, Probe> = {
   /** Where each kind of release puts the buffer. Needs ≥ 2 files, file 1 heavy-free. */
@@ -267,10 +307,115 @@ probes.cluster = (L, bc) => {
   return { run, single, before, after, dirtyBefore, dirtyAfter: bc.gl('dirtybufcount'), runningbufspace: bc.gl('runningbufspace'), block4: o.latestVersion(L.devblk(1, 4 * bs)) };
 };
 
+/**
+ * A vnode's lists through bdwrite, vfsync and brelse(B_INVAL): cached blocks sit on the clean
+ * list, dirtied ones on the dirty list; vfsync (instrumented) walks the dirty list only, and its
+ * writes bring the buffers back to the clean list; an invalidated buffer leaves both.
+ */
+probes.vnodeLists = (L, bc, spec) => {
+  const bs = L.bsize;
+  const mismatches: string[] = [];
+  for (let lbn = 0; lbn < 12; lbn++) L.read(1, lbn, 0, mismatches);
+  for (let lbn = 0; lbn < 4; lbn++) L.read(2, lbn, 0, mismatches);
+  const dirtied = [1, 4, 7];
+  for (const lbn of dirtied) L.write(1, lbn, 'delayed', bc.cpu);
+  const lists = (vp: number) => ({ clean: listOf(bc, vp, bc.v_cleanblkhd), dirty: listOf(bc, vp, bc.v_dirtyblkhd) });
+  const before = { v1: lists(1), v2: lists(2), invariants: checkInvariants(bc.arena) };
+  const dirtyBufs = dirtied.map((lbn) => findblk(bc, 1, lbn * bs, FINDBLK_TEST));
+  const o = L.oracle!;
+  const versionsBefore = dirtied.map((lbn) => o.latestVersion(L.devblk(1, lbn * bs)));
+  const touched = vfsyncTouches(bc, spec, 1);
+  for (const bp of dirtyBufs) {
+    bc.BUF_LOCK(bp); // its write completed and released it
+    bc.BUF_UNLOCK(bp);
+  }
+  const versionsAfter = dirtied.map((lbn) => o.latestVersion(L.devblk(1, lbn * bs)));
+  const after = lists(1);
+  const bp0 = getblk(bc, 1, 0, bs, 0);
+  bc.b_flags.or(bp0, B_INVAL);
+  brelse(bc, bp0);
+  const invalidated = { ...lists(1), onList: (bc.b_flags.load(bp0) & (B_VNCLEAN | B_VNDIRTY)) !== 0 };
+  return { before, vfsync: touched, dirtyHeaders: dirtyBufs.map((bp) => bc.bufs.index(bp)).sort((a, b) => a - b), versionsBefore, versionsAfter, after, invalidated, mismatches };
+};
+
+/** How long the two-cpu probes wait for the other cpu before they report what they saw. */
+const PEER_WAIT_MS = 20_000;
+
+/** Nap until `done()` or PEER_WAIT_MS passed; returns `done()`. */
+function awaitPeer(done: () => boolean): boolean {
+  const deadline = performance.now() + PEER_WAIT_MS;
+  while (!done() && performance.now() < deadline) nap.wait(0, 0, 1);
+  return done();
+}
+
+/**
+ * With vtokenFinder on another cpu: cache block 0 of vnode 1, then hold the vnode's v_token
+ * shared (across naps: a probe, not kernel code) until the finder has the block locked.
+ */
+probes.vtokenHolder = (L, bc) => {
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  bc.b_flags.or(bp, B_CACHE);
+  bqrelse(bc, bp);
+  const tok = bc.vnode(1);
+  bc.sync.spin_lock_shared(tok);
+  const foundWhileHeld = awaitPeer(() => bc.BUF_LOCKINUSE(bp));
+  bc.sync.spin_unlock_shared(tok);
+  return { foundWhileHeld };
+};
+
+/** Once vtokenHolder holds v_token shared, getblk block 0 of vnode 1 (findblk), and keep it until the token is free. */
+probes.vtokenFinder = (L, bc) => {
+  const tok = bc.vnode(1);
+  const holderIn = awaitPeer(() => bc.sync.lock_shared_count(tok) > 0);
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  const found = (bc.b_flags.load(bp) & B_CACHE) !== 0 && bc.b_vp.load(bp) === 1 && bc.b_loffset.load(bp) === 0;
+  const holderOut = awaitPeer(() => !bc.sync.lock_busy(tok));
+  bqrelse(bc, bp);
+  return { holderIn, found, holderOut };
+};
+
+/**
+ * With sleepfailWaiter on another cpu: getblk block 0 of vnode 1 and hold it until the waiter
+ * sleeps on its lock (the lock word marked contended), then invalidate it (brelse B_INVAL
+ * unhashes it and wakes the waiter).
+ */
+probes.sleepfailHolder = (L, bc) => {
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  const asleep = awaitPeer(() => {
+    for (let c = 0; c < bc.sync.ncpu; c++) {
+      if (c !== bc.cpu && bc.sync.T.load(bc.sync.threads.addr(c), 'td_blockaddr') === bp) return bc.b_lockword.load(bp) === 2;
+    }
+    return false;
+  });
+  bc.b_flags.or(bp, B_INVAL);
+  brelse(bc, bp);
+  return { asleep };
+};
+
+/**
+ * Once sleepfailHolder holds block 0 of vnode 1, getblk it: what came back, and how this cpu's
+ * getblk counted the retries (getblk_recycled: locked a recycled buffer; getblk_sleepfail: slept
+ * on a busy one and looked again).
+ */
+probes.sleepfailWaiter = (L, bc) => {
+  const held = awaitPeer(() => {
+    const x = findblk(bc, 1, 0, FINDBLK_TEST);
+    return x !== 0 && bc.BUF_LOCKINUSE(x);
+  });
+  const count = () => [bc.P.load(bc.mypc, 'getblk_recycled'), bc.P.load(bc.mypc, 'getblk_sleepfail')];
+  const [r0, s0] = count();
+  const bp = getblk(bc, 1, 0, L.bsize, 0);
+  const [r1, s1] = count();
+  const identity = bc.b_vp.load(bp) === 1 && bc.b_loffset.load(bp) === 0;
+  bc.b_flags.or(bp, B_INVAL);
+  brelse(bc, bp);
+  return { held, identity, recycled: r1 - r0, sleepfail: s1 - s0 };
+};
+
 /** Run probe `name` on this cpu. */
 export function runProbe(sync: Sync, spec: BufMachineSpec, name: string): unknown {
   const p = probes[name];
   if (!p) throw new RangeError(`bufcache probe: unknown probe ${JSON.stringify(name)}; have ${Object.keys(probes).join(', ')}`);
   const L = new FileLoad(sync, spec);
-  return p(L, L.bc);
+  return p(L, L.bc, spec);
 }

@@ -8,13 +8,16 @@
  *    points at the predecessor, q_tail at the last member, q_len counts the members), every
  *    member is a buffer header whose b_qindex/b_qcpu name this queue and set, b_refs >= 0;
  *  - under a vnode's v_token: every buffer on its hash chains has b_vp = the vnode and B_HASHED,
- *    no two hold the same offset, and v_nbufs counts them.
+ *    no two hold the same offset, and v_nbufs counts them; its clean and dirty lists are
+ *    well-formed, their members carry their list's flag and together number v_nbufs
+ *    (invariants.ts vnodeLists).
  *
  * The caller supplies how locks are taken (`SampleCtx.take`): a lock it cannot take now is
  * skipped (counted in `skipped`), never waited for beyond what `take` does.
  */
 import { B_HASHED, bflagsToString } from '../device/buf.js';
 import type { Arena } from '../shm/arena.js';
+import { vnodeLists } from './invariants.js';
 import { bufArena, VHASH_SIZE } from './layout.js';
 import { BQUEUE_NAMES, BUFFER_QUEUES } from './tunables.js';
 import type { SampleCtx, SampleResult } from '../sync/sample.js';
@@ -23,7 +26,8 @@ import type { SampleCtx, SampleResult } from '../sync/sample.js';
 export function sampleBufcache(arena: Arena, x: SampleCtx): SampleResult {
   const out: string[] = [];
   let skipped = 0;
-  const { G, P, B, V, g, pcpu, bufs, vnodes } = bufArena(arena);
+  const A = bufArena(arena);
+  const { G, P, B, V, g, pcpu, bufs, vnodes } = A;
   const nbuf = G.load(g, 'nbuf');
   const nsets = G.load(g, 'nsets');
   const name = (bp: number) => `buffer ${B.load(bp, 'b_owner')} (${bflagsToString(B.load(bp, 'b_flags'))})`;
@@ -90,6 +94,7 @@ export function sampleBufcache(arena: Arena, x: SampleCtx): SampleResult {
         }
       }
       if (out.length === 0 && count !== V.load(v, 'v_nbufs')) out.push(`vnode ${i + 1}: v_nbufs is ${V.load(v, 'v_nbufs')} but its hash holds ${count} buffers`);
+      if (out.length === 0) vnodeLists(A, i, out);
     } finally {
       x.drop(tok);
     }

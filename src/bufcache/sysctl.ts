@@ -40,7 +40,7 @@ export function sysctlSnapshot(arena: Arena): SysctlSnapshot {
   let getnewbufcalls = 0;
   const restarts = new Array<number>(RESTART_NAMES.length).fill(0);
   const queues = new Array<number>(BUFFER_QUEUES).fill(0);
-  const sum: Record<string, number> = { hits: 0, misses: 0, readahead: 0, bd_waits: 0, wdrn_waits: 0, flushed: 0, flush_inval: 0, flush_errors: 0, getblk_recycled: 0 };
+  const sum: Record<string, number> = { hits: 0, misses: 0, readahead: 0, bd_waits: 0, wdrn_waits: 0, flushed: 0, flush_inval: 0, flush_errors: 0, getblk_recycled: 0, getblk_sleepfail: 0 };
   for (let c = 0; c < pcpu.count; c++) {
     const pc = pcpu.addr(c);
     getnewbufcalls += P.load(pc, 'getnewbufcalls');

@@ -49,6 +49,8 @@ export const B_RAW = 0x00020000;
 export const B_HEAVY = 0x00040000;
 export const B_DIRTY = 0x00080000;
 export const B_RELBUF = 0x00400000;
+export const B_VNCLEAN = 0x01000000; // on its vnode's clean list
+export const B_VNDIRTY = 0x02000000; // on its vnode's dirty list
 export const B_AGING = 0x00800000; // kiolab: second-chance mark set by getnewbuf on B_AGE buffers
 export const B_VMIO = 0x20000000;
 export const B_CLUSTER = 0x40000000;
@@ -78,6 +80,8 @@ const FLAG_NAMES: [number, string][] = [
   [B_DIRTY, 'B_DIRTY'],
   [B_ASYNC, 'B_ASYNC'],
   [B_RELBUF, 'B_RELBUF'],
+  [B_VNCLEAN, 'B_VNCLEAN'],
+  [B_VNDIRTY, 'B_VNDIRTY'],
   [B_AGING, 'B_AGING'],
   [B_PAGING, 'B_PAGING'],
   [B_VMIO, 'B_VMIO'],

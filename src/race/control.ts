@@ -112,11 +112,12 @@ export const S_READY = 2; // at a point, waiting for the turn
 export const S_MTX = 3; // blocked on sleep lock rs_addr
 export const S_SPIN = 4; // spinning on spinlock rs_addr
 export const S_SLEEP = 5; // asleep on channel rs_addr
+export const S_SPIN_SHARED = 6; // spinning to take spinlock rs_addr shared
 /** rs_futex: not waiting in a futex; waiting (no notify yet); notified (or its word had changed). */
 export const FUTEX_NONE = 0;
 export const FUTEX_WAITING = 1;
 export const FUTEX_NOTIFIED = 2;
-export const STATE_NAMES = ['out', 'run', 'ready', 'lock-wait', 'spin-wait', 'asleep'];
+export const STATE_NAMES = ['out', 'run', 'ready', 'lock-wait', 'spin-wait', 'asleep', 'spin-wait-shared'];
 
 export const RaceCtlLayout = defineStruct(
   'race_ctl',

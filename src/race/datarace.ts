@@ -11,7 +11,9 @@
  * even when this schedule happened to run them far apart.
  *
  * Synchronization edges:
- *  - unlock → a later lock of the same lock (spin or sleep lock; try-locks that succeed count);
+ *  - unlock → a later lock of the same lock (spin or sleep lock; try-locks that succeed count),
+ *    except between two shared holders of a spinlock: a shared lock acquires only what exclusive
+ *    unlocks released, an exclusive lock acquires every earlier unlock (a reader-writer lock);
  *  - wakeup → a sleeper on the same channel waking up (`tsleep` returning after a `wakeup`);
  *  - atomic write or read-modify-write → a later atomic access of the same word (kiolab's atomics
  *    are sequentially consistent: `biodone`'s CAS on the bio flags → `biowait`'s load is one).
@@ -21,7 +23,7 @@
  * are checked against byte ranges, in 64-byte blocks.
  */
 import type { Arena } from '../shm/arena.js';
-import { POINT_NAMES, Point, isAccessPoint } from '../sync/hooks.js';
+import { POINT_NAMES, PT_SHARED, Point, isAccessPoint } from '../sync/hooks.js';
 import type { RaceScenario } from './scenario.js';
 
 /** One side of a race: the cpu, what it did, and the index of the event in the iteration's log. */
@@ -66,6 +68,8 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
     return v;
   });
   const locks = new Map<number, Int32Array>();
+  /** What shared holders of a spinlock released (only an exclusive lock acquires it). */
+  const sharedRel = new Map<number, Int32Array>();
   const chans = new Map<number, Int32Array>();
   const atomics = new Map<number, Int32Array>();
   const words = new Map<number, Shadow>();
@@ -89,10 +93,11 @@ export function findDataRace(events: readonly (readonly number[])[], ncpu: numbe
       case Point.SPIN_LOCKED:
       case Point.MTX_LOCKED:
         join(C, locks.get(addr));
+        if (name !== PT_SHARED) join(C, sharedRel.get(addr));
         continue;
       case Point.SPIN_UNLOCK:
       case Point.MTX_UNLOCK:
-        release(locks, addr, cpu);
+        release(name === PT_SHARED ? sharedRel : locks, addr, cpu);
         continue;
       case Point.WAKEUP:
         release(chans, addr, cpu);

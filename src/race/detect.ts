@@ -113,12 +113,14 @@ export function waitForGraph(s: Sync, snap: SyncSnapshot, extra: { cpu: number; 
 }
 
 /**
- * Who holds lock `lk`, for a message: a cpu; no cpu although the word says held (the main
- * thread, or an unlock that cleared the owner and not the word); or nobody.
+ * Who holds lock `lk`, for a message: a cpu; how many hold it shared; no cpu although the word
+ * says held (the main thread, or an unlock that cleared the owner and not the word); or nobody.
  */
 export function lockState(s: Sync, lk: number): string {
   const owner = s.lock_owner(lk);
   if (owner >= 0) return `held by cpu ${owner}`;
+  const shared = s.lock_shared_count(lk);
+  if (shared > 0) return `held shared by ${shared} cpu(s)`;
   return s.lock_busy(lk) ? `held (lk_word ${s.L.load(lk, 'lk_word')}) but owned by no cpu` : 'free';
 }
 

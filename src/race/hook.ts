@@ -9,7 +9,8 @@
  *              (rs_state) and waits for the turn word (Atomics.wait); the cpu holding the turn
  *              chooses the next one (uniform random or PCT), deterministic given the seed. A cpu
  *              about to block in the host (lock_block, spin_wait, tsleep) hands the turn on and
- *              is chosen again only once it can run: its lock word is free, or a waker cleared
+ *              is chosen again only once it can run: its lock word is free (for a shared spin,
+ *              no exclusive holder), or a waker cleared
  *              its channel. When nobody can run, the quiescence detectors run (lost wakeup,
  *              deadlock); daemons' timed sleeps then let time pass, a bounded number of rounds.
  *  - `replay`  as explore for the iterations before the failing one, which follows the recorded
@@ -22,8 +23,8 @@ import { mix32 } from '../device/config.js';
 import type { Arena } from '../shm/arena.js';
 import { type AccessHook, setAccessHook, withoutAccessHook } from '../shm/access.js';
 import { hostSleep } from '../shm/view.js';
-import { type Hook, Point, accessPoint } from '../sync/hooks.js';
-import { LK_SPIN } from '../sync/layouts.js';
+import { type Hook, PT_SHARED, Point, accessPoint } from '../sync/hooks.js';
+import { LK_SPIN, TOK_EXCLUSIVE } from '../sync/layouts.js';
 import { snapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import {
@@ -40,6 +41,7 @@ import {
   S_RUN,
   S_SLEEP,
   S_SPIN,
+  S_SPIN_SHARED,
   FUTEX_NONE,
   FUTEX_NOTIFIED,
   FUTEX_WAITING,
@@ -178,7 +180,7 @@ export class RaceHook implements Hook, AccessHook {
         return this.handOff(S_MTX, addr);
       case Point.SPIN_WAIT:
         this.log(point, addr, name);
-        return this.handOff(S_SPIN, addr);
+        return this.handOff(name === PT_SHARED ? S_SPIN_SHARED : S_SPIN, addr);
       case Point.SLEEP_BLOCK:
         this.log(point, addr, name);
         return this.handOff(S_SLEEP, addr);
@@ -399,6 +401,7 @@ export class RaceHook implements Hook, AccessHook {
         st === S_READY ||
         st === S_RUN ||
         (st === S_SPIN && this.lk_word.load(a) === 0) ||
+        (st === S_SPIN_SHARED && (this.lk_word.load(a) & TOK_EXCLUSIVE) === 0) ||
         ((st === S_MTX || st === S_SLEEP) && R.load(r, 'rs_futex') === FUTEX_NOTIFIED);
       if (ok) {
         cands.push(c);
@@ -530,7 +533,7 @@ export class RaceHook implements Hook, AccessHook {
     for (let c = 0; c < this.ctl.ncpu; c++) {
       const r = this.ctl.cpu(c);
       const st = this.ctl.R.load(r, 'rs_state');
-      if (st === S_MTX || st === S_SPIN) {
+      if (st === S_MTX || st === S_SPIN || st === S_SPIN_SHARED) {
         const lk = this.ctl.R.load(r, 'rs_addr');
         out.push({ cpu: c, lock: lk, kind: this.sync.L.load(lk, 'lk_kind') === LK_SPIN ? 'spin' : 'mutex' });
       }

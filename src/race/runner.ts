@@ -6,7 +6,7 @@
  */
 import { Machine, MachineError, type RoleSpec } from '../engine/machine.js';
 import type { MachineSpec } from '../engine/spec.js';
-import { POINT_NAMES, Point, isAccessPoint } from '../sync/hooks.js';
+import { POINT_NAMES, PT_SHARED, Point, isAccessPoint } from '../sync/hooks.js';
 import { snapshot } from '../sync/snapshot.js';
 import type { Sync } from '../sync/sync.js';
 import { bugInfo } from './bugs.js';
@@ -148,7 +148,7 @@ function describe(s: Sync, point: number, addr: number, name: number): string {
       return `${p} ${s.arena.describeAddr(addr)} (${name} bytes)`;
     default:
       if (isAccessPoint(point)) return `${p} ${s.arena.describeAddr(addr)}`;
-      return `${p} ${addr ? s.lockName(addr) : ''}`.trim();
+      return `${p}${name === PT_SHARED ? ' shared' : ''} ${addr ? s.lockName(addr) : ''}`.trim();
   }
 }
 

@@ -120,6 +120,12 @@ export class Pool<F extends string> {
     const d = addr - this.base;
     return d >= 0 && d < this.count * this.layout.bytes && d % this.layout.bytes === 0;
   }
+
+  /** Index of the element that holds byte address `addr` (any of its bytes), or -1. */
+  elementOf(addr: number): number {
+    const d = addr - this.base;
+    return d >= 0 && d < this.count * this.layout.bytes ? Math.floor(d / this.layout.bytes) : -1;
+  }
 }
 
 /** The field of `L` at word `w` of an instance, through embedded structs (`b_bio[1].bio_flags`). */

@@ -8,6 +8,7 @@ export const EBUSY = 16;
 export const EINVAL = 22;
 export const EWOULDBLOCK = 35;
 export const ETIMEDOUT = 60;
+export const ENOLCK = 77;
 
 export const ERRNO_NAMES: Record<number, string> = {
   [EPERM]: 'EPERM',
@@ -19,6 +20,7 @@ export const ERRNO_NAMES: Record<number, string> = {
   [EINVAL]: 'EINVAL',
   [EWOULDBLOCK]: 'EWOULDBLOCK',
   [ETIMEDOUT]: 'ETIMEDOUT',
+  [ENOLCK]: 'ENOLCK',
 };
 
 export function errnoName(e: number): string {

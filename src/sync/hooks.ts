@@ -35,6 +35,12 @@ export const enum Point {
   ACQUIRE,
 }
 
+/**
+ * The `name` of a spinlock's lock points (SPIN_LOCK, SPIN_WAIT, SPIN_LOCKED, SPIN_UNLOCK) when the
+ * mode is shared (`spin_lock_shared`, `spin_unlock_shared`); 0 for the exclusive mode.
+ */
+export const PT_SHARED = 1;
+
 /** The point of an access kind (src/shm/access.ts ACC_READ = 1 ... ACC_PEEK = 8). */
 export function accessPoint(kind: number): Point {
   return Point.USER + kind;
@@ -73,7 +79,7 @@ export const POINT_NAMES: Record<number, string> = {
 export interface Hook {
   /**
    * Called at an instrumentation point. `addr` is the lock or channel (0 when none); `name` is
-   * the name id of a USER point. Points `MTX_BLOCK` and `SLEEP_BLOCK` come right before the
+   * the name id of a USER point, PT_SHARED at the lock points of a shared spinlock mode. Points `MTX_BLOCK` and `SLEEP_BLOCK` come right before the
    * thread blocks in the host kernel; `MTX_LOCKED` and `SLEEP_WOKE` right after it runs again.
    */
   at(point: Point, addr: number, name: number): void;

@@ -6,11 +6,14 @@ import { defineStruct } from '../shm/layout.js';
 
 /**
  * A lock: spinlock or sleep lock (mutex). 64 bytes.
- *  lk_word     atomic. spin: 0 free, 1 held. mutex: 0 free, 1 locked, 2 locked with waiters.
- *  lk_owner    owner cpu + 1, 0 when free; written by the holder (plain), read for diagnostics.
+ *  lk_word     atomic. spin: 0 free, TOK_EXCLUSIVE held exclusive, n * TOK_INCR held shared by
+ *              n cpus. mutex: 0 free, 1 locked, 2 locked with waiters.
+ *  lk_owner    owner cpu + 1, 0 when free or held shared; written by the exclusive holder
+ *              (plain), read for diagnostics.
  *  lk_class    name id of the lock class (for the lock table); set at init.
  *  lk_kind     LK_SPIN or LK_MTX; set at init.
- *  counters    written by the holder only, inside the critical section (the lock protects them):
+ *  counters    written inside the critical section (the lock protects them): plainly by an
+ *              exclusive holder, atomically by shared holders (who may be several at once);
  *              64-bit values as lo/hi word pairs.
  */
 export const LockLayout = defineStruct(
@@ -38,6 +41,14 @@ export type LockField = keyof typeof LockLayout.off;
 
 export const LK_SPIN = 1;
 export const LK_MTX = 2;
+
+/**
+ * A spinlock's lk_word, as DragonFly's token count (t_count): the exclusive holder's bit, and what
+ * each shared holder adds (no TOK_EXCLREQ: a waiting exclusive locker does not hold off new
+ * shared ones).
+ */
+export const TOK_EXCLUSIVE = 1;
+export const TOK_INCR = 2;
 
 /**
  * Per-CPU thread record (the kernel's `struct thread` as far as sleeping goes). Four lines:

@@ -4,15 +4,17 @@
  *
  *  - plumbing: the sync layer's views and pools in the arena, this cpu's thread record, the name
  *    table, the lock registry, instrumentation points and progress
- *  - spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` (test-and-test-and-set, bounded backoff)
- *  - sleep locks: `lock`, `trylock`, `lock_timed`, `unlock` (three-state futex word, short spin)
+ *  - spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` (test-and-test-and-set, bounded backoff),
+ *    and their shared mode `spin_lock_shared`, `spin_unlock_shared` (DragonFly's shared token)
+ *  - sleep locks: `lock`, `trylock`, `lock_timed`, `lock_sleepfail`, `unlock` (three-state futex
+ *    word, short spin)
  *
  * The main thread (cpu -1) may take spinlocks briefly, but never sleeps.
  */
 import type { Arena, Pool } from '../shm/arena.js';
-import type { StructView } from '../shm/view.js';
-import { ContractError, EWOULDBLOCK } from './errno.js';
-import { type Hook, Point } from './hooks.js';
+import type { Field, StructView } from '../shm/view.js';
+import { ContractError, ENOLCK, EWOULDBLOCK } from './errno.js';
+import { type Hook, PT_SHARED, Point } from './hooks.js';
 import { hostThreadId } from './hostthread.js';
 import {
   LK_MTX,
@@ -22,6 +24,8 @@ import {
   NAME_CHARS,
   NameLayout,
   SyncGlobalsLayout,
+  TOK_EXCLUSIVE,
+  TOK_INCR,
   ThreadLayout,
   type ThreadField,
 } from './layouts.js';
@@ -60,6 +64,8 @@ export class SyncLocks {
   private readonly lockreg: { offset: number; capacity: number };
   private readonly nameIds = new Map<string, number>();
   private readonly nameCache: string[] = [];
+  /** The spinlocks this cpu holds shared (the kernel's td_toks): spin_unlock_shared's owner check. */
+  private readonly sharedHeld: number[] = [];
   // Bound fields for the hot paths (monomorphic accessors).
   private readonly lk_word;
   private readonly lk_owner;
@@ -202,12 +208,25 @@ export class SyncLocks {
 
   /** Acquire spinlock `lk`. Never sleeps; spins with bounded backoff. */
   spin_lock(lk: number): void {
-    if (this.lk_word.cas(lk, 0, 1) !== 0) this.spin_lock_contested(lk);
+    if (this.lk_word.cas(lk, 0, TOK_EXCLUSIVE) !== 0) this.spin_lock_contested(lk, false);
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
   }
 
-  private spin_lock_contested(lk: number): void {
+  /**
+   * Acquire spinlock `lk` shared (lwkt_gettoken_shared): any number of cpus hold it shared at
+   * once, none while a cpu holds it exclusive, and an exclusive locker waits for every shared
+   * holder. Release with `spin_unlock_shared`. Never sleeps; spins with bounded backoff.
+   */
+  spin_lock_shared(lk: number): void {
+    const w = this.lk_word.load(lk);
+    if ((w & TOK_EXCLUSIVE) !== 0 || this.lk_word.cas(lk, w, w + TOK_INCR) !== w) this.spin_lock_contested(lk, true);
+    this.sharedHeld.push(lk);
+    this.count64(this.lk_acq, lk, 1, true);
+  }
+
+  /** Spin until `lk` can be taken in the mode asked for, then take it. */
+  private spin_lock_contested(lk: number, shared: boolean): void {
     const t0 = performance.now();
     const td = this.td;
     if (td >= 0) {
@@ -216,12 +235,16 @@ export class SyncLocks {
       this.td_blockaddr.store(td, lk);
     }
     const word = this.lk_word;
+    // Exclusive waits for a free word; shared only for no exclusive holder.
+    const busy = shared ? TOK_EXCLUSIVE : -1;
+    const mode = shared ? PT_SHARED : 0;
     let spins = 0;
     let backoff = 1;
     for (;;) {
-      while (word.load(lk) !== 0) {
+      let w: number;
+      while (((w = word.load(lk)) & busy) !== 0) {
         spins++;
-        if (this._hook !== null) this._hook.at(Point.SPIN_WAIT, lk, 0);
+        if (this._hook !== null) this._hook.at(Point.SPIN_WAIT, lk, mode);
         for (let k = 0; k < backoff; k++) {
           // cpu_pause()
         }
@@ -234,15 +257,15 @@ export class SyncLocks {
       // The set after the test: a shared access of the lock word, so a scheduling point of its
       // own (another spinner may have seen the word free too).
       if (this._hook !== null) this._hook.at(Point.ATOMIC_RMW, lk, 4);
-      if (word.cas(lk, 0, 1) === 0) break;
+      if (word.cas(lk, w, shared ? w + TOK_INCR : TOK_EXCLUSIVE) === w) break;
     }
     if (td >= 0) this.td_blockaddr.store(td, 0);
-    this.lock_account(lk, t0, spins, 0);
+    this.lock_account(lk, t0, spins, 0, shared);
   }
 
   /** Try once to take spinlock `lk`; true when taken. */
   spin_trylock(lk: number): boolean {
-    if (this.lk_word.cas(lk, 0, 1) !== 0) return false;
+    if (this.lk_word.cas(lk, 0, TOK_EXCLUSIVE) !== 0) return false;
     this.lk_owner.set(lk, this.cpu + 1);
     this.lk_acq.bump64(lk, 1);
     return true;
@@ -253,6 +276,22 @@ export class SyncLocks {
     if (this.lk_owner.get(lk) !== this.cpu + 1) this.notOwner('spin_unlock', lk);
     this.lk_owner.set(lk, 0);
     this.lk_word.store(lk, 0);
+  }
+
+  /** Release spinlock `lk`, which this cpu must hold shared (`spin_lock_shared`). */
+  spin_unlock_shared(lk: number): void {
+    const held = this.sharedHeld;
+    const i = held.lastIndexOf(lk);
+    if (i < 0) this.notOwner('spin_unlock_shared', lk);
+    if (i === held.length - 1) held.pop();
+    else held.splice(i, 1);
+    this.lk_word.sub(lk, TOK_INCR);
+  }
+
+  /** How many cpus hold spinlock `lk` shared (a sample). */
+  lock_shared_count(lk: number): number {
+    const w = this.lk_word.load(lk);
+    return this.L.load(lk, 'lk_kind') === LK_SPIN && (w & TOK_EXCLUSIVE) === 0 ? w / TOK_INCR : 0;
   }
 
   // ---------------------------------------------------------------- sleep locks
@@ -308,8 +347,26 @@ export class SyncLocks {
     return 0;
   }
 
-  /** Drepper's mutex: spin a little, then mark the word 2 (waiters) and futex-wait on it. */
-  private lock_contested(lk: number, deadline: number): number {
+  /**
+   * Acquire sleep lock `lk` with LK_SLEEPFAIL (lockmgr): 0 when taken without sleeping; once it
+   * had to sleep, ENOLCK when the lock was released, which it does not take (the caller looks
+   * again at what the lock guarded), or EWOULDBLOCK after `timeoutMs` (0: no limit). May sleep.
+   */
+  lock_sleepfail(lk: number, timeoutMs: number): number {
+    if (this.lk_word.cas(lk, 0, 1) !== 0) {
+      const r = this.lock_contested(lk, timeoutMs > 0 ? performance.now() + timeoutMs : Infinity, true);
+      if (r !== 0) return r;
+    }
+    this.lk_owner.set(lk, this.cpu + 1);
+    this.lk_acq.bump64(lk, 1);
+    return 0;
+  }
+
+  /**
+   * Drepper's mutex: spin a little, then mark the word 2 (waiters) and futex-wait on it. With
+   * `sleepfail`, the first wait ends the attempt (ENOLCK) instead of taking the lock.
+   */
+  private lock_contested(lk: number, deadline: number, sleepfail = false): number {
     this.requireThread('lock');
     const t0 = performance.now();
     const word = this.lk_word;
@@ -337,6 +394,12 @@ export class SyncLocks {
       // had changed): the host wait would be the second wait of one futex_wait.
       if (this._hook === null || !this._hook.modelsFutex) Atomics.wait(this.i32, word.idx(lk), 2, rem);
       sleeps++;
+      if (sleepfail) {
+        // Not taking the lock, this cpu may have taken the notify another waiter needs: pass it on.
+        this.td_blockaddr.store(td, 0);
+        this.futex_wake(lk);
+        return ENOLCK;
+      }
       c = word.exchange(lk, 2);
     }
     this.td_blockaddr.store(td, 0);
@@ -344,14 +407,33 @@ export class SyncLocks {
     return 0;
   }
 
-  /** Contention counters; the caller holds `lk`. */
-  private lock_account(lk: number, t0: number, spins: number, sleeps: number): void {
-    this.lk_contended.bump64(lk, 1);
-    this.lk_spins.bump64(lk, spins);
-    this.lk_sleeps.bump64(lk, sleeps);
+  /** Contention counters; the caller holds `lk` (`shared`: shared, beside other holders). */
+  private lock_account(lk: number, t0: number, spins: number, sleeps: number, shared = false): void {
+    this.count64(this.lk_contended, lk, 1, shared);
+    this.count64(this.lk_spins, lk, spins, shared);
+    this.count64(this.lk_sleeps, lk, sleeps, shared);
     const us = Math.round((performance.now() - t0) * 1000);
-    this.lk_waitus.bump64(lk, us);
-    if (us > this.lk_maxwaitus.get(lk)) this.lk_maxwaitus.set(lk, us);
+    this.count64(this.lk_waitus, lk, us, shared);
+    const max = this.lk_maxwaitus;
+    if (!shared) {
+      if (us > max.get(lk)) max.set(lk, us);
+      return;
+    }
+    for (let m = max.load(lk); us > m; ) {
+      const seen = max.cas(lk, m, us);
+      if (seen === m) break;
+      m = seen;
+    }
+  }
+
+  /**
+   * Add `n` to the lo/hi 64-bit counter `f` of lock `lk`, held by this cpu: plainly when held
+   * exclusive, atomically when held shared (other shared holders count at the same time).
+   */
+  private count64(f: Field, lk: number, n: number, shared: boolean): void {
+    if (!shared) return f.bump64(lk, n);
+    const lo = f.add(lk, n) >>> 0;
+    if (lo + n >= 4294967296) Atomics.add(this.i32, f.idx(lk) + 1, 1);
   }
 
   /** Release sleep lock `lk`, which this cpu must hold; wakes one waiter if any is recorded. */
@@ -388,8 +470,10 @@ export class SyncLocks {
 
   private notOwner(fn: string, lk: number): never {
     const o = this.lk_owner.get(lk);
-    const who = o === 0 ? 'not held by anyone' : `held by cpu ${o - 1}`;
-    throw new ContractError(`${fn}: ${this.lockName(lk)} is ${who}, not by cpu ${this.cpu} (the caller)`);
+    const n = this.lock_shared_count(lk);
+    const who = o !== 0 ? `held by cpu ${o - 1}` : n > 0 ? `held shared by ${n} cpu(s)` : 'not held by anyone';
+    const how = fn === 'spin_unlock_shared' ? ' held shared' : '';
+    throw new ContractError(`${fn}: ${this.lockName(lk)} is ${who}, not${how} by cpu ${this.cpu} (the caller)`);
   }
 
   /** A named instrumentation point of a subsystem (the race lab's hook sees it). */

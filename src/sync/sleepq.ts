@@ -20,7 +20,7 @@ import { accessHook } from '../shm/access.js';
 import type { Arena, ArenaPlan, Pool } from '../shm/arena.js';
 import type { StructView } from '../shm/view.js';
 import { ContractError, EWOULDBLOCK } from './errno.js';
-import { type Hook, Point } from './hooks.js';
+import { type Hook, PT_SHARED, Point } from './hooks.js';
 import {
   LK_SPIN,
   NameLayout,
@@ -384,6 +384,15 @@ class HookedSync extends Sync {
     this._hook?.at(Point.SPIN_UNLOCK, lk, 0);
     super.spin_unlock(lk);
   }
+  override spin_lock_shared(lk: number): void {
+    this._hook?.at(Point.SPIN_LOCK, lk, PT_SHARED);
+    super.spin_lock_shared(lk);
+    this._hook?.at(Point.SPIN_LOCKED, lk, PT_SHARED);
+  }
+  override spin_unlock_shared(lk: number): void {
+    this._hook?.at(Point.SPIN_UNLOCK, lk, PT_SHARED);
+    super.spin_unlock_shared(lk);
+  }
   override lock(lk: number): void {
     this._hook?.at(Point.MTX_LOCK, lk, 0);
     super.lock(lk);
@@ -398,6 +407,12 @@ class HookedSync extends Sync {
   override lock_timed(lk: number, timeoutMs: number): number {
     this._hook?.at(Point.MTX_LOCK, lk, 0);
     const r = super.lock_timed(lk, timeoutMs);
+    if (r === 0) this._hook?.at(Point.MTX_LOCKED, lk, 0);
+    return r;
+  }
+  override lock_sleepfail(lk: number, timeoutMs: number): number {
+    this._hook?.at(Point.MTX_LOCK, lk, 0);
+    const r = super.lock_sleepfail(lk, timeoutMs);
     if (r === 0) this._hook?.at(Point.MTX_LOCKED, lk, 0);
     return r;
   }

@@ -1,8 +1,10 @@
 /**
  * The kernel's synchronization primitives over Atomics, for one cpu (worker) of a machine.
  *
- *  - spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` (test-and-test-and-set, bounded backoff)
- *  - sleep locks: `lock`, `trylock`, `lock_timed`, `unlock` (three-state futex word, short spin)
+ *  - spinlocks: `spin_lock`, `spin_trylock`, `spin_unlock` (test-and-test-and-set, bounded backoff),
+ *    shared: `spin_lock_shared`, `spin_unlock_shared` (DragonFly's lwkt_gettoken_shared)
+ *  - sleep locks: `lock`, `trylock`, `lock_timed`, `lock_sleepfail`, `unlock` (three-state futex
+ *    word, short spin)
  *  - sleep queues: `tsleep`, `tsleep_interlock` + `PINTERLOCKED`, `wakeup`, `wakeup_one`,
  *    `msleep` (sleep lock interlock), `ssleep` (spinlock interlock)
  *

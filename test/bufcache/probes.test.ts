@@ -1,6 +1,7 @@
 import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
 import { checkInvariants } from '../../src/bufcache/invariants.js';
+import { VnodeLayout } from '../../src/bufcache/layout.js';
 import { bufMachine } from './helpers.js';
 
 async function probe(name: string, opts: { nbuf?: number; ncpu?: number; global?: boolean; bad?: [number, number][]; bsize?: number } = {}): Promise<any> {
@@ -104,6 +105,27 @@ describe('bufcache: queue placement, getnewbuf, getblk (one worker)', () => {
     expect(v.afterAsync).to.include({ queue: 'DIRTY', dirtybufcount: 1, runningbufspace: 0 });
     expect(v.afterAsync.flags).to.contain('B_ERROR');
     expect(checkInvariants(m.arena)).to.deep.equal([]);
+  });
+
+  it("a vnode's buffers sit on its clean or dirty list as B_DELWRI says; vfsync walks the dirty list, not the hash", async () => {
+    const { value: v, m } = await probe('vnodeLists');
+    expect(v.mismatches).to.deep.equal([]);
+    expect(v.before.v1).to.deep.equal({ clean: [0, 2, 3, 5, 6, 8, 9, 10, 11], dirty: [1, 4, 7] });
+    expect(v.before.v2).to.deep.equal({ clean: [0, 1, 2, 3], dirty: [] });
+    expect(v.before.invariants).to.deep.equal([]);
+    // vfsync read none of the vnode's 512 hash slots and touched only the three dirty headers
+    // (a walk of the hash reads every slot and the header of every cached buffer).
+    expect(v.vfsync).to.deep.equal({ hashReads: 0, headers: v.dirtyHeaders });
+    v.dirtyHeaders.forEach((_: number, i: number) => expect(v.versionsAfter[i]).to.be.greaterThan(v.versionsBefore[i]));
+    expect(v.after).to.deep.equal({ clean: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], dirty: [] });
+    expect(v.invalidated).to.deep.equal({ clean: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], dirty: [], onList: false });
+    expect(checkInvariants(m.arena)).to.deep.equal([]);
+    // A hashed buffer on neither list is named, and the counts disagree.
+    const V = m.arena.view(VnodeLayout);
+    V.store(m.arena.pool('bufcache.vnodes', VnodeLayout).addr(1), 'v_cleanblkhd', 0);
+    const bad = checkInvariants(m.arena);
+    expect(bad.filter((x) => /is hashed to vnode 2 but on neither of its lists/.test(x))).to.have.length(4);
+    expect(bad).to.include('vnode 2: v_nbufs is 4 but its clean and dirty lists hold 0 + 0');
   });
 
   it('cluster_awrite writes the dirty run that follows a buffer, up to the first clean block', async () => {

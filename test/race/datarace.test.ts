@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { findDataRace } from '../../src/race/datarace.js';
 import { replayTimes } from '../../src/race/replay.js';
 import { runRace } from '../../src/race/runner.js';
-import { Point } from '../../src/sync/hooks.js';
+import { PT_SHARED, Point } from '../../src/sync/hooks.js';
 
 const X = 4096; // a word
 const Y = 8192; // another word
@@ -42,6 +42,18 @@ describe('race: the data-race detector', () => {
     // ... but another lock does not.
     const other = [ev(0, Point.MTX_LOCKED, LK), ev(0, Point.WRITE, X), ev(0, Point.MTX_UNLOCK, LK), ev(1, Point.MTX_LOCKED, LK + 4), ev(1, Point.WRITE, X)];
     expect(findDataRace(other, 2)).to.not.equal(null);
+  });
+
+  it('a spinlock held shared orders like a reader-writer lock: exclusive and shared holders are ordered, two shared holders are not', () => {
+    const sh = (cpu: number, point: Point) => ev(cpu, point, LK, PT_SHARED);
+    // exclusive writer, then a shared reader; shared reader, then an exclusive writer
+    const wr = [ev(0, Point.SPIN_LOCKED, LK, 0), ev(0, Point.WRITE, X), ev(0, Point.SPIN_UNLOCK, LK, 0), sh(1, Point.SPIN_LOCKED), ev(1, Point.READ, X), sh(1, Point.SPIN_UNLOCK)];
+    expect(findDataRace(wr, 2)).to.equal(null);
+    const rw = [sh(0, Point.SPIN_LOCKED), ev(0, Point.READ, X), sh(0, Point.SPIN_UNLOCK), ev(1, Point.SPIN_LOCKED, LK, 0), ev(1, Point.WRITE, X), ev(1, Point.SPIN_UNLOCK, LK, 0)];
+    expect(findDataRace(rw, 2)).to.equal(null);
+    // Two shared holders may be inside at once: a write under the shared mode races.
+    const rr = [sh(0, Point.SPIN_LOCKED), ev(0, Point.WRITE, X), sh(0, Point.SPIN_UNLOCK), sh(1, Point.SPIN_LOCKED), ev(1, Point.READ, X), sh(1, Point.SPIN_UNLOCK)];
+    expect(findDataRace(rr, 2)).to.deep.include({ addr: X });
   });
 
   it('a wakeup orders what came before it with what the woken sleeper does after', () => {

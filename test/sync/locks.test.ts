@@ -1,8 +1,8 @@
 import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import { labWords } from '../../workers/lab.js';
+import { labChannel, labWords } from '../../workers/lab.js';
 import { Machine } from '../../src/engine/machine.js';
-import { EWOULDBLOCK } from '../../src/sync/errno.js';
+import { ENOLCK, EWOULDBLOCK } from '../../src/sync/errno.js';
 import { lockTable } from '../../src/sync/snapshot.js';
 
 describe('sync: locks', () => {
@@ -35,6 +35,58 @@ describe('sync: locks', () => {
       const w = labWords(m.arena);
       expect(role.endsWith('spin') ? w.spincount : w.mtxcount, role).to.equal(200_000);
     }
+  });
+
+  it('spinlock shared mode: two cpus hold it shared at once; an exclusive trylock fails meanwhile, and a wrong unlock names the holders', async () => {
+    const m = new Machine({ ncpu: 2, lab: true });
+    const [a, b] = await m.run(
+      [
+        { role: 'lab:hold-shared', args: { n: 2, probe: true } },
+        { role: 'lab:hold-shared', args: { n: 2 } },
+      ],
+      { timeoutMs: 60_000 },
+    );
+    const p = a.value as Record<string, unknown>;
+    const q = b.value as Record<string, unknown>;
+    for (const r of [p, q]) expect(r).to.include({ together: true, sharedCount: 2 });
+    expect(p.exclusiveTrylock).to.equal(false);
+    expect(p.unlockError).to.match(/^spin_unlock: lab_spin@\d+ is held shared by 2 cpu\(s\), not by cpu \d \(the caller\)$/);
+    for (const r of [p, q]) expect(r.secondUnlockError).to.match(/^spin_unlock_shared: lab_spin@\d+ is (held shared by 1 cpu\(s\)|not held by anyone), not held shared by cpu \d \(the caller\)$/);
+    const spin = labChannel(m.arena, 'spin');
+    expect(m.sync.lock_busy(spin)).to.equal(false);
+    expect(lockTable(m.sync).find((t) => t.className === 'lab_spin')!.acquisitions).to.equal(2);
+  });
+
+  it('spinlock shared mode excludes both ways: 2 writers and 2 readers on 2 cores, the plain counter exact, no reader sees a writer inside', async () => {
+    const m = new Machine({ ncpu: 4, lab: true });
+    const iters = 50_000;
+    const res = await m.run(
+      [
+        { role: 'lab:count-rw', args: { iters, side: 'writer', work: 5 }, count: 2 },
+        { role: 'lab:count-rw', args: { iters, side: 'reader', work: 5 }, count: 2 },
+      ],
+      { timeoutMs: 90_000 },
+    );
+    for (const r of res) expect((r.value as { violations: number }).violations).to.equal(0);
+    expect(labWords(m.arena).spincount).to.equal(2 * iters);
+    const spin = lockTable(m.sync).find((t) => t.className === 'lab_spin')!;
+    // Shared acquisitions are counted atomically beside each other: none is lost.
+    expect(spin.acquisitions).to.equal(4 * iters);
+    expect(spin.contended).to.be.at.most(spin.acquisitions);
+  });
+
+  it('lock_sleepfail sleeps until the lock is released, returns ENOLCK without it, and leaves no other waiter asleep', async () => {
+    const m = new Machine({ ncpu: 3, lab: true });
+    const res = await m.run(
+      [
+        { role: 'lab:sleepfail', args: { part: 'holder' } },
+        { role: 'lab:sleepfail', args: { part: 'sleeper' } },
+        { role: 'lab:sleepfail', args: { part: 'locker' } },
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(res.map((r) => r.value)).to.deep.equal([{ bothAsleep: true }, { r: ENOLCK, held: false }, { locked: true }]);
+    expect(m.sync.lock_busy(labChannel(m.arena, 'mtx'))).to.equal(false);
   });
 
   it('try-lock fails and the timed lock returns EWOULDBLOCK while held; unlock by a non-owner names both', async () => {

@@ -39,9 +39,10 @@ import { BUF_DAEMON, buf_daemon1, buf_daemon_limit, flushbufqueues } from '../..
 import { bmap, findblk, getblk } from '../../bufcache/getblk.js';
 import { checkInvariants, runningbufCycle } from '../../bufcache/invariants.js';
 import { bawrite, bdwrite, bqrelse, brelse } from '../../bufcache/io.js';
-import { BufGlobalsLayout, type BufMachineSpec, VHASH_SIZE, VnodeLayout } from '../../bufcache/layout.js';
+import { BufGlobalsLayout, type BufMachineSpec, VnodeLayout } from '../../bufcache/layout.js';
 import { bd_wait, waitrunningbufspace } from '../../bufcache/space.js';
 import { BD_WAKE_MASK, BD_WAKE_SIZE, BQUEUE_DIRTY, FINDBLK_TEST, VFS_BIO_NEED_ANY, VFS_BIO_NEED_BUFSPACE } from '../../bufcache/tunables.js';
+import { vfsync } from '../../bufcache/vnode.js';
 import { B_CACHE, B_DELWRI, B_INVAL } from '../../device/buf.js';
 import { Devices } from '../../device/disk.js';
 import { deviceWorker } from '../../device/worker.js';
@@ -240,25 +241,8 @@ registerRaceScenario<BcCtx>({
       waitUnlocked(c, bp);
       return;
     }
-    // vfsync(vnode 1): write every B_DELWRI buffer, wait for the vnode's writes, then the oracle.
-    const v = bc.vnode(1);
-    const tok = bc.V.addrOf(v, 'v_token');
-    const dirty: number[] = [];
-    bc.sync.spin_lock(tok);
-    for (let k = 0; k < VHASH_SIZE; k++) {
-      for (let bp = bc.V.loadAt(v, 'v_hash', k); bp !== 0; bp = bc.B.load(bp, 'b_hnext')) if (bc.b_flags.load(bp) & B_DELWRI) dirty.push(bp);
-    }
-    bc.sync.spin_unlock(tok);
-    for (const bp of dirty) {
-      bc.BUF_LOCK(bp);
-      if (bc.B.load(bp, 'b_vp') !== 1 || (bc.b_flags.load(bp) & B_DELWRI) === 0) {
-        bc.BUF_UNLOCK(bp);
-        continue;
-      }
-      bc.bremfree(bp);
-      bawrite(bc, bp);
-    }
-    bc.io.bio_track_wait(VnodeLayout.addrOf(v, 'v_track_write'), 0);
+    // vfsync(vnode 1): write every buffer on its dirty list, wait for the vnode's writes, then the oracle.
+    vfsync(bc, 1, 0);
     // fsync returned: every write issued before it must be on the device.
     const o = c.dev.oracles[0]!;
     const dbs = c.dev.conf[0].blockSize;
