@@ -63,7 +63,7 @@ function mixedCaller(k: Kernel, a: MixedCallerArgs): MixedCallerResult {
   const L = new FileLoad(k.sync, k.spec as BufMachineSpec);
   const bc = L.bc;
   const rec = new OpRecorder({ rampMs: a.rampMs ?? 0, binMs: a.binMs ?? 100 });
-  const res: MixedCallerResult = { cpu: k.cpu, bootReads: 0, bootMs: 0, ops: 0, reads: 0, writes: 0, hits: 0, misses: 0, errors: 0, mismatches: [], rec: rec.toJSON() };
+  const res: MixedCallerResult = { cpu: k.cpu, bootReads: 0, bootMs: 0, ops: 0, reads: 0, writes: 0, hits: 0, vmHits: 0, misses: 0, errors: 0, mismatches: [], rec: rec.toJSON() };
   const readRatio = a.readRatio ?? 0.7;
   const flushEvery = a.flushEvery ?? 200;
   const ra = a.readahead ?? 2;
@@ -71,7 +71,8 @@ function mixedCaller(k: Kernel, a: MixedCallerArgs): MixedCallerResult {
   const stop = () => released(k.arena) || k.shuttingDown();
   const read = (vp: number, lbn: number, rahead: number) => {
     const t = performance.now();
-    const { error, hit } = L.read(vp, lbn, rahead, res.mismatches);
+    const { error, hit, vm } = L.read(vp, lbn, rahead, res.mismatches);
+    if (vm) res.vmHits++;
     const now = performance.now();
     rec.read((now - t) * 1e6, L.bsize, now);
     res.reads++;

@@ -13,6 +13,7 @@ import { brelse, bwrite } from './io.js';
 import { bufspacewakeup } from './space.js';
 import { DEV_BSIZE, FINDBLK_NBLOCK, FINDBLK_REF, FINDBLK_TEST, GETBLK_NOWAIT, GETBLK_SZMATCH, MAXBSIZE } from './tunables.js';
 import { bgetvp, brelvp, hashLookup } from './vnode.js';
+import type { Vm } from './vm.js';
 
 /** The device byte offset of file offset `loffset` of `vp` (VOP_BMAP: files are contiguous). */
 export function bmap(bc: BufCache, vp: number, loffset: number): number {
@@ -64,7 +65,8 @@ export function findblk(bc: BufCache, vp: number, loffset: number, flags: number
 
 /** inmem: true when (vp, loffset) has a buffer (no VM page cache is modelled). */
 export function inmem(bc: BufCache, vp: number, loffset: number): boolean {
-  return findblk(bc, vp, loffset, FINDBLK_TEST) !== 0;
+  if (findblk(bc, vp, loffset, FINDBLK_TEST) !== 0) return true;
+  return bc.vm !== null && bc.vm.resident(vp, loffset, bc.V.load(bc.vnode(vp), 'v_bsize'));
 }
 
 /** getblk_found / getblk_new: start over (0 and buffer addresses are results). */
@@ -82,6 +84,7 @@ const GETBLK_RETRY = -1;
 export function getblk(bc: BufCache, vp: number, loffset: number, size: number, blkflags: number, slptimeo = 0): number {
   if (size > MAXBSIZE) throw new ContractError(`getblk: size ${size} > MAXBSIZE ${MAXBSIZE}`);
   if (size <= 0) throw new ContractError(`getblk: size ${size} must be positive`);
+  bc.fromVm = false;
   for (;;) {
     const bp = findblk(bc, vp, loffset, FINDBLK_REF | FINDBLK_TEST);
     const r = bp !== 0 ? getblk_found(bc, bp, vp, loffset, size, blkflags, slptimeo) : getblk_new(bc, vp, loffset, size, blkflags, slptimeo);
@@ -172,6 +175,8 @@ function getblk_new(bc: BufCache, vp: number, loffset: number, size: number, blk
   F.or(bp, B_VMIO);
   if (bc.b_cmd.load(bp) !== BUF_CMD_DONE) throw new ContractError(`getblk: new ${bc.describe(bp)} has an I/O in progress`);
   allocbuf(bc, bp, size);
+  // Valid from the start: its pages were resident and valid (the VM served it, not the device).
+  bc.fromVm = bc.vm !== null && (F.load(bp) & B_CACHE) !== 0;
   return bp;
 }
 
@@ -221,8 +226,17 @@ export function allocbuf(bc: BufCache, bp: number, size: number): void {
   if (B.load(bp, 'b_kvasize') < size) throw new ContractError(`allocbuf: ${bc.describe(bp)} is too small for ${size} bytes`);
   const newbsize = Math.ceil(size / DEV_BSIZE) * DEV_BSIZE;
   const old = B.load(bp, 'b_bufsize');
+  const bcount = B.load(bp, 'b_bcount');
   if (size === 0 || old === 0) bc.b_flags.or(bp, B_CACHE);
-  if (newbsize >= old && size > B.load(bp, 'b_bcount')) bc.b_flags.and(bp, ~B_CACHE);
+  const vm = bc.vm;
+  const vp = B.load(bp, 'b_vp');
+  if (vm !== null && vp !== 0 && bc.b_flags.load(bp) & B_VMIO) {
+    // The pages behind the buffer: give back those past the new size, or bring the new ones in
+    // and keep B_CACHE only if every block they add is valid (vfs_buf_test_cache).
+    const loffset = B.load(bp, 'b_loffset');
+    if (newbsize < old) vm.unwire(vp, loffset, newbsize, old);
+    else if (size > bcount && !vm.wire(vp, loffset, old, bcount, newbsize, B.load(bp, 'b_kvabase'), (v) => vm_wait(bc, v))) bc.b_flags.and(bp, ~B_CACHE);
+  } else if (newbsize >= old && size > bcount) bc.b_flags.and(bp, ~B_CACHE);
   if (newbsize !== old) {
     bc.gadd('bufspace', newbsize - old);
     const f = bc.b_flags.load(bp);
@@ -237,9 +251,20 @@ export function allocbuf(bc: BufCache, bp: number, size: number): void {
   bufspacewakeup(bc);
 }
 
-/** vfs_vmio_release: give the buffer's memory back (bufspace) and drop its vnode. Entry: locked. */
+/** vm_wait: no page frame is free; sleep a tick ("vmwait") or until a page is unwired. May sleep. */
+function vm_wait(bc: BufCache, vm: Vm): void {
+  vm.Q.add(vm.q, 'vs_waits', 1);
+  bc.sync.tsleep(vm.lk, 0, 'vmwait', bc.ticks(1));
+}
+
+/**
+ * vfs_vmio_release: unwire the buffer's pages (they stay in the VM object with their valid bits,
+ * on the cache list), give the buffer's memory back (bufspace) and drop its vnode. Entry: locked.
+ */
 export function vfs_vmio_release(bc: BufCache, bp: number): void {
   const size = bc.B.load(bp, 'b_bufsize');
+  const vp = bc.B.load(bp, 'b_vp');
+  if (bc.vm !== null && size && vp && bc.b_flags.load(bp) & B_VMIO) bc.vm.unwire(vp, bc.B.load(bp, 'b_loffset'), 0, size);
   if (size) {
     bc.gadd('bufspace', -size);
     bc.B.store(bp, 'b_bufsize', 0);

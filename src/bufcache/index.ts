@@ -10,17 +10,10 @@
  *  sysctl.ts     vfs.* snapshot                                   invariants.ts  checkInvariants
  *  load.ts       oracle-checked file load, final sync             probes.ts   deterministic scenarios for tests
  *
- * Where kiolab departs from the reference (no VM system is modelled):
- *  - buffer memory is the header's own MAXBSIZE slice of `bufcache.pages`; releasing a buffer's
- *    memory (B_INVAL/B_RELBUF, vfs_vmio_release) loses its contents, so a later getblk reads the
- *    device again (the kernel would often find the VM pages still valid); vm_paging_min() is false.
- *  - no softupdates dependencies (b_dep), no KVABIO; cluster_awrite issues its run buffer by
- *    buffer (no pbuf cluster) and waits for a busy neighbour; the daemons flush with bawrite.
- *  - `hz` ticks are `hzMs` milliseconds; the daemons' sleeps are capped at 100 ms so they notice
- *    the machine stopping, and a "wdrn1" sleep that times out with no write running clears a
- *    stale runningbufreq.
- *  - vnodes are files laid out contiguously on one device (bmap is an addition); offsets are
- *    32-bit (files < 2 GiB).
+ *  vm.ts         the VM pages behind the buffers: per-vnode VM objects, page frames, the queues
+ *
+ * kiolab follows the seed (vfs_bio.c) by default; every place where it does something else is
+ * in the table of src/bufcache/README.md, with its reason.
  */
 export * from './tunables.js';
 export * from './layout.js';
@@ -34,5 +27,6 @@ export { cluster_awrite, CLUSTER_MAXRUN } from './cluster.js';
 export * from './daemon.js';
 export * from './sysctl.js';
 export { checkInvariants } from './invariants.js';
+export { Vm, vmSnapshot } from './vm.js';
 export { FileLoad, runLoad, type LoadArgs, type LoadResult } from './load.js';
 export { runProbe } from './probes.js';

@@ -80,6 +80,8 @@ export interface BreadResult {
   error: number;
   /** True when the buffer was valid in the cache (no read was issued for it). */
   hit: boolean;
+  /** Of the hits: the buffer was new, made valid from resident VM pages (the VM served it, not the buffer cache). */
+  vm: boolean;
 }
 
 /**
@@ -89,6 +91,7 @@ export interface BreadResult {
  */
 export function breadnx(bc: BufCache, vp: number, loffset: number, size: number, bflags: number, ra: number[], rasize: number): BreadResult {
   const bp = getblk(bc, vp, loffset, size, 0, 0);
+  const fromVm = bc.fromVm;
   let readwait = false;
   if ((bc.b_flags.load(bp) & B_CACHE) === 0) {
     setupRead(bc, bp, bflags);
@@ -111,7 +114,8 @@ export function breadnx(bc: BufCache, vp: number, loffset: number, size: number,
     }
   }
   const error = readwait ? bc.io.biowait(b_bio1(bp), 'biord') : 0;
-  return { bp, error, hit: !readwait };
+  if (fromVm && !readwait) bc.vm!.Q.add(bc.vm!.q, 'vs_bufhits', 1);
+  return { bp, error, hit: !readwait, vm: fromVm && !readwait };
 }
 
 /** bread: breadnx without read-ahead. May sleep. */
@@ -329,8 +333,18 @@ export function brelse(bc: BufCache, bp: number): void {
     }
     f = F.and(bp, ~(B_DELWRI | B_CACHE)) & ~(B_DELWRI | B_CACHE);
   }
-  if (f & B_RELBUF && (f & (B_DELWRI | B_LOCKED) || bc.b_refs.load(bp))) f = F.and(bp, ~B_RELBUF) & ~B_RELBUF;
+  const vm = bc.vm;
+  if (f & (B_DELWRI | B_LOCKED) || bc.b_refs.load(bp)) {
+    if (f & B_RELBUF) f = F.and(bp, ~B_RELBUF) & ~B_RELBUF;
+  } else if (vm !== null && vm.paging_min()) {
+    // Short of pages: free the buffer now, so that its pages go back to the VM's queues.
+    if (!(f & B_RELBUF)) vm.Q.add(vm.q, 'vs_lowmem', 1);
+    f = F.or(bp, B_RELBUF) | B_RELBUF;
+  }
   if (bc.b_cmd.get(bp) !== BUF_CMD_DONE) bc.b_cmd.store(bp, BUF_CMD_DONE);
+  // The VMIO rundown: a failed I/O or B_NOCACHE invalidates the buffer's bytes in its pages.
+  const vp = bc.b_vp.get(bp);
+  if (vm !== null && f & B_VMIO && f & (B_NOCACHE | B_ERROR) && vp !== 0) vm.setRange(vp, bc.b_loffset.get(bp), bc.b_bufsize.get(bp), 0, false);
   if (f & (B_INVAL | B_RELBUF)) {
     if (f & B_VMIO) vfs_vmio_release(bc, bp);
     else {
@@ -394,6 +408,12 @@ export function bqrelse(bc: BufCache, bp: number): void {
   if (f & (B_CLUSTER | B_PAGING)) throw new ContractError(`bqrelse: inappropriate B_PAGING or B_CLUSTER ${bc.describe(bp)}`);
   if (bc.b_qindex.get(bp) !== BQUEUE_NONE) throw new ContractError(`bqrelse: ${bc.describe(bp)} is already on a queue`);
   bc.assertLocked('bqrelse', bp);
+  const vm = bc.vm;
+  if ((f & (B_LOCKED | B_DELWRI)) === 0 && vm !== null && vm.paging_min()) {
+    // Too low on pages: free the buffer (its wired pages) now rather than caching it.
+    brelse(bc, bp);
+    return;
+  }
   const set = bc.b_qcpu.get(bp);
   const spin = bc.spinOf(set);
   bc.sync.spin_lock(spin);
@@ -437,6 +457,10 @@ export function bpdone(bc: BufCache, bp: number, elseit: boolean): void {
     }
   }
   if (F.load(bp) & B_VMIO && cmd === BUF_CMD_READ && (F.load(bp) & (B_INVAL | B_NOCACHE | B_ERROR)) === 0) F.or(bp, B_CACHE);
+  // The pages behind the buffer hold what its I/O read or wrote, valid (kiolab copies them: vm.ts).
+  const vm = bc.vm;
+  const vp = B.load(bp, 'b_vp');
+  if (vm !== null && vp !== 0 && (F.load(bp) & (B_VMIO | B_INVAL | B_NOCACHE | B_ERROR)) === B_VMIO) vm.setRange(vp, B.load(bp, 'b_loffset'), B.load(bp, 'b_bcount'), B.load(bp, 'b_data'), true);
   if (elseit) {
     if (F.load(bp) & (B_NOCACHE | B_INVAL | B_ERROR | B_RELBUF)) brelse(bc, bp);
     else bqrelse(bc, bp);

@@ -27,6 +27,7 @@ import { BUF_CMD_DONE, BUF_IO_FIELDS, B_INVAL, B_MARKER } from '../device/buf.js
 import { resolveDevice } from '../device/config.js';
 import { LK_MTX, LK_SPIN, LockLayout } from '../sync/layouts.js';
 import type { Sync } from '../sync/sync.js';
+import { initVm, planVm } from './vm.js';
 import type { DeviceConfig } from '../device/config.js';
 import { BD_WAKE_SIZE, BQUEUE_EMPTY, BQUEUE_NONE, BUFFER_QUEUES, type BufCacheSpec, MAXBSIZE, RESTART_NAMES, type ResolvedBufCache, resolveBufCache } from './tunables.js';
 
@@ -210,6 +211,7 @@ export function planBufCache(plan: ArenaPlan, spec: BufMachineSpec): void {
   plan.pool('bufcache.vnodes', VnodeLayout, r.files);
   plan.bytes('bufcache.pages', r.nbuf * MAXBSIZE, 4096);
   if (d.oracle) plan.bytes('bufcache.expect', 4 * d.blocks, 64);
+  planVm(plan, r.files, r.vmPages);
 }
 
 /** The buffer cache's views and pools in `arena`, for code that walks it from outside a BufCache (bufinit, checks, samplers). */
@@ -292,4 +294,5 @@ export function bufinit(arena: Arena, sync: Sync, spec: BufMachineSpec): void {
     V.store(vp, 'v_heavy', i < r.heavyFiles ? 1 : 0);
   }
   if (d.oracle) new Int32Array(arena.sab, arena.region('bufcache.expect').offset, d.blocks).fill(-1);
+  initVm(arena, sync, r.files, r.vmPages, r.vmFreeMin);
 }

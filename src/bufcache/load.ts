@@ -70,7 +70,9 @@ export interface ReplayCounters {
   ops: number;
   reads: number;
   writes: number;
+  /** Reads served without a device read: from a cached buffer, or (vmHits of them) from resident VM pages. */
   hits: number;
+  vmHits: number;
   misses: number;
   errors: number;
   mismatches: string[];
@@ -140,8 +142,9 @@ export function replayRequests(L: FileLoad, r: ReplayArgs, c: ReplayCounters, re
       if (q.write) {
         if (L.write(vp, lbn, writeModeOf(o.writeMode, mix32(cpu * 7919 + done, k)), cpu)) errors++;
       } else {
-        const { error, hit } = L.read(vp, lbn, q.lblock === next ? o.ra : 0, c.mismatches);
+        const { error, hit, vm } = L.read(vp, lbn, q.lblock === next ? o.ra : 0, c.mismatches);
         if (error) errors++;
+        if (vm) c.vmHits++;
         if (hit) c.hits++;
         else c.misses++;
       }
@@ -234,7 +237,7 @@ export class FileLoad {
    * Read block `lbn` of `vp` (with `ra` blocks of read-ahead) and check it against the
    * expected versions; mismatches are appended to `out`. Returns { error, hit }. May sleep.
    */
-  read(vp: number, lbn: number, ra: number, out: string[]): { error: number; hit: boolean } {
+  read(vp: number, lbn: number, ra: number, out: string[]): { error: number; hit: boolean; vm: boolean } {
     const bc = this.bc;
     const loffset = lbn * this.bsize;
     const raoffs: number[] = [];
@@ -243,7 +246,7 @@ export class FileLoad {
     this.checkIdentity('bread', r.bp, vp, loffset);
     if (r.error) {
       brelse(bc, r.bp);
-      return { error: r.error, hit: r.hit };
+      return { error: r.error, hit: r.hit, vm: r.vm };
     }
     const o = this.oracle;
     if (o && this.expect >= 0) {
@@ -262,7 +265,7 @@ export class FileLoad {
       }
     }
     bqrelse(bc, r.bp);
-    return { error: 0, hit: r.hit };
+    return { error: 0, hit: r.hit, vm: r.vm };
   }
 
   /** Identity mismatches (getblk returned someone else's block) found so far. */
@@ -396,7 +399,7 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
   const L = new FileLoad(sync, spec);
   const bc = L.bc;
   const rec = new OpRecorder({ rampMs: a.rampMs ?? 0, binMs: a.binMs });
-  const res: LoadResult = { ops: 0, reads: 0, writes: 0, hits: 0, misses: 0, errors: 0, mismatches: [], t0: 0, t1: 0, rec: rec.toJSON(), invariantChecks: 0, violations: [] };
+  const res: LoadResult = { ops: 0, reads: 0, writes: 0, hits: 0, vmHits: 0, misses: 0, errors: 0, mismatches: [], t0: 0, t1: 0, rec: rec.toJSON(), invariantChecks: 0, violations: [] };
   const phases = Math.max(1, a.phases ?? 1);
   const perPhase = Math.ceil(a.ops / phases);
   const seed = a.seed ?? 1;
@@ -447,9 +450,10 @@ export function runLoad(sync: Sync, spec: BufMachineSpec, cpu: number, a: LoadAr
     const isRead = mix32(r, 9) / 4294967296 < readRatio;
     const t = record ? performance.now() : 0;
     if (isRead) {
-      const { error, hit } = L.read(vp, lbn, sequential ? ra : 0, res.mismatches);
+      const { error, hit, vm } = L.read(vp, lbn, sequential ? ra : 0, res.mismatches);
       res.reads++;
       if (error) res.errors++;
+      if (vm) res.vmHits++;
       if (hit) res.hits++;
       else res.misses++;
       if (record) rec.read((performance.now() - t) * 1e6, L.bsize);

@@ -5,9 +5,10 @@
  */
 import type { Arena } from '../shm/arena.js';
 import { BufGlobalsLayout, BufLayout, BufPcpuLayout } from './layout.js';
+import { vmSnapshot } from './vm.js';
 import { BQUEUE_NAMES, BUFFER_QUEUES, type BufTunables, RESTART_NAMES, bufinitTunables } from './tunables.js';
 
-/** vfs.bufcache_bw and vfs.vm_cycle_point: constants of the reference (no VM is modelled). */
+/** vfs.bufcache_bw and vfs.vm_cycle_point: constants of the reference (no page act_count is modelled). */
 const BUFCACHE_BW = 200 * 1024 * 1024;
 const VM_CYCLE_POINT = 40;
 
@@ -84,5 +85,6 @@ export function sysctlSnapshot(arena: Arena): SysctlSnapshot {
   RESTART_NAMES.forEach((n, k) => (out[`kiolab.bufcache.getnewbuf_restart.${n}`] = restarts[k]));
   for (let q = 1; q < BUFFER_QUEUES; q++) out[`kiolab.bufcache.queue.${BQUEUE_NAMES[q]}`] = queues[q];
   for (const [k, v] of Object.entries(sum)) out[`kiolab.bufcache.${k}`] = v;
+  Object.assign(out, vmSnapshot(arena));
   return out;
 }

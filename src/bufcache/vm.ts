@@ -127,6 +127,32 @@ export function initVm(arena: Arena, sync: Sync, files: number, vmPages: number,
   Q.store(q, 'vq_free_min', freeMin);
 }
 
+/**
+ * The VM's figures as sysctl names them (vm.stats.vm.v_page_count ...) plus kiolab's counters
+ * (kiolab.vm.*); none when the machine has no VM pages. Takes no lock (a sample).
+ */
+export function vmSnapshot(arena: Arena): Record<string, number> {
+  if (!arena.hasRegion('bufcache.vmqueues')) return {};
+  const Q = arena.view(VmQueuesLayout);
+  const q = arena.pool('bufcache.vmqueues', VmQueuesLayout).addr(0);
+  const n = (f: VmQueuesField) => Q.load(q, f);
+  return {
+    'vm.stats.vm.v_page_count': n('vq_npages'),
+    'vm.stats.vm.v_free_count': n('vq_nfree'),
+    'vm.stats.vm.v_cache_count': n('vq_ncache'),
+    'vm.stats.vm.v_wire_count': n('vq_npages') - n('vq_nfree') - n('vq_ncache'),
+    'vm.stats.vm.v_free_min': n('vq_free_min'),
+    'kiolab.vm.lookups': n('vs_lookups'),
+    'kiolab.vm.resident': n('vs_resident'),
+    'kiolab.vm.valid': n('vs_valid'),
+    'kiolab.vm.allocs': n('vs_allocs'),
+    'kiolab.vm.reclaims': n('vs_reclaims'),
+    'kiolab.vm.waits': n('vs_waits'),
+    'kiolab.vm.bufhits': n('vs_bufhits'),
+    'kiolab.vm.lowmem_releases': n('vs_lowmem'),
+  };
+}
+
 /** The DEV_BSIZE bits of [off, off + len) within a page (off, len multiples of DEV_BSIZE). */
 function pageBits(off: number, len: number): number {
   const first = off / DEV_BSIZE;
@@ -213,27 +239,27 @@ export class Vm {
   }
 
   /**
-   * Wire the pages of [loffset + from, loffset + to) of file `vp` into a buffer whose memory is at
-   * `data` (its byte 0 is file offset `loffset`), bringing in the resident ones' bytes and
-   * allocating the others (invalid). Pages of [loffset, loffset + from) are the buffer's
-   * already. Returns true when every DEV_BSIZE block of [loffset + from, loffset + to) is valid
-   * (vfs_buf_test_cache over the new range). `wait` sleeps when no frame is free (vm_wait).
+   * allocbuf's growing step for a buffer of file `vp` at `loffset` whose memory is at `data`: it
+   * holds the pages of its first `held` bytes; wire the pages up to byte `to` (bringing in
+   * resident pages, allocating the others with no valid bit), and copy in the valid bytes of
+   * [from, to). Returns true when every DEV_BSIZE block of [from, to) is valid
+   * (vfs_buf_test_cache: B_CACHE stays). `wait` sleeps when no frame is free (vm_wait).
    * Entry: the buffer locked. May sleep (only to wait for a frame).
    */
-  wire(vp: number, loffset: number, from: number, to: number, data: number, wait: (vm: Vm) => void): boolean {
+  wire(vp: number, loffset: number, held: number, from: number, to: number, data: number, wait: (vm: Vm) => void): boolean {
     const obj = this.object(vp);
     const tok = this.O.addrOf(obj, 'obj_token');
     const s = this.sync;
     const Q = this.Q;
     const q = this.q;
     let valid = true;
-    // The buffer holds the pages of [loffset, loffset + from) already.
-    const held = from === 0 ? -1 : Math.floor((loffset + from - 1) / PAGE_SIZE);
+    // The last page the buffer holds already (-1: none).
+    const heldLast = held === 0 ? -1 : Math.floor((loffset + held - 1) / PAGE_SIZE);
     const last = Math.floor((loffset + to - 1) / PAGE_SIZE);
     for (let p = Math.floor((loffset + from) / PAGE_SIZE); p <= last; ) {
       s.spin_lock(tok);
       let m = this.lookup(obj, p, vp);
-      if (p > held) {
+      if (p > heldLast) {
         Q.add(q, 'vs_lookups', 1);
         if (m !== 0) {
           Q.add(q, 'vs_resident', 1);
@@ -260,7 +286,7 @@ export class Vm {
       const hi = Math.min(loffset + to, (p + 1) * PAGE_SIZE);
       const bits = pageBits(lo - p * PAGE_SIZE, Math.ceil((hi - lo) / DEV_BSIZE) * DEV_BSIZE);
       if ((this.pg_valid.get(m) & bits) === bits) {
-        if (p > held) Q.add(q, 'vs_valid', 1);
+        if (p > heldLast) Q.add(q, 'vs_valid', 1);
         s.arena.copyBytes(data + (lo - loffset), this.pageData(m) + (lo - p * PAGE_SIZE), hi - lo);
       } else valid = false;
       s.spin_unlock(tok);

@@ -60,9 +60,14 @@ export interface BufRunSummary {
   queues: 'per-cpu' | 'global';
   runtimeMs: number;
   opsPerSec: number;
+  /** Reads served without a device read; vmHits of them by resident VM pages (the buffer was new). */
   hits: number;
+  vmHits: number;
   misses: number;
+  /** Of the reads, served by a buffer already in the cache. */
   hitRatio: number;
+  /** Of the reads the buffer cache missed, served by resident VM pages. */
+  vmHitRatio: number;
   oracle: { mismatches: string[]; mismatchCount: number; lostWrites: string[]; checkedBlocks: number };
   invariants: string[];
   /** The sysctl snapshot after the run (also the report's `sysctl` section). */
@@ -145,6 +150,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
     const runtimeMs = Math.max(1e-3, spanMs(loads.map((l) => l.rec)));
     const counted = loads.reduce((s, l) => s + l.rec.read.ops + l.rec.write.ops, 0);
     const hits = loads.reduce((s, l) => s + l.hits, 0);
+    const vmHits = loads.reduce((s, l) => s + l.vmHits, 0);
     const misses = loads.reduce((s, l) => s + l.misses, 0);
     const final = loads.find((l) => l.final)?.final;
     const mismatches = loads.flatMap((l) => l.mismatches);
@@ -154,8 +160,10 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
       runtimeMs,
       opsPerSec: (counted / runtimeMs) * 1000,
       hits,
+      vmHits,
       misses,
-      hitRatio: hits + misses ? hits / (hits + misses) : 0,
+      hitRatio: hits + misses ? (hits - vmHits) / (hits + misses) : 0,
+      vmHitRatio: vmHits + misses ? vmHits / (vmHits + misses) : 0,
       oracle: { mismatches: mismatches.slice(0, 10), mismatchCount: mismatches.length, lostWrites: final?.lostWrites ?? ['the final sync did not run'], checkedBlocks: final?.checkedBlocks ?? 0 },
       invariants: checkInvariants(m.arena),
       sysctl,
@@ -174,7 +182,7 @@ export async function runBufBench(o: BufBenchOptions, progress?: (s: string) => 
         ctx,
         options: optionsOf(o, both, plan),
         jobName: (role) => (role === 'bufcache:load' ? 'bufcache caller' : role),
-        hits: { 'bufcache:load': { bufcache: hitStats(hits, misses) } },
+        hits: { 'bufcache:load': { bufcache: hitStats(hits - vmHits, misses + vmHits), 'vm pages': hitStats(vmHits, misses) } },
         sysctl,
         counters: { 'getnewbuf restarts (by reason)': restarts },
         checks: [
@@ -207,12 +215,19 @@ function summaryLines(b: BufBenchReport['bufcache'], plan?: WorkloadPlan): strin
     const s = r.sysctl;
     const restarts = RESTART_NAMES.map((n) => `${n} ${s[`kiolab.bufcache.getnewbuf_restart.${n}`]}`).filter((x) => !x.endsWith(' 0'));
     lines.push(
-      `  ${r.queues.padEnd(11)} ${Math.round(r.opsPerSec).toLocaleString('en-US')} ops/s over ${(r.runtimeMs / 1000).toFixed(2)} s${c.rampS ? ` after a ${c.rampS} s ramp` : ''}, hit ratio ${(r.hitRatio * 100).toFixed(1)}%; oracle ${r.oracle.mismatchCount} stale or corrupt reads, ${r.oracle.lostWrites.length} lost writes (${r.oracle.checkedBlocks} blocks checked); invariants ${r.invariants.length ? `${r.invariants.length} VIOLATED` : 'hold'}`,
+      `  ${r.queues.padEnd(11)} ${Math.round(r.opsPerSec).toLocaleString('en-US')} ops/s over ${(r.runtimeMs / 1000).toFixed(2)} s${c.rampS ? ` after a ${c.rampS} s ramp` : ''}, hit ratio ${(r.hitRatio * 100).toFixed(1)}% (buffers), ${(r.vmHitRatio * 100).toFixed(1)}% of the misses served by VM pages; oracle ${r.oracle.mismatchCount} stale or corrupt reads, ${r.oracle.lostWrites.length} lost writes (${r.oracle.checkedBlocks} blocks checked); invariants ${r.invariants.length ? `${r.invariants.length} VIOLATED` : 'hold'}`,
       `  ${''.padEnd(11)} getnewbuf ${s['vfs.getnewbufcalls']} calls (restarts: ${restarts.join(', ') || 'none'}); daemons flushed ${s['kiolab.bufcache.flushed']} buffers; read-ahead ${s['kiolab.bufcache.readahead']} blocks`,
+      `  ${''.padEnd(11)} VM ${vmLine(s)}`,
     );
   }
   if (b.perCpuSpeedup !== undefined) lines.push(`  per-cpu queues vs one global queue set: ${b.perCpuSpeedup.toFixed(2)}x the throughput`);
   return lines;
+}
+
+/** The VM pages behind the buffers, in one line (from the sysctl snapshot). */
+export function vmLine(s: Record<string, number>): string {
+  if (s['vm.stats.vm.v_page_count'] === undefined) return 'no pages (vmPages 0: a released buffer loses its data)';
+  return `${s['vm.stats.vm.v_page_count']} pages: ${s['vm.stats.vm.v_wire_count']} wired by buffers, ${s['vm.stats.vm.v_cache_count']} cached, ${s['vm.stats.vm.v_free_count']} free; ${s['kiolab.vm.valid']} of ${s['kiolab.vm.lookups']} pages a new buffer needed were resident and valid; ${s['kiolab.vm.reclaims']} reclaimed, ${s['kiolab.vm.lowmem_releases']} low-memory releases`;
 }
 
 function choice<T extends string>(name: string, v: string | boolean | undefined, allowed: readonly T[], def: T): T {

@@ -57,6 +57,7 @@ import type { PagerArgs, PagerResult } from '../../workers/swap.js';
 import type { MachineSpec } from '../engine/spec.js';
 import { BufCache } from '../bufcache/core.js';
 import { type WorkloadPlan, planWorkload, replayArgs, workloadOptions } from './workload.js';
+import { vmLine } from './bufcache.js';
 
 /** The machine's geometry (fixed: the scenario is "the" machine; the options size the load). */
 export const MIXED = {
@@ -91,7 +92,8 @@ export interface MixedReport extends RunReport {
     playlist: { extents: number; bytes: number; batches: number };
     boot: { reads: number; maxMs: number };
     bootcache: { hitRatioBlocks: number; hitRatioLookups: number; readaheadUsed: number; readahead: { ms: number; batchMs: number[] }; stop: { entries: number; errors: Record<string, number> }; history: number; flagsAtEnd: string };
-    bufcache: { hits: number; misses: number; hitRatio: number };
+    /** hits: reads with no device read, vmHits of them served by VM pages; hitRatio: by a cached buffer; vmHitRatio: of the buffer cache's misses, by VM pages. */
+    bufcache: { hits: number; vmHits: number; misses: number; hitRatio: number; vmHitRatio: number; vm: string };
     swap: { touches: number; faults: number; finalFaults: number; puts: number; transfers: number; nospace: number };
     daemons: { flushed: Record<string, number>; readerReads: number; deviceServed: number[] };
     runtimeMs: number;
@@ -194,6 +196,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
     const final = callers.find((c) => c.final)?.final;
     const mismatches = callers.flatMap((c) => c.mismatches);
     const hits = callers.reduce((s, c) => s + c.hits, 0);
+    const vmHits = callers.reduce((s, c) => s + c.vmHits, 0);
     const misses = callers.reduce((s, c) => s + c.misses, 0);
     const psum = (k: keyof PagerResult) => pagers.reduce((s, p) => s + (p[k] as number), 0);
     const sw = Swap.of(m.sync, spec);
@@ -231,7 +234,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
       ctx,
       options: { ...workloadOptions(plan), duration: o.durationMs / 1000, ramp: rampMs / 1000 || undefined, callers: o.callers, pagers: o.pagers, seed: o.seed },
       jobName: (role) => (role === 'mixed:caller' ? 'bufcache caller' : role === 'swap:pager' ? 'swap pager' : role),
-      hits: { 'mixed:caller': { bufcache: hitStats(hits, misses) } },
+      hits: { 'mixed:caller': { bufcache: hitStats(hits - vmHits, misses + vmHits), 'vm pages': hitStats(vmHits, misses) } },
       sysctl: sysctlSnapshot(m.arena),
       bootcache: section,
       uvmexp: { nswapdev: sw.uvmexp('nswapdev'), swpages: sw.uvmexp('swpages'), swpginuse: sw.uvmexp('swpginuse'), swpgonly: sw.uvmexp('swpgonly'), nswget: sw.uvmexp('nswget') },
@@ -249,7 +252,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
         history: history.length,
         flagsAtEnd,
       },
-      bufcache: { hits, misses, hitRatio: ratio(hits, hits + misses) },
+      bufcache: { hits, vmHits, misses, hitRatio: ratio(hits - vmHits, hits + misses), vmHitRatio: ratio(vmHits, vmHits + misses), vm: vmLine(sysctlSnapshot(m.arena)) },
       swap: { touches: psum('ops'), faults: psum('faults'), finalFaults: psum('finalFaults'), puts: psum('puts'), transfers: psum('transfers'), nospace: psum('nospace') },
       daemons: { flushed, readerReads: reader?.reads ?? 0, deviceServed: devs },
       runtimeMs,
@@ -272,7 +275,8 @@ export function mixedSummary(x: MixedReport['mixed'], b: Record<string, number>)
     `mixed: a machine booting and working for ${(x.runtimeMs / 1000).toFixed(1)} s — buffer cache over BootCache over disk0, swap on disk0b`,
     `  boot        ${x.boot.reads} boot reads done in ${(x.boot.maxMs / 1000).toFixed(2)} s; playlist ${x.playlist.extents} extents, ${(x.playlist.bytes / 1048576).toFixed(1)} MiB in ${x.playlist.batches} batches`,
     `  BootCache   hit ratio ${pct(x.bootcache.hitRatioBlocks)} of requested blocks (${b.ss_hit_blocks}/${b.ss_requested_blocks}), ${pct(x.bootcache.hitRatioLookups)} of lookups found an extent; ${pct(x.bootcache.readaheadUsed)} of the readahead was used (${b.ss_hit_blocks}/${b.ss_read_blocks} blocks); ${b.ss_write_discards} blocks discarded by writes; at the end ${x.bootcache.flagsAtEnd}; history ${x.bootcache.history} entries`,
-    `  bufcache    hit ratio ${pct(x.bufcache.hitRatio)} (${x.bufcache.hits} hits, ${x.bufcache.misses} misses); daemons flushed ${Object.entries(x.daemons.flushed).map(([k, v]) => `${k} ${v} (${Math.round((v * 1000) / x.runtimeMs)}/s)`).join(', ')}`,
+    `  bufcache    hit ratio ${pct(x.bufcache.hitRatio)} in buffers, and ${pct(x.bufcache.vmHitRatio)} of the misses served by VM pages (${x.bufcache.hits - x.bufcache.vmHits} + ${x.bufcache.vmHits} hits, ${x.bufcache.misses} device reads); daemons flushed ${Object.entries(x.daemons.flushed).map(([k, v]) => `${k} ${v} (${Math.round((v * 1000) / x.runtimeMs)}/s)`).join(', ')}`,
+    `  VM          ${x.bufcache.vm}`,
     `  swap        ${x.swap.touches} touches, ${x.swap.faults} faults (+${x.swap.finalFaults} at the end), ${x.swap.puts} pages out in ${x.swap.transfers} transfers${x.swap.nospace ? `, swap full ${x.swap.nospace} times` : ''}`,
     `  readahead   ${x.daemons.readerReads} reads, ${((b.ss_read_blocks * b.ss_blocksize) / 1048576).toFixed(1)} MiB, batch 0 done ${x.bootcache.readahead.batchMs[0].toFixed(0)} ms and batch 1 ${x.bootcache.readahead.batchMs[1].toFixed(0)} ms after the first request; ${b.ss_strategy_blocked} strategy calls waited for it`,
     `  devices     device workers served ${x.daemons.deviceServed.join(' + ')} requests`,

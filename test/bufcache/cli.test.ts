@@ -40,6 +40,10 @@ describe('bufcache: the command line', function () {
     expect(r.jobs.map((j) => j.jobname)).to.deep.equal(['bufcache caller']);
     expect(r.jobs[0].read.total_ios + r.jobs[0].write.total_ios).to.equal(400); // --ops counts in all
     expect(r.jobs[0].hits?.bufcache.ratio).to.be.within(0, 1);
+    // The VM pages behind the buffers: their own hit ratio (of the buffer cache's misses) and figures.
+    expect(r.jobs[0].hits?.['vm pages'].ratio).to.be.within(0, 1);
+    expect(r.sysctl?.['vm.stats.vm.v_page_count']).to.equal(8 * 64);
+    expect(r.summary?.some((l) => /VM \d+ pages: \d+ wired by buffers/.test(l))).to.equal(true);
     expect(run.hitRatio).to.be.within(0, 1);
     expect(r.sysctl?.['vfs.nbuf']).to.equal(64);
     expect(r.sysctl).to.have.property('kiolab.bufcache.getnewbuf_restart.flushingbufs');

@@ -9,6 +9,8 @@ import { buf_daemon_hw_limit, buf_daemon_limit } from '../../src/bufcache/daemon
 import { bd_heatup, buf_dirty_count_severe } from '../../src/bufcache/space.js';
 import { resolveBufCache } from '../../src/bufcache/tunables.js';
 import { sleepTable } from '../../src/sync/snapshot.js';
+import type { LoadResult } from '../../src/bufcache/load.js';
+import { sysctlSnapshot } from '../../src/bufcache/sysctl.js';
 import { MachineError } from '../../src/engine/machine.js';
 import { runMachine } from '../../src/report/run-machine.js';
 import { SwitchFault, stoppedRunReport } from '../../src/report/run-report.js';
@@ -77,5 +79,50 @@ describe('bufcache: the seed by default (vfs_bio.c)', () => {
     expect(report.switches).to.deep.equal(['vfs-flush-no-marker']);
     const off = bufMachine(2, { nbuf: 16, files: 1, fileBlocks: 64, bsize: 4096 });
     expect(await runMachine(off, [{ role: 'buftest:contract' }]).then(() => null, (e: unknown) => e)).to.be.instanceOf(MachineError); // no switch on: kiolab's own bug
+  });
+
+  describe('the VM pages behind the buffers', () => {
+    const run = async (role: string, vm: { vmPages?: number; vmFreeMin?: number } = {}) => {
+      const m = bufMachine(3, { nbuf: 32, files: 1, fileBlocks: 64, bsize: 4096, ...vm });
+      const res = await m.run([{ role: 'device:worker', args: { unit: 0 }, daemon: true, io: true }, { role }], { timeoutMs: 60_000 });
+      return { value: res.find((r) => r.role === role)!.value as Record<string, unknown>, m };
+    };
+
+    it("a released buffer's pages stay in the VM object, valid: inmem sees them, getblk comes out valid with no device read, and B_NOCACHE destroys them", async () => {
+      const { value } = await run('buftest:vm');
+      expect(value).to.deep.equal({ inmemAfterRelease: true, cached: true, fromVm: true, sameData: true, deviceReads: 0, afterNocache: false });
+    });
+
+    it('with vmPages 0 (no VM) a released buffer loses its data, as kiolab did before', async () => {
+      const { value } = await run('buftest:vm', { vmPages: 0 });
+      expect(value).to.include({ inmemAfterRelease: false, cached: false, fromVm: false });
+    });
+
+    it('bqrelse frees a clean buffer at once when the VM is short of pages (vm_paging_min), instead of caching it', async () => {
+      const { value } = await run('buftest:lowmem', { vmPages: 160, vmFreeMin: 160 });
+      expect(value).to.deep.equal({ queue: 'EMPTY', bufsize: 0, lowmem: 1 });
+      const normal = await run('buftest:lowmem');
+      expect(normal.value).to.deep.equal({ queue: 'CLEAN', bufsize: 4096, lowmem: 0 });
+    });
+
+    it('the page count is a bound: a working set larger than the pages reclaims the oldest cached pages, and every page is wired, cached or free', async () => {
+      // 256 blocks of 4 KiB over 160 pages: read and written at random by two callers, with the daemons.
+      const m = bufMachine(6, { nbuf: 32, files: 2, fileBlocks: 128, bsize: 4096, vmPages: 160 });
+      const res = await m.run(
+        [
+          { role: 'bufcache:load', args: { ops: 800, ncallers: 2, ndaemons: 2, pattern: 'random' }, count: 2 },
+          { role: 'bufcache:buf_daemon', daemon: true },
+          { role: 'bufcache:buf_daemon_hw', daemon: true },
+          { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true },
+        ],
+        { timeoutMs: 60_000 },
+      );
+      const loads = res.slice(0, 2).map((r) => r.value as LoadResult);
+      const s = sysctlSnapshot(m.arena);
+      expect(s['kiolab.vm.reclaims']).to.be.greaterThan(0);
+      expect(s['vm.stats.vm.v_wire_count'] + s['vm.stats.vm.v_cache_count'] + s['vm.stats.vm.v_free_count']).to.equal(160);
+      for (const l of loads) expect(l.mismatches).to.deep.equal([]); // every read returned the latest data
+      expect(loads.find((l) => l.final)!.final!.lostWrites).to.deep.equal([]);
+    });
   });
 });

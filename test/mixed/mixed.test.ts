@@ -49,6 +49,11 @@ describe('mixed: kiolab bench mixed (the whole stack on one machine)', function 
     // The pagers faulted everything back at the end: no swap slot is left in use.
     expect(rep.uvmexp!.swpginuse).to.equal(0);
     expect(rep.mixed.bufcache.hits).to.be.greaterThan(0);
+    // The VM pages behind the buffers show in the report: a hit ratio of their own, the page figures.
+    expect(rep.mixed.bufcache.vmHitRatio).to.be.within(0, 1);
+    expect(job('bufcache caller').hits!['vm pages'].ratio).to.be.within(0, 1);
+    expect(rep.sysctl!['vm.stats.vm.v_page_count']).to.be.greaterThan(0);
+    expect(rep.summary!.some((l) => l.startsWith('  VM '))).to.equal(true);
   });
 
   it("a cache timeout that ends BootCache before STOP is the seed's legitimate state: STOP's ENXIO passes the check", () => {
