@@ -10,7 +10,7 @@ const SWITCHES: { bug: string; scenario: string; kind: string; message: RegExp; 
   { bug: 'vfs-bundirty-at-submit', scenario: 'bufcache-fsync', kind: 'assertion', message: /fsync oracle: vfsync\(vnode 1\) returned, but device block \d+ holds version/, stress: true, seed: 4 },
   { bug: 'vfs-needsbuffer-no-interlock', scenario: 'getnewbuf-wait', kind: 'lost-wakeup', message: /sleeps on "newbuf"/, stress: true, seed: 3 },
   // The daemon's own psleep timeout (<= 100 ms) ends the stall before the stress watchdog's grace: explore only.
-  { bug: 'vfs-bufdaemon-no-interlock', scenario: 'bufdaemon-kick', kind: 'lost-wakeup', message: /buf_daemon\) sleeps on "psleep"/, stress: false, seed: 2 },
+  { bug: 'vfs-bufdaemon-no-interlock', scenario: 'bufdaemon-kick', kind: 'lost-wakeup', message: /buf_daemon\) sleeps on "psleep"/, stress: false, seed: 5 },
   { bug: 'vfs-bdwait-no-recheck', scenario: 'bdwait', kind: 'lost-wakeup', message: /sleeps on "flstik"/, stress: true, seed: 2 },
   { bug: 'vfs-flush-no-marker', scenario: 'flushbufqueues', kind: 'assertion', message: /flushbufqueues skipped dirty buffers it should have written: vnode 1 block \d/, stress: true, seed: 1 },
   { bug: 'vfs-findblk-no-ref', scenario: 'findblk-recycle', kind: 'deadlock', message: /deadlock: cpu \d \(findblk-recycle\/(lookup|recycler)\) waits for buf@\d+ held by cpu \d/, stress: true, seed: 1 },
