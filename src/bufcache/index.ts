@@ -21,6 +21,8 @@
  *    stale runningbufreq.
  *  - vnodes are files laid out contiguously on one device (bmap is an addition); offsets are
  *    32-bit (files < 2 GiB).
+ *  - a vnode's buffers are found through a chained hash and kept on unsorted clean and dirty lists
+ *    (newest first), not on RB trees ordered by offset: vfsync writes in list order.
  */
 export * from './tunables.js';
 export * from './layout.js';
