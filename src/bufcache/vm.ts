@@ -181,6 +181,10 @@ export class Vm {
   private readonly pg_qprev: Field;
   /** Element 0 of obj_hash; element k of object o is `obj_hash.get(o + 4 * k)`. */
   private readonly obj_hash: Field;
+  private readonly vq_nfree: Field;
+  private readonly vq_ncache: Field;
+  /** vq_free_min (constant after initVm). */
+  private readonly freeMin: number;
 
   static of(sync: Sync): Vm | null {
     if (!sync.arena.hasRegion('bufcache.vmpages')) return null;
@@ -210,6 +214,9 @@ export class Vm {
     this.pg_qnext = this.P.field('pg_qnext');
     this.pg_qprev = this.P.field('pg_qprev');
     this.obj_hash = this.O.field('obj_hash');
+    this.vq_nfree = this.Q.field('vq_nfree');
+    this.vq_ncache = this.Q.field('vq_ncache');
+    this.freeMin = this.Q.load(this.q, 'vq_free_min');
   }
 
   /** vp->v_object. */
@@ -233,9 +240,12 @@ export class Vm {
     return 0;
   }
 
-  /** vm_paging_min: the free and cache lists together are below vq_free_min. */
+  /**
+   * vm_paging_min: the free and cache lists together are below vq_free_min. On every bqrelse and
+   * brelse, so relaxed reads (the seed reads vmstats without a lock too). Never sleeps.
+   */
   paging_min(): boolean {
-    return this.Q.load(this.q, 'vq_nfree') + this.Q.load(this.q, 'vq_ncache') < this.Q.load(this.q, 'vq_free_min');
+    return this.vq_nfree.peek(this.q) + this.vq_ncache.peek(this.q) < this.freeMin;
   }
 
   /**

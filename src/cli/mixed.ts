@@ -166,7 +166,8 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
     run.catch(() => (failed = true));
     // The load's clock starts when the first strategy call reaches BootCache (the workers are up).
     const up = performance.now();
-    while (!failed && bcctl.bc.S.load(bcctl.bc.st, 'ss_strategy_calls') === 0 && performance.now() - up < 60_000) await sleep(10);
+    // (Or when the cache is gone before any: a short --cache-timeout can end it while workers start.)
+    while (!failed && bcctl.bc.S.load(bcctl.bc.st, 'ss_strategy_calls') === 0 && bcctl.bc.cflags() & BC_FLAG_CACHEACTIVE && performance.now() - up < 60_000) await sleep(10);
     const tUp = m.arena.now();
     const t0 = performance.now();
     // The load ends at --duration, or (a recorded workload) once every caller has replayed its share.
@@ -183,7 +184,9 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
     // ss_batch_time: [b + 1] the end of batch b, [STAT_BATCHMAX] the reader's end (timevals since
     // the machine's epoch); shown from the first request that reached BootCache.
     const bt = stats.ss_batch_time.map((tv) => timevalUs(tv) / 1000);
-    const readahead = { ms: bt[bt.length - 1] - tUp, batchMs: [1, 2].map((b) => bt[b] - tUp) };
+    // A batch the reader never finished (the cache ended first) has no time: 0.
+    const since = (t: number) => (t > 0 ? Math.max(0, t - tUp) : 0);
+    const readahead = { ms: since(bt[bt.length - 1]), batchMs: [1, 2].map((b) => since(bt[b])) };
     const bcInvariants = bcctl.checkInvariants();
     const history = await bcctl.history();
 
