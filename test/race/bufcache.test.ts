@@ -10,9 +10,9 @@ const SWITCHES: { bug: string; scenario: string; kind: string; message: RegExp; 
   { bug: 'vfs-bundirty-at-submit', scenario: 'bufcache-fsync', kind: 'assertion', message: /fsync oracle: vfsync\(vnode 1\) returned, but device block \d+ holds version/, stress: true, seed: 4 },
   { bug: 'vfs-needsbuffer-no-interlock', scenario: 'getnewbuf-wait', kind: 'lost-wakeup', message: /sleeps on "newbuf"/, stress: true, seed: 3 },
   // The daemon's own psleep timeout (hz ticks: 10 ms at these scenarios' time scale) ends the stall before the stress watchdog's grace: explore only.
-  // The daemon's timed sleeps make explore depend on the host's speed: seed 12 found it at iteration 9 on a quiet host
-  // (seeds 1-20: 10 to 1770 iterations) but not within 40 s on a loaded one, so it gets a longer budget.
-  { bug: 'vfs-bufdaemon-no-interlock', scenario: 'bufdaemon-kick', kind: 'lost-wakeup', message: /buf_daemon\) sleeps on "psleep"/, stress: false, seed: 12, budgetMs: 100_000 },
+  // Explore is deterministic for a build, but every change on the path reshuffles the schedules: seed 7 finds it at
+  // iteration 6 in today's code (seed 12 needs 1136, seeds 1-15 mostly several hundred); re-pick the seed when this slows.
+  { bug: 'vfs-bufdaemon-no-interlock', scenario: 'bufdaemon-kick', kind: 'lost-wakeup', message: /buf_daemon\) sleeps on "psleep"/, stress: false, seed: 7, budgetMs: 100_000 },
   { bug: 'vfs-bdwait-no-recheck', scenario: 'bdwait', kind: 'lost-wakeup', message: /sleeps on "flstik"/, stress: true, seed: 2 },
   { bug: 'vfs-flush-no-marker', scenario: 'flushbufqueues', kind: 'assertion', message: /flushbufqueues skipped dirty buffers it should have written: vnode 1 block \d/, stress: true, seed: 1 },
   { bug: 'vfs-findblk-no-ref', scenario: 'findblk-recycle', kind: 'deadlock', message: /deadlock: cpu \d \(findblk-recycle\/(lookup|recycler)\) waits for buf@\d+ held by cpu \d/, stress: true, seed: 1 },
