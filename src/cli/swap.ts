@@ -30,6 +30,8 @@ export interface SwapBenchOptions {
   asyncRatio?: number;
   /** ms between swapctl commands of the control loop. */
   intervalMs?: number;
+  /** Who runs the control loop's swapctl: 'root' (the administrator's swapctl(8), the default) or 'user' (a user process: EPERM but for SWAP_NSWAP and SWAP_STATS). */
+  swapctlAs?: 'root' | 'user';
   seed?: number;
 }
 
@@ -75,8 +77,11 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     resident: o.resident ?? 32,
     asyncRatio: o.asyncRatio ?? 0.5,
     intervalMs: o.intervalMs ?? 100,
+    swapctlAs: o.swapctlAs ?? 'root',
     seed: o.seed ?? 1,
   };
+  if (config.swapctlAs !== 'root' && config.swapctlAs !== 'user') throw new RangeError(`bench swap: swapctlAs must be 'root' or 'user', got ${JSON.stringify(config.swapctlAs)}`);
+  const cred = { priv: config.swapctlAs === 'root' };
   if (config.resident >= config.pages) throw new RangeError(`bench swap: --resident (${config.resident}) must be below --pages (${config.pages}) for memory pressure`);
   const total = config.pagers * config.pages;
   const spec: MachineSpec = {
@@ -121,7 +126,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
   let latMax = 0;
   const call = async (cmd: number, path: string | null, misc: number) => {
     const s = performance.now();
-    const r = await ctl.swapctl(cmd, path, misc);
+    const r = await ctl.swapctl(cmd, path, misc, cred);
     const ms = performance.now() - s;
     calls++;
     latSum += ms;
@@ -178,13 +183,14 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     results,
     runtimeMs,
     ctx,
-    options: { seed: config.seed, duration: config.durationMs / 1000, ramp: rampMs / 1000 || undefined, cpus: config.pagers, pagers: config.pagers, pages: config.pages, resident: config.resident, 'async-ratio': config.asyncRatio, interval: config.intervalMs },
+    options: { seed: config.seed, duration: config.durationMs / 1000, ramp: rampMs / 1000 || undefined, cpus: config.pagers, pagers: config.pagers, pages: config.pages, resident: config.resident, 'async-ratio': config.asyncRatio, interval: config.intervalMs, 'swapctl-as': config.swapctlAs },
     // read = swap-in faults, write = synchronous pageouts.
     jobName: (role: string) => (role === 'swap:pager' ? 'swap pager' : role),
     uvmexp,
     counters: {
       'swapctl calls (by command)': section.swapctl.byCommand,
       'swapctl errors (command errno)': section.swapctl.errors,
+      'swap accounting (1.44)': { bad_pages_swap_off_left_in_swpginuse: G.load(g, 'sg_badleak'), swapents_copied_twice_by_unlocked_stats: G.load(g, 'sg_stats_dup') },
       'swapctl latency': { mean_ms: Math.round(section.swapctl.latencyMs.mean * 100) / 100, max_ms: Math.round(section.swapctl.latencyMs.max * 100) / 100 },
       'pagers': { touches: agg.ops, faults: agg.faults, final_faults: agg.finalFaults, zerofills: agg.zerofills, pages_out: agg.puts, transfers: agg.transfers, swap_full: agg.nospace },
     },
@@ -208,7 +214,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
 /** The headline: the pagers' pressure, swap-in/out rates, swapctl and the transfers. */
 function summaryLines(r: SwapBenchReport['swap']): string[] {
   return [
-    `swap: ${r.config.pagers} pagers × ${r.config.pages} pages (≤ ${r.config.resident} resident each), ${(r.runtimeMs / 1000).toFixed(2)} s, swapctl every ${r.config.intervalMs} ms`,
+    `swap: ${r.config.pagers} pagers × ${r.config.pages} pages (≤ ${r.config.resident} resident each), ${(r.runtimeMs / 1000).toFixed(2)} s, swapctl every ${r.config.intervalMs} ms as ${r.config.swapctlAs}`,
     `  swap-in     ${r.pagesPerSec.in.toFixed(0)} pages/s; swap-out ${r.pagesPerSec.out.toFixed(0)} pages/s (job "swap pager": read = swap-in faults, write = synchronous pageouts)`,
     `  pagers      ${r.pagers.ops} touches, ${r.pagers.faults} faults (+${r.pagers.finalFaults} at the end), ${r.pagers.puts} pages out in ${r.pagers.transfers} transfers, ${r.pagers.nospace} times swap full, ${r.pagers.mismatches} wrong pages`,
     `  swapctl     ${r.swapctl.calls} calls (${Object.entries(r.swapctl.byCommand).map(([k, v]) => `${k} ${v}`).join(', ')}), mean ${r.swapctl.latencyMs.mean.toFixed(2)} ms, max ${r.swapctl.latencyMs.max.toFixed(1)} ms; errors: ${Object.entries(r.swapctl.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
@@ -221,6 +227,12 @@ export function formatSwap(r: SwapBenchReport): string {
   return formatRunReport(r);
 }
 
+function swapctlAs(v: unknown): 'root' | 'user' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'root' || v === 'user') return v;
+  throw new UsageError(`--swapctl-as: must be root or user, got ${JSON.stringify(v)}`);
+}
+
 registerScenario({
   name: 'swap',
   description: 'NetBSD uvm_swap: pagers push and pull pages under memory pressure while swapctl adds, removes and re-prioritises swap devices',
@@ -230,6 +242,7 @@ registerScenario({
     resident: { type: 'string', help: 'resident pages per pager, the memory pressure (default 32)', number: { min: 1, integer: true } },
     'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
     interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
+    'swapctl-as': { type: 'string', help: "who runs the control loop's swapctl: root (the administrator, default) or user (EPERM but for SWAP_NSWAP and SWAP_STATS)" },
   },
   honours: ['seed', 'duration', 'ramp', 'cpus', 'device', 'device-file', 'trace', 'check', 'as-seed'],
   refuses: {
@@ -247,6 +260,7 @@ registerScenario({
         resident,
         asyncRatio: numOpt('async-ratio', o['async-ratio'], 0, { max: 1 }),
         intervalMs: numOpt('interval', o.interval, 1),
+        swapctlAs: swapctlAs(o['swapctl-as']),
         durationMs: (ctx?.common.duration ?? numOpt('duration', o.duration, 0.001)) !== undefined ? (ctx?.common.duration ?? numOpt('duration', o.duration, 0.001))! * 1000 : undefined,
         seed: ctx?.common.seed ?? numOpt('seed', o.seed, 0, { integer: true }),
       },

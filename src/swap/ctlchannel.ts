@@ -11,12 +11,12 @@
 import { Mutex } from 'async-mutex';
 import type { Arena } from '../shm/arena.js';
 import type { Field } from '../shm/view.js';
-import { EINVAL, EIO, ENOENT, EPERM, ETIMEDOUT } from '../sync/errno.js';
+import { EIO, ETIMEDOUT } from '../sync/errno.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
-import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapCtlLayout, SwapentLayout, type SwapSpec, swfToString } from './layout.js';
+import { SWAP_GETDUMPDEV, SWAP_STATS, SwapCtlLayout, SwapentLayout, type SwapSpec, swfToString } from './layout.js';
 import { Pager } from './pager.js';
 import type { SwapentInfo } from './swapdev.js';
-import { type SwapOffHook, sys_swapctl } from './swapctl.js';
+import { ARG_NOENT, ARG_NULL, type SwapOffHook, sys_swapctl } from './swapctl.js';
 import { resolveSwap } from './layout.js';
 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
@@ -53,7 +53,9 @@ export function swapctlExecutor(sync: Sync, spec: SpecLike, stop: () => boolean)
       let error = 0;
       let retval = 0;
       try {
-        ({ error, retval } = sys_swapctl(sw, C.load(c, 'req_cmd'), C.load(c, 'req_vp'), C.load(c, 'req_misc'), hook));
+        const r = sys_swapctl(sw, C.load(c, 'req_cmd'), C.load(c, 'req_vp'), C.load(c, 'req_misc'), hook, { priv: C.load(c, 'req_priv') !== 0 });
+        ({ error, retval } = r);
+        C.store(c, 'resp_dumpdev', r.dumpdev === undefined ? 0 : r.dumpdev + 1);
       } catch (e) {
         error = EIO; // a broken contract (panic): the caller sees EIO, the machine sees the exception
         throw e;
@@ -82,6 +84,16 @@ export interface SwapctlReply {
   retval: number;
   /** SWAP_STATS: the entries, in-use in DEV_BSIZE blocks. */
   stats?: SwapentInfo[];
+  /** SWAP_GETDUMPDEV: the dump device's path, or null (NODEV). */
+  dumpdev?: string | null;
+}
+
+/** The caller's credentials: a user process unless `priv` says it is the superuser. */
+export interface SwapctlOptions {
+  /** The caller is the superuser (suser succeeds). Default false: a user process. */
+  priv?: boolean;
+  /** ETIMEDOUT when the executor has not answered within this (ms; default 60 000). */
+  timeoutMs?: number;
 }
 
 /** The main thread's swapctl(2). */
@@ -116,25 +128,24 @@ export class Swapctl {
   }
 
   /**
-   * swapctl(cmd, path, misc). Non-privileged callers may only use SWAP_NSWAP and SWAP_STATS
-   * (EPERM); an unknown path is ENOENT (namei). Needs a running swapctl executor
-   * (role `swap:swapctl`); fails with ETIMEDOUT if none answers within `timeoutMs`.
+   * swapctl(cmd, path, misc) as a user process (or the superuser with `{ priv: true }`). The
+   * kernel side answers in the seed's order (sys_swapctl): SWAP_NSWAP and SWAP_STATS for anyone,
+   * EPERM for anything else unless privileged, then the path: null is the root device, an
+   * unknown path ENOENT. Needs a running swapctl executor (role `swap:swapctl`); ETIMEDOUT if none
+   * answers within `timeoutMs`. A non-integer `cmd` or `misc` is a RangeError.
    */
-  async swapctl(cmd: number, path: string | null, misc: number, opts: { priv?: boolean; timeoutMs?: number } = {}): Promise<SwapctlReply> {
+  async swapctl(cmd: number, path: string | null, misc: number, opts: SwapctlOptions = {}): Promise<SwapctlReply> {
+    if (!Number.isInteger(cmd) || !Number.isInteger(misc) || Math.abs(misc) > 0x7fffffff) throw new RangeError(`swapctl: cmd and misc must be 32-bit integers, got ${JSON.stringify([cmd, misc])}`);
+    if (path !== null && typeof path !== 'string') throw new RangeError(`swapctl: path must be a string or null, got ${JSON.stringify(path)}`);
     return this.swap_syscall_lock.runExclusive(async () => {
-      if (!SWAP_CMD_NAMES[cmd]) return { error: EINVAL, retval: 0 };
-      if (cmd !== SWAP_NSWAP && cmd !== SWAP_STATS && opts.priv === false) return { error: EPERM, retval: 0 };
-      let vp = -1;
-      if (cmd === SWAP_ON || cmd === SWAP_OFF || cmd === SWAP_CTL) {
-        if (!Number.isInteger(misc)) return { error: EINVAL, retval: 0 };
-        vp = path === null ? -1 : this.paths.indexOf(path);
-        if (vp < 0) return { error: ENOENT, retval: 0 };
-      }
+      // namei, on this thread (the paths are strings); its failure is answered in the kernel's order.
+      const arg = path === null ? ARG_NULL : this.paths.indexOf(path) >= 0 ? this.paths.indexOf(path) : ARG_NOENT;
       if (this.failed) return { error: EIO, retval: 0 };
       const { C, c } = this;
       C.store(c, 'req_cmd', cmd);
-      C.store(c, 'req_vp', vp);
+      C.store(c, 'req_vp', arg);
       C.store(c, 'req_misc', misc);
+      C.store(c, 'req_priv', opts.priv === true ? 1 : 0);
       const seq = C.load(c, 'req_seq') + 1;
       C.store(c, 'req_seq', seq);
       this.sync.wakeup(C.addrOf(c, 'req_seq'));
@@ -150,6 +161,10 @@ export class Swapctl {
       }
       const reply: SwapctlReply = { error: C.load(c, 'resp_error'), retval: C.load(c, 'resp_retval') };
       if (cmd === SWAP_STATS && reply.error === 0) reply.stats = this.readStats(reply.retval);
+      if (cmd === SWAP_GETDUMPDEV && reply.error === 0) {
+        const d = C.load(c, 'resp_dumpdev');
+        reply.dumpdev = d === 0 ? null : this.paths[d - 1];
+      }
       return reply;
     });
   }
@@ -160,7 +175,7 @@ export class Swapctl {
     for (let i = 0; i < n; i++) {
       const e = this.arena.pool('swap.swapent', SwapentLayout).addr(i);
       out.push({
-        path: this.paths[E.load(e, 'se_vp')],
+        path: E.load(e, 'se_nullpath') ? 'miniroot' : this.paths[E.load(e, 'se_vp')],
         vp: E.load(e, 'se_vp'),
         flags: swfToString(E.load(e, 'se_flags')),
         priority: E.load(e, 'se_priority'),

@@ -48,13 +48,20 @@ export function swfToString(f: number): string {
 export const VX_BUSY = 1;
 export const VX_DEAD = 2;
 
-/** swapctl commands (NetBSD <sys/swap.h>). */
+/**
+ * swapctl commands (NetBSD 1.4's <sys/swap.h>). 4 is COMPAT_13's SWAP_OSTATS, which kiolab does
+ * not build (an unknown command: EPERM for a user, EINVAL for root).
+ */
 export const SWAP_ON = 1;
 export const SWAP_OFF = 2;
 export const SWAP_NSWAP = 3;
-export const SWAP_STATS = 4;
 export const SWAP_CTL = 5;
-export const SWAP_CMD_NAMES: Record<number, string> = { 1: 'SWAP_ON', 2: 'SWAP_OFF', 3: 'SWAP_NSWAP', 4: 'SWAP_STATS', 5: 'SWAP_CTL' };
+export const SWAP_STATS = 6;
+export const SWAP_DUMPDEV = 7;
+export const SWAP_GETDUMPDEV = 8;
+export const SWAP_CMD_NAMES: Record<number, string> = { 1: 'SWAP_ON', 2: 'SWAP_OFF', 3: 'SWAP_NSWAP', 5: 'SWAP_CTL', 6: 'SWAP_STATS', 7: 'SWAP_DUMPDEV', 8: 'SWAP_GETDUMPDEV' };
+/** dumpdev when none is set (NODEV). */
+export const NODEV = -1;
 
 /** The slot an anon gets after an I/O error on swap (uvm_swap_free ignores it). */
 export const SWSLOT_BAD = -1;
@@ -88,6 +95,13 @@ export interface SwapFileSpec {
   /** Enable at boot (SWAP_ON by the initializer) with this priority. */
   swapon?: boolean;
   priority?: number;
+  /**
+   * blk only: this partition is the root device (rootvp). swapctl with a NULL path names it, and
+   * swap_on keeps the miniroot's pages (after the label) out of the swap area. At most one.
+   */
+  root?: boolean;
+  /** root only: bytes of the miniroot file system on it (f_blocks × f_bsize), a multiple of 512; required with `root`. */
+  minirootBytes?: number;
 }
 
 export interface SwapSpec {
@@ -119,6 +133,9 @@ export interface ResolvedSwapFile {
   span: number;
   swapon: boolean;
   priority: number;
+  /** The root device (a NULL swapctl path), and the miniroot pages swap_on preserves on it. */
+  root: boolean;
+  rootPages: number;
 }
 
 export interface ResolvedSwap {
@@ -159,8 +176,19 @@ export function resolveSwap(s: SwapSpec, devices: DevLike[]): ResolvedSwap {
     if (f.type === 'blk') {
       const blocks = f.blocks ?? d.blocks - first;
       if (!isInt(blocks, 1) || first + blocks > d.blocks) bad(`${at}.blocks must fit on ${d.name} (${d.blocks} blocks from ${first})`, f.blocks);
-      return { path: f.path, unit, type: VBLK, base: first * dbs, bytes: blocks * dbs, bsize: dbs, maxRun: 0, seed: 0, maxactive: 0, nfb: 0, span: blocks * dbs, swapon: !!f.swapon, priority };
+      let rootPages = 0;
+      if (f.root !== undefined && typeof f.root !== 'boolean') bad(`${at}.root must be true or false`, f.root);
+      if (f.root) {
+        if (!isInt(f.minirootBytes, DEV_BSIZE) || f.minirootBytes % DEV_BSIZE !== 0) bad(`${at}.minirootBytes must be a positive multiple of ${DEV_BSIZE} (the miniroot's size) on the root device`, f.minirootBytes);
+        rootPages = Math.ceil(f.minirootBytes / PAGE_SIZE);
+        // The seed panics in swap_on ("miniroot larger than swap?"): refused here, before any load.
+        const size = Math.floor((blocks * dbs) / PAGE_SIZE) - 1;
+        if (rootPages > size) bad(`${at}.minirootBytes: the miniroot (${rootPages} pages) is larger than the swap area (${size} pages)`, f.minirootBytes);
+      } else if (f.minirootBytes !== undefined) bad(`${at}.minirootBytes applies only to the root device (root: true)`, f.minirootBytes);
+      return { path: f.path, unit, type: VBLK, base: first * dbs, bytes: blocks * dbs, bsize: dbs, maxRun: 0, seed: 0, maxactive: 0, nfb: 0, span: blocks * dbs, swapon: !!f.swapon, priority, root: !!f.root, rootPages };
     }
+    if (f.root) bad(`${at}.root: the root device is a block device (type 'blk')`, f.type);
+    if (f.minirootBytes !== undefined) bad(`${at}.minirootBytes applies only to the root device (root: true)`, f.minirootBytes);
     const bsize = f.bsize ?? 8192;
     if (!isInt(bsize, 512) || (bsize & (bsize - 1)) !== 0 || bsize % dbs !== 0 || bsize > 65536) bad(`${at}.bsize must be a power of two in [512, 65536], a multiple of ${d.name}'s block size`, f.bsize);
     const bytes = f.bytes;
@@ -171,8 +199,9 @@ export function resolveSwap(s: SwapSpec, devices: DevLike[]): ResolvedSwap {
     // Worst case: every run of length 1 and a one-block gap after each.
     const span = 2 * nfb * bsize;
     if (first * dbs + span > d.blocks * dbs) bad(`${at}: the file's area (${span} bytes from block ${first}) does not fit on ${d.name}`, bytes);
-    return { path: f.path, unit, type: VREG, base: first * dbs, bytes, bsize, maxRun, seed: f.seed ?? i + 1, maxactive: f.network ? 2 : 8, nfb, span, swapon: !!f.swapon, priority };
+    return { path: f.path, unit, type: VREG, base: first * dbs, bytes, bsize, maxRun, seed: f.seed ?? i + 1, maxactive: f.network ? 2 : 8, nfb, span, swapon: !!f.swapon, priority, root: false, rootPages: 0 };
   });
+  if (files.filter((f) => f.root).length > 1) bad('spec.swap.files: at most one root device', files.filter((f) => f.root).map((f) => f.path));
   const pages = s.pages ?? 256;
   if (!isInt(pages, 1) || pages > 65536) bad('swap.pages must be an integer in [1, 65536]', s.pages);
   const physmem = s.physmem ?? pages;
@@ -188,6 +217,11 @@ export function filePages(f: ResolvedSwapFile): number {
   return Math.floor(f.bytes / PAGE_SIZE);
 }
 
+/** Pages swap_on keeps out of a device's extent: the label page of a block device, and on the root device the miniroot after it. */
+export function reservedPages(f: ResolvedSwapFile): number {
+  return (f.type === VBLK ? 1 : 0) + f.rootPages;
+}
+
 // ---------------------------------------------------------------- structs
 
 /**
@@ -195,6 +229,8 @@ export function filePages(f: ResolvedSwapFile): number {
  * sg_resident: atomic, pages resident in the pager's table (≤ sg_physmem for SWAP_OFF page-in).
  * sg_xfer_*: atomic instrumentation of regular-file parent transfers (vndxfer completions, double completions).
  * sg_drain_waits: atomic, SWAP_OFF drains that had to sleep for a device's child I/O (sw_reg_drain).
+ * sg_badleak: swap_off does not take a device's bad pages out of swpginuse (1.44); the invariants
+ *   read Σ swd_npginuse + sg_badleak = swpginuse.
  */
 export const SwapGlobalsLayout = defineStruct(
   'swapglobals',
@@ -219,6 +255,9 @@ export const SwapGlobalsLayout = defineStruct(
     sg_mismatch: 'i32',
     sg_aio_pending: { line: 'i32' },
     sg_drain_waits: 'i32',
+    sg_dumpdev: 'i32', // dumpdev: the vnode (candidate index) + 1, 0 = NODEV; under swap_syscall_lock
+    sg_badleak: 'i32', // kiolab: bad pages SWAP_OFF left counted in swpginuse (1.44's leak)
+    sg_stats_dup: 'i32', // kiolab: swapents an unlocked SWAP_STATS walk copied twice (a circleq rotated under it)
   },
   { align: 64 },
 );
@@ -256,6 +295,7 @@ export const SwapdevLayout = defineStruct(
     swd_bsize: 'i32',
     swd_maxactive: 'i32',
     swd_gen: 'i32',
+    swd_nullpath: 'i32', // SWAP_ON came with a NULL path: swd_path is "miniroot"
     swd_tablock: { struct: LockLayout, line: true },
     swd_tab: 'i32',
     swd_qlen: 'i32',
@@ -328,9 +368,11 @@ export const SwapCtlLayout = defineStruct(
     req_cmd: 'i32',
     req_vp: 'i32',
     req_misc: 'i32',
+    req_priv: 'i32', // the caller is the superuser (suser succeeds)
     resp_seq: { line: 'i32' },
     resp_error: 'i32',
     resp_retval: 'i32',
+    resp_dumpdev: 'i32', // SWAP_GETDUMPDEV's copyout: the dump device's vnode + 1, 0 = NODEV
     ctl_release: { line: 'i32' },
     ctl_phase_done: 'i32',
   },
@@ -356,5 +398,6 @@ export const SwapentLayout = defineStruct('swapent', {
   se_children: 'i32',
   se_maxseen: 'i32',
   se_maxactive: 'i32',
+  se_nullpath: 'i32',
 });
 export type SwapentField = keyof typeof SwapentLayout.off;

@@ -4,7 +4,7 @@
  * swpages; drum ranges disjoint; nothing allocated from a placeholder; a parent transfer
  * completes exactly once; 0 ≤ swd_active ≤ swd_maxactive), at quiescent points.
  */
-import { PAGE_SIZE, SWF_ENABLE, SWF_FAKE, SWF_INUSE, VBLK, btodb, swfToString } from './layout.js';
+import { PAGE_SIZE, SWF_ENABLE, SWF_FAKE, SWF_INUSE, VBLK, btodb, reservedPages, swfToString } from './layout.js';
 import type { Swap, SwapentInfo } from './swapdev.js';
 
 
@@ -15,7 +15,7 @@ export function swapStats(sw: Swap): SwapentInfo[] {
   for (const { sd } of sw.walk()) {
     const a = sw.sdp(sd);
     out.push({
-      path: sw.conf.files[sd].path,
+      path: S.load(a, 'swd_nullpath') ? 'miniroot' : sw.conf.files[sd].path,
       vp: sd,
       flags: swfToString(S.load(a, 'swd_flags')),
       priority: S.load(a, 'swd_priority'),
@@ -92,9 +92,9 @@ export function checkSwapInvariants(sw: Swap): string[] {
     }
     if (inuse > S.load(a, 'swd_npages')) bad.push(`${name}: swd_npginuse ${inuse} > swd_npages ${S.load(a, 'swd_npages')}`);
     if (!(flags & SWF_INUSE)) bad.push(`${name}: on the list without SWF_INUSE (${swfToString(flags)})`);
-    const label = sw.conf.files[sd].type === VBLK ? 1 : 0;
+    const kept = reservedPages(sw.conf.files[sd]);
     const used = sw.extent_used(sd);
-    if (used !== inuse + label) bad.push(`${name}: extent has ${used} pages allocated, expected swd_npginuse ${inuse} + ${label} label`);
+    if (used !== inuse + kept) bad.push(`${name}: extent has ${used} pages allocated, expected swd_npginuse ${inuse} + ${kept} kept by swap_on (label, miniroot)`);
     if (!(flags & SWF_ENABLE) && inuse > S.load(a, 'swd_npgbad')) {
       // A disabled device (SWAP_OFF in progress) may still hold pages; at quiescence it is re-enabled or gone.
       bad.push(`${name}: disabled but still holding ${inuse} pages at a quiescent point`);
@@ -106,11 +106,13 @@ export function checkSwapInvariants(sw: Swap): string[] {
     if (active !== 0 || S.load(a, 'swd_qlen') !== 0) bad.push(`${name}: I/O active (${active}) or queued (${S.load(a, 'swd_qlen')}) at a quiescent point`);
   }
   if (ndev !== sw.uvmexp('nswapdev')) bad.push(`uvmexp.nswapdev ${sw.uvmexp('nswapdev')} ≠ ${ndev} devices on the list`);
-  const swpginuse = sw.uvmexp('swpginuse');
+  // 1.44's swap_off leaves a removed device's bad pages in swpginuse: sg_badleak counts them.
+  const leak = sw.G.load(sw.g, 'sg_badleak');
+  const swpginuse = sw.uvmexp('swpginuse') - leak;
   const swpgonly = sw.uvmexp('swpgonly');
   const swpages = sw.uvmexp('swpages');
-  if (sum !== swpginuse) bad.push(`Σ swd_npginuse ${sum} ≠ uvmexp.swpginuse ${swpginuse}`);
-  if (!(swpgonly >= 0 && swpgonly <= swpginuse && swpginuse <= swpages)) bad.push(`expected 0 ≤ swpgonly ${swpgonly} ≤ swpginuse ${swpginuse} ≤ swpages ${swpages}`);
+  if (sum !== swpginuse) bad.push(`Σ swd_npginuse ${sum} ≠ uvmexp.swpginuse ${swpginuse + leak} − ${leak} bad pages left by SWAP_OFF`);
+  if (!(swpgonly >= 0 && swpgonly <= swpginuse && swpginuse <= swpages)) bad.push(`expected 0 ≤ swpgonly ${swpgonly} ≤ swpginuse ${swpginuse} (less ${leak} left by SWAP_OFF) ≤ swpages ${swpages}`);
   ranges.sort((x, y) => x[0] - y[0]);
   for (let i = 0; i < ranges.length; i++) {
     if (ranges[i][0] < 1) bad.push(`${ranges[i][2]}: drum range starts at ${ranges[i][0]} (slot 0 is reserved)`);

@@ -7,11 +7,14 @@
  * Contract of every function here: called with swap_syscall_lock held (one call at a time);
  * they take swap_data_lock themselves and drop it before anything that may sleep.
  */
-import { ContractError, EBUSY, EINVAL, ENOENT, ENOMEM, ENXIO } from '../sync/errno.js';
+import { ContractError, EBUSY, EINVAL, ENOENT, ENOMEM, ENOTBLK, ENXIO, EPERM } from '../sync/errno.js';
 import type { Sync } from '../sync/sync.js';
 import {
+  NODEV,
   PAGE_SIZE,
   SWAP_CTL,
+  SWAP_DUMPDEV,
+  SWAP_GETDUMPDEV,
   SWAP_NSWAP,
   SWAP_OFF,
   SWAP_ON,
@@ -41,9 +44,9 @@ export interface SwapOffHook {
 }
 
 /**
- * swap_on: size the device (a block device keeps page 0 for the label), create its extent, give
- * it a drum range, and take it live (SWF_FAKE → SWF_INUSE|SWF_ENABLE). The placeholder is on the
- * list already. Takes swap_data_lock; never sleeps.
+ * swap_on: size the device (a block device keeps page 0 for the label, the root device also the
+ * miniroot after it), create its extent, give it a drum range, and take it live (SWF_FAKE →
+ * SWF_INUSE|SWF_ENABLE). The placeholder is on the list already. Takes swap_data_lock; never sleeps.
  */
 export function swap_on(sw: Swap, sd: number): number {
   const f = sw.conf.files[sd];
@@ -51,7 +54,7 @@ export function swap_on(sw: Swap, sd: number): number {
   const a = sw.sdp(sd);
   const npages = filePages(f);
   const label = f.type === VBLK ? 1 : 0;
-  const size = npages - label;
+  let size = npages - label;
   if (size < 1) return EINVAL;
   sw.lockData();
   try {
@@ -61,6 +64,11 @@ export function swap_on(sw: Swap, sd: number): number {
     S.store(a, 'swd_maxactive', f.type === VBLK ? 0 : f.maxactive);
     sw.extent_create(sd);
     if (label) sw.extent_alloc_region(sd, 0, label);
+    // vp == rootvp: preserve the miniroot (resolveSwap refused one larger than the area).
+    if (f.root) {
+      sw.extent_alloc_region(sd, label, f.rootPages);
+      size -= f.rootPages;
+    }
     sw.swapdrum_add(sd, npages);
     S.store(a, 'swd_npages', size);
     S.store(a, 'swd_flags', (S.load(a, 'swd_flags') & ~SWF_FAKE) | SWF_INUSE | SWF_ENABLE);
@@ -72,11 +80,13 @@ export function swap_on(sw: Swap, sd: number): number {
 }
 
 /**
- * swap_off: disable the device, page everything on it back in (re-enabling it with ENOMEM if
- * that fails), wait until its child I/O has drained (the last completion may still be running
- * after the page it read is in), then take it off the list, trim the list, release its drum
- * range and extent, and free (poison) its I/O state. Entered with swap_data_lock held
- * (sys_swapctl's lookup); returns with it released. May sleep.
+ * swap_off as 1.44 writes it: disable the device, page everything on it back in with one pass
+ * (re-enabling it with ENOMEM if that fails), then take it off the list, trim the list, release
+ * its drum range and extent, and free (poison) its I/O state. Its bad pages stay counted in
+ * swpginuse (1.44 leaks them; kiolab records the leak in sg_badleak). kiolab also waits until
+ * its child I/O has drained (the last completion may still run after the page it read is in);
+ * the bug switch swap-off-inflight gives the seed's code without that wait. Entered with
+ * swap_data_lock held (sys_swapctl's lookup); returns with it released. May sleep.
  */
 export function swap_off(sw: Swap, sd: number, hook: SwapOffHook): number {
   const S = sw.S;
@@ -85,28 +95,23 @@ export function swap_off(sw: Swap, sd: number, hook: SwapOffHook): number {
   const off = S.load(a, 'swd_drumoffset');
   const size = S.load(a, 'swd_drumsize');
   sw.unlockData();
-  // One pass finds every page; further passes only guard the panic below.
-  for (let pass = 0; pass < 4 && (pass === 0 || S.load(a, 'swd_npginuse') !== S.load(a, 'swd_npgbad')); pass++) {
-    if (hook.anon_swap_off(off, off + size) !== 0) {
-      sw.lockData();
-      S.store(a, 'swd_flags', S.load(a, 'swd_flags') | SWF_ENABLE);
-      sw.unlockData();
-      return ENOMEM;
-    }
+  if (hook.anon_swap_off(off, off + size) !== 0) {
+    sw.lockData();
+    S.store(a, 'swd_flags', S.load(a, 'swd_flags') | SWF_ENABLE);
+    sw.unlockData();
+    return ENOMEM;
   }
+  // The seed's DIAGNOSTIC panic: one pass must have found every page.
+  if (S.load(a, 'swd_npginuse') !== S.load(a, 'swd_npgbad')) throw new ContractError(`swap_off: ${sw.conf.files[sd].path} still has ${S.load(a, 'swd_npginuse')} pages in use (${S.load(a, 'swd_npgbad')} bad) after its page-in pass`);
   // Bug switch swap-off-inflight: tear the device down without waiting for its child I/O.
   if (!(bugs.any && bugs.enabled('swap-off-inflight'))) hook.drain(sd);
   sw.lockData();
   try {
-    const inuse = S.load(a, 'swd_npginuse');
-    const bad = S.load(a, 'swd_npgbad');
-    if (inuse !== bad) throw new ContractError(`swap_off: ${sw.conf.files[sd].path} still has ${inuse} pages in use (${bad} bad)`);
     sw.G.add(sw.g, 'swpages', -S.load(a, 'swd_npages'));
-    // The bad pages leave with the device (later NetBSD does this too; 1.44 leaked them in swpginuse).
-    sw.G.add(sw.g, 'swpginuse', -bad);
+    sw.G.add(sw.g, 'sg_badleak', S.load(a, 'swd_npgbad'));
     if (sw.swaplist_find(sd, true) < 0) throw new ContractError(`swap_off: ${sw.conf.files[sd].path} not on the list`);
     sw.swaplist_trim();
-    for (const k of ['swd_flags', 'swd_npages', 'swd_npginuse', 'swd_npgbad', 'swd_drumoffset', 'swd_drumsize', 'swd_nblks'] as const) S.store(a, k, 0);
+    for (const k of ['swd_flags', 'swd_npages', 'swd_npginuse', 'swd_npgbad', 'swd_drumoffset', 'swd_drumsize', 'swd_nblks', 'swd_nullpath'] as const) S.store(a, k, 0);
     S.add(a, 'swd_gen', 1);
   } finally {
     sw.unlockData();
@@ -122,50 +127,43 @@ export function swap_off(sw: Swap, sd: number, hook: SwapOffHook): number {
 export interface SwapctlResult {
   error: number;
   retval: number;
+  /** SWAP_GETDUMPDEV: the dump device's vnode, or NODEV. */
+  dumpdev?: number;
 }
 
+/** sys_swapctl's path argument after the caller's namei: a vnode, a NULL pointer, or a failed lookup. */
+export const ARG_NULL = -1;
+export const ARG_NOENT = -2;
+
 /**
- * sys_swapctl after the path lookup and privilege check (done by the caller): one command on
- * vnode `vp` (-1 for NSWAP/STATS). SWAP_STATS writes up to `misc` swapents into the arena.
- * `hook` is required for SWAP_OFF. May sleep (SWAP_OFF).
+ * sys_swapctl in the seed's order: SWAP_NSWAP and SWAP_STATS for anyone; then the superuser
+ * check (EPERM for every other command, unknown ones too); SWAP_GETDUMPDEV; the path (`arg`: a
+ * vnode, ARG_NULL for the root device, ARG_NOENT when namei failed); then SWAP_DUMPDEV,
+ * SWAP_CTL, SWAP_ON, SWAP_OFF, or EINVAL. SWAP_STATS writes up to `misc` swapents into the
+ * arena without swap_data_lock, as the seed does. `hook` is required for SWAP_OFF. Caller holds
+ * swap_syscall_lock. May sleep (SWAP_OFF).
  */
-export function sys_swapctl(sw: Swap, cmd: number, vp: number, misc: number, hook: SwapOffHook | null): SwapctlResult {
+export function sys_swapctl(sw: Swap, cmd: number, arg: number, misc: number, hook: SwapOffHook | null, cred: { priv: boolean }): SwapctlResult {
   const S = sw.S;
+  if (cmd === SWAP_NSWAP) return { error: 0, retval: sw.uvmexp('nswapdev') };
+  if (cmd === SWAP_STATS) return { error: 0, retval: swap_stats(sw, misc) };
+  if (!cred.priv) return { error: EPERM, retval: 0 };
+  if (cmd === SWAP_GETDUMPDEV) {
+    const d = sw.G.load(sw.g, 'sg_dumpdev');
+    return { error: 0, retval: 0, dumpdev: d === 0 ? NODEV : d - 1 };
+  }
+  let vp = arg;
+  const nullpath = arg === ARG_NULL;
+  if (nullpath) {
+    vp = sw.conf.files.findIndex((f) => f.root);
+    if (vp < 0) return { error: ENXIO, retval: 0 }; // kiolab: the spec names no root device
+  } else if (arg === ARG_NOENT) return { error: ENOENT, retval: 0 };
+  else if (!Number.isInteger(arg) || arg < 0 || arg >= sw.conf.files.length) throw new ContractError(`sys_swapctl: vnode ${arg} is not one of the swap candidates`);
   switch (cmd) {
-    case SWAP_NSWAP:
-      return { error: 0, retval: sw.uvmexp('nswapdev') };
-    case SWAP_STATS: {
-      const E = sw.arena.view(SwapentLayout);
-      const pool = sw.conf.files.length ? sw.arena.pool('swap.swapent', SwapentLayout) : null;
-      let count = 0;
-      sw.lockData();
-      try {
-        for (const { sd } of sw.walk()) {
-          if (count >= misc || !pool) break;
-          const a = sw.sdp(sd);
-          const e = pool.addr(count++);
-          E.store(e, 'se_vp', sd);
-          E.store(e, 'se_flags', S.load(a, 'swd_flags'));
-          E.store(e, 'se_priority', S.load(a, 'swd_priority'));
-          E.store(e, 'se_nblks', S.load(a, 'swd_nblks'));
-          E.store(e, 'se_inuse', btodb(S.load(a, 'swd_npginuse') * PAGE_SIZE));
-          E.store(e, 'se_npages', S.load(a, 'swd_npages'));
-          E.store(e, 'se_npginuse', S.load(a, 'swd_npginuse'));
-          E.store(e, 'se_npgbad', S.load(a, 'swd_npgbad'));
-          E.store(e, 'se_drumoffset', S.load(a, 'swd_drumoffset'));
-          E.store(e, 'se_drumsize', S.load(a, 'swd_drumsize'));
-          E.store(e, 'se_puts', S.load(a, 'swd_puts'));
-          E.store(e, 'se_gets', S.load(a, 'swd_gets'));
-          E.store(e, 'se_errors', S.load(a, 'swd_errors'));
-          E.store(e, 'se_children', S.load(a, 'swd_children'));
-          E.store(e, 'se_maxseen', S.load(a, 'swd_maxseen'));
-          E.store(e, 'se_maxactive', S.load(a, 'swd_maxactive'));
-        }
-      } finally {
-        sw.unlockData();
-      }
-      return { error: 0, retval: count };
-    }
+    case SWAP_DUMPDEV:
+      if (sw.conf.files[vp].type !== VBLK) return { error: ENOTBLK, retval: 0 };
+      sw.G.store(sw.g, 'sg_dumpdev', vp + 1);
+      return { error: 0, retval: 0 };
     case SWAP_CTL: {
       sw.lockData();
       try {
@@ -186,6 +184,7 @@ export function sys_swapctl(sw: Swap, cmd: number, vp: number, misc: number, hoo
       }
       for (const k of ['swd_npages', 'swd_npginuse', 'swd_npgbad', 'swd_drumoffset', 'swd_drumsize', 'swd_active', 'swd_qlen', 'swd_busy', 'swd_tab'] as const) S.store(a, k, 0);
       S.store(a, 'swd_flags', SWF_FAKE);
+      S.store(a, 'swd_nullpath', nullpath ? 1 : 0);
       sw.swaplist_insert(vp, misc);
       sw.unlockData();
       const error = swap_on(sw, vp);
@@ -220,13 +219,56 @@ export function sys_swapctl(sw: Swap, cmd: number, vp: number, misc: number, hoo
   }
 }
 
+/**
+ * SWAP_STATS: copy up to `misc` swapents (and at most the candidates' count, the size of kiolab's
+ * swapent area) in list order, WITHOUT swap_data_lock: the seed relies on swap_syscall_lock, but
+ * uvm_swap_alloc rotates a priority's circleq under swap_data_lock alone, so a walk that races
+ * with an allocation may copy a device twice or miss one (counted in sg_stats_dup). The walk
+ * reads like the seed's: a device is the last of its circleq when its next is the circleq's
+ * current head. Returns the count copied. Never sleeps.
+ */
+function swap_stats(sw: Swap, misc: number): number {
+  const S = sw.S;
+  const E = sw.arena.view(SwapentLayout);
+  const n = sw.conf.files.length;
+  if (n === 0) return 0;
+  const pool = sw.arena.pool('swap.swapent', SwapentLayout);
+  const room = Math.min(misc, n);
+  const seen = new Set<number>();
+  let count = 0;
+  for (const sd of sw.walkUnlocked(room)) {
+    if (seen.has(sd)) sw.G.add(sw.g, 'sg_stats_dup', 1);
+    seen.add(sd);
+    const a = sw.sdp(sd);
+    const e = pool.addr(count++);
+    E.store(e, 'se_vp', sd);
+    E.store(e, 'se_flags', S.load(a, 'swd_flags'));
+    E.store(e, 'se_priority', S.load(a, 'swd_priority'));
+    E.store(e, 'se_nblks', S.load(a, 'swd_nblks'));
+    E.store(e, 'se_inuse', btodb(S.load(a, 'swd_npginuse') * PAGE_SIZE));
+    E.store(e, 'se_npages', S.load(a, 'swd_npages'));
+    E.store(e, 'se_npginuse', S.load(a, 'swd_npginuse'));
+    E.store(e, 'se_npgbad', S.load(a, 'swd_npgbad'));
+    E.store(e, 'se_drumoffset', S.load(a, 'swd_drumoffset'));
+    E.store(e, 'se_drumsize', S.load(a, 'swd_drumsize'));
+    E.store(e, 'se_puts', S.load(a, 'swd_puts'));
+    E.store(e, 'se_gets', S.load(a, 'swd_gets'));
+    E.store(e, 'se_errors', S.load(a, 'swd_errors'));
+    E.store(e, 'se_children', S.load(a, 'swd_children'));
+    E.store(e, 'se_maxseen', S.load(a, 'swd_maxseen'));
+    E.store(e, 'se_maxactive', S.load(a, 'swd_maxactive'));
+    E.store(e, 'se_nullpath', S.load(a, 'swd_nullpath'));
+  }
+  return count;
+}
+
 /** Boot-time swapon of the files marked `swapon` (main thread, initializer; no worker runs yet). */
 export function bootSwapon(sync: Sync, spec: SpecLike): void {
   if (!spec.swap) return;
   const sw = Swap.of(sync, spec);
   sw.conf.files.forEach((f, i) => {
     if (!f.swapon) return;
-    const r = sys_swapctl(sw, SWAP_ON, i, f.priority, null);
+    const r = sys_swapctl(sw, SWAP_ON, i, f.priority, null, { priv: true }); // proc0's swapctl
     if (r.error) throw new RangeError(`swap: boot-time SWAP_ON of ${f.path} failed with errno ${r.error}`);
   });
 }

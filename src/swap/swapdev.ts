@@ -143,6 +143,27 @@ export class Swap {
     }
   }
 
+  /**
+   * The seed's walk without swap_data_lock (SWAP_STATS): at most `limit` devices in list order. A
+   * device is the last of its circleq when its next is the circleq's head as read now (the
+   * seed's sentinel test); a concurrent rotation may make it repeat or skip a device. Caller
+   * holds swap_syscall_lock (the list itself cannot change). Never sleeps.
+   */
+  *walkUnlocked(limit: number): Generator<number> {
+    const P = this.P;
+    const S = this.S;
+    let left = limit;
+    for (let sp = this.G.load(this.g, 'sg_prihead'); sp !== 0 && left > 0; sp = P.load(this.spp(sp - 1), 'spi_next')) {
+      const at = this.spp(sp - 1);
+      for (let sd = P.load(at, 'spi_swapdev'); sd !== 0 && left-- > 0; ) {
+        yield sd - 1;
+        const next = S.load(this.sdp(sd - 1), 'swd_next');
+        if (next === P.load(at, 'spi_swapdev')) break;
+        sd = next;
+      }
+    }
+  }
+
   private cq_remove(spi: number, sd: number): void {
     const S = this.S;
     const sp = this.spp(spi);

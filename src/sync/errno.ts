@@ -3,6 +3,7 @@ export const EPERM = 1;
 export const ENOENT = 2;
 export const EIO = 5;
 export const ENXIO = 6;
+export const ENOTBLK = 15;
 export const ENOMEM = 12;
 export const EBUSY = 16;
 export const EINVAL = 22;
@@ -15,6 +16,7 @@ export const ERRNO_NAMES: Record<number, string> = {
   [ENOENT]: 'ENOENT',
   [EIO]: 'EIO',
   [ENXIO]: 'ENXIO',
+  [ENOTBLK]: 'ENOTBLK',
   [ENOMEM]: 'ENOMEM',
   [EBUSY]: 'EBUSY',
   [EINVAL]: 'EINVAL',

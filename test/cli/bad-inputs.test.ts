@@ -93,6 +93,7 @@ const CASES: [string[], RegExp][] = [
   [['bench', 'locks', '--nosuch'], /^kiolab: bench locks: unknown option --nosuch$/],
   [['bench', 'locks', '--cpus', '0'], /^kiolab: --cpus: expected a whole number in \[1, 256\], got "0"$/],
   [['bench', 'locks', '--lock', 'foo'], /^kiolab: --lock: expected spin or mtx, got "foo"$/],
+  [['bench', 'swap', '--swapctl-as', 'admin'], /^kiolab: --swapctl-as: must be root or user, got "admin"$/],
   [['bench', 'locks', '--trace-events', '1'], /^kiolab: --trace-events: expected a whole number in \[16, 4194304\], got "1"$/],
   [['race', 'nosuch'], /^kiolab: race: unknown scenario "nosuch"/],
   [['race', 'biowait', '--bug', 'nosuch'], /^kiolab: --bug: /],

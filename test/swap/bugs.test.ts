@@ -71,7 +71,7 @@ describe('swap: bug switches of RACES.md are caught', function () {
       const sw = swapOf(m);
       for (let t = 0; t < 400 && sw.uvmexp('swpginuse') < 40; t++) await sleep(10);
       // Short timeout: with the bug, a pager may die holding a page SWAP_OFF waits for.
-      const r = await ctl.swapctl(SWAP_OFF, 'A', 0, { timeoutMs: 8000 });
+      const r = await ctl.swapctl(SWAP_OFF, 'A', 0, { timeoutMs: 8000, priv: true });
       if (r.error) caught = `SWAP_OFF failed with errno ${r.error}`;
     } finally {
       ctl.release();

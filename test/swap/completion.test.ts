@@ -95,11 +95,11 @@ describe('swap: completion context, the vnode lock hand-off and the SWAP_OFF tea
   it('SWAP_OFF poisons the torn-down device\'s I/O state: a late completion touching it is a use after free; SWAP_ON clears it', () => {
     const { pg, sdp, S } = setup();
     const sw = pg.swap;
-    expect(sys_swapctl(sw, SWAP_OFF, 0, 0, swapOffHook(pg)).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_OFF, 0, 0, swapOffHook(pg), { priv: true }).error).to.equal(0);
     expect(isPoisoned(sw.arena, S.addrOf(sdp, 'swd_tab'))).to.equal(true);
     expect(() => pg.sio.reg.sw_reg_kick(0)).to.throw(/use after free: sw_reg_start touched swapdev \/swapfile after SWAP_OFF tore it down/);
     expect(sw.sync.lock_owner(S.addrOf(sdp, 'swd_vlock')), 'the vnode lock was released').to.equal(-1);
-    expect(sys_swapctl(sw, SWAP_ON, 0, 0, null).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_ON, 0, 0, null, { priv: true }).error).to.equal(0);
     expect(isPoisoned(sw.arena, S.addrOf(sdp, 'swd_tab'))).to.equal(false);
     expect(sw.checkInvariants()).to.deep.equal([]);
   });

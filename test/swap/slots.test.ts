@@ -85,7 +85,7 @@ describe('swap: devices, priorities, drum and slots', () => {
       { path: 'ok', device: 'md1', type: 'blk', blocks: 64 },
     ]);
     const sw = swapOf(m);
-    expect(sys_swapctl(sw, SWAP_ON, 0, 0, null).error).to.equal(EINVAL);
+    expect(sys_swapctl(sw, SWAP_ON, 0, 0, null, { priv: true }).error).to.equal(EINVAL);
     expect(sw.uvmexp('nswapdev')).to.equal(0);
     expect(sw.priorities()).to.deep.equal([]);
     // A placeholder as SWAP_ON leaves it while swap_on runs: not in use, so SWAP_OFF is EBUSY.
@@ -93,7 +93,7 @@ describe('swap: devices, priorities, drum and slots', () => {
     sw.S.store(sw.sdp(1), 'swd_flags', SWF_FAKE);
     sw.swaplist_insert(1, 3);
     sw.unlockData();
-    expect(sys_swapctl(sw, SWAP_OFF, 1, 0, null).error).to.equal(EBUSY);
+    expect(sys_swapctl(sw, SWAP_OFF, 1, 0, null, { priv: true }).error).to.equal(EBUSY);
     expect(sw.uvm_swap_alloc(1, false).slot).to.equal(0); // nothing from a placeholder
   });
 });

@@ -282,7 +282,7 @@ registerRaceScenario<SwCtx>({
     const on = sw.swaplist_find(A, false) >= 0;
     sw.unlockData();
     if (!on) {
-      const r = sys_swapctl(sw, SWAP_ON, A, 0, null);
+      const r = sys_swapctl(sw, SWAP_ON, A, 0, null, { priv: true });
       if (r.error) throw new ContractError(`swap-off-io/reset: SWAP_ON of A failed with errno ${r.error}`);
     }
   },
@@ -296,7 +296,7 @@ registerRaceScenario<SwCtx>({
       k.arena.word().store(c.phase, 1);
       k.sync.wakeup(c.phase);
       // SWAP_OFF of A: disable, page everything on it in, drain its child I/O, tear it down.
-      const r = sys_swapctl(pg.swap, SWAP_OFF, A, 0, swapOffHook(pg));
+      const r = sys_swapctl(pg.swap, SWAP_OFF, A, 0, swapOffHook(pg), { priv: true });
       if (r.error) throw new ContractError(`swap-off-io: SWAP_OFF of A returned errno ${r.error}`);
       settle(c, A);
       return;
