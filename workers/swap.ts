@@ -9,6 +9,7 @@
  *                (uvm_swap_put, as the pagedaemon: a VM_PAGER_AGAIN ends that pressure round) to
  *                stay within its resident limit; every page brought back is checked by its stamp.
  *  swap:xfer     clusters of `npages` pages pushed out in one transfer and read back, checked.
+ *  swap:fault    faults a list of pages back synchronously and checks them (tests).
  *  swap:hold     returns when the main thread releases the load (Swapctl.release()).
  */
 import { deviceWorker } from '../src/device/worker.js';
@@ -235,6 +236,21 @@ registerRoles(import.meta.url, {
         }
         pg.page_unlock(p);
       }
+    }
+    return out;
+  },
+
+  /** Fault `pages` back synchronously (a process's reads: they sleep for the pager map and pbufs) and check each. */
+  'swap:fault': (k, a: { pages: number[] }) => {
+    const pg = Pager.of(k.sync, k.spec);
+    const out = { faults: 0, errors: 0, mismatches: 0 };
+    for (const p of a.pages) {
+      pg.page_lock(p);
+      const e = pg.fault(p);
+      if (e === 0 && pg.verify(p) === null) out.faults++;
+      else if (e > 0) out.errors++;
+      else out.mismatches++;
+      pg.page_unlock(p);
     }
     return out;
   },
