@@ -200,7 +200,11 @@ export class SwapIO {
   uvm_pagermapin(npages: number, waitok: boolean): boolean {
     const { G, g } = this.swap;
     const s = this.sync;
-    if (npages > G.load(g, 'pm_size')) throw new ContractError(`uvm_pagermapin: ${npages} pages do not fit the pager map (${G.load(g, 'pm_size')} pages, spec swap.pagerMap)`);
+    // More than the whole map: a waitok caller would sleep forever; the others just fail.
+    if (npages > G.load(g, 'pm_size')) {
+      if (!waitok) return false;
+      throw new ContractError(`uvm_pagermapin: ${npages} pages can never fit the pager map (${G.load(g, 'pm_size')} pages, spec swap.pagerMap)`);
+    }
     s.spin_lock(this.pmLock);
     for (;;) {
       const free = G.get(g, 'pm_free');
