@@ -5,9 +5,11 @@
  *                child completions (sw_reg_iodone) and async pageouts (swap.aio_biodone) run here.
  *  swap:swapctl  the swapctl executor (daemon): runs the main thread's swapctl requests.
  *  swap:pager    a "process" under memory pressure: touches random pages of its range, faulting
- *                swapped ones back (uvm_swap_get) and pushing pages out (uvm_swap_put) to stay
- *                within its resident limit; every page brought back is checked by its stamp.
+ *                swapped ones back (uvm_swap_get; a share asynchronously) and pushing pages out
+ *                (uvm_swap_put, as the pagedaemon: a VM_PAGER_AGAIN ends that pressure round) to
+ *                stay within its resident limit; every page brought back is checked by its stamp.
  *  swap:xfer     clusters of `npages` pages pushed out in one transfer and read back, checked.
+ *  swap:fault    faults a list of pages back synchronously and checks them (tests).
  *  swap:hold     returns when the main thread releases the load (Swapctl.release()).
  */
 import { deviceWorker } from '../src/device/worker.js';
@@ -17,7 +19,8 @@ import { OpRecorder } from '../src/report/types.js';
 import { PINTERLOCKED } from '../src/sync/sync.js';
 import { released, swapctlExecutor } from '../src/swap/ctlchannel.js';
 import { PG_RESIDENT, PG_SWAPPED, SwapCtlLayout } from '../src/swap/layout.js';
-import { Pager } from '../src/swap/pager.js';
+import { PAGEOUT_AGAIN, Pager } from '../src/swap/pager.js';
+import { VM_PAGER_AGAIN, VM_PAGER_PEND } from '../src/swap/io.js';
 import { bootSwapon } from '../src/swap/swapctl.js';
 import { initSwap, planSwap } from '../src/swap/init.js';
 import { registerRoles } from '../src/engine/roles.js';
@@ -42,6 +45,8 @@ export interface PagerArgs {
   writeRatio?: number;
   /** Share of pageouts done asynchronously. Default 0.5. */
   asyncRatio?: number;
+  /** Share of faults on swapped pages paged in asynchronously (fault_async). Default 0. */
+  asyncReadRatio?: number;
   /** Longest cluster of consecutive pages pushed out in one transfer. Default 4. */
   cluster?: number;
   /** At the end, fault every page of the range back and check it. */
@@ -66,6 +71,12 @@ export interface PagerResult {
   transfers: number;
   getErrors: number;
   nospace: number;
+  /** Pageouts that got VM_PAGER_AGAIN (no pager map or pbuf for the pagedaemon). */
+  again: number;
+  /** Faults paged in asynchronously (their completion checks the stamp: sg_mismatch). */
+  asyncFaults: number;
+  /** Async page-ins that got VM_PAGER_AGAIN and were done synchronously instead. */
+  readAgain: number;
   mismatches: number;
   rec: ReturnType<OpRecorder['toJSON']>;
 }
@@ -78,7 +89,8 @@ function pagerRole(k: Kernel, a: PagerArgs): PagerResult {
   const wr = a.writeRatio ?? 0.5;
   const ar = a.asyncRatio ?? 0.5;
   const cluster = a.cluster ?? 4;
-  const res: PagerResult = { cpu: k.cpu, ops: 0, faults: 0, finalFaults: 0, zerofills: 0, puts: 0, transfers: 0, getErrors: 0, nospace: 0, mismatches: 0, rec: rec.toJSON() };
+  const arr = a.asyncReadRatio ?? 0;
+  const res: PagerResult = { cpu: k.cpu, ops: 0, faults: 0, finalFaults: 0, zerofills: 0, puts: 0, transfers: 0, getErrors: 0, nospace: 0, again: 0, asyncFaults: 0, readAgain: 0, mismatches: 0, rec: rec.toJSON() };
   const own = (p: number): boolean => p >= a.first && p < a.first + a.count;
   const residentOwn = (): number => {
     let n = 0;
@@ -106,7 +118,12 @@ function pagerRole(k: Kernel, a: PagerArgs): PagerResult {
       const t0 = performance.now();
       const n = pg.pageout(v, len, sync);
       if (sync && n > 0) rec.write((performance.now() - t0) * 1e6, n * 4096);
-      for (let j = n; j < len; j++) pg.page_unlock(v + j);
+      for (let j = Math.max(n, 0); j < len; j++) pg.page_unlock(v + j);
+      if (n === PAGEOUT_AGAIN) {
+        // No pager map or pbuf right now: back off until the next touch (never spin).
+        res.again++;
+        return;
+      }
       if (n === 0) {
         res.nospace++;
         return;
@@ -120,6 +137,17 @@ function pagerRole(k: Kernel, a: PagerArgs): PagerResult {
     const p = a.first + (r % a.count);
     pg.page_lock(p);
     const st = T.load(pg.pte(p), 'pt_state');
+    if (st & PG_SWAPPED && arr > 0 && mix32(r, 11) / 4294967296 < arr) {
+      const q = pg.fault_async(p);
+      if (q === VM_PAGER_PEND) {
+        // The completion checks the page, makes it resident and unlocks it.
+        res.asyncFaults++;
+        res.ops++;
+        pressure(i);
+        continue;
+      }
+      if (q === VM_PAGER_AGAIN) res.readAgain++;
+    }
     const t0 = performance.now();
     const e = pg.fault(p);
     if (st & PG_SWAPPED) {
@@ -180,7 +208,7 @@ registerRoles(import.meta.url, {
    */
   'swap:xfer': (k, a: { first: number; npages: number; reps: number; sync?: boolean }) => {
     const pg = Pager.of(k.sync, k.spec);
-    const out = { transfers: 0, pages: 0, putErrors: 0, getErrors: 0, mismatches: 0, short: 0, nospace: 0 };
+    const out = { transfers: 0, pages: 0, putErrors: 0, getErrors: 0, mismatches: 0, short: 0, nospace: 0, again: 0 };
     for (let r = 0; r < a.reps; r++) {
       for (let i = 0; i < a.npages; i++) {
         const p = a.first + i;
@@ -188,9 +216,11 @@ registerRoles(import.meta.url, {
         pg.fault(p);
         pg.stamp(p, pg.T.load(pg.pte(p), 'pt_version') + 1);
       }
-      const n = pg.pageout(a.first, a.npages, a.sync ?? true);
-      if (n === 0) out.nospace++;
-      if (n < a.npages) out.short++;
+      const r0 = pg.pageout(a.first, a.npages, a.sync ?? true);
+      if (r0 === PAGEOUT_AGAIN) out.again++;
+      const n = Math.max(r0, 0);
+      if (r0 === 0) out.nospace++;
+      if (r0 !== PAGEOUT_AGAIN && n < a.npages) out.short++;
       for (let j = n; j < a.npages; j++) pg.page_unlock(a.first + j);
       out.transfers++;
       for (let i = 0; i < a.npages; i++) {
@@ -206,6 +236,21 @@ registerRoles(import.meta.url, {
         }
         pg.page_unlock(p);
       }
+    }
+    return out;
+  },
+
+  /** Fault `pages` back synchronously (a process's reads: they sleep for the pager map and pbufs) and check each. */
+  'swap:fault': (k, a: { pages: number[] }) => {
+    const pg = Pager.of(k.sync, k.spec);
+    const out = { faults: 0, errors: 0, mismatches: 0 };
+    for (const p of a.pages) {
+      pg.page_lock(p);
+      const e = pg.fault(p);
+      if (e === 0 && pg.verify(p) === null) out.faults++;
+      else if (e > 0) out.errors++;
+      else out.mismatches++;
+      pg.page_unlock(p);
     }
     return out;
   },

@@ -49,6 +49,7 @@ import { hitStats } from '../report/types.js';
 import { Swapctl } from '../swap/ctlchannel.js';
 import { SwapGlobalsLayout } from '../swap/layout.js';
 import { Swap } from '../swap/swapdev.js';
+import { type PagerIoStats, pagerIoStats } from '../swap/report.js';
 import { Machine } from '../engine/machine.js';
 import { type OptionValues, type RunContext, UsageError, numOpt, registerScenario } from './registry.js';
 import { checkOutputFile } from './outputs.js';
@@ -94,7 +95,8 @@ export interface MixedReport extends RunReport {
     bootcache: { hitRatioBlocks: number; hitRatioLookups: number; readaheadUsed: number; readahead: { ms: number; batchMs: number[] }; stop: { entries: number; errors: Record<string, number> }; history: number; flagsAtEnd: string };
     /** hits: reads with no device read, vmHits of them served by VM pages; hitRatio: by a cached buffer; vmHitRatio: of the buffer cache's misses, by VM pages. */
     bufcache: { hits: number; vmHits: number; misses: number; hitRatio: number; vmHitRatio: number; vm: string };
-    swap: { touches: number; faults: number; finalFaults: number; puts: number; transfers: number; nospace: number };
+    /** again: VM_PAGER_AGAIN pageouts, againPbuf / againMap: uvm_swap_io's AGAINs by cause; pools: the vnd pools. */
+    swap: { touches: number; faults: number; finalFaults: number; puts: number; transfers: number; nospace: number; again: number; againPbuf: number; againMap: number; pools: PagerIoStats['pools'] };
     daemons: { flushed: Record<string, number>; readerReads: number; deviceServed: number[] };
     runtimeMs: number;
   };
@@ -206,6 +208,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
     const SG = m.arena.view(SwapGlobalsLayout);
     const sg = m.arena.pool('swap.globals', SwapGlobalsLayout).addr(0);
     const swapInvariants = sw.checkInvariants();
+    const pagerIo = pagerIoStats(sw);
     const bufInv = bufInvariants(m.arena);
     const callerErrors = callers.reduce((s, c) => s + c.errors, 0);
     const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
@@ -256,7 +259,7 @@ export async function benchMixed(o: MixedOptions, ctx?: RunContext, plan?: Workl
         flagsAtEnd,
       },
       bufcache: { hits, vmHits, misses, hitRatio: ratio(hits - vmHits, hits + misses), vmHitRatio: ratio(vmHits, vmHits + misses), vm: vmLine(sysctlSnapshot(m.arena)) },
-      swap: { touches: psum('ops'), faults: psum('faults'), finalFaults: psum('finalFaults'), puts: psum('puts'), transfers: psum('transfers'), nospace: psum('nospace') },
+      swap: { touches: psum('ops'), faults: psum('faults'), finalFaults: psum('finalFaults'), puts: psum('puts'), transfers: psum('transfers'), nospace: psum('nospace'), again: psum('again'), againPbuf: pagerIo.again.pbuf, againMap: pagerIo.again.pagerMap, pools: pagerIo.pools },
       daemons: { flushed, readerReads: reader?.reads ?? 0, deviceServed: devs },
       runtimeMs,
     };
@@ -280,7 +283,7 @@ export function mixedSummary(x: MixedReport['mixed'], b: Record<string, number>)
     `  BootCache   hit ratio ${pct(x.bootcache.hitRatioBlocks)} of requested blocks (${b.ss_hit_blocks}/${b.ss_requested_blocks}), ${pct(x.bootcache.hitRatioLookups)} of lookups found an extent; ${pct(x.bootcache.readaheadUsed)} of the readahead was used (${b.ss_hit_blocks}/${b.ss_read_blocks} blocks); ${b.ss_write_discards} blocks discarded by writes; at the end ${x.bootcache.flagsAtEnd}; history ${x.bootcache.history} entries`,
     `  bufcache    hit ratio ${pct(x.bufcache.hitRatio)} in buffers, and ${pct(x.bufcache.vmHitRatio)} of the misses served by VM pages (${x.bufcache.hits - x.bufcache.vmHits} + ${x.bufcache.vmHits} hits, ${x.bufcache.misses} device reads); daemons flushed ${Object.entries(x.daemons.flushed).map(([k, v]) => `${k} ${v} (${Math.round((v * 1000) / x.runtimeMs)}/s)`).join(', ')}`,
     `  VM          ${x.bufcache.vm}`,
-    `  swap        ${x.swap.touches} touches, ${x.swap.faults} faults (+${x.swap.finalFaults} at the end), ${x.swap.puts} pages out in ${x.swap.transfers} transfers${x.swap.nospace ? `, swap full ${x.swap.nospace} times` : ''}`,
+    `  swap        ${x.swap.touches} touches, ${x.swap.faults} faults (+${x.swap.finalFaults} at the end), ${x.swap.puts} pages out in ${x.swap.transfers} transfers${x.swap.nospace ? `, swap full ${x.swap.nospace} times` : ''}; VM_PAGER_AGAIN ${x.swap.again} pageouts (no pbuf ${x.swap.againPbuf}, no pager map ${x.swap.againMap})`,
     `  readahead   ${x.daemons.readerReads} reads, ${((b.ss_read_blocks * b.ss_blocksize) / 1048576).toFixed(1)} MiB, batch 0 done ${x.bootcache.readahead.batchMs[0].toFixed(0)} ms and batch 1 ${x.bootcache.readahead.batchMs[1].toFixed(0)} ms after the first request; ${b.ss_strategy_blocked} strategy calls waited for it`,
     `  devices     device workers served ${x.daemons.deviceServed.join(' + ')} requests`,
   ];

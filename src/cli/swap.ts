@@ -20,6 +20,7 @@ import { Swapctl } from '../swap/ctlchannel.js';
 import { SWAP_CMD_NAMES, SWAP_CTL, SWAP_NSWAP, SWAP_OFF, SWAP_ON, SWAP_STATS, SwapGlobalsLayout, type SwapFileSpec, VREG, filePages, resolveSwap } from '../swap/layout.js';
 import { registerSysctl } from './sysctl.js';
 import { Swap } from '../swap/swapdev.js';
+import { type PagerIoStats, pagerIoStats, poolLine } from '../swap/report.js';
 
 export interface SwapBenchOptions {
   pagers?: number;
@@ -28,6 +29,8 @@ export interface SwapBenchOptions {
   pages?: number;
   resident?: number;
   asyncRatio?: number;
+  /** Share of swap-in faults done asynchronously (uvm_swap_get without PGO_SYNCIO). */
+  asyncReadRatio?: number;
   /** ms between swapctl commands of the control loop. */
   intervalMs?: number;
   /** Who runs the control loop's swapctl: 'root' (the administrator's swapctl(8), the default) or 'user' (a user process: EPERM but for SWAP_NSWAP and SWAP_STATS). */
@@ -42,7 +45,9 @@ export interface SwapBenchReport extends RunReport {
     config: Required<SwapBenchOptions>;
     runtimeMs: number;
     pagesPerSec: { in: number; out: number };
-    pagers: { ops: number; faults: number; finalFaults: number; zerofills: number; puts: number; transfers: number; nospace: number; getErrors: number; mismatches: number };
+    pagers: { ops: number; faults: number; finalFaults: number; zerofills: number; puts: number; transfers: number; nospace: number; again: number; asyncFaults: number; readAgain: number; getErrors: number; mismatches: number };
+    /** VM_PAGER_AGAIN (pageouts, and uvm_swap_io's by cause), the pager map, async reads, the vnd pools. */
+    pagerIo: PagerIoStats;
     swapctl: { calls: number; byCommand: Record<string, number>; errors: Record<string, number>; latencyMs: { mean: number; max: number } };
     /** The swap devices (swapdev), with their puts, gets and active-I/O limits. */
     swapdevs: ReturnType<Swap['deviceTotals']>;
@@ -76,12 +81,14 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     pages: o.pages ?? 128,
     resident: o.resident ?? 32,
     asyncRatio: o.asyncRatio ?? 0.5,
+    asyncReadRatio: o.asyncReadRatio ?? 0,
     intervalMs: o.intervalMs ?? 100,
     swapctlAs: o.swapctlAs ?? 'root',
     seed: o.seed ?? 1,
   };
   if (config.swapctlAs !== 'root' && config.swapctlAs !== 'user') throw new RangeError(`bench swap: swapctlAs must be 'root' or 'user', got ${JSON.stringify(config.swapctlAs)}`);
   const cred = { priv: config.swapctlAs === 'root' };
+  if (!(config.asyncReadRatio >= 0 && config.asyncReadRatio <= 1)) throw new RangeError(`bench swap: asyncReadRatio must be in [0, 1], got ${config.asyncReadRatio}`);
   if (config.resident >= config.pages) throw new RangeError(`bench swap: --resident (${config.resident}) must be below --pages (${config.pages}) for memory pressure`);
   const total = config.pagers * config.pages;
   const spec: MachineSpec = {
@@ -110,7 +117,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
   const roles = [
     ...Array.from({ length: config.pagers }, (_, i) => ({
       role: 'swap:pager',
-      args: { first: i * config.pages, count: config.pages, resident: config.resident, until: 'released', asyncRatio: config.asyncRatio, seed: config.seed * 7919 + i, faultAll: true, rampMs, binMs },
+      args: { first: i * config.pages, count: config.pages, resident: config.resident, until: 'released', asyncRatio: config.asyncRatio, asyncReadRatio: config.asyncReadRatio, seed: config.seed * 7919 + i, faultAll: true, rampMs, binMs },
     })),
     { role: 'swap:swapctl', daemon: true },
     { role: 'swap:device', args: { unit: 0 }, daemon: true, io: true },
@@ -163,12 +170,15 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
   const G = m.arena.view(SwapGlobalsLayout);
   const g = m.arena.pool('swap.globals', SwapGlobalsLayout).addr(0);
   const invariants = sw.checkInvariants();
-  const agg = { ops: sum('ops'), faults: sum('faults'), finalFaults: sum('finalFaults'), zerofills: sum('zerofills'), puts: sum('puts'), transfers: sum('transfers'), nospace: sum('nospace'), getErrors: sum('getErrors'), mismatches: sum('mismatches') };
+  // Async page-ins check their stamps in the completion (sg_mismatch, which counts every fault's).
+  const agg = { ops: sum('ops'), faults: sum('faults'), finalFaults: sum('finalFaults'), zerofills: sum('zerofills'), puts: sum('puts'), transfers: sum('transfers'), nospace: sum('nospace'), again: sum('again'), asyncFaults: sum('asyncFaults'), readAgain: sum('readAgain'), getErrors: sum('getErrors'), mismatches: Math.max(sum('mismatches'), G.load(g, 'sg_mismatch')) };
+  const pagerIo = pagerIoStats(sw);
   const section: SwapBenchReport['swap'] = {
     config,
     runtimeMs,
     pagesPerSec: { in: (agg.faults * 1000) / runtimeMs, out: (agg.puts * 1000) / runtimeMs },
     pagers: agg,
+    pagerIo,
     swapctl: { calls, byCommand, errors, latencyMs: { mean: calls ? latSum / calls : 0, max: latMax } },
     swapdevs: sw.deviceTotals(),
     xfers: { parents: G.load(g, 'sg_xfer_done'), doubleCompletions: G.load(g, 'sg_xfer_double') },
@@ -183,7 +193,7 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
     results,
     runtimeMs,
     ctx,
-    options: { seed: config.seed, duration: config.durationMs / 1000, ramp: rampMs / 1000 || undefined, cpus: config.pagers, pagers: config.pagers, pages: config.pages, resident: config.resident, 'async-ratio': config.asyncRatio, interval: config.intervalMs, 'swapctl-as': config.swapctlAs },
+    options: { seed: config.seed, duration: config.durationMs / 1000, ramp: rampMs / 1000 || undefined, cpus: config.pagers, pagers: config.pagers, pages: config.pages, resident: config.resident, 'async-ratio': config.asyncRatio, 'async-read-ratio': config.asyncReadRatio, interval: config.intervalMs, 'swapctl-as': config.swapctlAs },
     // read = swap-in faults, write = synchronous pageouts.
     jobName: (role: string) => (role === 'swap:pager' ? 'swap pager' : role),
     uvmexp,
@@ -192,7 +202,10 @@ export async function benchSwap(o: SwapBenchOptions, progress?: (line: string) =
       'swapctl errors (command errno)': section.swapctl.errors,
       'swap accounting (1.44)': { bad_pages_swap_off_left_in_swpginuse: G.load(g, 'sg_badleak'), swapents_copied_twice_by_unlocked_stats: G.load(g, 'sg_stats_dup') },
       'swapctl latency': { mean_ms: Math.round(section.swapctl.latencyMs.mean * 100) / 100, max_ms: Math.round(section.swapctl.latencyMs.max * 100) / 100 },
-      'pagers': { touches: agg.ops, faults: agg.faults, final_faults: agg.finalFaults, zerofills: agg.zerofills, pages_out: agg.puts, transfers: agg.transfers, swap_full: agg.nospace },
+      'pagers': { touches: agg.ops, faults: agg.faults, async_faults: agg.asyncFaults, final_faults: agg.finalFaults, zerofills: agg.zerofills, pages_out: agg.puts, transfers: agg.transfers, swap_full: agg.nospace, pager_again: agg.again },
+      'VM_PAGER_AGAIN (uvm_swap_io)': { pageouts: pagerIo.again.pageouts, no_pbuf: pagerIo.again.pbuf, no_pager_map: pagerIo.again.pagerMap, async_reads_done_sync: agg.readAgain },
+      'vndbuf pool': { ...pagerIo.pools.vndbuf },
+      'vndxfer pool': { ...pagerIo.pools.vndxfer },
     },
     tables: [
       {
@@ -218,6 +231,8 @@ function summaryLines(r: SwapBenchReport['swap']): string[] {
     `  swap-in     ${r.pagesPerSec.in.toFixed(0)} pages/s; swap-out ${r.pagesPerSec.out.toFixed(0)} pages/s (job "swap pager": read = swap-in faults, write = synchronous pageouts)`,
     `  pagers      ${r.pagers.ops} touches, ${r.pagers.faults} faults (+${r.pagers.finalFaults} at the end), ${r.pagers.puts} pages out in ${r.pagers.transfers} transfers, ${r.pagers.nospace} times swap full, ${r.pagers.mismatches} wrong pages`,
     `  swapctl     ${r.swapctl.calls} calls (${Object.entries(r.swapctl.byCommand).map(([k, v]) => `${k} ${v}`).join(', ')}), mean ${r.swapctl.latencyMs.mean.toFixed(2)} ms, max ${r.swapctl.latencyMs.max.toFixed(1)} ms; errors: ${Object.entries(r.swapctl.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `  pager I/O   VM_PAGER_AGAIN ${r.pagerIo.again.pageouts} pageouts (no pbuf ${r.pagerIo.again.pbuf}, no pager map ${r.pagerIo.again.pagerMap}); ${r.pagers.asyncFaults} async page-ins (${r.pagers.readAgain} AGAIN, done sync); pager map ${r.pagerIo.pagerMap.pages} pages, ${r.pagerIo.pagerMap.sleeps} sleeps`,
+    `  pools       ${poolLine(r.pagerIo.pools)}`,
     `  transfers   regular-file parents ${r.xfers.parents}, completed twice ${r.xfers.doubleCompletions}; invariants ${r.invariants.length ? `${r.invariants.length} VIOLATED` : 'all hold'}`,
   ];
 }
@@ -241,6 +256,7 @@ registerScenario({
     pages: { type: 'string', help: 'pages per pager (default 128)', number: { min: 2, max: 4096, integer: true } },
     resident: { type: 'string', help: 'resident pages per pager, the memory pressure (default 32)', number: { min: 1, integer: true } },
     'async-ratio': { type: 'string', help: 'share of pageouts done asynchronously (default 0.5)', number: { min: 0, max: 1 } },
+    'async-read-ratio': { type: 'string', help: 'share of swap-in faults done asynchronously (default 0)', number: { min: 0, max: 1 } },
     interval: { type: 'string', help: 'ms between swapctl commands of the control loop (default 100)', number: { min: 1 } },
     'swapctl-as': { type: 'string', help: "who runs the control loop's swapctl: root (the administrator, default) or user (EPERM but for SWAP_NSWAP and SWAP_STATS)" },
   },
@@ -259,6 +275,7 @@ registerScenario({
         pages,
         resident,
         asyncRatio: numOpt('async-ratio', o['async-ratio'], 0, { max: 1 }),
+        asyncReadRatio: numOpt('async-read-ratio', o['async-read-ratio'], 0, { max: 1 }),
         intervalMs: numOpt('interval', o.interval, 1),
         swapctlAs: swapctlAs(o['swapctl-as']),
         durationMs: (ctx?.common.duration ?? numOpt('duration', o.duration, 0.001)) !== undefined ? (ctx?.common.duration ?? numOpt('duration', o.duration, 0.001))! * 1000 : undefined,

@@ -76,19 +76,8 @@ export class PbufPool {
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
     s.spin_lock(lk);
     for (;;) {
-      const n = this.G.get(this.g, 'pb_nfree');
-      if (n > 0) {
-        const bp = this.ps_bp.get(this.stack + 4 * (n - 1));
-        this.G.set(this.g, 'pb_nfree', n - 1);
-        this.G.set(this.g, 'pb_inuse', this.G.get(this.g, 'pb_inuse') + 1);
-        s.spin_unlock(lk);
-        const io = BioLayer.of(s);
-        io.reinitbufbio(bp);
-        io.B.store(bp, 'b_flags', 0);
-        io.B.store(bp, 'b_error', 0);
-        io.B.store(bp, 'b_ops', 0);
-        return bp;
-      }
+      const bp = this.takeLocked(lk);
+      if (bp !== null) return bp;
       const rem = deadline - performance.now();
       if (rem <= 0) {
         s.spin_unlock(lk);
@@ -101,6 +90,32 @@ export class PbufPool {
       s.tsleep(ch, PINTERLOCKED, 'pbufwait', rem === Infinity ? 0 : rem);
       s.spin_lock(lk);
     }
+  }
+
+  /** getpbuf without sleeping (pool_get without PR_WAITOK): a free pbuf, or null when none is. Never sleeps. */
+  getpbuf_nowait(): number | null {
+    const lk = this.G.addrOf(this.g, 'pb_lock');
+    this.sync.spin_lock(lk);
+    const bp = this.takeLocked(lk);
+    if (bp === null) this.sync.spin_unlock(lk);
+    return bp;
+  }
+
+  /** With pb_lock held: pop a free pbuf, release the lock and reset the pbuf; null (lock still held) when none is free. */
+  private takeLocked(lk: number): number | null {
+    const s = this.sync;
+    const n = this.G.get(this.g, 'pb_nfree');
+    if (n === 0) return null;
+    const bp = this.ps_bp.get(this.stack + 4 * (n - 1));
+    this.G.set(this.g, 'pb_nfree', n - 1);
+    this.G.set(this.g, 'pb_inuse', this.G.get(this.g, 'pb_inuse') + 1);
+    s.spin_unlock(lk);
+    const io = BioLayer.of(s);
+    io.reinitbufbio(bp);
+    io.B.store(bp, 'b_flags', 0);
+    io.B.store(bp, 'b_error', 0);
+    io.B.store(bp, 'b_ops', 0);
+    return bp;
   }
 
   /** Return a pbuf to the pool; wakes getpbuf sleepers. Never sleeps. */

@@ -1,6 +1,6 @@
 /**
  * Swap's arena regions (the planner) and their one-time initialization (main thread, before any
- * worker): locks, the vndbuf/vndxfer free lists, and the bmaps of the regular swap files.
+ * worker): locks, the vndbuf/vndxfer free lists, the pager map, and the bmaps of the regular swap files.
  */
 import type { Arena, ArenaPlan } from '../shm/arena.js';
 import { LK_MTX, LK_SPIN } from '../sync/layouts.js';
@@ -21,11 +21,15 @@ import {
   VBLK,
   VndbufLayout,
   VndxferLayout,
+  SwVnodeLayout,
   filePages,
   resolveSwap,
 } from './layout.js';
 
-type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
+type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[]; npbuf?: number };
+
+/** Items of a pool page (4096 bytes) of structs of `bytes` bytes: the unit a vnd pool grows by. */
+export const poolPageItems = (bytes: number): number => Math.max(1, Math.floor(4096 / bytes));
 
 /** Words of the extent bitmap of a device of `npages` pages. */
 export const exWords = (npages: number): number => Math.ceil(npages / 32);
@@ -47,6 +51,9 @@ export function planSwap(plan: ArenaPlan, spec: SpecLike): void {
   });
   plan.pool('swap.vndxfer', VndxferLayout, c.nvndxfer);
   plan.pool('swap.vndbuf', VndbufLayout, c.nvndbuf);
+  plan.pool('swap.vnode', SwVnodeLayout, 1 + n + (spec.devices?.length ?? 0));
+  plan.bytes('swap.bvp.pbuf', 4 * (spec.npbuf ?? 64), 64); // as many as disk.ts makes pbufs
+  plan.bytes('swap.bvp.vndbuf', 4 * c.nvndbuf, 64);
   plan.pool('swap.pte', PteLayout, c.pages);
   plan.bytes('swap.frames', c.pages * PAGE_SIZE, 4096);
   plan.pool('swap.ctl', SwapCtlLayout, 1);
@@ -64,6 +71,9 @@ export function initSwap(arena: Arena, sync: Sync, spec: SpecLike): void {
   const g = arena.pool('swap.globals', SwapGlobalsLayout).addr(0);
   sync.lock_init(G.addrOf(g, 'swap_data_lock'), 'swap_data_lock', LK_SPIN);
   sync.lock_init(G.addrOf(g, 'vnd_lock'), 'swap_vnd_lock', LK_SPIN);
+  sync.lock_init(G.addrOf(g, 'pm_lock'), 'pager_map', LK_SPIN);
+  G.store(g, 'pm_size', c.pagerMap);
+  G.store(g, 'pm_free', c.pagerMap);
   G.store(g, 'sg_physmem', c.physmem);
   const S = arena.view(SwapdevLayout);
   c.files.forEach((f, i) => {
@@ -92,10 +102,15 @@ export function initSwap(arena: Arena, sync: Sync, spec: SpecLike): void {
       pos += (len + 1) * f.bsize;
     }
   });
+  // The pools start with one pool page of items on their free lists (getvndbuf adds the next).
   const X = arena.view(VndxferLayout);
   const xp = arena.pool('swap.vndxfer', VndxferLayout);
-  for (let i = 0; i < c.nvndxfer; i++) X.store(xp.addr(i), 'vx_next', i + 1 < c.nvndxfer ? i + 2 : 0);
+  const nx = Math.min(c.nvndxfer, poolPageItems(VndxferLayout.bytes));
+  for (let i = 0; i < nx; i++) X.store(xp.addr(i), 'vx_next', i + 1 < nx ? i + 2 : 0);
   G.store(g, 'vnx_free', 1);
+  G.store(g, 'vnx_nitems', nx);
+  G.store(g, 'vnx_npages', 1);
+  const nv = Math.min(c.nvndbuf, poolPageItems(VndbufLayout.bytes));
   const V = arena.view(VndbufLayout);
   const vp = arena.pool('swap.vndbuf', VndbufLayout);
   const io = BioLayer.of(sync);
@@ -104,7 +119,9 @@ export function initSwap(arena: Arena, sync: Sync, spec: SpecLike): void {
     sync.lock_init(IoBufLayout.addrOf(bp, 'b_lock'), 'vndbuf_lock', LK_MTX);
     io.initbufbio(bp);
     V.store(bp, 'b_owner', i);
-    V.store(bp, 'vb_next', i + 1 < c.nvndbuf ? i + 2 : 0);
+    V.store(bp, 'vb_next', i + 1 < nv ? i + 2 : 0);
   }
   G.store(g, 'vnd_free', 1);
+  G.store(g, 'vnd_nitems', nv);
+  G.store(g, 'vnd_npages', 1);
 }

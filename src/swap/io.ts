@@ -7,12 +7,17 @@
  * pushes one bio and goes straight to the device. A regular file splits the parent into child
  * vndbufs (regio.ts).
  *
- * Contexts: uvm_swap_io / swstrategy run on a pager cpu and may sleep (getpbuf, getvndbuf,
- * getvndxfer, the vnode lock, biowait). Completions (sw_reg_iodone, swap.aio_biodone) run on the
+ * uvm_swap_io maps the pages into the pager map (uvm_pagermapin) and takes a pbuf. An async
+ * caller never sleeps for either, the pagedaemon never for the pbuf: they get VM_PAGER_AGAIN. Vnode
+ * bookkeeping (vnode.ts): the parent is held on the drum vnode; swstrategy moves a block-device
+ * transfer to the swap vnode; a regular file's children are held on the disk's device vnode.
+ *
+ * Contexts: uvm_swap_io / swstrategy run on a pager cpu and may sleep (uvm_pagermapin, getpbuf,
+ * getvndbuf, getvndxfer, the vnode lock, biowait). Completions (sw_reg_iodone, swap.aio_biodone) run on the
  * cpu that completed the I/O with `intr` > 0 and must never sleep: where one would, this layer
  * throws "sleep in a completion context" (assertSleepable) instead.
  */
-import type { BioLayer } from '../device/bio.js';
+import { type BioLayer, registerBioDone } from '../device/bio.js';
 import { BUF_CMD_READ, BUF_CMD_WRITE, B_ERROR, B_PAGING, b_bio1 } from '../device/buf.js';
 import { Devices } from '../device/disk.js';
 import type { Pool } from '../shm/arena.js';
@@ -22,10 +27,18 @@ import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import { PAGE_SIZE, type SwapSpec, SWSLOT_BAD, VBLK, VndbufLayout, type VndbufField, VndxferLayout, type VndxferField } from './layout.js';
 import { Swap } from './swapdev.js';
 import { SwapRegIO } from './regio.js';
+import { BufVp, SwapVnodes } from './vnode.js';
+import { poolPageItems } from './init.js';
 
+/** Pager return values (NetBSD uvm_pager.h). */
 export const VM_PAGER_OK = 0;
+export const VM_PAGER_BAD = 1;
+export const VM_PAGER_FAIL = 2;
 export const VM_PAGER_PEND = 3;
 export const VM_PAGER_ERROR = 4;
+export const VM_PAGER_AGAIN = 5;
+
+type PoolDesc = { pre: 'vnd' | 'vnx'; count: number; perPage: number; addr: (i: number) => number; next: (a: number) => number; setNext: (a: number, v: number) => void; fn: string; wmesg: string };
 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 const attached = new WeakMap<Sync, SwapIO>();
@@ -42,6 +55,13 @@ export class SwapIO {
   private readonly vndLock: number;
   /** The regular-file path. */
   readonly reg: SwapRegIO;
+  /** The vnode counters, and the b_vp of pbufs and vndbufs. */
+  readonly vn: SwapVnodes;
+  private readonly pbvp: BufVp;
+  private readonly vbvp: BufVp;
+  private readonly pmLock: number;
+  private readonly vndPool: PoolDesc;
+  private readonly vnxPool: PoolDesc;
   /** errno of the last failed uvm_swap_io on this cpu. */
   lastError = 0;
   /** This cpu's completion-context depth: > 0 while a swap completion runs here (it must not sleep). */
@@ -70,7 +90,14 @@ export class SwapIO {
     this.xp = a.pool('swap.vndxfer', VndxferLayout);
     this.vp = a.pool('swap.vndbuf', VndbufLayout);
     this.vndLock = this.swap.G.addrOf(this.swap.g, 'vnd_lock');
+    this.pmLock = this.swap.G.addrOf(this.swap.g, 'pm_lock');
     this.reg = new SwapRegIO(this);
+    this.vn = new SwapVnodes(a, this.swap.conf);
+    this.pbvp = new BufVp(a, 'pbuf');
+    this.vbvp = new BufVp(a, 'vndbuf');
+    if (a.region('swap.bvp.pbuf').bytes < 4 * this.dev.pbufs.pool.count) throw new ContractError('SwapIO: swap.bvp.pbuf is smaller than the pbuf pool');
+    this.vndPool = { pre: 'vnd', count: this.vp.count, perPage: poolPageItems(VndbufLayout.bytes), addr: (i) => this.vp.addr(i), next: (b) => this.V.load(b, 'vb_next'), setNext: (b, v) => this.V.store(b, 'vb_next', v), fn: 'getvndbuf', wmesg: 'swpvnd' };
+    this.vnxPool = { pre: 'vnx', count: this.xp.count, perPage: poolPageItems(VndxferLayout.bytes), addr: (i) => this.xp.addr(i), next: (x) => this.X.load(x, 'vx_next'), setNext: (x, v) => this.X.store(x, 'vx_next', v), fn: 'getvndxfer', wmesg: 'swpvnx' };
   }
 
   /**
@@ -84,87 +111,227 @@ export class SwapIO {
 
   // ------------------------------------------------------------- vndbuf / vndxfer pools
 
-  /** Take an element off a free list (head field in swapglobals), sleeping on "swpvnd" while empty. May sleep (never in a completion context). */
-  private poolGet(head: 'vnd_free' | 'vnx_free', inuse: 'vnd_inuse' | 'vnx_inuse', addr: (i: number) => number, next: (a: number) => number): number {
+  /**
+   * pool_get(PR_WAITOK|PR_MALLOCOK) on a vnd pool: take a free item; on an empty free list add
+   * the next pool page of items (pr_npagealloc++) while the reservation (nvndbuf / nvndxfer)
+   * lasts. Only at the reservation does it sleep, on "swpvnd" / "swpvnx" (kiolab's limit: the
+   * arena cannot grow). Takes vnd_lock; may sleep (never in a completion context).
+   */
+  private poolGet(d: PoolDesc): number {
     const { G, g } = this.swap;
     const s = this.sync;
+    const head = `${d.pre}_free` as const;
     s.spin_lock(this.vndLock);
     for (;;) {
-      const h = G.get(g, head);
+      let h = G.get(g, head);
+      const have = G.get(g, `${d.pre}_nitems` as const);
+      if (h === 0 && have < d.count) {
+        const end = Math.min(d.count, have + d.perPage);
+        for (let i = have; i < end; i++) d.setNext(d.addr(i), i + 1 < end ? i + 2 : 0);
+        G.store(g, `${d.pre}_nitems` as const, end);
+        G.add(g, `${d.pre}_npages` as const, 1);
+        h = have + 1;
+      }
       if (h !== 0) {
-        const a = addr(h - 1);
-        G.set(g, head, next(a));
-        G.add(g, inuse, 1);
+        const a = d.addr(h - 1);
+        G.set(g, head, d.next(a));
+        const inuse = G.add(g, `${d.pre}_inuse` as const, 1) + 1;
+        G.add(g, `${d.pre}_gets` as const, 1);
+        if (inuse > G.get(g, `${d.pre}_hiwat` as const)) G.store(g, `${d.pre}_hiwat` as const, inuse);
         s.spin_unlock(this.vndLock);
         return a;
       }
       if (this.intr > 0) {
         s.spin_unlock(this.vndLock);
-        this.assertSleepable(head === 'vnd_free' ? 'getvndbuf' : 'getvndxfer', 'an empty pool');
+        this.assertSleepable(d.fn, 'an empty pool');
       }
+      G.add(g, `${d.pre}_sleeps` as const, 1);
       G.set(g, 'vnd_wanted', 1);
       const ch = G.addrOf(g, 'vnd_wanted');
       s.tsleep_interlock(ch);
       s.spin_unlock(this.vndLock);
-      s.tsleep(ch, PINTERLOCKED, head === 'vnd_free' ? 'swpvnd' : 'swpvnx', 100);
+      s.tsleep(ch, PINTERLOCKED, d.wmesg, 100);
       s.spin_lock(this.vndLock);
     }
   }
 
-  private poolPut(head: 'vnd_free' | 'vnx_free', inuse: 'vnd_inuse' | 'vnx_inuse', index: number, setNext: (h: number) => void): void {
+  /** pool_put: back on the free list; wakes sleepers. Takes vnd_lock; never sleeps. */
+  private poolPut(d: PoolDesc, item: number): void {
     const { G, g } = this.swap;
     const s = this.sync;
+    const head = `${d.pre}_free` as const;
     s.spin_lock(this.vndLock);
-    setNext(G.get(g, head));
-    G.set(g, head, index + 1);
-    G.add(g, inuse, -1);
+    d.setNext(item, G.get(g, head));
+    G.set(g, head, (d.pre === 'vnd' ? this.vp.index(item) : this.xp.index(item)) + 1);
+    G.add(g, `${d.pre}_inuse` as const, -1);
+    G.add(g, `${d.pre}_puts` as const, 1);
     const wanted = G.get(g, 'vnd_wanted');
     G.set(g, 'vnd_wanted', 0);
     s.spin_unlock(this.vndLock);
     if (wanted) s.wakeup(G.addrOf(g, 'vnd_wanted'));
   }
 
-  /** getvndxfer: may sleep. */
+  /** getvndxfer: may sleep (at the reservation). */
   getvndxfer(): number {
-    return this.poolGet('vnx_free', 'vnx_inuse', (i) => this.xp.addr(i), (a) => this.X.load(a, 'vx_next'));
+    return this.poolGet(this.vnxPool);
   }
   /** putvndxfer: never sleeps. */
   putvndxfer(vnx: number): void {
-    this.poolPut('vnx_free', 'vnx_inuse', this.xp.index(vnx), (h) => this.X.store(vnx, 'vx_next', h));
+    this.poolPut(this.vnxPool, vnx);
   }
-  /** getvndbuf: may sleep. */
+  /** getvndbuf: may sleep (at the reservation). Its b_vp is NULL. */
   getvndbuf(): number {
-    return this.poolGet('vnd_free', 'vnd_inuse', (i) => this.vp.addr(i), (a) => this.V.load(a, 'vb_next'));
+    const bp = this.poolGet(this.vndPool);
+    if (this.vbvp.get(this.vp.index(bp)) >= 0) throw new ContractError(`getvndbuf: vndbuf ${this.vp.index(bp)} still has a b_vp`);
+    return bp;
   }
   /** putvndbuf: never sleeps. */
   putvndbuf(bp: number): void {
-    this.poolPut('vnd_free', 'vnd_inuse', this.vp.index(bp), (h) => this.V.store(bp, 'vb_next', h));
+    this.poolPut(this.vndPool, bp);
+  }
+
+  // ------------------------------------------------------------- the pager map
+
+  /**
+   * uvm_pagermapin: take `npages` of the pager map. Without `waitok` it never sleeps and returns
+   * false when they are not free; with it, it sleeps on "pager_map" until uvm_pagermapout frees
+   * them. kiolab models only the map's page budget (no addresses). Takes pm_lock; may sleep.
+   */
+  uvm_pagermapin(npages: number, waitok: boolean): boolean {
+    const { G, g } = this.swap;
+    const s = this.sync;
+    // More than the whole map: a waitok caller would sleep forever; the others just fail.
+    if (npages > G.load(g, 'pm_size')) {
+      if (!waitok) return false;
+      throw new ContractError(`uvm_pagermapin: ${npages} pages can never fit the pager map (${G.load(g, 'pm_size')} pages, spec swap.pagerMap)`);
+    }
+    s.spin_lock(this.pmLock);
+    for (;;) {
+      const free = G.get(g, 'pm_free');
+      if (free >= npages) {
+        G.store(g, 'pm_free', free - npages);
+        s.spin_unlock(this.pmLock);
+        return true;
+      }
+      if (!waitok) {
+        s.spin_unlock(this.pmLock);
+        return false;
+      }
+      if (this.intr > 0) {
+        s.spin_unlock(this.pmLock);
+        this.assertSleepable('uvm_pagermapin', 'the pager map');
+      }
+      G.add(g, 'pm_sleeps', 1);
+      G.set(g, 'pm_wanted', 1);
+      const ch = G.addrOf(g, 'pm_free');
+      s.tsleep_interlock(ch);
+      s.spin_unlock(this.pmLock);
+      s.tsleep(ch, PINTERLOCKED, 'pager_map', 0);
+      s.spin_lock(this.pmLock);
+    }
+  }
+
+  /** uvm_pagermapout: give back `npages` of the pager map and wake its sleepers. Takes pm_lock; never sleeps. */
+  uvm_pagermapout(npages: number): void {
+    const { G, g } = this.swap;
+    const s = this.sync;
+    s.spin_lock(this.pmLock);
+    const free = G.get(g, 'pm_free') + npages;
+    if (free > G.get(g, 'pm_size')) {
+      s.spin_unlock(this.pmLock);
+      throw new ContractError(`uvm_pagermapout: ${npages} pages returned but only ${G.get(g, 'pm_size') - free + npages} were mapped`);
+    }
+    G.store(g, 'pm_free', free);
+    const wanted = G.get(g, 'pm_wanted');
+    G.set(g, 'pm_wanted', 0);
+    s.spin_unlock(this.pmLock);
+    if (wanted) s.wakeup(G.addrOf(g, 'pm_free'));
+  }
+
+  // ------------------------------------------------------------- b_vp
+
+  private bvpOf(bp: number): [BufVp, number] {
+    if (this.dev.pbufs.owns(bp)) return [this.pbvp, this.dev.pbufs.pool.index(bp)];
+    if (this.vp.contains(bp)) return [this.vbvp, this.vp.index(bp)];
+    throw new ContractError(`swap: buffer ${bp} is neither a pbuf nor a vndbuf`);
+  }
+  /** b_vp of `bp`: a vnode index, or -1 for NULL. */
+  b_vp(bp: number): number {
+    const [t, i] = this.bvpOf(bp);
+    return t.get(i);
+  }
+  /** bgetvp: associate `bp` (b_vp NULL) with vnode `vp` and hold it. Never sleeps. */
+  bgetvp(vp: number, bp: number): void {
+    const [t, i] = this.bvpOf(bp);
+    if (t.get(i) >= 0) throw new ContractError(`bgetvp: buffer ${bp} already has b_vp ${t.get(i)} (not free)`);
+    this.vn.VHOLD(vp);
+    t.set(i, vp);
+  }
+  /** b_vp = vp for a vnode the caller already holds (swstrategy's VHOLD). */
+  private setvp(bp: number, vp: number): void {
+    const [t, i] = this.bvpOf(bp);
+    t.set(i, vp);
+  }
+  /** brelvp: disassociate `bp` from its vnode and drop the hold. Never sleeps. */
+  brelvp(bp: number): void {
+    const [t, i] = this.bvpOf(bp);
+    const vp = t.get(i);
+    if (vp < 0) throw new ContractError(`brelvp: buffer ${bp} has no b_vp (NULL)`);
+    t.set(i, -1);
+    this.vn.HOLDRELE(vp);
+  }
+  /** vwakeup: a write of `bp` finished: drop its vnode's v_numoutput (nothing when b_vp is NULL). Never sleeps. */
+  vwakeup(bp: number): void {
+    const vp = this.b_vp(bp);
+    if (vp >= 0) this.vn.numoutput_dec(this.sync, vp);
+  }
+
+  /** biodone of a parent buffer: NetBSD 1.4's biodone does vwakeup for a write, then the completion. Never sleeps. */
+  swbiodone(bp: number): void {
+    if (this.io.B.load(bp, 'b_cmd') === BUF_CMD_WRITE) this.vwakeup(bp);
+    this.io.biodone(b_bio1(bp));
+  }
+
+  /**
+   * The buf's disposal of an asynchronous transfer (uvm_aio_aiodone's part): pager map out,
+   * brelvp, relpbuf. Runs in the completion context; never sleeps.
+   */
+  uvm_aio_release(bp: number): void {
+    this.uvm_pagermapout(this.io.B.load(bp, 'b_bcount') / PAGE_SIZE);
+    if (this.b_vp(bp) >= 0) this.brelvp(bp);
+    this.io.B.store(bp, 'b_cmd', 0);
+    this.dev.pbufs.relpbuf(bp);
   }
 
   // ------------------------------------------------------------- put / get
 
   /**
    * uvm_swap_put: write `npages` pages at arena address `data` to the drum slots from `swslot`.
-   * Synchronous (returns VM_PAGER_OK or VM_PAGER_ERROR) or asynchronous (VM_PAGER_PEND; the
-   * registered bio_done `aioDone` runs on the completing cpu with b_bio1 and must relpbuf; its
-   * bio_caller1 is `cookie`, bio_caller2 the slot). May sleep.
+   * Synchronous (VM_PAGER_OK or VM_PAGER_ERROR) or asynchronous (VM_PAGER_PEND; the registered
+   * bio_done `aioDone` runs on the completing cpu with b_bio1 and must uvm_aio_release; its
+   * bio_caller1 is `cookie`, bio_caller2 the slot); VM_PAGER_AGAIN when an async or `pdaemon`
+   * caller could not get the pager map or a buf. May sleep (not when async or pdaemon).
    */
-  uvm_swap_put(swslot: number, data: number, npages: number, sync: boolean, aioDone = '', cookie = 0): number {
-    return this.uvm_swap_io(data, swslot, npages, true, sync ? '' : aioDone, cookie);
+  uvm_swap_put(swslot: number, data: number, npages: number, sync: boolean, aioDone = '', cookie = 0, pdaemon = false): number {
+    return this.uvm_swap_io(data, swslot, npages, true, sync ? '' : aioDone, cookie, pdaemon);
   }
 
   /**
-   * uvm_swap_get: read one page from `swslot` into `data`, synchronously; the page is no longer
-   * only in swap (swpgonly--), unless the read fails. May sleep.
+   * uvm_swap_get: read one page from `swslot` into `data`; the page is no longer only in swap
+   * (swpgonly--) unless the read fails. Synchronous by default (a fault); with `sync` false it
+   * is asynchronous (VM_PAGER_PEND, completion `aioDone` with bio_caller1 `cookie`, or
+   * VM_PAGER_AGAIN), which the seed reports under DIAGNOSTIC (counted in sg_async_get).
+   * May sleep when synchronous.
    */
-  uvm_swap_get(data: number, swslot: number): number {
+  uvm_swap_get(data: number, swslot: number, sync = true, aioDone = '', cookie = 0): number {
     const sw = this.swap;
     sw.G.add(sw.g, 'nswget', 1);
+    if (!sync) sw.G.add(sw.g, 'sg_async_get', 1); // "uvm_swap_get: ASYNC get requested?"
     if (swslot === SWSLOT_BAD) return VM_PAGER_ERROR;
     sw.lockData();
     sw.G.add(sw.g, 'swpgonly', -1);
     sw.unlockData();
-    const result = this.uvm_swap_io(data, swslot, 1, false, '', 0);
+    const result = this.uvm_swap_io(data, swslot, 1, false, sync ? '' : aioDone, cookie, false);
     if (result !== VM_PAGER_OK && result !== VM_PAGER_PEND) {
       sw.lockData();
       sw.G.add(sw.g, 'swpgonly', 1);
@@ -173,12 +340,28 @@ export class SwapIO {
     return result;
   }
 
-  /** uvm_swap_io: one transfer through /dev/drum. Async when `aioDone` names a completion. May sleep. */
-  uvm_swap_io(data: number, startslot: number, npages: number, write: boolean, aioDone: string, cookie: number): number {
+  /**
+   * uvm_swap_io: one transfer through /dev/drum. Async when `aioDone` names a completion. An
+   * async caller never sleeps for the pager map or a pbuf, the pagedaemon (`pdaemon`) never for a
+   * pbuf: they get VM_PAGER_AGAIN when one is short. May sleep otherwise.
+   */
+  uvm_swap_io(data: number, startslot: number, npages: number, write: boolean, aioDone: string, cookie: number, pdaemon = false): number {
     const dev = this.dev;
     const io = this.io;
-    const bp = dev.pbufs.getpbuf();
-    if (bp === null) throw new ContractError('uvm_swap_io: no pbuf');
+    const { G, g } = this.swap;
+    const async = aioDone !== '';
+    // uvm_swap_io: the map-in waits unless async; the buf below is taken without waiting by the pagedaemon too.
+    if (!this.uvm_pagermapin(npages, !async)) {
+      G.add(g, 'sg_again_map', 1);
+      return VM_PAGER_AGAIN;
+    }
+    const bp = async || pdaemon ? dev.pbufs.getpbuf_nowait() : dev.pbufs.getpbuf();
+    if (bp === null) {
+      // The seed returns here with the pages still mapped (a pager map leak): kiolab maps them out.
+      this.uvm_pagermapout(npages);
+      G.add(g, 'sg_again_pbuf', 1);
+      return VM_PAGER_AGAIN;
+    }
     const B = io.B;
     B.store(bp, 'b_cmd', write ? BUF_CMD_WRITE : BUF_CMD_READ);
     B.store(bp, 'b_data', data);
@@ -187,8 +370,11 @@ export class SwapIO {
     B.store(bp, 'b_resid', npages * PAGE_SIZE);
     B.store(bp, 'b_error', 0);
     B.store(bp, 'b_flags', B_PAGING);
+    // uvm_swap_io: VHOLD(swapdev_vp), b_vp = swapdev_vp, then a write's v_numoutput++.
+    this.bgetvp(SwapVnodes.DRUM, bp);
+    if (write) this.vn.numoutput_inc(SwapVnodes.DRUM);
     const bio1 = b_bio1(bp);
-    if (aioDone) {
+    if (async) {
       io.O.store(bio1, 'bio_caller1', cookie);
       io.O.store(bio1, 'bio_caller2', startslot);
       io.set_done(bio1, aioDone);
@@ -198,6 +384,10 @@ export class SwapIO {
     io.setup_sync(bp);
     this.swstrategy(bp, startslot);
     const error = io.biowait(bio1, write ? 'swpout' : 'swpin');
+    // uvm_swap_io: map out, brelvp, then vwakeup (a no-op: b_vp is NULL by now), pool_put.
+    this.uvm_pagermapout(npages);
+    if (this.b_vp(bp) >= 0) this.brelvp(bp);
+    if (write) this.vwakeup(bp);
     dev.pbufs.relpbuf(bp);
     this.lastError = error;
     return error ? VM_PAGER_ERROR : VM_PAGER_OK;
@@ -216,7 +406,7 @@ export class SwapIO {
     if (m === null) {
       io.B.store(bp, 'b_error', EINVAL);
       io.B.or(bp, 'b_flags', B_ERROR);
-      io.biodone(b_bio1(bp));
+      this.swbiodone(bp);
       return;
     }
     const f = this.swap.conf.files[m.sd];
@@ -224,7 +414,18 @@ export class SwapIO {
     this.swap.S.add(sdp, io.B.load(bp, 'b_cmd') === BUF_CMD_WRITE ? 'swd_puts' : 'swd_gets', 1);
     io.B.store(bp, 'b_dev', f.unit);
     if (f.type === VBLK) {
+      // swstrategy: VHOLD the swap vnode; a write's v_numoutput moves from the drum to it
+      // (vwakeup, ++); brelvp the drum; b_vp = the swap vnode.
+      const vp = this.vn.swapvp(m.sd);
+      this.vn.VHOLD(vp);
+      if (io.B.load(bp, 'b_cmd') === BUF_CMD_WRITE) {
+        this.vwakeup(bp);
+        this.vn.numoutput_inc(vp);
+      }
+      if (this.b_vp(bp) >= 0) this.brelvp(bp);
+      this.setvp(bp, vp);
       const bio2 = io.push_bio(b_bio1(bp));
+      io.set_done(bio2, 'swap.swbiodone');
       io.set_offset(bio2, f.base + m.page * PAGE_SIZE);
       this.dev.dev_dstrategy(f.unit, bio2);
       return;
@@ -237,3 +438,16 @@ export class SwapIO {
     return this.reg.VOP_BMAP(sd, lbn);
   }
 }
+
+// The device's completion of a block-device swap transfer (its b_bio2): biodone's vwakeup of a
+// write on the swap vnode, then the parent's completion. Never sleeps.
+registerBioDone('swap.swbiodone', (io, bio) => {
+  const sio = io.ext.get('swapio') as SwapIO | undefined;
+  if (!sio) throw new ContractError('swap.swbiodone: this cpu never attached the swap I/O layer (SwapIO.of)');
+  sio.intr++;
+  try {
+    sio.swbiodone(io.O.load(bio, 'bio_buf'));
+  } finally {
+    sio.intr--;
+  }
+});

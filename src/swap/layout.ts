@@ -17,7 +17,11 @@
  *    system holds it to read the block map (VOP_BMAP) and to issue a child (VOP_STRATEGY counts
  *    v_numoutput under it). Taking it may sleep: never in a completion context (regio.ts).
  *    Order: swd_vlock before swd_tablock; swap_data_lock before swd_tablock.
- *  vnd_lock (spin): the vndbuf / vndxfer free lists.
+ *    kiolab's own: the seed has no such lock. It stands for a file system whose VOP_BMAP /
+ *    VOP_STRATEGY may sleep, which is why the seed's sw_reg_start from sw_reg_iodone is a bug
+ *    (bug switch swap-iodone-inline).
+ *  vnd_lock (spin): the vndbuf / vndxfer free lists and their pool pages (vnd_* / vnx_*).
+ *  pm_lock (spin): the pager map's page budget (pm_free, pm_wanted).
  *  swap_syscall_lock: NOT in shared memory: an async-mutex on the main thread (swapctl.ts).
  */
 import { type FieldSpec, defineStruct } from '../shm/layout.js';
@@ -114,6 +118,8 @@ export interface SwapSpec {
   nvndbuf?: number;
   /** vndxfers (parent transfer heads); default 64. */
   nvndxfer?: number;
+  /** Pages of the pager map (uvm_pagermapin's budget); default 1024 (NetBSD's 4 MiB PAGER_MAP_SIZE). */
+  pagerMap?: number;
 }
 
 export interface ResolvedSwapFile {
@@ -144,6 +150,7 @@ export interface ResolvedSwap {
   physmem: number;
   nvndbuf: number;
   nvndxfer: number;
+  pagerMap: number;
 }
 
 type DevLike = { name: string; blocks: number; blockSize?: number };
@@ -209,7 +216,9 @@ export function resolveSwap(s: SwapSpec, devices: DevLike[]): ResolvedSwap {
   const nvndbuf = s.nvndbuf ?? 128;
   const nvndxfer = s.nvndxfer ?? 64;
   if (!isInt(nvndbuf, 1) || !isInt(nvndxfer, 1)) bad('swap.nvndbuf and swap.nvndxfer must be positive integers', [s.nvndbuf, s.nvndxfer]);
-  return { files, pages, physmem, nvndbuf, nvndxfer };
+  const pagerMap = s.pagerMap ?? 1024;
+  if (!isInt(pagerMap, 1) || pagerMap > 1 << 20) bad('swap.pagerMap must be an integer in [1, 1048576] (pages of the pager map)', s.pagerMap);
+  return { files, pages, physmem, nvndbuf, nvndxfer, pagerMap };
 }
 
 /** Pages of a swap file (swd_npages before the label page is reserved). */
@@ -231,6 +240,14 @@ export function reservedPages(f: ResolvedSwapFile): number {
  * sg_drain_waits: atomic, SWAP_OFF drains that had to sleep for a device's child I/O (sw_reg_drain).
  * sg_badleak: swap_off does not take a device's bad pages out of swpginuse (1.44); the invariants
  *   read Σ swd_npginuse + sg_badleak = swpginuse.
+ * vnd_* / vnx_* (vnd_lock; stored atomically for quiescent reads): the vndbuf / vndxfer pools.
+ *  *_nitems items handed to the free list so far (pool pages × items per page, ≤ the reservation),
+ *  *_npages pool pages allocated (pr_npagealloc), *_gets/_puts, *_hiwat most items in use,
+ *  *_sleeps sleeps at the reservation (kiolab's limit: the arena cannot grow).
+ * pm_* (pm_lock): the pager map, a budget of pm_size pages; pm_sleeps: waits on "pager_map".
+ * sg_pager_again / sg_again_pbuf / sg_again_map (atomic, kiolab): pageouts that got VM_PAGER_AGAIN;
+ *  uvm_swap_io's AGAINs for want of a buf / of pager map space.
+ * sg_async_get (atomic): "uvm_swap_get: ASYNC get requested?"; sg_aget_pending/_errors: async reads.
  */
 export const SwapGlobalsLayout = defineStruct(
   'swapglobals',
@@ -258,6 +275,29 @@ export const SwapGlobalsLayout = defineStruct(
     sg_dumpdev: 'i32', // dumpdev: the vnode (candidate index) + 1, 0 = NODEV; under swap_syscall_lock
     sg_badleak: 'i32', // kiolab: bad pages SWAP_OFF left counted in swpginuse (1.44's leak)
     sg_stats_dup: 'i32', // kiolab: swapents an unlocked SWAP_STATS walk copied twice (a circleq rotated under it)
+    vnd_nitems: { line: 'i32' },
+    vnd_npages: 'i32',
+    vnd_gets: 'i32',
+    vnd_puts: 'i32',
+    vnd_hiwat: 'i32',
+    vnd_sleeps: 'i32',
+    vnx_nitems: 'i32',
+    vnx_npages: 'i32',
+    vnx_gets: 'i32',
+    vnx_puts: 'i32',
+    vnx_hiwat: 'i32',
+    vnx_sleeps: 'i32',
+    pm_lock: { struct: LockLayout, line: true },
+    pm_free: 'i32',
+    pm_wanted: 'i32',
+    pm_size: 'i32',
+    pm_sleeps: 'i32',
+    sg_pager_again: { line: 'i32' },
+    sg_again_pbuf: 'i32',
+    sg_again_map: 'i32',
+    sg_async_get: 'i32',
+    sg_aget_pending: 'i32',
+    sg_aget_errors: 'i32',
   },
   { align: 64 },
 );
@@ -274,7 +314,6 @@ export type SwapGlobalsField = keyof typeof SwapGlobalsLayout.off;
  *                  after free.
  *  swd_restart     atomic: a completion found swd_vlock taken and left the queue to its holder,
  *                  who starts it after unlocking (regio.ts vn_unlock).
- *  swd_numoutput   atomic: writes issued to the file and not completed yet (v_numoutput).
  *  swd_inflight    atomic: children queued, active, or still in sw_reg_iodone (which touches the
  *                  swapdev until its very end). SWAP_OFF drains it to 0 before the teardown.
  */
@@ -303,7 +342,6 @@ export const SwapdevLayout = defineStruct(
     swd_busy: 'i32',
     swd_vlock: { struct: LockLayout, line: true },
     swd_restart: 'i32',
-    swd_numoutput: 'i32',
     swd_inflight: { line: 'i32' },
     swd_puts: { line: 'i32' },
     swd_gets: 'i32',
@@ -330,6 +368,20 @@ export const SwapExLayout = defineStruct('swd_ex', { ex_word: 'i32' });
  * under the vnode lock (VOP_BMAP).
  */
 export const BmapLayout = defineStruct('swap_bmap', { bm_nbn: 'i32' });
+
+/**
+ * The counters of a vnode the swap I/O path holds and writes through (`swap.vnode`): index 0 the
+ * drum (swapdev_vp), 1 + sd swap file sd's vnode, 1 + nfiles + unit the device vnode of disk unit
+ * (what VOP_BMAP of a regular swap file returns). All atomic (the kernel's splbio).
+ *  v_holdcnt    VHOLD / HOLDRELE: buffers associated with it (bgetvp / brelvp).
+ *  v_numoutput  writes in progress; vwakeup drops it and wakes a VBWAIT waiter at 0.
+ * At quiescence every one is 0.
+ */
+export const SwVnodeLayout = defineStruct('swvnode', { v_holdcnt: 'i32', v_numoutput: 'i32', v_flag: 'i32' }, { align: 64 });
+export type SwVnodeField = keyof typeof SwVnodeLayout.off;
+export const VBWAIT = 0x400;
+/** b_vp of a swap buffer (`swap.bvp.pbuf` per pbuf, `swap.bvp.vndbuf` per vndbuf): vnode index + 1, 0 = NULL. */
+export const BufVpLayout = defineStruct('swbvp', { bv_vp: 'i32' });
 
 /** struct swappri (data lock): priority, circleq head (swapdev index + 1), list link (swappri index + 1). */
 export const SwappriLayout = defineStruct('swappri', { spi_priority: 'i32', spi_swapdev: 'i32', spi_next: 'i32', spi_inuse: 'i32' });

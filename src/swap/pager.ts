@@ -7,6 +7,11 @@
  * pt_slot, pt_version and the frame. An asynchronous pageout keeps the pages busy until its
  * completion (`swap.aio_biodone`, on the device cpu) has recorded the outcome.
  *
+ * Who is who (UVM's roles): every pageout is the pagedaemon's (it never sleeps for a pbuf, nor an
+ * async one for the pager map: VM_PAGER_AGAIN instead, and the pageout is undone); a fault (and
+ * anon_swap_off) is a process's synchronous read, which sleeps for them. fault_async pages a page in asynchronously
+ * (the page stays busy until swap.aget_biodone has recorded the outcome).
+ *
  * anon_swap_off pages in every page whose slot lies in a drum range (SWAP_OFF), locking each
  * page and re-checking its slot under the lock (the fix of the "swap-off-stale-slots" race).
  */
@@ -15,12 +20,14 @@ import { B_ERROR } from '../device/buf.js';
 import type { StructView } from '../shm/view.js';
 import { ContractError, EIO, ENOMEM } from '../sync/errno.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
-import { SwapIO, VM_PAGER_OK, VM_PAGER_PEND } from './io.js';
+import { SwapIO, VM_PAGER_AGAIN, VM_PAGER_ERROR, VM_PAGER_OK, VM_PAGER_PEND } from './io.js';
 import { PAGE_SIZE, PG_BUSY, PG_RESIDENT, PG_SWAPPED, PG_WANTED, PteLayout, type PteField, type SwapSpec } from './layout.js';
 import type { Swap } from './swapdev.js';
 import { bugs } from '../sync/switches.js';
 
 export const PAGE_MAGIC = 0x53574150; // 'SWAP'
+/** Pager.pageout's answer when uvm_swap_put said VM_PAGER_AGAIN (0 means no swap space). */
+export const PAGEOUT_AGAIN = -1;
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 
 function body(page: number, version: number, i: number): number {
@@ -179,23 +186,75 @@ export class Pager {
 
   /**
    * Push out the resident busy pages `first..first+n-1` (contiguous ids, hence one contiguous
-   * run of frames): uvm_swap_alloc(n, lessok) may give fewer; the pages beyond are left alone
-   * (still busy: the caller unlocks them). Returns how many pages were put (or queued, async), 0
-   * when swap is full. Sync: the pages are unlocked here; async: by swap.aio_biodone. May sleep.
+   * run of frames), as the pagedaemon: uvm_swap_alloc(n, lessok) may give fewer; the pages
+   * beyond are left alone (still busy: the caller unlocks them). Returns how many pages were put
+   * (or queued, async), 0 when swap is full, PAGEOUT_AGAIN when uvm_swap_put said VM_PAGER_AGAIN
+   * (no pager map or pbuf right now): then the slots are freed and every page is left resident
+   * and busy for the caller (counted in sg_pager_again). Sync: the pages are unlocked here; async:
+   * by swap.aio_biodone. Never sleeps for the pager map or a pbuf; may sleep otherwise.
    */
   pageout(first: number, n: number, sync: boolean): number {
+    const { G, g } = this.swap;
     const { slot, nslots } = this.swap.uvm_swap_alloc(n, true);
     if (slot === 0) return 0;
     for (let i = 0; i < nslots; i++) this.T.store(this.pte(first + i), 'pt_slot', slot + i);
+    if (!sync) G.add(g, 'sg_aio_pending', 1);
+    const r = this.sio.uvm_swap_put(slot, this.frame(first), nslots, sync, 'swap.aio_biodone', first, true);
+    if (r === VM_PAGER_AGAIN) {
+      if (!sync) G.add(g, 'sg_aio_pending', -1);
+      this.swap.uvm_swap_free(slot, nslots);
+      for (let i = 0; i < nslots; i++) this.T.store(this.pte(first + i), 'pt_slot', 0);
+      G.add(g, 'sg_pager_again', 1);
+      return PAGEOUT_AGAIN;
+    }
     if (!sync) {
-      this.swap.G.add(this.swap.g, 'sg_aio_pending', 1);
-      const r = this.sio.uvm_swap_put(slot, this.frame(first), nslots, false, 'swap.aio_biodone', first);
       if (r !== VM_PAGER_PEND) throw new ContractError(`pageout: async put returned ${r}`);
       return nslots;
     }
-    const r = this.sio.uvm_swap_put(slot, this.frame(first), nslots, true);
     this.putdone(first, nslots, slot, r === VM_PAGER_OK);
     return nslots;
+  }
+
+  /**
+   * Page in swapped page `p` (the caller holds it busy) asynchronously: VM_PAGER_PEND, and the
+   * page stays busy until swap.aget_biodone has recorded the outcome and unlocked it; or
+   * VM_PAGER_AGAIN (no pager map or pbuf) / VM_PAGER_ERROR, with the page still swapped and
+   * still the caller's to unlock. Never sleeps.
+   */
+  fault_async(p: number): number {
+    const a = this.pte(p);
+    const st = this.T.load(a, 'pt_state');
+    if (!(st & PG_BUSY) || !(st & PG_SWAPPED)) throw new ContractError(`fault_async: page ${p} is not busy and swapped (state ${st})`);
+    const { G, g } = this.swap;
+    G.add(g, 'sg_aget_pending', 1);
+    const r = this.sio.uvm_swap_get(this.frame(p), this.T.load(a, 'pt_slot'), false, 'swap.aget_biodone', p);
+    if (r !== VM_PAGER_PEND) G.add(g, 'sg_aget_pending', -1);
+    return r === VM_PAGER_PEND || r === VM_PAGER_AGAIN ? r : VM_PAGER_ERROR;
+  }
+
+  /**
+   * The completion of an async page-in of `p` from `slot` (completion context; never sleeps): on
+   * success check the stamp, free the slot and make the page resident; on an error it stays
+   * swapped and only in swap (swpgonly++, as uvm_swap_get's failure path). Unlocks the page.
+   */
+  agetdone(p: number, slot: number, ok: boolean): void {
+    const sw = this.swap;
+    const a = this.pte(p);
+    if (ok) {
+      const bad = this.verify(p);
+      sw.uvm_swap_free(slot, 1);
+      this.T.store(a, 'pt_slot', 0);
+      sw.G.add(sw.g, 'sg_resident', 1);
+      if (bad) sw.G.add(sw.g, 'sg_mismatch', 1);
+      this.page_unlock(p, PG_RESIDENT);
+    } else {
+      sw.lockData();
+      sw.G.add(sw.g, 'swpgonly', 1);
+      sw.unlockData();
+      sw.G.add(sw.g, 'sg_aget_errors', 1);
+      this.page_unlock(p);
+    }
+    sw.G.add(sw.g, 'sg_aget_pending', -1);
   }
 
   /**
@@ -297,23 +356,28 @@ export class Pager {
   }
 }
 
-// Completion of an asynchronous pageout, on the completing cpu (a completion context: never
-// sleeps): record the outcome, free the pbuf.
-registerBioDone('swap.aio_biodone', (io, bio) => {
-  const pager = io.ext.get('swappager') as Pager | undefined;
-  if (!pager) throw new ContractError('swap.aio_biodone: this cpu never attached the pager (Pager.of)');
-  pager.sio.intr++;
-  try {
-    const bp = io.O.load(bio, 'bio_buf');
-    const first = io.O.load(bio, 'bio_caller1');
-    const slot = io.O.load(bio, 'bio_caller2');
-    const n = io.B.load(bp, 'b_bcount') / PAGE_SIZE;
-    const ok = (io.B.load(bp, 'b_flags') & B_ERROR) === 0;
-    io.B.store(bp, 'b_cmd', 0);
-    pager.sio.dev.pbufs.relpbuf(bp);
-    pager.putdone(first, n, slot, ok);
-    pager.swap.G.add(pager.swap.g, 'sg_aio_pending', -1);
-  } finally {
-    pager.sio.intr--;
-  }
+// Completions of asynchronous transfers, on the completing cpu (a completion context: never
+// sleeps): release the buf (pager map out, brelvp, relpbuf), then record the outcome.
+function aioDone(name: string, record: (pager: Pager, first: number, n: number, slot: number, ok: boolean) => void): void {
+  registerBioDone(name, (io, bio) => {
+    const pager = io.ext.get('swappager') as Pager | undefined;
+    if (!pager) throw new ContractError(`${name}: this cpu never attached the pager (Pager.of)`);
+    pager.sio.intr++;
+    try {
+      const bp = io.O.load(bio, 'bio_buf');
+      const first = io.O.load(bio, 'bio_caller1');
+      const slot = io.O.load(bio, 'bio_caller2');
+      const n = io.B.load(bp, 'b_bcount') / PAGE_SIZE;
+      const ok = (io.B.load(bp, 'b_flags') & B_ERROR) === 0;
+      pager.sio.uvm_aio_release(bp);
+      record(pager, first, n, slot, ok);
+    } finally {
+      pager.sio.intr--;
+    }
+  });
+}
+aioDone('swap.aio_biodone', (pager, first, n, slot, ok) => {
+  pager.putdone(first, n, slot, ok);
+  pager.swap.G.add(pager.swap.g, 'sg_aio_pending', -1);
 });
+aioDone('swap.aget_biodone', (pager, p, _n, slot, ok) => pager.agetdone(p, slot, ok));

@@ -8,9 +8,10 @@
  * first fast completion cannot finish it early: whoever sees (not VX_BUSY, nothing pending)
  * under swd_tablock completes it, once.
  *
- * The vnode lock (swd_vlock, a sleep mutex): VOP_BMAP reads the block map under it and
- * VOP_STRATEGY issues a child under it (a write counts in v_numoutput). So issuing a child may
- * sleep, and sw_reg_iodone, which runs in the completion context of the device cpu, must never
+ * The vnode lock (swd_vlock, a sleep mutex; kiolab's own, standing for a file system whose
+ * VOP_BMAP / VOP_STRATEGY may sleep): VOP_BMAP reads the block map under it and VOP_STRATEGY
+ * issues a child under it. So issuing a child may sleep, which makes the seed's sw_reg_start
+ * from sw_reg_iodone a bug (switch swap-iodone-inline), and sw_reg_iodone, which runs in the completion context of the device cpu, must never
  * issue one that way (NetBSD moved sw_reg_iodone to the "swapiod" workqueue thread for this).
  * Here a completion only *tries* the lock (sw_reg_kick): it sets swd_restart, then try-locks;
  * every holder checks swd_restart after it unlocks (vn_unlock) and starts the queue itself.
@@ -19,6 +20,10 @@
  * Contexts: sw_reg_strategy runs on a pager cpu and may sleep (getvndxfer, getvndbuf, the vnode
  * lock). sw_reg_iodone runs on the completing cpu with SwapIO.intr > 0; a sleep there is a
  * broken contract ("sleep in a completion context"), thrown where the sleep would happen.
+ *
+ * Vnodes: a child is bgetvp'd to the disk's device vnode (what VOP_BMAP returns), counted in
+ * its v_numoutput when a write starts (sw_reg_start), vwakeup'd at its biodone and brelvp'd in
+ * sw_reg_iodone. The parent stays on the drum vnode.
  *
  * Teardown: a child counts in swd_inflight from the moment it is queued until its
  * sw_reg_iodone has touched the swapdev for the last time. SWAP_OFF drains it (sw_reg_drain)
@@ -106,14 +111,13 @@ export class SwapRegIO {
   }
 
   /**
-   * VOP_STRATEGY of child `bp` on file `sd`: under the vnode lock, count a write in v_numoutput
-   * and queue the child on the device. May sleep unless `held` (the caller holds the lock).
+   * VOP_STRATEGY of child `bp` on file `sd`: under the vnode lock, count a write in its b_vp's
+   * v_numoutput (sw_reg_start's `bp->b_vp->v_numoutput++`) and queue the child on the device. May sleep unless `held` (the caller holds the lock).
    */
   private VOP_STRATEGY(sd: number, bp: number, held: boolean): void {
     const { io, V } = this.sio;
-    const S = this.sio.swap.S;
     if (!held) this.vn_lock(sd, 'sw_reg_start');
-    if (V.load(bp, 'b_cmd') === BUF_CMD_WRITE) S.add(this.sio.swap.sdp(sd), 'swd_numoutput', 1);
+    if (V.load(bp, 'b_cmd') === BUF_CMD_WRITE) this.sio.vn.numoutput_inc(this.sio.b_vp(bp));
     const bio2 = io.push_bio(b_bio1(bp));
     io.set_offset(bio2, V.load(bp, 'vb_off'));
     this.sio.dev.dev_dstrategy(this.sio.swap.conf.files[sd].unit, bio2);
@@ -196,6 +200,7 @@ export class SwapRegIO {
         break;
       }
       X.set(vnx, 'vx_pending', X.get(vnx, 'vx_pending') + 1);
+      sio.bgetvp(sio.vn.devvp(f.unit), nbp); // sw_reg_strategy: vx_pending++, bgetvp, disksort
       sw.S.add(sdp, 'swd_inflight', 1);
       this.disksort_blkno(sdp, nbp);
       this.tabUnlock(sd);
@@ -340,10 +345,11 @@ export class SwapRegIO {
     const wrote = V.load(bp, 'b_cmd') === BUF_CMD_WRITE;
     let error = V.load(bp, 'b_flags') & B_ERROR ? V.load(bp, 'b_error') || EIO : 0;
     if (!error && cresid > 0) error = EIO;
+    // NetBSD 1.4's biodone: vwakeup of a write before the B_CALL iodone.
+    if (wrote) this.sio.vwakeup(bp);
     V.store(bp, 'b_cmd', BUF_CMD_DONE);
     this.tabLock(sd, 'sw_reg_iodone');
     if (error) S.add(sdp, 'swd_errors', 1);
-    if (wrote) S.sub(sdp, 'swd_numoutput', 1);
     io.B.store(pbp, 'b_resid', io.B.load(pbp, 'b_resid') - (bcount - cresid));
     const pending = X.get(vnx, 'vx_pending') - 1;
     X.set(vnx, 'vx_pending', pending);
@@ -361,6 +367,7 @@ export class SwapRegIO {
     }
     S.set(sdp, 'swd_active', S.get(sdp, 'swd_active') - 1);
     this.tabUnlock(sd);
+    this.sio.brelvp(bp); // sw_reg_iodone: brelvp, then putvndbuf
     this.sio.putvndbuf(bp);
     if (finish) this.xferdone(vnx, pbp, vxerr);
     // Bug switch swap-iodone-inline: start the next child with sw_reg_start itself, which may
@@ -384,7 +391,7 @@ export class SwapRegIO {
       io.B.or(pbp, 'b_flags', B_ERROR);
     }
     this.sio.putvndxfer(vnx);
-    io.biodone(b_bio1(pbp));
+    this.sio.swbiodone(pbp);
   }
 
   // ------------------------------------------------------------- drain

@@ -2,10 +2,48 @@
  * Swap reports and invariants: SWAP_STATS entries, per-device totals, and `checkSwapInvariants`
  * for the swap invariants of RACES.md (Σ swd_npginuse = swpginuse; swpgonly ≤ swpginuse ≤
  * swpages; drum ranges disjoint; nothing allocated from a placeholder; a parent transfer
- * completes exactly once; 0 ≤ swd_active ≤ swd_maxactive), at quiescent points.
+ * completes exactly once; 0 ≤ swd_active ≤ swd_maxactive; every modelled vnode has
+ * v_numoutput 0 and v_holdcnt 0; the pager map is all free), at quiescent points.
  */
-import { PAGE_SIZE, SWF_ENABLE, SWF_FAKE, SWF_INUSE, VBLK, btodb, reservedPages, swfToString } from './layout.js';
+import { VndbufLayout, VndxferLayout, PAGE_SIZE, SWF_ENABLE, SWF_FAKE, SWF_INUSE, VBLK, btodb, reservedPages, swfToString } from './layout.js';
 import type { Swap, SwapentInfo } from './swapdev.js';
+import { SwapVnodes } from './vnode.js';
+
+export type PoolStats = { items: number; perPage: number; pages: number; gets: number; puts: number; inuse: number; hiwat: number; sleeps: number };
+/** What `kiolab bench swap` / mixed report of the I/O path: VM_PAGER_AGAIN, async reads, the vnd pools (quiescent reads). */
+export type PagerIoStats = {
+  again: { pageouts: number; pbuf: number; pagerMap: number };
+  pagerMap: { pages: number; free: number; sleeps: number };
+  asyncGets: { requested: number; errors: number };
+  pools: { vndbuf: PoolStats; vndxfer: PoolStats };
+};
+
+export function pagerIoStats(sw: Swap): PagerIoStats {
+  const G = sw.G;
+  const g = sw.g;
+  const pool = (pre: 'vnd' | 'vnx', items: number, bytes: number): PoolStats => ({
+    items,
+    perPage: Math.max(1, Math.floor(4096 / bytes)),
+    pages: G.load(g, `${pre}_npages`),
+    gets: G.load(g, `${pre}_gets`),
+    puts: G.load(g, `${pre}_puts`),
+    inuse: G.load(g, `${pre}_inuse`),
+    hiwat: G.load(g, `${pre}_hiwat`),
+    sleeps: G.load(g, `${pre}_sleeps`),
+  });
+  return {
+    again: { pageouts: G.load(g, 'sg_pager_again'), pbuf: G.load(g, 'sg_again_pbuf'), pagerMap: G.load(g, 'sg_again_map') },
+    pagerMap: { pages: G.load(g, 'pm_size'), free: G.load(g, 'pm_free'), sleeps: G.load(g, 'pm_sleeps') },
+    asyncGets: { requested: G.load(g, 'sg_async_get'), errors: G.load(g, 'sg_aget_errors') },
+    pools: { vndbuf: pool('vnd', sw.conf.nvndbuf, VndbufLayout.bytes), vndxfer: pool('vnx', sw.conf.nvndxfer, VndxferLayout.bytes) },
+  };
+}
+
+/** One line of the vnd pools' figures, for the headlines. */
+export function poolLine(p: PagerIoStats['pools']): string {
+  const one = (n: string, x: PoolStats) => `${n} ${x.gets} gets, ${x.pages} of ${Math.ceil(x.items / x.perPage)} pool pages, ${x.hiwat} of ${x.items} in use at most, ${x.sleeps} sleeps at the limit`;
+  return `${one('vndbuf', p.vndbuf)}; ${one('vndxfer', p.vndxfer)}`;
+}
 
 
 /** SWAP_STATS entries in list order (in-use in DEV_BSIZE blocks). Caller holds swap_data_lock or the machine is quiescent. */
@@ -119,5 +157,8 @@ export function checkSwapInvariants(sw: Swap): string[] {
     if (i > 0 && ranges[i - 1][0] + ranges[i - 1][1] > ranges[i][0]) bad.push(`drum ranges overlap: ${ranges[i - 1][2]} [${ranges[i - 1][0]}, +${ranges[i - 1][1]}) and ${ranges[i][2]} at ${ranges[i][0]}`);
   }
   if (sw.G.load(sw.g, 'sg_xfer_double') !== 0) bad.push(`${sw.G.load(sw.g, 'sg_xfer_double')} parent transfers completed more than once`);
+  const paths = sw.conf.files.map((f) => f.path);
+  bad.push(...new SwapVnodes(sw.arena, sw.conf).check(paths));
+  if (sw.G.load(sw.g, 'pm_free') !== sw.G.load(sw.g, 'pm_size')) bad.push(`pager map: ${sw.G.load(sw.g, 'pm_size') - sw.G.load(sw.g, 'pm_free')} pages still mapped at a quiescent point`);
   return bad;
 }

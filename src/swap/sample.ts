@@ -10,10 +10,12 @@
  *    swpgonly >= 0, nswapdev = the devices listed; drum ranges start at slot 1 and are disjoint;
  *  - under a device's swd_tablock, unless SWAP_OFF tore it down (its I/O state poisoned): 0 <= swd_active <= swd_maxactive (regular files), and
  *    swd_tab is a chain of swd_qlen children in ascending device offset;
- *  - always (an atomic counter): no parent transfer was completed twice.
+ *  - always (an atomic counter): no parent transfer was completed twice; no vnode's v_holdcnt or
+ *    v_numoutput is negative.
  */
 import { SWF_FAKE, VndbufLayout, type SwapSpec, reservedPages, swfToString } from './layout.js';
 import { Swap } from './swapdev.js';
+import { SwapVnodes } from './vnode.js';
 import { POISON } from '../sync/poison.js';
 import type { SampleCtx, SampleResult } from '../sync/sample.js';
 
@@ -26,6 +28,7 @@ export function sampleSwap(spec: SpecLike, x: SampleCtx): SampleResult {
   let skipped = 0;
   const dbl = sw.G.load(sw.g, 'sg_xfer_double');
   if (dbl !== 0) out.push(`${dbl} parent transfer(s) completed more than once`);
+  out.push(...new SwapVnodes(sw.arena, sw.conf).sample(sw.conf.files.map((f) => f.path)));
   if (x.take(sw.dataLock)) {
     try {
       dataInvariants(sw, out);

@@ -6,7 +6,7 @@ import { Swap } from '../../src/swap/swapdev.js';
 import type { SwapFileSpec } from '../../src/swap/layout.js';
 
 /** A machine with memory disks md0..md{n-1} and the given swap files. */
-export function swapMachine(files: SwapFileSpec[], opts: { ndisks?: number; blocks?: number; ncpu?: number; pages?: number; physmem?: number; faults?: Record<number, [number, number][]>; latencyUs?: number } = {}): Machine {
+export function swapMachine(files: SwapFileSpec[], opts: { ndisks?: number; blocks?: number; ncpu?: number; pages?: number; physmem?: number; faults?: Record<number, [number, number][]>; latencyUs?: number; npbuf?: number; pagerMap?: number; nvndbuf?: number } = {}): Machine {
   const n = opts.ndisks ?? 2;
   const spec: MachineSpec = {
     ncpu: opts.ncpu ?? 8,
@@ -16,7 +16,8 @@ export function swapMachine(files: SwapFileSpec[], opts: { ndisks?: number; bloc
       faults: opts.faults?.[i] ? { bad: opts.faults[i] } : undefined,
       latency: opts.latencyUs ? { baseUs: opts.latencyUs } : undefined,
     })),
-    swap: { files, pages: opts.pages ?? 128, physmem: opts.physmem },
+    swap: { files, pages: opts.pages ?? 128, physmem: opts.physmem, pagerMap: opts.pagerMap, nvndbuf: opts.nvndbuf },
+    npbuf: opts.npbuf,
   };
   return new Machine(spec);
 }
