@@ -317,20 +317,49 @@ export class Swap {
       this.exSet(b, p, true);
     }
   }
-  /** extent_alloc: first fit of `n` contiguous free pages, or -1. Caller holds swap_data_lock. */
+  /**
+   * extent_alloc: `n` contiguous free pages by best fit (the start of the free run with the
+   * smallest leftover, ties to the lowest address, an exact fit ends the scan), as extent(9)
+   * without EX_FAST; the start page, or -1. Caller holds swap_data_lock.
+   */
   extent_alloc(sd: number, n: number): number {
+    if (!(n >= 1)) throw new ContractError(`extent_alloc: ${n} pages wanted`);
     const b = this.exBase(sd);
     const total = filePages(this.conf.files[sd]);
+    const nwords = (total + 31) >>> 5;
+    let best = -1;
+    let bestLeft = Infinity;
+    let runStart = 0;
     let run = 0;
-    for (let p = 0; p < total; p++) {
-      if (this.exBit(b, p)) run = 0;
-      else if (++run === n) {
-        const start = p - n + 1;
-        for (let q = start; q <= p; q++) this.exSet(b, q, true);
-        return start;
+    // Ends the current free run; true once an exact fit is found (nothing can beat it).
+    const endRun = (): boolean => {
+      if (run >= n && run - n < bestLeft) {
+        best = runStart;
+        bestLeft = run - n;
+      }
+      run = 0;
+      return bestLeft === 0;
+    };
+    scan: for (let w = 0; w < nwords; w++) {
+      let x = this.ex_word.get(b + (w << 2));
+      const bits = total - (w << 5);
+      if (bits < 32) x |= -1 << bits; // past the extent's end counts as allocated
+      if (x === 0) {
+        if (run === 0) runStart = w << 5;
+        run += 32;
+      } else if (x === -1) {
+        if (endRun()) break;
+      } else {
+        for (let i = 0; i < 32; i++) {
+          if ((x & (1 << i)) !== 0) {
+            if (endRun()) break scan;
+          } else if (run++ === 0) runStart = (w << 5) + i;
+        }
       }
     }
-    return -1;
+    endRun();
+    if (best >= 0) for (let p = best; p < best + n; p++) this.exSet(b, p, true);
+    return best;
   }
   /** extent_free. Caller holds swap_data_lock. */
   extent_free(sd: number, start: number, n: number): void {
