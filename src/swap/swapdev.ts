@@ -4,7 +4,7 @@
  * uvm_swap.c. A `Swap` is one cpu's view (`Swap.of(sync, spec)`); the state is in the arena.
  *
  * A swapdev is named by its index (= the index of its candidate file, the "vnode"); list links
- * hold index + 1 so that 0 means "none". The drum ranges are allocated first-fit from slot 1
+ * hold index + 1 so that 0 means "none". The drum ranges are allocated best fit from slot 1
  * (slot 0 means "no slot"), so they are disjoint by construction; `checkInvariants` verifies it.
  */
 import type { Arena } from '../shm/arena.js';
@@ -32,6 +32,9 @@ import { type DeviceTotals, checkSwapInvariants, deviceTotals, swapStats } from 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 
 const attached = new WeakMap<Sync, Swap>();
+
+/** The last slot of swapmap (extent_create(swapmap, 1, INT_MAX)). */
+const SWAPMAP_END = 0x7fffffff;
 
 export interface SwapentInfo {
   path: string;
@@ -259,8 +262,10 @@ export class Swap {
   // ------------------------------------------------------------- the drum
 
   /**
-   * swapdrum_add: give `sd` the lowest free range of `npages` drum slots (first fit from slot 1,
-   * as extent_alloc on swapmap). Caller holds swap_data_lock.
+   * swapdrum_add: give `sd` a range of `npages` drum slots from swapmap (slots 1..INT_MAX, held
+   * implicitly as the drum ranges of the other devices on the list): best fit, the range at the
+   * start of the free gap with the smallest leftover, ties to the lowest address, as extent(9)
+   * without EX_FAST. Caller holds swap_data_lock.
    */
   swapdrum_add(sd: number, npages: number): void {
     this.assertData('swapdrum_add');
@@ -270,13 +275,21 @@ export class Swap {
       if (o !== sd && size > 0) ranges.push([this.S.load(this.sdp(o), 'swd_drumoffset'), size]);
     }
     ranges.sort((x, y) => x[0] - y[0]);
+    ranges.push([SWAPMAP_END + 1, 0]); // the tail gap ends at INT_MAX (inclusive)
+    let best = -1;
+    let bestLeft = Infinity;
     let start = 1;
     for (const [off, size] of ranges) {
-      if (start + npages <= off) break;
+      const left = off - start - npages;
+      if (left >= 0 && left < bestLeft) {
+        best = start;
+        bestLeft = left;
+        if (left === 0) break;
+      }
       start = Math.max(start, off + size);
     }
-    if (start + npages > 0x7fffffff) throw new ContractError(`swapdrum_add: /dev/drum is full (${npages} pages wanted)`);
-    this.S.store(this.sdp(sd), 'swd_drumoffset', start);
+    if (best < 0) throw new ContractError(`swapdrum_add: /dev/drum is full (${npages} pages wanted)`);
+    this.S.store(this.sdp(sd), 'swd_drumoffset', best);
     this.S.store(this.sdp(sd), 'swd_drumsize', npages);
   }
 
