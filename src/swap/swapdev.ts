@@ -14,7 +14,6 @@ import type { Sync } from '../sync/sync.js';
 import {
   type ResolvedSwap,
   SWF_ENABLE,
-  SWF_FAKE,
   SWSLOT_BAD,
   SwapExLayout,
   SwapGlobalsLayout,
@@ -405,8 +404,7 @@ export class Swap {
       for (;;) {
         for (const { spi, sd } of this.walk()) {
           const a = this.sdp(sd);
-          const flags = S.load(a, 'swd_flags');
-          if ((flags & SWF_ENABLE) === 0 || flags & SWF_FAKE) continue;
+          if ((S.load(a, 'swd_flags') & SWF_ENABLE) === 0) continue;
           if (S.load(a, 'swd_npginuse') + nslots > S.load(a, 'swd_npages')) continue;
           const r = this.extent_alloc(sd, nslots);
           if (r < 0) continue;
