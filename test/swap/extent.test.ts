@@ -1,6 +1,6 @@
 import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import { PAGE_SIZE, SWAP_OFF, SWAP_ON, type SwapFileSpec } from '../../src/swap/layout.js';
+import { PAGE_SIZE, SWAP_CTL, SWAP_OFF, SWAP_ON, type SwapFileSpec } from '../../src/swap/layout.js';
 import { type SwapOffHook, sys_swapctl } from '../../src/swap/swapctl.js';
 import type { Swap } from '../../src/swap/swapdev.js';
 import { swapMachine, swapOf } from './helpers.js';
@@ -86,6 +86,288 @@ const mapCases: MapCase[] = [
   { map: 'F70', n: [3, 67, 1], want: [0, 3, -1] },
 ];
 
+// ------------------------------------------------------------------ an independent model
+
+/** Free intervals [start, end) of an extent, sorted, disjoint and not adjacent. */
+class FreeList {
+  iv: [number, number][];
+  constructor(start: number, end: number) {
+    this.iv = end > start ? [[start, end]] : [];
+  }
+  /** Best fit: the interval with the smallest leftover (the first on a tie); its start, or -1. */
+  bestFit(n: number): number {
+    let bi = -1;
+    let bl = Infinity;
+    for (let i = 0; i < this.iv.length; i++) {
+      const left = this.iv[i][1] - this.iv[i][0] - n;
+      if (left >= 0 && left < bl) {
+        bi = i;
+        bl = left;
+        if (left === 0) break;
+      }
+    }
+    if (bi < 0) return -1;
+    const [s, e] = this.iv[bi];
+    if (e - s === n) this.iv.splice(bi, 1);
+    else this.iv[bi] = [s + n, e];
+    return s;
+  }
+  /** Take [start, start+n), which must be free. */
+  take(start: number, n: number): void {
+    const i = this.iv.findIndex(([s, e]) => s <= start && start + n <= e);
+    if (i < 0) throw new Error(`model: [${start}, ${start + n}) is not free`);
+    const [s, e] = this.iv[i];
+    const parts: [number, number][] = [];
+    if (s < start) parts.push([s, start]);
+    if (start + n < e) parts.push([start + n, e]);
+    this.iv.splice(i, 1, ...parts);
+  }
+  /** Give back [start, start+n), which must be allocated; merges with the neighbours. */
+  give(start: number, n: number): void {
+    const end = start + n;
+    let i = 0;
+    while (i < this.iv.length && this.iv[i][1] < start) i++;
+    let s = start;
+    let e = end;
+    let j = i;
+    for (; j < this.iv.length && this.iv[j][0] <= end; j++) {
+      if (this.iv[j][0] < end && this.iv[j][1] > start) throw new Error(`model: double free of [${start}, ${end})`);
+      s = Math.min(s, this.iv[j][0]);
+      e = Math.max(e, this.iv[j][1]);
+    }
+    this.iv.splice(i, j - i, [s, e]);
+  }
+}
+
+interface ModelDev {
+  path: string;
+  /** Pages of the extent (the file), and the label pages at its start. */
+  total: number;
+  label: number;
+  npages: number;
+  inuse: number;
+  drumoff: number;
+  ex: FreeList;
+  on: boolean;
+  priority: number;
+}
+
+/** The seed's allocator, written plainly: a priority list of device lists, free lists, counters. */
+class Model {
+  devs: ModelDev[];
+  list: { priority: number; devs: number[] }[] = [];
+  drum = new FreeList(1, 0x7fffffff + 1);
+  swpages = 0;
+  swpginuse = 0;
+  constructor(files: SwapFileSpec[]) {
+    this.devs = files.map((f) => {
+      const total = f.type === 'blk' ? (f.blocks! * 512) / PAGE_SIZE : f.bytes! / PAGE_SIZE;
+      return { path: f.path, total, label: f.type === 'blk' ? 1 : 0, npages: 0, inuse: 0, drumoff: 0, ex: new FreeList(0, 0), on: false, priority: 0 };
+    });
+  }
+  nswapdev(): number {
+    return this.list.reduce((s, p) => s + p.devs.length, 0);
+  }
+  private insert(sd: number, priority: number): void {
+    let p = this.list.find((x) => x.priority === priority);
+    if (!p) {
+      p = { priority, devs: [] };
+      this.list.push(p);
+      this.list.sort((a, b) => a.priority - b.priority);
+    }
+    p.devs.push(sd);
+    this.devs[sd].priority = priority;
+  }
+  private remove(sd: number): void {
+    for (const p of this.list) p.devs = p.devs.filter((d) => d !== sd);
+    this.list = this.list.filter((p) => p.devs.length > 0);
+  }
+  swapOn(sd: number, priority: number): void {
+    const d = this.devs[sd];
+    this.insert(sd, priority);
+    d.ex = new FreeList(0, d.total);
+    if (d.label) d.ex.take(0, d.label);
+    d.drumoff = this.drum.bestFit(d.total);
+    d.npages = d.total - d.label;
+    d.inuse = 0;
+    d.on = true;
+    this.swpages += d.npages;
+  }
+  swapOff(sd: number): void {
+    const d = this.devs[sd];
+    if (d.inuse !== 0) throw new Error('model: SWAP_OFF of a device in use');
+    this.remove(sd);
+    this.drum.give(d.drumoff, d.total);
+    this.swpages -= d.npages;
+    d.on = false;
+  }
+  ctl(sd: number, priority: number): void {
+    this.remove(sd);
+    this.insert(sd, priority);
+  }
+  alloc(n: number, lessok: boolean): { slot: number; nslots: number } {
+    if (this.nswapdev() < 1) return { slot: 0, nslots: n };
+    for (;;) {
+      for (const p of this.list) {
+        for (let i = 0; i < p.devs.length; i++) {
+          const d = this.devs[p.devs[i]];
+          if (d.inuse + n > d.npages) continue;
+          const r = d.ex.bestFit(n);
+          if (r < 0) continue;
+          p.devs.push(...p.devs.splice(i, 1));
+          d.inuse += n;
+          this.swpginuse += n;
+          return { slot: d.drumoff + r, nslots: n };
+        }
+      }
+      if (n > 1 && lessok) {
+        n = 1;
+        continue;
+      }
+      return { slot: 0, nslots: n };
+    }
+  }
+  owner(slot: number): number {
+    return this.devs.findIndex((d) => d.on && slot >= d.drumoff && slot < d.drumoff + d.total);
+  }
+  free(slot: number, n: number): void {
+    const d = this.devs[this.owner(slot)];
+    d.ex.give(slot - d.drumoff, n);
+    d.inuse -= n;
+    this.swpginuse -= n;
+  }
+  /** What is compared after every step. */
+  snap(): unknown {
+    const devs: unknown[] = [];
+    for (const p of this.list) for (const sd of p.devs) {
+      const d = this.devs[sd];
+      devs.push([d.path, d.priority, d.drumoff, d.total, d.npages, d.inuse]);
+    }
+    return { nswapdev: this.nswapdev(), swpages: this.swpages, swpginuse: this.swpginuse, devs };
+  }
+}
+
+function kiolabSnap(sw: Swap): unknown {
+  return {
+    nswapdev: sw.uvmexp('nswapdev'),
+    swpages: sw.uvmexp('swpages'),
+    swpginuse: sw.uvmexp('swpginuse'),
+    devs: sw.stats().map((s) => [s.path, s.priority, s.drumoffset, s.drumsize, s.npages, s.npginuse]),
+  };
+}
+
+/** mulberry32: a small seeded generator of floats in [0, 1). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Tally {
+  allocs: number;
+  failed: number;
+  cut: number;
+  frees: number;
+  on: number;
+  off: number;
+  ctl: number;
+}
+
+/** One generated scenario through kiolab and the model, compared after every step; adds what it did to `t`. */
+function runScenario(seed: number, steps: number, t: Tally): void {
+  const r = rng(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  // Some scenarios draw sizes from a few values (equal gaps), some churn devices on and off.
+  const fewSizes = r() < 0.4;
+  const churn = r() < 0.35;
+  const [pAlloc, pFree, pCtl, pOff] = churn ? [0.35, 0.55, 0.6, 0.82] : [0.55, 0.8, 0.87, 0.93];
+  const nfiles = churn ? int(5, 8) : int(2, 8);
+  const files: SwapFileSpec[] = [];
+  for (let i = 0; i < nfiles; i++) {
+    const u = r();
+    const pages = fewSizes ? [3, 5, 8, 12][int(0, 3)] : u < 0.6 ? int(2, 24) : u < 0.9 ? int(25, 70) : int(71, 140);
+    // Three disks, at most 3 files on each, 2560 blocks apart (a regular file spans 16 blocks a page).
+    const at = { device: `md${i % 3}`, firstBlock: Math.floor(i / 3) * 2560 };
+    const boot = r() < (churn ? 0.9 : 0.6) ? { swapon: true, priority: int(0, 3) } : {};
+    files.push(r() < 0.5 ? { path: `b${i}`, type: 'blk', blocks: pages * 8, ...at, ...boot } : { path: `r${i}`, type: 'reg', bytes: pages * PAGE_SIZE, bsize: 4096, ...at, ...boot });
+  }
+  const sw = swapOf(swapMachine(files, { ndisks: 3, pages: 8 }));
+  const model = new Model(files);
+  files.forEach((f, i) => f.swapon && model.swapOn(i, f.priority ?? 0));
+  let where = `seed ${seed} at boot`;
+  const check = () => expect(kiolabSnap(sw), where).to.deep.equal(model.snap());
+  check();
+  const held: { slot: number; n: number }[] = [];
+  const free = (slot: number, n: number) => {
+    sw.uvm_swap_free(slot, n);
+    model.free(slot, n);
+    t.frees++;
+  };
+  for (let step = 0; step < steps; step++) {
+    const u = r();
+    const on = model.devs.map((d, i) => (d.on ? i : -1)).filter((i) => i >= 0);
+    const off = model.devs.map((d, i) => (d.on ? -1 : i)).filter((i) => i >= 0);
+    if (u < pAlloc) {
+      const n = int(1, 8);
+      const lessok = r() < 0.5;
+      where = `seed ${seed} step ${step}: alloc ${n} lessok ${lessok}`;
+      const got = sw.uvm_swap_alloc(n, lessok);
+      expect(got, where).to.deep.equal(model.alloc(n, lessok));
+      t.allocs++;
+      if (got.slot > 0) held.push({ slot: got.slot, n: got.nslots });
+      else t.failed++;
+      if (got.nslots < n) t.cut++;
+    } else if (u < pFree) {
+      if (held.length === 0) continue;
+      const [h] = held.splice(int(0, held.length - 1), 1);
+      const i = r() < 0.5 ? 0 : int(0, h.n - 1);
+      const k = i === 0 && r() < 0.5 ? h.n : int(1, h.n - i);
+      where = `seed ${seed} step ${step}: free ${k} of ${h.n} at ${h.slot + i}`;
+      free(h.slot + i, k);
+      if (i > 0) held.push({ slot: h.slot, n: i });
+      if (i + k < h.n) held.push({ slot: h.slot + i + k, n: h.n - i - k });
+    } else if (u < pCtl) {
+      if (on.length === 0) continue;
+      const sd = on[int(0, on.length - 1)];
+      const pri = int(0, 3);
+      where = `seed ${seed} step ${step}: SWAP_CTL ${files[sd].path} ${pri}`;
+      expect(sys_swapctl(sw, SWAP_CTL, sd, pri, null).error, where).to.equal(0);
+      model.ctl(sd, pri);
+      t.ctl++;
+    } else if (u < pOff) {
+      // Churning scenarios take up to 3 devices off in a row (several drum gaps at once).
+      for (let left = churn ? int(1, 3) : 1; left > 0 && on.length > 0; left--) {
+        const [sd] = on.splice(int(0, on.length - 1), 1);
+        where = `seed ${seed} step ${step}: SWAP_OFF ${files[sd].path}`;
+        for (let j = held.length - 1; j >= 0; j--) {
+          if (model.owner(held[j].slot) !== sd) continue;
+          free(held[j].slot, held[j].n);
+          held.splice(j, 1);
+        }
+        expect(sys_swapctl(sw, SWAP_OFF, sd, 0, idle).error, where).to.equal(0);
+        model.swapOff(sd);
+        t.off++;
+        check();
+      }
+    } else {
+      if (off.length === 0) continue;
+      const sd = off[int(0, off.length - 1)];
+      const pri = int(0, 3);
+      where = `seed ${seed} step ${step}: SWAP_ON ${files[sd].path} ${pri}`;
+      expect(sys_swapctl(sw, SWAP_ON, sd, pri, null).error, where).to.equal(0);
+      model.swapOn(sd, pri);
+      t.on++;
+    }
+    check();
+  }
+  expect(sw.checkInvariants(), `seed ${seed} at the end`).to.deep.equal([]);
+}
+
 // ------------------------------------------------------------------ the tests
 
 /** A regular swap file of `pages` pages, the i-th on md0. */
@@ -154,5 +436,20 @@ describe('swap: extents and the drum are best fit (extent(9) without EX_FAST)', 
     expect(sys_swapctl(sw, SWAP_OFF, 3, 0, idle).error).to.equal(0);
     expect(sys_swapctl(sw, SWAP_ON, 5, 0, null).error).to.equal(0);
     expect(sw.stats().find((s) => s.path === 'F')!.drumoffset).to.equal(9);
+  });
+
+  it('agrees with an independent best-fit model of 1.44 over generated scenarios', () => {
+    const t: Tally = { allocs: 0, failed: 0, cut: 0, frees: 0, on: 0, off: 0, ctl: 0 };
+    let scenarios = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      runScenario(seed, 40, t);
+      scenarios++;
+    }
+    console.log(
+      `      compared ${scenarios} scenarios with the model: ${t.allocs} allocations (${t.failed} failed, ${t.cut} cut to 1 slot), ` +
+        `${t.frees} frees, ${t.on} SWAP_ON, ${t.off} SWAP_OFF, ${t.ctl} SWAP_CTL after boot`,
+    );
+    expect(t.allocs).to.be.greaterThan(4000);
+    expect(Math.min(t.failed, t.cut, t.on, t.off, t.ctl)).to.be.greaterThan(50);
   });
 });
