@@ -4,7 +4,7 @@
  * uvm_swap.c. A `Swap` is one cpu's view (`Swap.of(sync, spec)`); the state is in the arena.
  *
  * A swapdev is named by its index (= the index of its candidate file, the "vnode"); list links
- * hold index + 1 so that 0 means "none". The drum ranges are allocated first-fit from slot 1
+ * hold index + 1 so that 0 means "none". The drum ranges are allocated best fit from slot 1
  * (slot 0 means "no slot"), so they are disjoint by construction; `checkInvariants` verifies it.
  */
 import type { Arena } from '../shm/arena.js';
@@ -14,7 +14,6 @@ import type { Sync } from '../sync/sync.js';
 import {
   type ResolvedSwap,
   SWF_ENABLE,
-  SWF_FAKE,
   SWSLOT_BAD,
   SwapExLayout,
   SwapGlobalsLayout,
@@ -32,6 +31,9 @@ import { type DeviceTotals, checkSwapInvariants, deviceTotals, swapStats } from 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 
 const attached = new WeakMap<Sync, Swap>();
+
+/** The last slot of swapmap (extent_create(swapmap, 1, INT_MAX)). */
+const SWAPMAP_END = 0x7fffffff;
 
 export interface SwapentInfo {
   path: string;
@@ -280,8 +282,10 @@ export class Swap {
   // ------------------------------------------------------------- the drum
 
   /**
-   * swapdrum_add: give `sd` the lowest free range of `npages` drum slots (first fit from slot 1,
-   * as extent_alloc on swapmap). Caller holds swap_data_lock.
+   * swapdrum_add: give `sd` a range of `npages` drum slots from swapmap (slots 1..INT_MAX, held
+   * implicitly as the drum ranges of the other devices on the list): best fit, the range at the
+   * start of the free gap with the smallest leftover, ties to the lowest address, as extent(9)
+   * without EX_FAST. Caller holds swap_data_lock.
    */
   swapdrum_add(sd: number, npages: number): void {
     this.assertData('swapdrum_add');
@@ -291,13 +295,21 @@ export class Swap {
       if (o !== sd && size > 0) ranges.push([this.S.load(this.sdp(o), 'swd_drumoffset'), size]);
     }
     ranges.sort((x, y) => x[0] - y[0]);
+    ranges.push([SWAPMAP_END + 1, 0]); // the tail gap ends at INT_MAX (inclusive)
+    let best = -1;
+    let bestLeft = Infinity;
     let start = 1;
     for (const [off, size] of ranges) {
-      if (start + npages <= off) break;
+      const left = off - start - npages;
+      if (left >= 0 && left < bestLeft) {
+        best = start;
+        bestLeft = left;
+        if (left === 0) break;
+      }
       start = Math.max(start, off + size);
     }
-    if (start + npages > 0x7fffffff) throw new ContractError(`swapdrum_add: /dev/drum is full (${npages} pages wanted)`);
-    this.S.store(this.sdp(sd), 'swd_drumoffset', start);
+    if (best < 0) throw new ContractError(`swapdrum_add: /dev/drum is full (${npages} pages wanted)`);
+    this.S.store(this.sdp(sd), 'swd_drumoffset', best);
     this.S.store(this.sdp(sd), 'swd_drumsize', npages);
   }
 
@@ -338,20 +350,49 @@ export class Swap {
       this.exSet(b, p, true);
     }
   }
-  /** extent_alloc: first fit of `n` contiguous free pages, or -1. Caller holds swap_data_lock. */
+  /**
+   * extent_alloc: `n` contiguous free pages by best fit (the start of the free run with the
+   * smallest leftover, ties to the lowest address, an exact fit ends the scan), as extent(9)
+   * without EX_FAST; the start page, or -1. Caller holds swap_data_lock.
+   */
   extent_alloc(sd: number, n: number): number {
+    if (!(n >= 1)) throw new ContractError(`extent_alloc: ${n} pages wanted`);
     const b = this.exBase(sd);
     const total = filePages(this.conf.files[sd]);
+    const nwords = (total + 31) >>> 5;
+    let best = -1;
+    let bestLeft = Infinity;
+    let runStart = 0;
     let run = 0;
-    for (let p = 0; p < total; p++) {
-      if (this.exBit(b, p)) run = 0;
-      else if (++run === n) {
-        const start = p - n + 1;
-        for (let q = start; q <= p; q++) this.exSet(b, q, true);
-        return start;
+    // Ends the current free run; true once an exact fit is found (nothing can beat it).
+    const endRun = (): boolean => {
+      if (run >= n && run - n < bestLeft) {
+        best = runStart;
+        bestLeft = run - n;
+      }
+      run = 0;
+      return bestLeft === 0;
+    };
+    scan: for (let w = 0; w < nwords; w++) {
+      let x = this.ex_word.get(b + (w << 2));
+      const bits = total - (w << 5);
+      if (bits < 32) x |= -1 << bits; // past the extent's end counts as allocated
+      if (x === 0) {
+        if (run === 0) runStart = w << 5;
+        run += 32;
+      } else if (x === -1) {
+        if (endRun()) break;
+      } else {
+        for (let i = 0; i < 32; i++) {
+          if ((x & (1 << i)) !== 0) {
+            if (endRun()) break scan;
+          } else if (run++ === 0) runStart = (w << 5) + i;
+        }
       }
     }
-    return -1;
+    endRun();
+    if (best >= 0) for (let p = best; p < best + n; p++) this.exSet(b, p, true);
+    return best;
   }
   /** extent_free. Caller holds swap_data_lock. */
   extent_free(sd: number, start: number, n: number): void {
@@ -384,8 +425,7 @@ export class Swap {
       for (;;) {
         for (const { spi, sd } of this.walk()) {
           const a = this.sdp(sd);
-          const flags = S.load(a, 'swd_flags');
-          if ((flags & SWF_ENABLE) === 0 || flags & SWF_FAKE) continue;
+          if ((S.load(a, 'swd_flags') & SWF_ENABLE) === 0) continue;
           if (S.load(a, 'swd_npginuse') + nslots > S.load(a, 'swd_npages')) continue;
           const r = this.extent_alloc(sd, nslots);
           if (r < 0) continue;
