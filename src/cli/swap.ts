@@ -297,7 +297,7 @@ registerSysctl({
       { name: 'wd1', blocks: 16384 },
     ];
     const r = resolveSwap({ files: BENCH_FILES, pages: numOpt('pages', o.pages, 1, { integer: true, max: 65536 }) ?? 256 }, disks);
-    const out: Record<string, number> = { 'vm.uvmexp.npages': r.pages, 'kiolab.swap.nvndbuf': r.nvndbuf, 'kiolab.swap.nvndxfer': r.nvndxfer };
+    const out: Record<string, number> = { 'vm.uvmexp.npages': r.pages, 'kiolab.swap.nvndbuf': r.nvndbuf, 'kiolab.swap.nvndxfer': r.nvndxfer, 'kiolab.swap.pager_map_pages': r.pagerMap };
     let total = 0;
     for (const f of r.files) {
       const npages = filePages(f);

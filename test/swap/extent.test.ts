@@ -12,6 +12,7 @@ import { swapMachine, swapOf } from './helpers.js';
 
 /** SWAP_OFF's pager half for a device with nothing in use. */
 const idle: SwapOffHook = { anon_swap_off: () => 0, drain: () => {} };
+const root = { priv: true }; // the superuser's swapctl
 
 /** Parse a map such as 'F3 U1 F2' (F = free pages, U = used pages) into runs. */
 function parseMap(map: string): { used: boolean; len: number }[] {
@@ -336,7 +337,7 @@ function runScenario(seed: number, steps: number, t: Tally): void {
       const sd = on[int(0, on.length - 1)];
       const pri = int(0, 3);
       where = `seed ${seed} step ${step}: SWAP_CTL ${files[sd].path} ${pri}`;
-      expect(sys_swapctl(sw, SWAP_CTL, sd, pri, null).error, where).to.equal(0);
+      expect(sys_swapctl(sw, SWAP_CTL, sd, pri, null, root).error, where).to.equal(0);
       model.ctl(sd, pri);
       t.ctl++;
     } else if (u < pOff) {
@@ -349,7 +350,7 @@ function runScenario(seed: number, steps: number, t: Tally): void {
           free(held[j].slot, held[j].n);
           held.splice(j, 1);
         }
-        expect(sys_swapctl(sw, SWAP_OFF, sd, 0, idle).error, where).to.equal(0);
+        expect(sys_swapctl(sw, SWAP_OFF, sd, 0, idle, root).error, where).to.equal(0);
         model.swapOff(sd);
         t.off++;
         check();
@@ -359,7 +360,7 @@ function runScenario(seed: number, steps: number, t: Tally): void {
       const sd = off[int(0, off.length - 1)];
       const pri = int(0, 3);
       where = `seed ${seed} step ${step}: SWAP_ON ${files[sd].path} ${pri}`;
-      expect(sys_swapctl(sw, SWAP_ON, sd, pri, null).error, where).to.equal(0);
+      expect(sys_swapctl(sw, SWAP_ON, sd, pri, null, root).error, where).to.equal(0);
       model.swapOn(sd, pri);
       t.on++;
     }
@@ -416,14 +417,14 @@ describe('swap: extents and the drum are best fit (extent(9) without EX_FAST)', 
     const drum = () => Object.fromEntries(sw.stats().map((s) => [s.path, [s.drumoffset, s.drumsize]]));
     // Drum: A [1,9) B [9,25) C [25,33) D [33,39) E [39,47).
     expect(drum()).to.deep.equal({ A: [1, 8], B: [9, 16], C: [25, 8], D: [33, 6], E: [39, 8] });
-    expect(sys_swapctl(sw, SWAP_OFF, 1, 0, idle).error).to.equal(0);
-    expect(sys_swapctl(sw, SWAP_OFF, 3, 0, idle).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_OFF, 1, 0, idle, root).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_OFF, 3, 0, idle, root).error).to.equal(0);
     // Gaps [9,25) (16) [33,39) (6) [47,INT_MAX]; F (5 pages): leftovers 11, 1, huge -> 33
     // (first fit: 9).
-    expect(sys_swapctl(sw, SWAP_ON, 5, 0, null).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_ON, 5, 0, null, root).error).to.equal(0);
     expect(drum().F).to.deep.equal([33, 5]);
     // G (16 pages): gaps [9,25) (exact) [38,39) [47,..] -> 9.
-    expect(sys_swapctl(sw, SWAP_ON, 6, 0, null).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_ON, 6, 0, null, root).error).to.equal(0);
     expect(drum().G).to.deep.equal([9, 16]);
     expect(sw.checkInvariants()).to.deep.equal([]);
   });
@@ -432,9 +433,9 @@ describe('swap: extents and the drum are best fit (extent(9) without EX_FAST)', 
     const sw = swapOf(swapMachine([reg('A', 8, 0, true), reg('B', 8, 1, true), reg('C', 8, 2, true), reg('D', 8, 3, true), reg('E', 8, 4, true), reg('F', 5, 5, false)]));
     // Drum: A [1,9) B [9,17) C [17,25) D [25,33) E [33,41). Without B and D: gaps [9,17) [25,33)
     // [41,INT_MAX]; F (5 pages): leftovers 3, 3, huge -> the lower, 9.
-    expect(sys_swapctl(sw, SWAP_OFF, 1, 0, idle).error).to.equal(0);
-    expect(sys_swapctl(sw, SWAP_OFF, 3, 0, idle).error).to.equal(0);
-    expect(sys_swapctl(sw, SWAP_ON, 5, 0, null).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_OFF, 1, 0, idle, root).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_OFF, 3, 0, idle, root).error).to.equal(0);
+    expect(sys_swapctl(sw, SWAP_ON, 5, 0, null, root).error).to.equal(0);
     expect(sw.stats().find((s) => s.path === 'F')!.drumoffset).to.equal(9);
   });
 
