@@ -366,7 +366,15 @@ probes.vtokenHolder = (L, bc) => {
 /** Once vtokenHolder holds v_token shared, getblk block 0 of vnode 1 (findblk), and keep it until the token is free. */
 probes.vtokenFinder = (L, bc) => {
   const tok = bc.vnode(1);
-  const holderIn = awaitPeer(() => bc.sync.lock_shared_count(tok) > 0);
+  // The holder's own getblk takes the token shared too (findblk): wait for the cached block as well.
+  const cached = (): boolean => {
+    for (let i = 0; i < bc.nbuf; i++) {
+      const bp = bc.bufs.addr(i);
+      if (bc.b_vp.load(bp) === 1 && bc.b_loffset.load(bp) === 0 && (bc.b_flags.load(bp) & B_CACHE) !== 0 && !bc.BUF_LOCKINUSE(bp)) return true;
+    }
+    return false;
+  };
+  const holderIn = awaitPeer(() => cached() && bc.sync.lock_shared_count(tok) > 0);
   const bp = getblk(bc, 1, 0, L.bsize, 0);
   const found = (bc.b_flags.load(bp) & B_CACHE) !== 0 && bc.b_vp.load(bp) === 1 && bc.b_loffset.load(bp) === 0;
   const holderOut = awaitPeer(() => !bc.sync.lock_busy(tok));

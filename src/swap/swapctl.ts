@@ -219,6 +219,25 @@ export function sys_swapctl(sw: Swap, cmd: number, arg: number, misc: number, ho
   }
 }
 
+/** The swapent fields SWAP_STATS copies from the swapdev as they are (se_inuse is converted). */
+const SWAPENT_COPY = [
+  ['se_flags', 'swd_flags'],
+  ['se_priority', 'swd_priority'],
+  ['se_nblks', 'swd_nblks'],
+  ['se_npages', 'swd_npages'],
+  ['se_npginuse', 'swd_npginuse'],
+  ['se_npgbad', 'swd_npgbad'],
+  ['se_drumoffset', 'swd_drumoffset'],
+  ['se_drumsize', 'swd_drumsize'],
+  ['se_puts', 'swd_puts'],
+  ['se_gets', 'swd_gets'],
+  ['se_errors', 'swd_errors'],
+  ['se_children', 'swd_children'],
+  ['se_maxseen', 'swd_maxseen'],
+  ['se_maxactive', 'swd_maxactive'],
+  ['se_nullpath', 'swd_nullpath'],
+] as const;
+
 /**
  * SWAP_STATS: copy up to `misc` swapents (and at most the candidates' count, the size of kiolab's
  * swapent area) in list order, WITHOUT swap_data_lock: the seed relies on swap_syscall_lock, but
@@ -242,22 +261,8 @@ function swap_stats(sw: Swap, misc: number): number {
     const a = sw.sdp(sd);
     const e = pool.addr(count++);
     E.store(e, 'se_vp', sd);
-    E.store(e, 'se_flags', S.load(a, 'swd_flags'));
-    E.store(e, 'se_priority', S.load(a, 'swd_priority'));
-    E.store(e, 'se_nblks', S.load(a, 'swd_nblks'));
+    for (const [se, swd] of SWAPENT_COPY) E.store(e, se, S.load(a, swd));
     E.store(e, 'se_inuse', btodb(S.load(a, 'swd_npginuse') * PAGE_SIZE));
-    E.store(e, 'se_npages', S.load(a, 'swd_npages'));
-    E.store(e, 'se_npginuse', S.load(a, 'swd_npginuse'));
-    E.store(e, 'se_npgbad', S.load(a, 'swd_npgbad'));
-    E.store(e, 'se_drumoffset', S.load(a, 'swd_drumoffset'));
-    E.store(e, 'se_drumsize', S.load(a, 'swd_drumsize'));
-    E.store(e, 'se_puts', S.load(a, 'swd_puts'));
-    E.store(e, 'se_gets', S.load(a, 'swd_gets'));
-    E.store(e, 'se_errors', S.load(a, 'swd_errors'));
-    E.store(e, 'se_children', S.load(a, 'swd_children'));
-    E.store(e, 'se_maxseen', S.load(a, 'swd_maxseen'));
-    E.store(e, 'se_maxactive', S.load(a, 'swd_maxactive'));
-    E.store(e, 'se_nullpath', S.load(a, 'swd_nullpath'));
   }
   return count;
 }

@@ -15,12 +15,13 @@ const SWITCHES: { bug: string; scenario: string; kind: string; message: RegExp; 
   { bug: 'bc-write-trylock-skip', scenario: 'bc-write', kind: 'assertion', message: /oracle: .*(stale data|not stamped for this block)/ },
   { bug: 'swap-vx-busy-missing', scenario: 'swap-xfer', kind: 'invariant', message: /parent transfer was completed twice/, stress: /parent transfer was completed twice|parent transfer\(s\) completed more than once|bpdone: buffer \d+ already done|swap invariants: \S+: I\/O activ/ },
   { bug: 'swap-off-stale-slots', scenario: 'swap-off', kind: 'assertion', message: /double free of drum slot|wrong bytes/, stress: /double free of drum slot|wrong bytes|went negative|swap invariants/ },
-  // A child left queued: its pager never returns from biowait (explore: nobody can run; stress: the progress watchdog).
+  // A child left queued: its pager never returns from biowait (explore: nobody can run; stress: the progress watchdog),
+  // or, for an async pageout's child, the iteration ends with it still queued (the vnodes' output counts show it).
   // Seed 3 finds it in 7 iterations in today's code (seed 7 needed 281 after issue 19's I/O path
   // reshuffled the schedules; each of the ten replays reruns them).
   // Stress: 14-18 s on a quiet host (every shared access is a perturbation point, and the hang
   // needs the watchdog's 3 s), so it gets a longer budget than the others.
-  { bug: 'swap-busy-flag-race', scenario: 'swap-start', kind: 'hang', message: /hang: .*"swp(in|out)"/, seed: 3, stressBudgetMs: 90_000 },
+  { bug: 'swap-busy-flag-race', scenario: 'swap-start', kind: 'hang', message: /hang: .*"swp(in|out)"/, stress: /hang: .*"swp(in|out)"|swap invariants: .*(I\/O activ|at a quiescent point)/, seed: 3, stressBudgetMs: 90_000 },
 ];
 
 describe('race: the BootCache and swap switches', function () {
