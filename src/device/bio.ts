@@ -74,7 +74,19 @@ export class BioLayer {
   private readonly bio_flags: Field;
   private readonly bio_offset_lo: Field;
   private readonly bio_offset_hi: Field;
+  // Fields of the request path, bound once (a view's load by name costs a keyed lookup each).
+  private readonly bio_buf: Field;
+  private readonly bio_prev: Field;
+  private readonly bio_next: Field;
+  private readonly bio_done: Field;
+  private readonly bio_track: Field;
+  private readonly b_cmd: Field;
+  private readonly b_ops: Field;
+  private readonly b_flags: Field;
+  private readonly b_error: Field;
   private readonly bk_active: Field;
+  /** The buffer's I/O fields, bound once, for request set-up on hot paths (setupRaw). */
+  readonly bf: Readonly<Record<'b_cmd' | 'b_data' | 'b_bcount' | 'b_bufsize' | 'b_resid' | 'b_error' | 'b_flags' | 'b_dev', Field>>;
   readonly biodoneSyncId: number;
 
   /** The bio layer of this worker (one per Sync). */
@@ -96,6 +108,17 @@ export class BioLayer {
     this.bio_flags = this.O.field('bio_flags');
     this.bio_offset_lo = this.O.field('bio_offset_lo');
     this.bio_offset_hi = this.O.field('bio_offset_hi');
+    this.bio_buf = this.O.field('bio_buf');
+    this.bio_prev = this.O.field('bio_prev');
+    this.bio_next = this.O.field('bio_next');
+    this.bio_done = this.O.field('bio_done');
+    this.bio_track = this.O.field('bio_track');
+    this.b_cmd = this.B.field('b_cmd');
+    this.b_ops = this.B.field('b_ops');
+    this.b_flags = this.B.field('b_flags');
+    this.b_error = this.B.field('b_error');
+    const B = this.B;
+    this.bf = { b_cmd: this.b_cmd, b_data: B.field('b_data'), b_bcount: B.field('b_bcount'), b_bufsize: B.field('b_bufsize'), b_resid: B.field('b_resid'), b_error: this.b_error, b_flags: this.b_flags, b_dev: B.field('b_dev') };
     this.bk_active = arena.view(BioTrackLayout).field('bk_active');
     this.biodoneSyncId = sync.intern('biodone_sync');
   }
@@ -160,26 +183,25 @@ export class BioLayer {
 
   /** The next layer's bio, created if needed (push_bio). */
   push_bio(bio: number): number {
-    const O = this.O;
-    let nbio = O.load(bio, 'bio_next');
+    let nbio = this.bio_next.load(bio);
     if (nbio === 0) {
-      const bp = O.load(bio, 'bio_buf');
+      const bp = this.bio_buf.load(bio);
       const index = (bio - b_bio1(bp)) / BioLayout.bytes;
       if (index >= NBUF_BIO - 1) throw new ContractError(`push_bio: too many layers (${index + 1}) for buffer ${bp}`);
       nbio = bio + BioLayout.bytes;
-      O.store(bio, 'bio_next', nbio);
-      O.store(nbio, 'bio_prev', bio);
-      O.store(nbio, 'bio_buf', bp);
+      this.bio_next.store(bio, nbio);
+      this.bio_prev.store(nbio, bio);
+      this.bio_buf.store(nbio, bp);
       this.set_offset(nbio, NOOFFSET);
-      O.store(nbio, 'bio_done', 0);
-      O.store(nbio, 'bio_next', 0);
+      this.bio_done.store(nbio, 0);
+      this.bio_next.store(nbio, 0);
     }
-    if (O.load(nbio, 'bio_done') !== 0) throw new ContractError(`push_bio: bio ${nbio} still has a bio_done callback`);
+    if (this.bio_done.load(nbio) !== 0) throw new ContractError(`push_bio: bio ${nbio} still has a bio_done callback`);
     return nbio;
   }
 
   pop_bio(bio: number): number {
-    return this.O.load(bio, 'bio_prev');
+    return this.bio_prev.load(bio);
   }
 
   offset(bio: number): number {
@@ -193,17 +215,17 @@ export class BioLayer {
 
   set_offset(bio: number, off: number): void {
     if (off === NOOFFSET) {
-      this.O.store(bio, 'bio_offset_lo', -1);
-      this.O.store(bio, 'bio_offset_hi', -1);
+      this.bio_offset_lo.store(bio, -1);
+      this.bio_offset_hi.store(bio, -1);
     } else {
-      this.O.store(bio, 'bio_offset_lo', off >>> 0);
-      this.O.store(bio, 'bio_offset_hi', Math.floor(off / 4294967296));
+      this.bio_offset_lo.store(bio, off >>> 0);
+      this.bio_offset_hi.store(bio, Math.floor(off / 4294967296));
     }
   }
 
   /** Set the bio's completion callback by name ('' clears it). */
   set_done(bio: number, name: string): void {
-    this.O.store(bio, 'bio_done', name ? this.nameId(name) : 0);
+    this.bio_done.store(bio, name ? this.nameId(name) : 0);
   }
 
   // ------------------------------------------------------------- waiting
@@ -214,7 +236,7 @@ export class BioLayer {
    * The buffer stays locked. May sleep.
    */
   biowait(bio: number, wmesg: string | null, timeoutMs = 0): number {
-    const bp = this.O.load(bio, 'bio_buf');
+    const bp = this.bio_buf.load(bio);
     if (bio !== b_bio1(bp)) throw new ContractError(`biowait: bio ${bio} is not b_bio1 of buffer ${bp}`);
     const s = this.sync;
     const F = this.bio_flags;
@@ -226,28 +248,28 @@ export class BioLayer {
         // set after the check, not by CAS on the word just read, and the sleep is not
         // interlocked, so a biodone_sync in between finds no want or no sleeper: lost wakeup.
         F.or(bio, BIO_WANT);
-        const error = s.tsleep(bio, 0, wmesg ?? (this.B.load(bp, 'b_cmd') === BUF_CMD_READ ? 'biord' : 'biowr'), timeoutMs);
+        const error = s.tsleep(bio, 0, wmesg ?? (this.b_cmd.load(bp) === BUF_CMD_READ ? 'biord' : 'biowr'), timeoutMs);
         if (error) return error;
         continue;
       }
       s.tsleep_interlock(bio);
       // Register the want on the very word biodone_sync swaps: no window for a lost wakeup.
       if (F.cas(bio, flags, flags | BIO_WANT) === flags) {
-        const wm = wmesg ?? (this.B.load(bp, 'b_cmd') === BUF_CMD_READ ? 'biord' : 'biowr');
+        const wm = wmesg ?? (this.b_cmd.load(bp) === BUF_CMD_READ ? 'biord' : 'biowr');
         const error = s.tsleep(bio, PINTERLOCKED, wm, timeoutMs);
         if (error) return error;
       } else {
         s.tsleep_remove();
       }
     }
-    const cmd = this.B.load(bp, 'b_cmd');
+    const cmd = this.b_cmd.load(bp);
     if (cmd !== BUF_CMD_DONE) {
       throw new ContractError(`biowait: buffer ${bp} saw BIO_DONE but b_cmd is ${BUF_CMD_NAMES[cmd] ?? cmd}, not DONE`);
     }
     F.and(bio, ~(BIO_DONE | BIO_SYNC));
-    const bflags = this.B.load(bp, 'b_flags');
+    const bflags = this.b_flags.load(bp);
     if (bflags & B_EINTR) return 4; // EINTR
-    if (bflags & B_ERROR) return this.B.load(bp, 'b_error') || EIO;
+    if (bflags & B_ERROR) return this.b_error.load(bp) || EIO;
     return 0;
   }
 
@@ -263,20 +285,18 @@ export class BioLayer {
    * Never sleeps.
    */
   biodone(bio: number): void {
-    const O = this.O;
-    const bp = O.load(bio, 'bio_buf');
-    const opsId = this.B.load(bp, 'b_ops');
-    const ops = opsId ? this.ops(opsId) : null;
-    ops?.runningbufwakeup?.(this, bp);
-    for (let b = bio; b !== 0; b = O.load(b, 'bio_prev')) {
-      const track = O.load(b, 'bio_track');
+    const bp = this.bio_buf.load(bio);
+    const opsId = this.b_ops.load(bp);
+    if (opsId) this.ops(opsId).runningbufwakeup?.(this, bp);
+    for (let b = bio; b !== 0; b = this.bio_prev.load(b)) {
+      const track = this.bio_track.load(b);
       if (track !== 0) {
         this.bio_track_rel(track);
         // RACE SWITCH vfs-bio-track-double-release (off by default): the historical code left
         // bio_track set, so a later completion of the reused bio releases the track again.
-        if (!(bugs.any && bugs.enabled('vfs-bio-track-double-release'))) O.store(b, 'bio_track', 0);
+        if (!(bugs.any && bugs.enabled('vfs-bio-track-double-release'))) this.bio_track.store(b, 0);
       }
-      const done = O.exchange(b, 'bio_done', 0);
+      const done = this.bio_done.exchange(b, 0);
       if (done !== 0) {
         this.doneFn(done)(this, b);
         return;
@@ -290,13 +310,13 @@ export class BioLayer {
    * buffer cache: B_CACHE, re-dirty or bundirty, brelse/bqrelse when `elseit`).
    */
   bpdone(bp: number, elseit: boolean): void {
-    const cmd = this.B.load(bp, 'b_cmd');
+    const cmd = this.b_cmd.load(bp);
     if (cmd === BUF_CMD_DONE) throw new ContractError(`bpdone: buffer ${bp} already done`);
-    const opsId = this.B.load(bp, 'b_ops');
+    const opsId = this.b_ops.load(bp);
     if (opsId) {
       this.ops(opsId).bpdone(this, bp, elseit);
     } else {
-      this.B.store(bp, 'b_cmd', BUF_CMD_DONE);
+      this.b_cmd.store(bp, BUF_CMD_DONE);
     }
   }
 
@@ -305,7 +325,7 @@ export class BioLayer {
    * biowait sleeper if it registered BIO_WANT.
    */
   biodone_sync(bio: number): void {
-    const bp = this.O.load(bio, 'bio_buf');
+    const bp = this.bio_buf.load(bio);
     if (bio !== b_bio1(bp)) throw new ContractError(`biodone_sync: bio ${bio} is not b_bio1 of buffer ${bp}`);
     const early = bugs.any && bugs.enabled('vfs-biodone-early-done');
     // RACE SWITCH vfs-biodone-early-done (off by default): BIO_DONE is published and the waiter
@@ -326,7 +346,7 @@ export class BioLayer {
   /** Prepare b_bio1 for a synchronous I/O: biodone_sync as callback, BIO_SYNC set, BIO_DONE clear. */
   setup_sync(bp: number): number {
     const bio = b_bio1(bp);
-    this.O.store(bio, 'bio_done', this.biodoneSyncId);
+    this.bio_done.store(bio, this.biodoneSyncId);
     this.bio_flags.and(bio, ~(BIO_DONE | BIO_WANT));
     this.bio_flags.or(bio, BIO_SYNC);
     return bio;

@@ -20,16 +20,16 @@ export interface RawResult {
 export function setupRaw(dev: Devices, bp: number, unit: number, write: boolean, blk: number, nblk: number, data: number): number {
   const io = dev.io;
   const d = dev.conf[unit];
-  const B = io.B;
+  const f = io.bf;
   const bytes = nblk * d.blockSize;
-  B.set(bp, 'b_cmd', write ? BUF_CMD_WRITE : BUF_CMD_READ);
-  B.set(bp, 'b_data', data);
-  B.set(bp, 'b_bcount', bytes);
-  B.set(bp, 'b_bufsize', bytes);
-  B.set(bp, 'b_resid', bytes);
-  B.set(bp, 'b_error', 0);
-  B.set(bp, 'b_flags', 0);
-  B.set(bp, 'b_dev', unit);
+  f.b_cmd.set(bp, write ? BUF_CMD_WRITE : BUF_CMD_READ);
+  f.b_data.set(bp, data);
+  f.b_bcount.set(bp, bytes);
+  f.b_bufsize.set(bp, bytes);
+  f.b_resid.set(bp, bytes);
+  f.b_error.set(bp, 0);
+  f.b_flags.set(bp, 0);
+  f.b_dev.set(bp, unit);
   const bio2 = io.push_bio(b_bio1(bp));
   io.set_offset(bio2, blk * d.blockSize);
   return bio2;
