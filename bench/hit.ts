@@ -189,7 +189,7 @@ function bcSizes(scale: number): { regionBytes: number; passes: number; pmOps: n
 function breakdown(rawNs: number, floorNs: number, hitNs: number, pbufNs?: number): string[] {
   const f = (x: number) => `${Math.round(x).toLocaleString('en-US')} ns`;
   return [
-    `where a hit's time goes (medians): raw copy ${f(rawNs)}; bio layer floor ${f(floorNs)} (setupRaw, setup_sync, the copy, biodone, biowait — no BootCache); BootCache's own share ${f(hitNs - floorNs)} (BC_strategy: the drain count, lookup, extent lock, blockmap test and discard, BC_free_page's poison of the page, history, counters)${pbufNs !== undefined ? `; getpbuf/relpbuf per request would add ${f(pbufNs - hitNs)}` : ''}.`,
+    `where a hit's time goes (medians): raw copy ${f(rawNs)}; bio layer floor ${f(floorNs)} (setupRaw, setup_sync, the copy, biodone, biowait — no BootCache); BootCache's own share ${f(hitNs - floorNs)} (BC_strategy: the drain count, lookup, extent lock, blockmap test and discard, BC_free_page, history, counters; freed pages are poisoned only under the race lab and --check)${pbufNs !== undefined ? `; getpbuf/relpbuf per request would add ${f(pbufNs - hitNs)}` : ''}.`,
     "  In Node 20's V8 an Atomics call is a builtin call of ~15 ns, not an inlined instruction: the bio layer's StructView accessors (one Atomics call per field, by name) make most of its floor.",
   ];
 }

@@ -124,6 +124,8 @@ export class BootCache {
   readonly p_strategy_calls: Field;
   private readonly p_counted_shared: Field;
   private readonly p_pages_freed: Field;
+  /** Poison each page BC_free_page gives back (the machine spec's `poison`): a page copy per freed page. */
+  private readonly poisonFreed: boolean;
   private readonly P: StructView<BCPcpuStatsField>;
   private readonly pcpu: Pool<BCPcpuStatsField>;
   /** History clusters: the address of cluster 1 (numbered from 1, 0 is none), their fields; the entries' address and fields. */
@@ -202,6 +204,7 @@ export class BootCache {
     this.t_mem_mb = C.field('t_mem_mb');
     this.t_hist_entries = C.field('t_hist_entries');
     this.t_hist_maxclusters = C.field('t_hist_maxclusters');
+    this.poisonFreed = C.load(this.c, 't_poison') !== 0;
     const S = this.S;
     this.s_strategy_calls = S.field('ss_strategy_calls');
     this.s_hit_blkmissing = S.field('ss_hit_blkmissing');
@@ -548,9 +551,9 @@ export class BootCache {
     return discarded;
   }
 
-  /** BC_free_page: give page `page` of extent `i` back (poisoned, so a stale use shows). Extent lock held. */
+  /** BC_free_page: give page `page` of extent `i` back (poisoned when the spec asks, so a stale use shows). Extent lock held. */
   BC_free_page(i: number, page: number): void {
-    this.arena.writeBytes(this.edata[i] + page * PAGE_SIZE, POISON_PAGE);
+    if (this.poisonFreed) this.arena.writeBytes(this.edata[i] + page * PAGE_SIZE, POISON_PAGE);
     this.pcount(this.p_pages_freed, 1);
   }
 

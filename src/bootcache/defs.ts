@@ -206,6 +206,7 @@ export const BCControlLayout = defineStruct(
     t_chit_check_start: 'i32',
     t_chit_low_level: 'i32',
     t_max_read: 'i32',
+    t_poison: 'i32', // kiolab: poison freed pages (the machine spec's `poison`: race lab, --check)
     t_terminate_ms: 'i32',
     t_drain_slice_ms: 'i32',
     t_drain_retries: 'i32',
@@ -360,7 +361,7 @@ export function planBootCache(plan: ArenaPlan, spec: { bootcache?: BootCacheSpec
 }
 
 /** Main thread, once: locks, tunables and every extent lock (lck_mtx_init at setup time in the reference). */
-export function initBootCache(arena: Arena, sync: Sync, spec: { bootcache?: BootCacheSpec }): void {
+export function initBootCache(arena: Arena, sync: Sync, spec: { bootcache?: BootCacheSpec; poison?: boolean }): void {
   if (!spec.bootcache) return;
   const r = resolveBootCache(spec.bootcache);
   const C = arena.view(BCControlLayout);
@@ -373,6 +374,7 @@ export function initBootCache(arena: Arena, sync: Sync, spec: { bootcache?: Boot
   C.store(c, 't_chit_check_start', r.chitCheckStart);
   C.store(c, 't_chit_low_level', r.chitLowLevel);
   C.store(c, 't_max_read', r.maxRead);
+  C.store(c, 't_poison', spec.poison ? 1 : 0);
   C.store(c, 't_terminate_ms', r.terminateReadaheadMs);
   C.store(c, 't_drain_slice_ms', r.drainSliceMs);
   C.store(c, 't_drain_retries', r.drainRetries);

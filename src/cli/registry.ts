@@ -68,7 +68,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   bandwidth: { type: 'string', help: "every device's transfer rate, MB/s (0: instant)", number: { min: 0 }, arg: 'MBPS' },
   'device-file': { type: 'string', help: 'back the device with a real file (several: PATH-<name>)', arg: 'PATH' },
   'device-sync': { type: 'boolean', help: 'with --device-file: fdatasync each write before it completes (a disk with its write cache off)' },
-  check: { type: 'boolean', help: "sample the subsystems' invariants under their locks while it runs (exit 1 on a violation)" },
+  check: { type: 'boolean', help: "sample the subsystems' invariants under their locks while it runs, and poison what is freed so that a stale use shows (exit 1 on a violation)" },
   force: { type: 'boolean', help: 'overwrite output files that exist (--out, --trace and the like); without it kiolab refuses' },
   workload: { type: 'string', help: "replay a recorded block trace: fio iolog v2/v3, blkparse text, or kiolab's R|W offset length lines", arg: 'FILE' },
   'replay-speed': { type: 'string', help: 'max, recorded or a factor (2: twice as fast) (default: recorded when the trace has times, else max)', arg: 'X' },

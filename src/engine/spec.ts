@@ -28,6 +28,12 @@ export interface MachineSpec extends DeviceSpecPart {
    * `race.bugs` wins over it.
    */
   bugs?: string[];
+  /**
+   * Fill what the subsystems free with poison, so that a stale use shows (BootCache's freed
+   * pages). The race lab and `--check` turn it on; off by default, since it costs a page copy
+   * on every freed page of a hit path.
+   */
+  poison?: boolean;
 }
 
 /** Machine-wide control words. */

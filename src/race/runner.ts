@@ -169,6 +169,7 @@ export function specFor(o: RaceOptions): MachineSpec {
     ...base,
     ...bufcache,
     ncpu: ncpu + (checker ? 1 : 0),
+    poison: true, // freed memory poisoned: a stale use is a finding
     race: {
       bugs: o.bug ? [o.bug] : [],
       scenario: sc.name,

@@ -20,7 +20,9 @@ import { SwitchFault } from './run-report.js';
  */
 export function withReport<S extends MachineSpec>(spec: S, ctx?: RunContext): S & ReportSpecPart {
   if (!ctx) return spec;
-  const out = withSeedSwitches(withDeviceOptions(spec, ctx), ctx);
+  let out = withSeedSwitches(withDeviceOptions(spec, ctx), ctx);
+  // --check: poison what is freed, so that the checker and the oracle see a stale use.
+  if (ctx.common.check) out = { ...out, poison: true };
   const trace = ctx.common.trace ? (ctx.common.traceEvents ?? DEFAULT_TRACE_EVENTS) : 0;
   const live = ctx.progress.enabled;
   if (!trace && !live) return out;
