@@ -69,8 +69,9 @@ export class BioLayer {
   readonly O: StructView<BioField>;
   /** Per-worker contexts of subsystems, for callbacks that need them (`io.ext.get('bufcache')`). */
   readonly ext = new Map<string, unknown>();
-  private readonly nameFns = new Map<number, BioDoneFn>();
-  private readonly nameOps = new Map<number, BufOps>();
+  /** Callbacks and ops by name id (ids are small: the machine's name table). */
+  private readonly nameFns: (BioDoneFn | undefined)[] = [];
+  private readonly nameOps: (BufOps | undefined)[] = [];
   private readonly bio_flags: Field;
   private readonly bio_offset_lo: Field;
   private readonly bio_offset_hi: Field;
@@ -86,7 +87,7 @@ export class BioLayer {
   private readonly b_error: Field;
   private readonly bk_active: Field;
   /** The buffer's I/O fields, bound once, for request set-up on hot paths (setupRaw). */
-  readonly bf: Readonly<Record<'b_cmd' | 'b_data' | 'b_bcount' | 'b_bufsize' | 'b_resid' | 'b_error' | 'b_flags' | 'b_dev', Field>>;
+  readonly bf: Readonly<Record<'b_cmd' | 'b_data' | 'b_bcount' | 'b_bufsize' | 'b_resid' | 'b_error' | 'b_flags' | 'b_dev' | 'b_ops', Field>>;
   readonly biodoneSyncId: number;
 
   /** The bio layer of this worker (one per Sync). */
@@ -118,7 +119,7 @@ export class BioLayer {
     this.b_flags = this.B.field('b_flags');
     this.b_error = this.B.field('b_error');
     const B = this.B;
-    this.bf = { b_cmd: this.b_cmd, b_data: B.field('b_data'), b_bcount: B.field('b_bcount'), b_bufsize: B.field('b_bufsize'), b_resid: B.field('b_resid'), b_error: this.b_error, b_flags: this.b_flags, b_dev: B.field('b_dev') };
+    this.bf = { b_cmd: this.b_cmd, b_data: B.field('b_data'), b_bcount: B.field('b_bcount'), b_bufsize: B.field('b_bufsize'), b_resid: B.field('b_resid'), b_error: this.b_error, b_flags: this.b_flags, b_dev: B.field('b_dev'), b_ops: this.b_ops };
     this.bk_active = arena.view(BioTrackLayout).field('bk_active');
     this.biodoneSyncId = sync.intern('biodone_sync');
   }
@@ -129,23 +130,23 @@ export class BioLayer {
   }
 
   private doneFn(id: number): BioDoneFn {
-    let f = this.nameFns.get(id);
+    let f = this.nameFns[id];
     if (!f) {
       const name = this.sync.nameOf(id);
       f = bioDoneFns.get(name);
       if (!f) throw new ContractError(`biodone: no bio_done callback named "${name}" is registered in this worker`);
-      this.nameFns.set(id, f);
+      this.nameFns[id] = f;
     }
     return f;
   }
 
   private ops(id: number): BufOps {
-    let o = this.nameOps.get(id);
+    let o = this.nameOps[id];
     if (!o) {
       const name = this.sync.nameOf(id);
       o = bufOpsTable.get(name);
       if (!o) throw new ContractError(`bpdone: no buffer ops named "${name}" are registered in this worker`);
-      this.nameOps.set(id, o);
+      this.nameOps[id] = o;
     }
     return o;
   }
@@ -169,8 +170,8 @@ export class BioLayer {
 
   /** Forget cached translations and callbacks along the chain. */
   reinitbufbio(bp: number): void {
-    for (let bio = b_bio1(bp); bio !== 0; bio = this.O.load(bio, 'bio_next')) {
-      this.O.store(bio, 'bio_done', 0);
+    for (let bio = b_bio1(bp); bio !== 0; bio = this.bio_next.load(bio)) {
+      this.bio_done.store(bio, 0);
       this.set_offset(bio, NOOFFSET);
     }
   }

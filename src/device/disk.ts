@@ -110,7 +110,9 @@ export class Devices {
   readonly oracles: (Oracle | null)[];
   readonly pbufs: PbufPool;
   private readonly bio_actnext: Field;
-  private readonly stratCache = new Map<number, StrategyFn>();
+  private readonly d_strategy: Field;
+  /** Strategy routines by name id (ids are small: the machine's name table). */
+  private readonly stratCache: (StrategyFn | undefined)[] = [];
 
   static of(sync: Sync, spec: DeviceSpecPart): Devices {
     let d = attached.get(sync);
@@ -137,6 +139,7 @@ export class Devices {
     this.io.ext.set('pbufs', this.pbufs);
     this.io.ext.set('devices', this);
     this.bio_actnext = this.O.field('bio_actnext');
+    this.d_strategy = this.D.field('d_strategy');
   }
 
   get arena(): Arena {
@@ -163,17 +166,17 @@ export class Devices {
 
   /** Issue `bio` to device `unit` through its current strategy routine (dev_dstrategy). */
   dev_dstrategy(unit: number, bio: number): void {
-    this.strategyById(this.D.load(this.disk(unit), 'd_strategy'))(this, unit, bio);
+    this.strategyById(this.d_strategy.load(this.disk(unit)))(this, unit, bio);
   }
 
   /** Call a strategy routine by name id (an interposer forwarding to the routine it replaced). */
   strategyById(id: number): StrategyFn {
-    let f = this.stratCache.get(id);
+    let f = this.stratCache[id];
     if (!f) {
       const name = this.sync.nameOf(id);
       f = strategies.get(name);
       if (!f) throw new ContractError(`dev_dstrategy: no strategy routine named "${name}" in this worker`);
-      this.stratCache.set(id, f);
+      this.stratCache[id] = f;
     }
     return f;
   }

@@ -30,6 +30,12 @@ export class PbufPool {
   /** Byte address of slot 0 of the free stack, and its word. */
   private readonly stack: number;
   private readonly ps_bp: Field;
+  // The request path's words, bound once (getpbuf/relpbuf run around every raw request).
+  private readonly lk: number;
+  private readonly pb_nfree: Field;
+  private readonly pb_inuse: Field;
+  private readonly pb_wanted: Field;
+  private readonly io: BioLayer;
 
   static plan(plan: ArenaPlan, npbuf: number): void {
     if (!Number.isInteger(npbuf) || npbuf < 1) throw new RangeError(`device: npbuf must be a positive integer, got ${npbuf}`);
@@ -63,6 +69,11 @@ export class PbufPool {
     this.G = arena.view(PbufGlobalsLayout);
     this.stack = arena.region('dev.pbufstack').offset;
     this.ps_bp = arena.view(PbufStackLayout).field('ps_bp');
+    this.lk = this.G.addrOf(this.g, 'pb_lock');
+    this.pb_nfree = this.G.field('pb_nfree');
+    this.pb_inuse = this.G.field('pb_inuse');
+    this.pb_wanted = this.G.field('pb_wanted');
+    this.io = BioLayer.of(sync);
   }
 
   owns(bp: number): boolean {
@@ -72,7 +83,7 @@ export class PbufPool {
   /** Take a free pbuf, sleeping on "pbufwait" while none is free (or null after `timeoutMs`). */
   getpbuf(timeoutMs = 0): number | null {
     const s = this.sync;
-    const lk = this.G.addrOf(this.g, 'pb_lock');
+    const lk = this.lk;
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
     s.spin_lock(lk);
     for (;;) {
@@ -83,7 +94,7 @@ export class PbufPool {
         s.spin_unlock(lk);
         return null;
       }
-      this.G.set(this.g, 'pb_wanted', 1);
+      this.pb_wanted.set(this.g, 1);
       const ch = this.G.addrOf(this.g, 'pb_nfree');
       s.tsleep_interlock(ch);
       s.spin_unlock(lk);
@@ -94,7 +105,7 @@ export class PbufPool {
 
   /** getpbuf without sleeping (pool_get without PR_WAITOK): a free pbuf, or null when none is. Never sleeps. */
   getpbuf_nowait(): number | null {
-    const lk = this.G.addrOf(this.g, 'pb_lock');
+    const lk = this.lk;
     this.sync.spin_lock(lk);
     const bp = this.takeLocked(lk);
     if (bp === null) this.sync.spin_unlock(lk);
@@ -103,18 +114,18 @@ export class PbufPool {
 
   /** With pb_lock held: pop a free pbuf, release the lock and reset the pbuf; null (lock still held) when none is free. */
   private takeLocked(lk: number): number | null {
-    const s = this.sync;
-    const n = this.G.get(this.g, 'pb_nfree');
+    const g = this.g;
+    const n = this.pb_nfree.get(g);
     if (n === 0) return null;
     const bp = this.ps_bp.get(this.stack + 4 * (n - 1));
-    this.G.set(this.g, 'pb_nfree', n - 1);
-    this.G.set(this.g, 'pb_inuse', this.G.get(this.g, 'pb_inuse') + 1);
-    s.spin_unlock(lk);
-    const io = BioLayer.of(s);
+    this.pb_nfree.set(g, n - 1);
+    this.pb_inuse.set(g, this.pb_inuse.get(g) + 1);
+    this.sync.spin_unlock(lk);
+    const io = this.io;
     io.reinitbufbio(bp);
-    io.B.store(bp, 'b_flags', 0);
-    io.B.store(bp, 'b_error', 0);
-    io.B.store(bp, 'b_ops', 0);
+    io.bf.b_flags.store(bp, 0);
+    io.bf.b_error.store(bp, 0);
+    io.bf.b_ops.store(bp, 0);
     return bp;
   }
 
@@ -122,18 +133,19 @@ export class PbufPool {
   relpbuf(bp: number): void {
     if (!this.owns(bp)) throw new ContractError(`relpbuf: ${bp} is not a pbuf`);
     const s = this.sync;
-    const lk = this.G.addrOf(this.g, 'pb_lock');
+    const lk = this.lk;
+    const g = this.g;
     s.spin_lock(lk);
-    const n = this.G.get(this.g, 'pb_nfree');
+    const n = this.pb_nfree.get(g);
     if (n >= this.pool.count) {
       s.spin_unlock(lk);
       throw new ContractError(`relpbuf: pbuf ${this.pool.index(bp)} released twice (pool already full)`);
     }
     this.ps_bp.set(this.stack + 4 * n, bp);
-    this.G.set(this.g, 'pb_nfree', n + 1);
-    this.G.set(this.g, 'pb_inuse', this.G.get(this.g, 'pb_inuse') - 1);
-    const wanted = this.G.get(this.g, 'pb_wanted');
-    this.G.set(this.g, 'pb_wanted', 0);
+    this.pb_nfree.set(g, n + 1);
+    this.pb_inuse.set(g, this.pb_inuse.get(g) - 1);
+    const wanted = this.pb_wanted.get(g);
+    if (wanted) this.pb_wanted.set(g, 0);
     s.spin_unlock(lk);
     if (wanted) s.wakeup(this.G.addrOf(this.g, 'pb_nfree'));
   }
