@@ -243,12 +243,8 @@ export class SwitchFault extends Error {
 
 /** The report of a run a SwitchFault stopped: no figures, one failed check saying what was caught. */
 export function stoppedRunReport(scenario: string, ctx: { common?: object; options?: object } | undefined, f: SwitchFault): RunReport {
-  const now = Date.now();
   return {
-    kiolab_version: KIOLAB_VERSION,
-    timestamp: Math.floor(now / 1000),
-    time: new Date(now).toISOString(),
-    scenario,
+    ...reportHeader(scenario),
     options: { ...(ctx?.options ?? {}), ...(ctx?.common ?? {}) },
     machine: machineInfo(f.ncpu),
     summary: [`the run stopped: a worker broke a contract with bug switches on (${f.switches.join(', ')}): ${f.message}`],
@@ -262,17 +258,19 @@ export function stoppedRunReport(scenario: string, ctx: { common?: object; optio
   };
 }
 
+/** The fields every run report starts with: the version, when, and the scenario. */
+function reportHeader(scenario: string): Pick<RunReport, 'kiolab_version' | 'timestamp' | 'time' | 'scenario'> {
+  const now = Date.now();
+  return { kiolab_version: KIOLAB_VERSION, timestamp: Math.floor(now / 1000), time: new Date(now).toISOString(), scenario };
+}
+
 /** Build the run report of a finished machine. */
 export function buildRunReport(a: BuildArgs): RunReport {
   const by = groupByRole(a.results);
   const jobs = [...by].map(([role, recs]) => roleJob(a.jobName?.(role) ?? role, recs, a.runtimeMs, a.hits?.[role]));
   const common = (a.ctx?.common ?? {}) as { ramp?: number };
-  const now = Date.now();
   const report: RunReport = {
-    kiolab_version: KIOLAB_VERSION,
-    timestamp: Math.floor(now / 1000),
-    time: new Date(now).toISOString(),
-    scenario: a.scenario,
+    ...reportHeader(a.scenario),
     options: { ...(a.ctx?.options ?? {}), ...(a.ctx?.common ?? {}), ...(a.options ?? {}) },
     machine: machineInfo(a.machine.spec.ncpu),
     jobs,
@@ -350,12 +348,8 @@ export function asRunReport(scenario: string, r: unknown): RunReport | null {
   const arr = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
   const rec = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, number | string>) : undefined);
   const m = o.machine as Partial<MachineInfo> | undefined;
-  const now = Date.now();
   return {
-    kiolab_version: KIOLAB_VERSION,
-    timestamp: Math.floor(now / 1000),
-    time: new Date(now).toISOString(),
-    scenario,
+    ...reportHeader(scenario),
     options: rec(o.options) ?? rec(o.config) ?? {},
     machine: { ...machineInfo(m?.cpus ?? 0), ...(m ?? {}) },
     jobs: o.jobs as JobStats[],
