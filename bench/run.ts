@@ -16,6 +16,7 @@ import './primitives.js';
 import './hit.js';
 import './instrumentation.js';
 import './mutants.js';
+import './memory.js';
 import { benchmarks, formatFigures } from './registry.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });

@@ -354,7 +354,7 @@ export function planBootCache(plan: ArenaPlan, spec: { bootcache?: BootCacheSpec
   plan.pool(R_PCPU, BCPcpuStatsLayout, spec.ncpu + 1);
   plan.pool(R_EXTENTS, BCExtentLayout, r.maxExtents);
   plan.bytes(R_BLOCKMAPS, 4 * blockmapWords(r), 64);
-  plan.bytes(R_BUFFER, r.bufferBytes, PAGE_SIZE);
+  plan.bytes(R_BUFFER, r.bufferBytes, PAGE_SIZE, 'pages');
   plan.pool(R_CLUSTERS, BCHistClusterLayout, r.historyMaxClusters);
   plan.bytes(R_HISTORY, 4 * HE_WORDS * r.historyClusterEntries * r.historyMaxClusters, 64);
   plan.bytes(R_CALLERS, r.callerSliceBytes * (spec.ncpu + 1), PAGE_SIZE);

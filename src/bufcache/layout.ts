@@ -209,7 +209,7 @@ export function planBufCache(plan: ArenaPlan, spec: BufMachineSpec): void {
   plan.pool('bufcache.pcpu', BufPcpuLayout, spec.ncpu);
   plan.pool('bufcache.bufs', BufLayout, r.nbuf + 2);
   plan.pool('bufcache.vnodes', VnodeLayout, r.files);
-  plan.bytes('bufcache.pages', r.nbuf * MAXBSIZE, 4096);
+  plan.bytes('bufcache.pages', r.nbuf * MAXBSIZE, 4096, 'pages');
   if (d.oracle) plan.bytes('bufcache.expect', 4 * d.blocks, 64);
   planVm(plan, r.files, r.vmPages);
 }

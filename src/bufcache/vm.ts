@@ -103,7 +103,7 @@ export function planVm(plan: ArenaPlan, files: number, vmPages: number): void {
   plan.pool('bufcache.vmobjects', VmObjectLayout, files);
   plan.pool('bufcache.vmpages', VmPageLayout, vmPages);
   plan.pool('bufcache.vmqueues', VmQueuesLayout, 1);
-  plan.bytes('bufcache.vmdata', vmPages * PAGE_SIZE, PAGE_SIZE);
+  plan.bytes('bufcache.vmdata', vmPages * PAGE_SIZE, PAGE_SIZE, 'pages');
 }
 
 /** Main thread, once: every frame on the free list, the locks named. */

@@ -75,7 +75,7 @@ export function planDevices(plan: ArenaPlan, spec: DeviceSpecPart): void {
   if (devs.length === 0) return;
   plan.pool('dev.disks', DiskLayout, devs.length);
   devs.forEach((d, i) => {
-    if (!d.file) plan.bytes(`dev.${i}.store`, d.blocks * d.blockSize, 4096);
+    if (!d.file) plan.bytes(`dev.${i}.store`, d.blocks * d.blockSize, 4096, 'media');
     if (d.oracle) Oracle.plan(plan, i, d);
   });
   PbufPool.plan(plan, spec.npbuf ?? 64);

@@ -259,6 +259,13 @@ export function counterLines(title: string, c: Record<string, number | string> |
   return [`${title}:`, ...Object.entries(c).map(([k, v]) => `  ${k.padEnd(w)} = ${typeof v === 'number' ? num(v) : v}${typeof v === 'number' && counterUnit(k) ? ` ${counterUnit(k)}` : ''}`)];
 }
 
+/** The arena's memory in one line: page memory, device media, and the metadata beside the pages. */
+export function arenaLine(a: NonNullable<RunReport['machine']['arena']>): string {
+  const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+  const share = a.pages > 0 ? `, ${(a.metadataShare * 100).toFixed(1)}% of the page memory` : '';
+  return `arena: ${mib(a.bytes)} — page memory ${mib(a.pages)}, device media ${mib(a.media)}, metadata ${mib(a.metadata)}${share}`;
+}
+
 export function formatRunReport(r: RunReport): string {
   const m = r.machine;
   const out: string[] = [];
@@ -268,6 +275,7 @@ export function formatRunReport(r: RunReport): string {
   if (opts.length) out.push(`options: ${opts.map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(' ')}`);
   if (r.switches?.length) out.push(`bug switches on: ${r.switches.join(', ')}${r.options['as-seed'] ? " (--as-seed: the seed's own variants)" : ''}`);
   else if (r.options['as-seed']) out.push("bug switches on: none (--as-seed: for every catalogued race of these subsystems kiolab's default is the seed's code)");
+  if (m.arena) out.push(arenaLine(m.arena));
   out.push('');
   for (const j of r.jobs) out.push(...formatJob(j), '');
   if (r.jobs.length === 0 && !r.tables?.length) out.push('no job recorded any I/O', '');

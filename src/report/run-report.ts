@@ -15,6 +15,7 @@
  * extra fields (`{ ...buildRunReport(...), swapctl: {...} }`): the JSON keeps them, the human
  * report is the scenario's `format` (use `formatRunReport` and append), the HTML ignores them.
  */
+import type { ArenaUsage } from '../shm/arena.js';
 import { availableParallelism, cpus as hostCpus } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Arena } from '../shm/arena.js';
@@ -42,6 +43,8 @@ export interface MachineInfo {
   hostCpuModel: string;
   platform: string;
   arch: string;
+  /** The arena's bytes by what they hold: page memory, device media, metadata (absent for reports without a machine). */
+  arena?: ArenaUsage;
 }
 
 /** Throughput over time per role (bins of `binMs`, bin 0 at the start of the run). */
@@ -272,7 +275,7 @@ export function buildRunReport(a: BuildArgs): RunReport {
   const report: RunReport = {
     ...reportHeader(a.scenario),
     options: { ...(a.ctx?.options ?? {}), ...(a.ctx?.common ?? {}), ...(a.options ?? {}) },
-    machine: machineInfo(a.machine.spec.ncpu),
+    machine: { ...machineInfo(a.machine.spec.ncpu), arena: a.machine.arena.usage() },
     jobs,
     locks: lockTable(a.machine.sync),
     sleeps: sleepTable(a.machine.sync),

@@ -39,6 +39,20 @@ export interface RegionSpec {
   count: number;
   bytes: number;
   align: number;
+  /** What a raw region holds: 'pages' (page memory: data a cache or pager keeps), 'media' (a simulated device's store); else metadata. */
+  kind?: RegionKind;
+}
+
+export type RegionKind = 'pages' | 'media';
+
+/** How an arena's bytes divide: page memory, device media, and everything else (metadata: structs, tables, the header, padding). */
+export interface ArenaUsage {
+  bytes: number;
+  pages: number;
+  media: number;
+  metadata: number;
+  /** metadata / pages (0 when there is no page memory). */
+  metadataShare: number;
 }
 
 export class ArenaPlan {
@@ -53,12 +67,12 @@ export class ArenaPlan {
     return this.add({ name, layout, count, bytes: layout.bytes * count, align: layout.align });
   }
 
-  /** Reserve a raw byte region (page memory, a device's backing store). */
-  bytes(name: string, bytes: number, align = 4096): this {
+  /** Reserve a raw byte region (page memory, a device's backing store, a table), saying what it holds. */
+  bytes(name: string, bytes: number, align = 4096, kind?: RegionKind): this {
     if (!Number.isInteger(bytes) || bytes < 0) {
       throw new RangeError(`arena plan: region ${name} has a bad size ${bytes}`);
     }
-    return this.add({ name, count: 1, bytes, align });
+    return this.add({ name, count: 1, bytes, align, ...(kind ? { kind } : {}) });
   }
 
   has(name: string): boolean {
@@ -170,6 +184,18 @@ export class Arena {
     const { offsets } = plan.placement();
     plan.regions.forEach((r, k) => this.placed.set(r.name, { spec: r, offset: offsets[k] }));
     this.epoch = new Float64Array(sab, HDR_EPOCH * 4, 1)[0];
+  }
+
+  /** The arena's bytes by what they hold (page memory, device media, metadata). */
+  usage(): ArenaUsage {
+    let pages = 0;
+    let media = 0;
+    for (const { spec } of this.placed.values()) {
+      if (spec.kind === 'pages') pages += spec.bytes;
+      else if (spec.kind === 'media') media += spec.bytes;
+    }
+    const metadata = this.size - pages - media;
+    return { bytes: this.size, pages, media, metadata, metadataShare: pages > 0 ? metadata / pages : 0 };
   }
 
   /** Allocate and initialize a new arena for `plan`. Memory starts zeroed. */

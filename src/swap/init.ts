@@ -55,7 +55,7 @@ export function planSwap(plan: ArenaPlan, spec: SpecLike): void {
   plan.bytes('swap.bvp.pbuf', 4 * (spec.npbuf ?? 64), 64); // as many as disk.ts makes pbufs
   plan.bytes('swap.bvp.vndbuf', 4 * c.nvndbuf, 64);
   plan.pool('swap.pte', PteLayout, c.pages);
-  plan.bytes('swap.frames', c.pages * PAGE_SIZE, 4096);
+  plan.bytes('swap.frames', c.pages * PAGE_SIZE, 4096, 'pages');
   plan.pool('swap.ctl', SwapCtlLayout, 1);
 }
 
