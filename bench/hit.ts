@@ -27,7 +27,7 @@ import { PAGE_SIZE, PH_MAGIC } from '../src/bootcache/defs.js';
 import { LockLayout } from '../src/sync/layouts.js';
 import { type LockClassStats, lockTable } from '../src/sync/snapshot.js';
 import { read64 } from '../src/sync/sync.js';
-import { type BenchmarkOptions, type BenchmarkResult, type Figure, formatFigures, registerBenchmark } from './registry.js';
+import { type BenchmarkOptions, type BenchmarkResult, type Figure, formatFigures, registerBenchmark, spreadOf } from './registry.js';
 import { Machine } from '../src/engine/machine.js';
 import '../workers/device.js'; // the role sets these machines run
 import '../workers/bootcache.js';
@@ -210,12 +210,13 @@ export async function benchBootCacheHit({ scale, reps }: BenchmarkOptions, progr
     const floor = nsPerOp(spans, 'bio');
     // The modes take turns pass by pass: each ratio is the median of the same-repetition ratios.
     const costRatio = (m: string): number => median(pairedRatios(spans, 'raw', m).ratios);
+    const costSpread = (m: string) => spreadOf(pairedRatios(spans, 'raw', m).ratios);
     const size = `${reqBytes / KiB} KiB`;
     const hr = costRatio('kiolab');
-    figures.push({ name: `BootCache hit, ${size} read`, unit: 'ns/op', baseline: raw, value: hit, ratio: hr, target: '<= 10x raw copy', ok: hr <= 10 });
-    figures.push({ name: `bio layer floor, ${size} (no BootCache)`, unit: 'ns/op', baseline: raw, value: floor, ratio: costRatio('bio') });
+    figures.push({ name: `BootCache hit, ${size} read`, unit: 'ns/op', baseline: raw, value: hit, ratio: hr, target: '<= 10x raw copy', ok: hr <= 10, spread: costSpread('kiolab') });
+    figures.push({ name: `bio layer floor, ${size} (no BootCache)`, unit: 'ns/op', baseline: raw, value: floor, ratio: costRatio('bio'), spread: costSpread('bio') });
     const pbuf = small ? nsPerOp(spans, 'kiolab-pbuf') : undefined;
-    if (pbuf !== undefined) figures.push({ name: `BootCache hit, ${size}, pbuf per request`, unit: 'ns/op', baseline: raw, value: pbuf, ratio: costRatio('kiolab-pbuf') });
+    if (pbuf !== undefined) figures.push({ name: `BootCache hit, ${size}, pbuf per request`, unit: 'ns/op', baseline: raw, value: pbuf, ratio: costRatio('kiolab-pbuf'), spread: costSpread('kiolab-pbuf') });
     if (small) text.push(...breakdown(raw, floor, hit, pbuf));
     const ns = (m: string) => repRates(spans, m).map((x) => 1e9 / x);
     details[`${reqBytes / KiB}KiB`] = { rawNs: ns('raw'), hitNs: ns('kiolab'), floorNs: ns('bio'), ...(small ? { pbufHitNs: ns('kiolab-pbuf') } : {}), stats: pick(r.stats, ['ss_extent_hits', 'ss_hit_blocks', 'ss_strategy_bypassed', 'ss_hit_blkmissing']) };
@@ -246,10 +247,12 @@ export async function benchPostMessage({ scale, reps }: BenchmarkOptions, progre
   const pp = median(repRates(spans, 'postmessage-pipelined'));
   const sh = median(repRates(spans, 'kiolab'));
   const floor = median(repRates(spans, 'bio'));
+  // Per repetition: each mode's rate over the baseline's of the same repetition.
+  const perRep = (m: string, base: string) => spreadOf(pairedRatios(spans, m, base).ratios);
   const figures: Figure[] = [
-    { name: 'shared memory vs postMessage, 4 KiB hits', unit: 'requests/s', baseline: pm, value: sh, ratio: sh / pm, target: '>= 20x postMessage', ok: sh / pm >= 20 },
-    { name: 'shared memory vs postMessage, 16 in flight', unit: 'requests/s', baseline: pp, value: sh, ratio: sh / pp },
-    { name: 'bio layer floor vs postMessage (no BootCache)', unit: 'requests/s', baseline: pm, value: floor, ratio: floor / pm },
+    { name: 'shared memory vs postMessage, 4 KiB hits', unit: 'requests/s', baseline: pm, value: sh, ratio: sh / pm, target: '>= 20x postMessage', ok: sh / pm >= 20, spread: perRep('kiolab', 'postmessage') },
+    { name: 'shared memory vs postMessage, 16 in flight', unit: 'requests/s', baseline: pp, value: sh, ratio: sh / pp, spread: perRep('kiolab', 'postmessage-pipelined') },
+    { name: 'bio layer floor vs postMessage (no BootCache)', unit: 'requests/s', baseline: pm, value: floor, ratio: floor / pm, spread: perRep('bio', 'postmessage') },
   ];
   const text = [
     formatFigures('bootcache-postmessage', figures),
@@ -330,9 +333,10 @@ export async function benchBootCacheScaling({ scale, reps }: BenchmarkOptions, p
         value: rates[n],
         ratio,
         ...(min !== undefined ? { target: `>= ${min}x one caller`, ok: ratio >= min } : {}),
+        spread: spreadOf(ratios[n]),
       });
       if (locking === 'fine' && n === 2 && rawScaling) {
-        figures.push({ name: 'raw 4 KiB copies, 2 callers vs 1 (the host)', unit: 'ops/s', baseline: rawScaling.baseRate, value: rawScaling.rate, ratio: median(rawScaling.ratios) });
+        figures.push({ name: 'raw 4 KiB copies, 2 callers vs 1 (the host)', unit: 'ops/s', baseline: rawScaling.baseRate, value: rawScaling.rate, ratio: median(rawScaling.ratios), spread: spreadOf(rawScaling.ratios) });
       }
     }
     details[locking] = { rates, soloRates: solo, pairedRatios: ratios, perCaller2: perCaller[locking], locks, ...(locking === 'funnel' ? { funnel: funnels } : { rawCopyScaling2: rawScaling }) };
@@ -412,7 +416,7 @@ export async function benchBufCacheHit({ scale, reps }: BenchmarkOptions, progre
   const raw = nsPerOp(spans, 'raw');
   const figures: Figure[] = (['bqrelse', 'brelse'] as const).map((m) => {
     const v = nsPerOp(spans, m);
-    return { name: `getblk + ${m} of a resident buffer`, unit: 'ns/op', baseline: raw, value: v, ratio: v / raw, target: '<= 10x raw lock+lookup', ok: v / raw <= 10 };
+    return { name: `getblk + ${m} of a resident buffer`, unit: 'ns/op', baseline: raw, value: v, ratio: v / raw, target: '<= 10x raw lock+lookup', ok: v / raw <= 10, spread: spreadOf(pairedRatios(spans, 'raw', m).ratios) };
   });
   return {
     figures,
@@ -439,7 +443,7 @@ export async function benchBufCacheScaling({ scale, reps }: BenchmarkOptions, pr
     ratios[n] = p.ratios;
     locks[n] = contention(r.locks);
     const ratio = median(p.ratios);
-    figures.push({ name: `buffer-cache hits (getblk+bqrelse), ${n} callers vs 1`, unit: 'ops/s', baseline: p.baseRate, value: p.rate, ratio, ...(n === 2 ? { target: '>= 1.6x one caller', ok: ratio >= 1.6 } : {}) });
+    figures.push({ name: `buffer-cache hits (getblk+bqrelse), ${n} callers vs 1`, unit: 'ops/s', baseline: p.baseRate, value: p.rate, ratio, ...(n === 2 ? { target: '>= 1.6x one caller', ok: ratio >= 1.6 } : {}), spread: spreadOf(p.ratios) });
   }
   const k = (x: number) => `${Math.round(x).toLocaleString('en-US')}`;
   const text = [

@@ -24,6 +24,15 @@ export interface Figure {
   ratio: number;
   target?: string;
   ok?: boolean;
+  /** The ratio's spread over the repetitions measured in the run (each paired with its own baseline), when there were several. */
+  spread?: { min: number; max: number; reps: number };
+}
+
+/** The spread of per-repetition ratios (undefined for fewer than two). */
+export function spreadOf(ratios: number[]): Figure['spread'] {
+  const xs = ratios.filter((x) => Number.isFinite(x));
+  if (xs.length < 2) return undefined;
+  return { min: Math.min(...xs), max: Math.max(...xs), reps: xs.length };
 }
 
 export interface BenchmarkOptions {
@@ -67,7 +76,8 @@ export function formatFigures(title: string, figures: Figure[]): string {
   const lines = [title, `${'figure'.padEnd(w)}  ${'baseline'.padStart(12)}  ${'kiolab'.padStart(12)}  ${'ratio'.padStart(7)}  target`];
   for (const f of figures) {
     const verdict = f.target ? `${f.target}: ${f.ok ? 'met' : 'MISSED'}` : '';
-    lines.push(`${f.name.padEnd(w)}  ${fmt(f.baseline).padStart(12)}  ${fmt(f.value).padStart(12)}  ${(f.ratio.toFixed(2) + 'x').padStart(7)}  ${verdict}   (${f.unit})`);
+    const spread = f.spread ? `  [${f.spread.min.toFixed(2)}-${f.spread.max.toFixed(2)}x over ${f.spread.reps} reps]` : '';
+    lines.push(`${f.name.padEnd(w)}  ${fmt(f.baseline).padStart(12)}  ${fmt(f.value).padStart(12)}  ${(f.ratio.toFixed(2) + 'x').padStart(7)}  ${verdict}   (${f.unit})${spread}`);
   }
   return lines.join('\n');
 }
