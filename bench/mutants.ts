@@ -258,10 +258,10 @@ export const MUTANTS: readonly Mutant[] = [
     ['swap-start', 'swap-xfer'],
     `    S.set(sdp, 'swd_active', S.get(sdp, 'swd_active') - 1);
     this.tabUnlock(sd);
-    this.sio.brelvp(bp);`,
+    this.sio.putvndbuf(bp);`,
     `    this.tabUnlock(sd);
     S.set(sdp, 'swd_active', S.get(sdp, 'swd_active') - 1);
-    this.sio.brelvp(bp);`,
+    this.sio.putvndbuf(bp);`,
     true,
   ),
   M(

@@ -354,6 +354,14 @@ export class SwapRegIO {
     const pending = X.get(vnx, 'vx_pending') - 1;
     X.set(vnx, 'vx_pending', pending);
     if (error) X.set(vnx, 'vx_error', error);
+    // sw_reg_iodone: brelvp before the parent may be completed (the seed does it at splbio, before
+    // deciding): once the parent's biodone has run, nothing of the transfer may still hold a vnode.
+    try {
+      this.sio.brelvp(bp);
+    } catch (e) {
+      this.tabUnlock(sd);
+      throw e;
+    }
     const vxerr = X.get(vnx, 'vx_error');
     const busy = (X.get(vnx, 'vx_flags') & VX_BUSY) !== 0;
     let finish = false;
@@ -367,7 +375,6 @@ export class SwapRegIO {
     }
     S.set(sdp, 'swd_active', S.get(sdp, 'swd_active') - 1);
     this.tabUnlock(sd);
-    this.sio.brelvp(bp); // sw_reg_iodone: brelvp, then putvndbuf
     this.sio.putvndbuf(bp);
     if (finish) this.xferdone(vnx, pbp, vxerr);
     // Bug switch swap-iodone-inline: start the next child with sw_reg_start itself, which may

@@ -9,7 +9,7 @@ import '../../src/race/scenarios/index.js';
 /** The two swap switches of RACES.md wired last: what explore and stress must report. */
 const SWITCHES = [
   // A completion starts the next child with sw_reg_start while the other pager holds the vnode lock in VOP_BMAP.
-  { bug: 'swap-iodone-inline', scenario: 'swap-start', seed: 6, message: /sleep in a completion context: sw_reg_start would sleep on swapvnode@\d+, the vnode lock of \/swapfile \((held by cpu \d+|held by another cpu, released since)\)/ },
+  { bug: 'swap-iodone-inline', scenario: 'swap-start', seed: 13, message: /sleep in a completion context: sw_reg_start would sleep on swapvnode@\d+, the vnode lock of \/swapfile \((held by cpu \d+|held by another cpu, released since)\)/ },
   // SWAP_OFF frees A while the completion of the child that brought its last page in still runs.
   { bug: 'swap-off-inflight', scenario: 'swap-off-io', seed: 3, message: /use after free: sw_reg_(start|iodone) touched swapdev A after SWAP_OFF tore it down/ },
 ];
