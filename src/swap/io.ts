@@ -21,7 +21,7 @@ import { type BioLayer, registerBioDone } from '../device/bio.js';
 import { BUF_CMD_READ, BUF_CMD_WRITE, B_ERROR, B_PAGING, b_bio1 } from '../device/buf.js';
 import { Devices } from '../device/disk.js';
 import type { Pool } from '../shm/arena.js';
-import type { StructView } from '../shm/view.js';
+import type { Field, StructView } from '../shm/view.js';
 import { ContractError, EINVAL } from '../sync/errno.js';
 import { PINTERLOCKED, type Sync } from '../sync/sync.js';
 import { PAGE_SIZE, type SwapSpec, SWSLOT_BAD, VBLK, VndbufLayout, type VndbufField, VndxferLayout, type VndxferField } from './layout.js';
@@ -38,7 +38,25 @@ export const VM_PAGER_PEND = 3;
 export const VM_PAGER_ERROR = 4;
 export const VM_PAGER_AGAIN = 5;
 
-type PoolDesc = { pre: 'vnd' | 'vnx'; count: number; perPage: number; addr: (i: number) => number; next: (a: number) => number; setNext: (a: number, v: number) => void; fn: string; wmesg: string };
+/** A vnd pool: its items and free-list links, and its swapglobals words bound once (vnd_* or vnx_*). */
+type PoolDesc = {
+  count: number;
+  perPage: number;
+  addr: (i: number) => number;
+  index: (a: number) => number;
+  next: (a: number) => number;
+  setNext: (a: number, v: number) => void;
+  fn: string;
+  wmesg: string;
+  free: Field;
+  nitems: Field;
+  npages: Field;
+  inuse: Field;
+  gets: Field;
+  puts: Field;
+  hiwat: Field;
+  sleeps: Field;
+};
 
 type SpecLike = { swap?: SwapSpec; devices?: { name: string; blocks: number; blockSize?: number }[] };
 const attached = new WeakMap<Sync, SwapIO>();
@@ -96,8 +114,21 @@ export class SwapIO {
     this.pbvp = new BufVp(a, 'pbuf');
     this.vbvp = new BufVp(a, 'vndbuf');
     if (a.region('swap.bvp.pbuf').bytes < 4 * this.dev.pbufs.pool.count) throw new ContractError('SwapIO: swap.bvp.pbuf is smaller than the pbuf pool');
-    this.vndPool = { pre: 'vnd', count: this.vp.count, perPage: poolPageItems(VndbufLayout.bytes), addr: (i) => this.vp.addr(i), next: (b) => this.V.load(b, 'vb_next'), setNext: (b, v) => this.V.store(b, 'vb_next', v), fn: 'getvndbuf', wmesg: 'swpvnd' };
-    this.vnxPool = { pre: 'vnx', count: this.xp.count, perPage: poolPageItems(VndxferLayout.bytes), addr: (i) => this.xp.addr(i), next: (x) => this.X.load(x, 'vx_next'), setNext: (x, v) => this.X.store(x, 'vx_next', v), fn: 'getvndxfer', wmesg: 'swpvnx' };
+    const G = this.swap.G;
+    const words = (pre: 'vnd' | 'vnx') => ({
+      free: G.field(`${pre}_free`),
+      nitems: G.field(`${pre}_nitems`),
+      npages: G.field(`${pre}_npages`),
+      inuse: G.field(`${pre}_inuse`),
+      gets: G.field(`${pre}_gets`),
+      puts: G.field(`${pre}_puts`),
+      hiwat: G.field(`${pre}_hiwat`),
+      sleeps: G.field(`${pre}_sleeps`),
+    });
+    const vb_next = this.V.field('vb_next');
+    const vx_next = this.X.field('vx_next');
+    this.vndPool = { count: this.vp.count, perPage: poolPageItems(VndbufLayout.bytes), addr: (i) => this.vp.addr(i), index: (b) => this.vp.index(b), next: (b) => vb_next.load(b), setNext: (b, v) => vb_next.store(b, v), fn: 'getvndbuf', wmesg: 'swpvnd', ...words('vnd') };
+    this.vnxPool = { count: this.xp.count, perPage: poolPageItems(VndxferLayout.bytes), addr: (i) => this.xp.addr(i), index: (x) => this.xp.index(x), next: (x) => vx_next.load(x), setNext: (x, v) => vx_next.store(x, v), fn: 'getvndxfer', wmesg: 'swpvnx', ...words('vnx') };
   }
 
   /**
@@ -120,24 +151,23 @@ export class SwapIO {
   private poolGet(d: PoolDesc): number {
     const { G, g } = this.swap;
     const s = this.sync;
-    const head = `${d.pre}_free` as const;
     s.spin_lock(this.vndLock);
     for (;;) {
-      let h = G.get(g, head);
-      const have = G.get(g, `${d.pre}_nitems` as const);
+      let h = d.free.get(g);
+      const have = d.nitems.get(g);
       if (h === 0 && have < d.count) {
         const end = Math.min(d.count, have + d.perPage);
         for (let i = have; i < end; i++) d.setNext(d.addr(i), i + 1 < end ? i + 2 : 0);
-        G.store(g, `${d.pre}_nitems` as const, end);
-        G.add(g, `${d.pre}_npages` as const, 1);
+        d.nitems.store(g, end);
+        d.npages.add(g, 1);
         h = have + 1;
       }
       if (h !== 0) {
         const a = d.addr(h - 1);
-        G.set(g, head, d.next(a));
-        const inuse = G.add(g, `${d.pre}_inuse` as const, 1) + 1;
-        G.add(g, `${d.pre}_gets` as const, 1);
-        if (inuse > G.get(g, `${d.pre}_hiwat` as const)) G.store(g, `${d.pre}_hiwat` as const, inuse);
+        d.free.set(g, d.next(a));
+        const inuse = d.inuse.add(g, 1) + 1;
+        d.gets.add(g, 1);
+        if (inuse > d.hiwat.get(g)) d.hiwat.store(g, inuse);
         s.spin_unlock(this.vndLock);
         return a;
       }
@@ -145,7 +175,7 @@ export class SwapIO {
         s.spin_unlock(this.vndLock);
         this.assertSleepable(d.fn, 'an empty pool');
       }
-      G.add(g, `${d.pre}_sleeps` as const, 1);
+      d.sleeps.add(g, 1);
       G.set(g, 'vnd_wanted', 1);
       const ch = G.addrOf(g, 'vnd_wanted');
       s.tsleep_interlock(ch);
@@ -159,14 +189,13 @@ export class SwapIO {
   private poolPut(d: PoolDesc, item: number): void {
     const { G, g } = this.swap;
     const s = this.sync;
-    const head = `${d.pre}_free` as const;
     s.spin_lock(this.vndLock);
-    d.setNext(item, G.get(g, head));
-    G.set(g, head, (d.pre === 'vnd' ? this.vp.index(item) : this.xp.index(item)) + 1);
-    G.add(g, `${d.pre}_inuse` as const, -1);
-    G.add(g, `${d.pre}_puts` as const, 1);
+    d.setNext(item, d.free.get(g));
+    d.free.set(g, d.index(item) + 1);
+    d.inuse.add(g, -1);
+    d.puts.add(g, 1);
     const wanted = G.get(g, 'vnd_wanted');
-    G.set(g, 'vnd_wanted', 0);
+    if (wanted) G.set(g, 'vnd_wanted', 0);
     s.spin_unlock(this.vndLock);
     if (wanted) s.wakeup(G.addrOf(g, 'vnd_wanted'));
   }
@@ -250,31 +279,35 @@ export class SwapIO {
 
   // ------------------------------------------------------------- b_vp
 
-  private bvpOf(bp: number): [BufVp, number] {
-    if (this.dev.pbufs.owns(bp)) return [this.pbvp, this.dev.pbufs.pool.index(bp)];
-    if (this.vp.contains(bp)) return [this.vbvp, this.vp.index(bp)];
+  /** Which b_vp table holds `bp` (pbufs or vndbufs), and its index there: two lookups, no allocation (every transfer passes here). */
+  private bvpTable(bp: number): BufVp {
+    if (this.dev.pbufs.owns(bp)) return this.pbvp;
+    if (this.vp.contains(bp)) return this.vbvp;
     throw new ContractError(`swap: buffer ${bp} is neither a pbuf nor a vndbuf`);
+  }
+  private bvpIndex(bp: number): number {
+    return this.dev.pbufs.owns(bp) ? this.dev.pbufs.pool.index(bp) : this.vp.index(bp);
   }
   /** b_vp of `bp`: a vnode index, or -1 for NULL. */
   b_vp(bp: number): number {
-    const [t, i] = this.bvpOf(bp);
-    return t.get(i);
+    return this.bvpTable(bp).get(this.bvpIndex(bp));
   }
   /** bgetvp: associate `bp` (b_vp NULL) with vnode `vp` and hold it. Never sleeps. */
   bgetvp(vp: number, bp: number): void {
-    const [t, i] = this.bvpOf(bp);
+    const t = this.bvpTable(bp);
+    const i = this.bvpIndex(bp);
     if (t.get(i) >= 0) throw new ContractError(`bgetvp: buffer ${bp} already has b_vp ${t.get(i)} (not free)`);
     this.vn.VHOLD(vp);
     t.set(i, vp);
   }
   /** b_vp = vp for a vnode the caller already holds (swstrategy's VHOLD). */
   private setvp(bp: number, vp: number): void {
-    const [t, i] = this.bvpOf(bp);
-    t.set(i, vp);
+    this.bvpTable(bp).set(this.bvpIndex(bp), vp);
   }
   /** brelvp: disassociate `bp` from its vnode and drop the hold. Never sleeps. */
   brelvp(bp: number): void {
-    const [t, i] = this.bvpOf(bp);
+    const t = this.bvpTable(bp);
+    const i = this.bvpIndex(bp);
     const vp = t.get(i);
     if (vp < 0) throw new ContractError(`brelvp: buffer ${bp} has no b_vp (NULL)`);
     t.set(i, -1);

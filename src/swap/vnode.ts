@@ -84,29 +84,25 @@ export class SwapVnodes {
 
   /** Quiescent check: every vnode's counts are 0. */
   check(paths: string[]): string[] {
-    const out: string[] = [];
-    for (let vp = 0; vp < this.count; vp++) {
-      const a = this.addr(vp);
-      const h = this.N.load(a, 'v_holdcnt');
-      const o = this.N.load(a, 'v_numoutput');
-      if (h !== 0 || o !== 0) out.push(`${this.name(vp, paths)}: v_holdcnt ${h}, v_numoutput ${o} at a quiescent point (expected 0, 0)`);
-    }
-    return out;
+    return this.violations(paths, (h, o) => h !== 0 || o !== 0, 'at a quiescent point (expected 0, 0)');
   }
   /** Instant check: no count is negative. */
   sample(paths: string[]): string[] {
+    return this.violations(paths, (h, o) => h < 0 || o < 0, '(negative)');
+  }
+  /** The vnodes whose (v_holdcnt, v_numoutput) are `bad`, as messages ending in `why`. */
+  private violations(paths: string[], bad: (h: number, o: number) => boolean, why: string): string[] {
     const out: string[] = [];
     for (let vp = 0; vp < this.count; vp++) {
       const a = this.addr(vp);
       const h = this.N.load(a, 'v_holdcnt');
       const o = this.N.load(a, 'v_numoutput');
-      if (h < 0 || o < 0) out.push(`${this.name(vp, paths)}: v_holdcnt ${h}, v_numoutput ${o} (negative)`);
+      if (bad(h, o)) out.push(`${this.name(vp, paths)}: v_holdcnt ${h}, v_numoutput ${o} ${why}`);
     }
     return out;
   }
 }
 
-/** A buffer's b_vp, for the pbufs and the vndbufs of the swap path (`swap.bvp.<pool>`). */
 export class BufVp {
   private readonly f;
   private readonly base: number;
