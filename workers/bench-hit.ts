@@ -282,7 +282,7 @@ async function bootcacheHit(k: Kernel, a: BootCacheHitArgs): Promise<BootCacheHi
       const bio2 = setupRaw(dev, bp, unit, false, reqOff[q] / bs, nblk, data);
       const bio1 = io.setup_sync(bp);
       u8.copyWithin(data, reqSrc[q], reqSrc[q] + len);
-      io.B.store(bp, 'b_resid', 0);
+      io.bf.b_resid.set(bp, 0); // as BC_strategy_fill: published by biodone's completion
       io.biodone(bio2);
       if (io.biowait(bio1, null, 0)) res.errors++;
     }

@@ -182,22 +182,26 @@ export class BioLayer {
     return Array.from({ length: NBUF_BIO }, (_, i) => b1 + i * BioLayout.bytes);
   }
 
-  /** The next layer's bio, created if needed (push_bio). */
+  /**
+   * The next layer's bio, created if needed (push_bio). The issuer owns the buffer (locked, or a
+   * pbuf it took) and nobody looks at its bios until the strategy call publishes them (the device
+   * queue's spinlock, or this very thread for a cache hit): plain accesses.
+   */
   push_bio(bio: number): number {
-    let nbio = this.bio_next.load(bio);
+    let nbio = this.bio_next.get(bio);
     if (nbio === 0) {
-      const bp = this.bio_buf.load(bio);
+      const bp = this.bio_buf.get(bio);
       const index = (bio - b_bio1(bp)) / BioLayout.bytes;
       if (index >= NBUF_BIO - 1) throw new ContractError(`push_bio: too many layers (${index + 1}) for buffer ${bp}`);
       nbio = bio + BioLayout.bytes;
-      this.bio_next.store(bio, nbio);
-      this.bio_prev.store(nbio, bio);
-      this.bio_buf.store(nbio, bp);
-      this.set_offset(nbio, NOOFFSET);
-      this.bio_done.store(nbio, 0);
-      this.bio_next.store(nbio, 0);
+      this.bio_next.set(bio, nbio);
+      this.bio_prev.set(nbio, bio);
+      this.bio_buf.set(nbio, bp);
+      this.set_offset_own(nbio, NOOFFSET);
+      this.bio_done.set(nbio, 0);
+      this.bio_next.set(nbio, 0);
     }
-    if (this.bio_done.load(nbio) !== 0) throw new ContractError(`push_bio: bio ${nbio} still has a bio_done callback`);
+    if (this.bio_done.get(nbio) !== 0) throw new ContractError(`push_bio: bio ${nbio} still has a bio_done callback`);
     return nbio;
   }
 
@@ -212,6 +216,17 @@ export class BioLayer {
   /** offset() of a bio this thread set up (or was handed by an atomic hand-off): plain reads. */
   offset_own(bio: number): number {
     return decodeOffset(this.bio_offset_lo.get(bio), this.bio_offset_hi.get(bio));
+  }
+
+  /** set_offset() of a bio this thread owns and has not published yet (push_bio's rule): plain writes. */
+  set_offset_own(bio: number, off: number): void {
+    if (off === NOOFFSET) {
+      this.bio_offset_lo.set(bio, -1);
+      this.bio_offset_hi.set(bio, -1);
+    } else {
+      this.bio_offset_lo.set(bio, off >>> 0);
+      this.bio_offset_hi.set(bio, Math.floor(off / 4294967296));
+    }
   }
 
   set_offset(bio: number, off: number): void {
@@ -237,7 +252,7 @@ export class BioLayer {
    * The buffer stays locked. May sleep.
    */
   biowait(bio: number, wmesg: string | null, timeoutMs = 0): number {
-    const bp = this.bio_buf.load(bio);
+    const bp = this.bio_buf.get(bio); // set when the buffer was made
     if (bio !== b_bio1(bp)) throw new ContractError(`biowait: bio ${bio} is not b_bio1 of buffer ${bp}`);
     const s = this.sync;
     const F = this.bio_flags;
@@ -263,14 +278,16 @@ export class BioLayer {
         s.tsleep_remove();
       }
     }
-    const cmd = this.b_cmd.load(bp);
+    // BIO_DONE was read atomically: what the completer wrote before its CAS (b_cmd, b_flags,
+    // b_error, b_resid) is visible, and nobody else writes the words now, so plain accesses.
+    const cmd = this.b_cmd.get(bp);
     if (cmd !== BUF_CMD_DONE) {
       throw new ContractError(`biowait: buffer ${bp} saw BIO_DONE but b_cmd is ${BUF_CMD_NAMES[cmd] ?? cmd}, not DONE`);
     }
-    F.and(bio, ~(BIO_DONE | BIO_SYNC));
-    const bflags = this.b_flags.load(bp);
+    F.set(bio, F.get(bio) & ~(BIO_DONE | BIO_SYNC));
+    const bflags = this.b_flags.get(bp);
     if (bflags & B_EINTR) return 4; // EINTR
-    if (bflags & B_ERROR) return this.b_error.load(bp) || EIO;
+    if (bflags & B_ERROR) return this.b_error.get(bp) || EIO;
     return 0;
   }
 
@@ -286,18 +303,22 @@ export class BioLayer {
    * Never sleeps.
    */
   biodone(bio: number): void {
-    const bp = this.bio_buf.load(bio);
-    const opsId = this.b_ops.load(bp);
+    // The completing cpu was handed the request by the strategy call's publication (the device
+    // queue's spinlock, or its own thread for a cache hit): the chain's words, which the issuer
+    // wrote before it, are plain reads; the callback and track words are the completer's alone.
+    const bp = this.bio_buf.get(bio);
+    const opsId = this.b_ops.get(bp);
     if (opsId) this.ops(opsId).runningbufwakeup?.(this, bp);
-    for (let b = bio; b !== 0; b = this.bio_prev.load(b)) {
-      const track = this.bio_track.load(b);
+    for (let b = bio; b !== 0; b = this.bio_prev.get(b)) {
+      const track = this.bio_track.get(b);
       if (track !== 0) {
         this.bio_track_rel(track);
         // RACE SWITCH vfs-bio-track-double-release (off by default): the historical code left
         // bio_track set, so a later completion of the reused bio releases the track again.
-        if (!(bugs.any && bugs.enabled('vfs-bio-track-double-release'))) this.bio_track.store(b, 0);
+        if (!(bugs.any && bugs.enabled('vfs-bio-track-double-release'))) this.bio_track.set(b, 0);
       }
-      const done = this.bio_done.exchange(b, 0);
+      const done = this.bio_done.get(b);
+      if (done !== 0) this.bio_done.set(b, 0);
       if (done !== 0) {
         this.doneFn(done)(this, b);
         return;
@@ -311,12 +332,13 @@ export class BioLayer {
    * buffer cache: B_CACHE, re-dirty or bundirty, brelse/bqrelse when `elseit`).
    */
   bpdone(bp: number, elseit: boolean): void {
-    const cmd = this.b_cmd.load(bp);
+    const cmd = this.b_cmd.get(bp);
     if (cmd === BUF_CMD_DONE) throw new ContractError(`bpdone: buffer ${bp} already done`);
-    const opsId = this.b_ops.load(bp);
+    const opsId = this.b_ops.get(bp);
     if (opsId) {
       this.ops(opsId).bpdone(this, bp, elseit);
     } else {
+      // Atomic: a biowait sleeper reads b_cmd for its wmesg while the I/O is in flight.
       this.b_cmd.store(bp, BUF_CMD_DONE);
     }
   }
@@ -326,7 +348,7 @@ export class BioLayer {
    * biowait sleeper if it registered BIO_WANT.
    */
   biodone_sync(bio: number): void {
-    const bp = this.bio_buf.load(bio);
+    const bp = this.bio_buf.get(bio);
     if (bio !== b_bio1(bp)) throw new ContractError(`biodone_sync: bio ${bio} is not b_bio1 of buffer ${bp}`);
     const early = bugs.any && bugs.enabled('vfs-biodone-early-done');
     // RACE SWITCH vfs-biodone-early-done (off by default): BIO_DONE is published and the waiter
@@ -344,12 +366,15 @@ export class BioLayer {
     if (early) this.bpdone(bp, false);
   }
 
-  /** Prepare b_bio1 for a synchronous I/O: biodone_sync as callback, BIO_SYNC set, BIO_DONE clear. */
+  /**
+   * Prepare b_bio1 for a synchronous I/O: biodone_sync as callback, BIO_SYNC set, BIO_DONE clear.
+   * The issuer owns the buffer and nobody touches b_bio1 until the strategy call publishes it
+   * (the last completion's CAS was seen by biowait before): plain writes.
+   */
   setup_sync(bp: number): number {
     const bio = b_bio1(bp);
-    this.bio_done.store(bio, this.biodoneSyncId);
-    this.bio_flags.and(bio, ~(BIO_DONE | BIO_WANT));
-    this.bio_flags.or(bio, BIO_SYNC);
+    this.bio_done.set(bio, this.biodoneSyncId);
+    this.bio_flags.set(bio, (this.bio_flags.get(bio) & ~(BIO_DONE | BIO_WANT)) | BIO_SYNC);
     return bio;
   }
 

@@ -31,7 +31,7 @@ export function setupRaw(dev: Devices, bp: number, unit: number, write: boolean,
   f.b_flags.set(bp, 0);
   f.b_dev.set(bp, unit);
   const bio2 = io.push_bio(b_bio1(bp));
-  io.set_offset(bio2, blk * d.blockSize);
+  io.set_offset_own(bio2, blk * d.blockSize);
   return bio2;
 }
 
