@@ -1,6 +1,6 @@
 /**
  * `memory`: how much of the arena each default scenario spends on metadata (structs, tables,
- * the lock registry, the header) against its page memory (the caches' and the pager's pages),
+ * the header) against its page memory (the caches' and the pager's pages),
  * device media left aside. Each scenario runs briefly through `runBench`, as
  * `kiolab bench NAME` would, and its report's `machine.arena` is read. Target: metadata at most
  * 5% of the page memory (issue 20).
@@ -38,7 +38,7 @@ registerBenchmark({
         const u = a as { bytes: number; pages: number; media: number; metadata: number };
         return `  ${n}: arena ${mib(u.bytes)}, page memory ${mib(u.pages)}, device media ${mib(u.media)}, metadata ${mib(u.metadata)}`;
       }),
-      'metadata: every region that is neither page memory (BootCache\'s buffer, the buffer cache\'s pages and VM pages, the swap frames) nor a device\'s store: structs, tables, the lock registry, the header and alignment.',
+      'metadata: every region that is neither page memory (BootCache\'s buffer and its callers\' I/O buffers, the buffer cache\'s pages and VM pages, the swap frames) nor a simulated device (its store and the oracle that shadows it): structs, tables, the header and alignment. The lock registry is threaded through the locks (no region); BootCache\'s history is reserved for what its boot can record.',
     ];
     return { figures, details, text: [formatFigures('memory', figures), ...text].join('\n') };
   },

@@ -137,6 +137,8 @@ export class BootCache {
   readonly he_offset_hi: Field;
   readonly he_length: Field;
   readonly he_flags: Field;
+  /** History clusters the arena holds (the spec's historyReserveEntries; see defs.ts). */
+  readonly hc_reserved: number;
   /** Address of history cluster `k` (from 1). */
   cluster(k: number): number {
     return this.hc_base + (k - 1) * BCHistClusterLayout.bytes;
@@ -221,7 +223,9 @@ export class BootCache {
     this.p_strategy_calls = P.field('ss_strategy_calls');
     this.p_counted_shared = P.field('ps_counted_shared');
     this.p_pages_freed = P.field('ps_pages_freed');
-    this.hc_base = arena.pool(R_CLUSTERS, BCHistClusterLayout).addr(0);
+    const clusters = arena.pool(R_CLUSTERS, BCHistClusterLayout);
+    this.hc_base = clusters.addr(0);
+    this.hc_reserved = clusters.count;
     const H = arena.view(BCHistClusterLayout);
     this.hc_entries = H.field('hc_entries');
     this.hc_link = H.field('hc_link');

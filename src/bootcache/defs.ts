@@ -120,6 +120,14 @@ export interface BootCacheSpec {
   historyClusterEntries?: number;
   /** BC_HISTORY_MAXCLUSTERS. */
   historyMaxClusters?: number;
+  /**
+   * History entries the arena reserves room for. The seed allocates its clusters on demand (up to
+   * BC_HISTORY_MAXCLUSTERS); kiolab's arena cannot grow, so it reserves them when the machine is
+   * built: enough clusters for this many entries, at most historyMaxClusters. Default: all of
+   * them (1.5 MiB). A scenario that knows how many requests it can record (a boot replayed once
+   * records at most one entry a request) passes that count; recording past it is a ContractError.
+   */
+  historyReserveEntries?: number;
   /** `funnel`: one giant sleep lock over strategy and reader, dropped across sleeps; `fine`: extent locks and atomics. */
   locking?: 'funnel' | 'fine';
   /** Bytes of per-cpu request buffers for the caller roles. Default 256 KiB. */
@@ -127,6 +135,16 @@ export interface BootCacheSpec {
 }
 
 export type ResolvedBootCache = Required<Omit<BootCacheSpec, 'device'>> & { device: number | string };
+
+/**
+ * History clusters the arena reserves: enough for historyReserveEntries plus one of slack (for
+ * TAGs a user adds from the control side), never more than the seed could allocate
+ * (historyMaxClusters - 1, as its `>=` test stops there; at least 1 so that the pool exists).
+ */
+export function historyReserveClusters(r: ResolvedBootCache): number {
+  const most = Math.max(1, r.historyMaxClusters - 1);
+  return Math.min(most, Math.ceil(r.historyReserveEntries / r.historyClusterEntries) + 1);
+}
 
 function check(cond: boolean, what: string, v: unknown): void {
   if (!cond) throw new RangeError(`bootcache: ${what}, got ${JSON.stringify(v)}`);
@@ -152,11 +170,13 @@ export function resolveBootCache(s: BootCacheSpec): ResolvedBootCache {
     drainRetries: s.drainRetries ?? 50,
     historyClusterEntries: s.historyClusterEntries ?? BC_HISTORY_ENTRIES,
     historyMaxClusters: s.historyMaxClusters ?? BC_HISTORY_MAXCLUSTERS,
+    historyReserveEntries: s.historyReserveEntries ?? (s.historyClusterEntries ?? BC_HISTORY_ENTRIES) * (s.historyMaxClusters ?? BC_HISTORY_MAXCLUSTERS),
     locking: s.locking ?? 'fine',
     callerSliceBytes: s.callerSliceBytes ?? 256 * 1024,
   };
   const posInt = (k: keyof ResolvedBootCache, min = 1) => check(Number.isInteger(r[k]) && (r[k] as number) >= min, `${k} must be an integer >= ${min}`, r[k]);
   for (const k of ['maxExtents', 'memSizeMB', 'historyClusterEntries', 'historyMaxClusters', 'maxRead', 'strategySliceMs', 'drainSliceMs'] as const) posInt(k);
+  posInt('historyReserveEntries', 0);
   for (const k of ['minimumMemMB', 'waitForReadaheadMs', 'chitCheckStart', 'cacheTimeoutMs', 'terminateReadaheadMs', 'drainRetries'] as const) posInt(k, 0);
   check(Number.isInteger(r.bufferBytes) && r.bufferBytes >= PAGE_SIZE && r.bufferBytes % PAGE_SIZE === 0, `bufferBytes must be a positive multiple of ${PAGE_SIZE}`, r.bufferBytes);
   check(Number.isInteger(r.callerSliceBytes) && r.callerSliceBytes >= PAGE_SIZE && r.callerSliceBytes % PAGE_SIZE === 0, `callerSliceBytes must be a positive multiple of ${PAGE_SIZE}`, r.callerSliceBytes);
@@ -355,9 +375,10 @@ export function planBootCache(plan: ArenaPlan, spec: { bootcache?: BootCacheSpec
   plan.pool(R_EXTENTS, BCExtentLayout, r.maxExtents);
   plan.bytes(R_BLOCKMAPS, 4 * blockmapWords(r), 64);
   plan.bytes(R_BUFFER, r.bufferBytes, PAGE_SIZE, 'pages');
-  plan.pool(R_CLUSTERS, BCHistClusterLayout, r.historyMaxClusters);
-  plan.bytes(R_HISTORY, 4 * HE_WORDS * r.historyClusterEntries * r.historyMaxClusters, 64);
-  plan.bytes(R_CALLERS, r.callerSliceBytes * (spec.ncpu + 1), PAGE_SIZE);
+  const clusters = historyReserveClusters(r);
+  plan.pool(R_CLUSTERS, BCHistClusterLayout, clusters);
+  plan.bytes(R_HISTORY, 4 * HE_WORDS * r.historyClusterEntries * clusters, 64);
+  plan.bytes(R_CALLERS, r.callerSliceBytes * (spec.ncpu + 1), PAGE_SIZE, 'pages'); // the callers' I/O buffers: data, not metadata
 }
 
 /** Main thread, once: locks, tunables and every extent lock (lck_mtx_init at setup time in the reference). */

@@ -3,6 +3,7 @@
  * writes, tags — appended in order to clusters of entries in the arena, which become the next
  * boot's playlist. One global list under c_hlock.
  */
+import { ContractError } from '../sync/errno.js';
 import { bugs } from '../sync/switches.js';
 import type { BootCache } from './cache.js';
 import { BC_FLAG_HTRUNCATED, BC_FLAG_RECORDING, BC_HE_TAG } from './defs.js';
@@ -50,6 +51,10 @@ export function add_history(bc: BootCache, offset: number, length: number, flags
         bc.setFlag(BC_FLAG_HTRUNCATED);
         bc.s_history_clusters.sub(bc.st, 1);
         return;
+      }
+      if (n > bc.hc_reserved) {
+        bc.s_history_clusters.sub(bc.st, 1);
+        throw new ContractError(`BC_add_history: cluster ${n} is past the ${bc.hc_reserved} the arena reserved (the machine spec's bootcache.historyReserveEntries is below what this scenario records)`);
       }
       const hc = bc.cluster(n);
       bc.hc_entries.set(hc, 0);

@@ -71,6 +71,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
   const dev = { name: 'disk0', blocks: o.blocks, oracle: true, latency: { baseUs: o.latencyUs ?? 50, bandwidthMBps: o.bandwidthMBps ?? 400 } };
   const bytes = o.playlist.entries.reduce((s, e) => s + roundup(e.pce_length, PAGE_SIZE), 0);
   const maxReq = Math.max(PAGE_SIZE, ...o.requests.map((q) => roundup(q.length, PAGE_SIZE)));
+  const perCaller = o.perCaller ?? dealRequests(o.requests, o.callers);
   const m = new Machine(withReport({
     ncpu: o.callers + 3,
     devices: [dev],
@@ -79,6 +80,10 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       maxExtents: Math.max(16, o.playlist.entries.length),
       bufferBytes: Math.max(1 << 20, roundup(bytes, PAGE_SIZE * 32)),
       callerSliceBytes: maxReq,
+      // The boot is replayed once and BC_strategy records at most one entry a request (a TAG is
+      // one too): the history never needs more, so the arena reserves no more (the seed allocates
+      // its clusters as it goes).
+      historyReserveEntries: perCaller.reduce((s, q) => s + q.length, 0),
     },
   }, ctx));
   new Oracle(m.arena, 0, resolveDevice(m.spec.devices![0], 0)).formatMedium();
@@ -90,7 +95,7 @@ export async function runBootCacheBench(o: BootCacheBenchOptions, ctx?: RunConte
       [
         { role: 'bootcache:reader', daemon: true },
         { role: 'device:worker', args: { unit: 0 }, daemon: true, io: true, count: 2 },
-        ...(o.perCaller ?? dealRequests(o.requests, o.callers)).map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm, speed: o.speed ?? 0 } })),
+        ...perCaller.map((requests) => ({ role: 'bootcache:caller', args: { requests, warm: o.warm, speed: o.speed ?? 0 } })),
       ],
       ctx,
       { label: `bootcache ${o.locking}`, timeoutMs: 300_000 },

@@ -62,7 +62,9 @@ export class Oracle {
   private readonly scratchBytes: Uint8Array;
 
   static plan(plan: ArenaPlan, unit: number, d: ResolvedDevice): void {
-    plan.pool(`dev.${unit}.oracle`, OracleBlockLayout, d.blocks);
+    // Part of the simulated device (a shadow of its medium that checks what reads return), not of
+    // the kernel's metadata: counted with the medium.
+    plan.pool(`dev.${unit}.oracle`, OracleBlockLayout, d.blocks, 'media');
   }
 
   /** Every block starts as stamped version 0 of its all-zero content? No: unstamped, until formatted or written. */

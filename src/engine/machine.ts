@@ -261,7 +261,4 @@ export function validateSpec(spec: MachineSpec): void {
   if (!Number.isInteger(spec.ncpu) || spec.ncpu < 1 || spec.ncpu > 256) {
     throw new RangeError(`machine spec: ncpu must be an integer in [1, 256], got ${JSON.stringify(spec.ncpu)}`);
   }
-  if (spec.maxLocks !== undefined && (!Number.isInteger(spec.maxLocks) || spec.maxLocks < 16)) {
-    throw new RangeError(`machine spec: maxLocks must be an integer >= 16, got ${JSON.stringify(spec.maxLocks)}`);
-  }
 }

@@ -14,7 +14,6 @@ import type { BootCacheSpec } from '../bootcache/defs.js';
 export interface MachineSpec extends DeviceSpecPart {
   /** cpus (workers) the arena has thread records for. */
   ncpu: number;
-  maxLocks?: number;
   /** Reserve the primitives lab (locks and words for tests and the primitives benchmark). */
   lab?: boolean;
   /** BootCache: the cache's arena regions and tunables (src/bootcache/defs.ts). */
@@ -96,7 +95,7 @@ export function initializers(): Initializer[] {
 export function planMachine(spec: MachineSpec): ArenaPlan {
   const plan = new ArenaPlan();
   plan.pool('machine', MachineLayout, 1);
-  Sync.plan(plan, { ncpu: spec.ncpu, maxLocks: spec.maxLocks });
+  Sync.plan(plan, { ncpu: spec.ncpu });
   for (const name of [...planners.keys()].sort()) planners.get(name)!(plan, spec);
   return plan;
 }

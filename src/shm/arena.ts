@@ -59,12 +59,12 @@ export class ArenaPlan {
   readonly regions: RegionSpec[] = [];
   private readonly names = new Set<string>();
 
-  /** Reserve a pool of `count` structs of `layout`. */
-  pool(name: string, layout: StructLayout<string>, count: number): this {
+  /** Reserve a pool of `count` structs of `layout` (`kind`: what it holds, when not metadata). */
+  pool(name: string, layout: StructLayout<string>, count: number, kind?: RegionKind): this {
     if (!Number.isInteger(count) || count < 0) {
       throw new RangeError(`arena plan: pool ${name} has a bad count ${count}`);
     }
-    return this.add({ name, layout, count, bytes: layout.bytes * count, align: layout.align });
+    return this.add({ name, layout, count, bytes: layout.bytes * count, align: layout.align, ...(kind ? { kind } : {}) });
   }
 
   /** Reserve a raw byte region (page memory, a device's backing store, a table), saying what it holds. */

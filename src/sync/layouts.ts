@@ -12,6 +12,8 @@ import { defineStruct } from '../shm/layout.js';
  *              (plain), read for diagnostics.
  *  lk_class    name id of the lock class (for the lock table); set at init.
  *  lk_kind     LK_SPIN or LK_MTX; set at init.
+ *  lk_next     the lock registry's link (for snapshots): the next registered lock's address, -1
+ *              at the end; 0 until the first lock_init, which links it once (a re-init keeps it).
  *  counters    written inside the critical section (the lock protects them): plainly by an
  *              exclusive holder, atomically by shared holders (who may be several at once);
  *              64-bit values as lo/hi word pairs.
@@ -34,6 +36,7 @@ export const LockLayout = defineStruct(
     lk_waitus_lo: 'i32',
     lk_waitus_hi: 'i32',
     lk_maxwaitus: 'i32',
+    lk_next: 'i32',
   },
   { align: 64, internal: true },
 );
@@ -125,6 +128,9 @@ export const SyncGlobalsLayout = defineStruct(
   {
     sg_names_lock: { struct: LockLayout },
     sg_nnames: 'i32',
+    /** The lock registry: the last registered lock (0: none), linked through lk_next, and the count. */
+    sg_locks: 'i32',
+    sg_nlocks: 'i32',
     sg_shutdown: { line: 'i32' },
     sg_sleepseq: { line: 'i32' },
   },

@@ -41,6 +41,9 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 /** After this many backoff rounds a spinning cpu gives its host core away for a moment. */
 export const SPIN_YIELD_EVERY = 64;
 
+/** A lock's state, which lock_init resets (lk_next, its registry link, is kept). */
+const LOCK_STATE_FIELDS = (Object.keys(LockLayout.off) as LockField[]).filter((f) => f !== 'lk_next');
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -61,7 +64,6 @@ export class SyncLocks {
   protected readonly i32: Int32Array;
   protected readonly G: StructView<keyof typeof SyncGlobalsLayout.off>;
   protected readonly td: number;
-  private readonly lockreg: { offset: number; capacity: number };
   private readonly nameIds = new Map<string, number>();
   private readonly nameCache: string[] = [];
   /** The spinlocks this cpu holds shared (the kernel's td_toks): spin_unlock_shared's owner check. */
@@ -94,8 +96,6 @@ export class SyncLocks {
     this.names = arena.pool('sync.names', NameLayout);
     this.globals = arena.pool('sync.globals', SyncGlobalsLayout).addr(0);
     this.ncpu = this.threads.count;
-    const r = arena.region('sync.lockreg');
-    this.lockreg = { offset: r.offset, capacity: r.bytes / 4 - 1 };
     if (cpu !== -1 && (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.ncpu)) {
       throw new RangeError(`sync: cpu ${cpu} is outside [0, ${this.ncpu})`);
     }
@@ -185,23 +185,40 @@ export class SyncLocks {
 
   /**
    * Initialize the lock at `addr` (an embedded LockLayout) as a spinlock or sleep lock of class
-   * `className`, and register it for snapshots. Call once, before the lock is used.
+   * `className`, and register it for snapshots. Call before the lock is used; a re-init (of an
+   * idle lock) resets it and keeps its one registration.
+   *
+   * The registry is a list threaded through the locks themselves (lk_next, pushed with a CAS on
+   * sg_locks), so it costs no arena space of its own and has no capacity to outgrow.
    */
   lock_init(addr: number, className: string, kind: typeof LK_SPIN | typeof LK_MTX): void {
     const L = this.L;
-    for (const f of Object.keys(LockLayout.off) as LockField[]) L.store(addr, f, 0);
+    for (const f of LOCK_STATE_FIELDS) L.store(addr, f, 0);
     L.store(addr, 'lk_kind', kind);
     L.store(addr, 'lk_class', this.intern(className));
-    const i = Atomics.add(this.i32, this.lockreg.offset >>> 2, 1);
-    if (i < this.lockreg.capacity) Atomics.store(this.i32, (this.lockreg.offset >>> 2) + 1 + i, addr);
+    if (L.load(addr, 'lk_next') !== 0) return;
+    const G = this.G;
+    for (;;) {
+      const head = G.load(this.globals, 'sg_locks');
+      L.store(addr, 'lk_next', head === 0 ? -1 : head);
+      if (G.cas(this.globals, 'sg_locks', head, addr) === head) break;
+    }
+    G.add(this.globals, 'sg_nlocks', 1);
   }
 
-  /** Addresses of every registered lock. */
+  /** Addresses of every registered lock, in the order they were first initialized. */
   registeredLocks(): number[] {
-    const n = Math.min(Atomics.load(this.i32, this.lockreg.offset >>> 2), this.lockreg.capacity);
+    const G = this.G;
+    const n = G.load(this.globals, 'sg_nlocks');
     const out: number[] = [];
-    for (let i = 0; i < n; i++) out.push(Atomics.load(this.i32, (this.lockreg.offset >>> 2) + 1 + i));
-    return out;
+    // A lock is linked before it is counted: walk at most the count, from the newest.
+    let lk = G.load(this.globals, 'sg_locks');
+    while (lk > 0 && out.length < n) {
+      if (lk % 4 !== 0 || lk >= this.arena.size) throw new ContractError(`lock registry: a link points outside the arena (${lk}) after ${out.length} of ${n} locks: a lock was overwritten`);
+      out.push(lk);
+      lk = this.L.load(lk, 'lk_next');
+    }
+    return out.reverse();
   }
 
   // ---------------------------------------------------------------- spinlocks

@@ -41,8 +41,6 @@ export const SLPQUE_BUCKETS = 64;
 export interface SyncConfig {
   /** Number of cpus (workers) that may attach. */
   ncpu: number;
-  /** Capacity of the lock registry used by snapshots and the lock table. */
-  maxLocks?: number;
 }
 
 export class Sync extends SyncLocks {
@@ -80,7 +78,6 @@ export class Sync extends SyncLocks {
     plan.pool('sync.sleepq', SleepBucketLayout, SLPQUE_BUCKETS);
     plan.pool('sync.names', NameLayout, MAX_NAMES);
     plan.pool('sync.sleepstats', SleepStatLayout, cfg.ncpu * MAX_NAMES);
-    plan.bytes('sync.lockreg', 4 * (1 + (cfg.maxLocks ?? 65536)), 64);
   }
 
   /** Initialize the sync layer's shared state (once, on the main thread, before any worker runs). */

@@ -1,6 +1,11 @@
 import '../../workers/index.js'; // kiolab's own roles
 import { expect } from 'chai';
-import { BC_HE_HIT, BC_HE_MISS, BC_HE_TAG, BC_HE_WRITE, CE_ABORTED, CE_IODONE } from '../../src/bootcache/defs.js';
+import { BC_FLAG_HTRUNCATED, BC_HE_HIT, BC_HE_MISS, BC_HE_TAG, BC_HE_WRITE, CE_ABORTED, CE_IODONE } from '../../src/bootcache/defs.js';
+import { BootCache } from '../../src/bootcache/cache.js';
+import { Machine } from '../../src/engine/machine.js';
+import { runBench } from '../../src/cli/bench.js';
+import type { RunReport } from '../../src/report/run-report.js';
+import '../../src/cli/all.js';
 import { BS, KB, R, T, W, caller, callers, disk, makeMachine, playlist, reader } from './helpers.js';
 
 describe('bootcache: reads, writes and history', () => {
@@ -158,5 +163,33 @@ describe('bootcache: hit-rate cutoff and the funnel', () => {
       out.push({ counts, h });
     }
     expect(out[1]).to.deep.equal(out[0]);
+  });
+});
+
+describe('bootcache: the history the arena reserves (historyReserveEntries)', () => {
+  const machine = (bootcache: Record<string, number>) => new Machine({ ncpu: 1, devices: [{ name: 'disk0', blocks: 2048 }], bootcache: { maxExtents: 4, bufferBytes: 64 * 1024, historyClusterEntries: 4, ...bootcache } });
+
+  it('reserves enough clusters for the entries it is told of, plus one, and names the overrun as a kiolab bug', () => {
+    const m = machine({ historyMaxClusters: 100, historyReserveEntries: 10 });
+    const bc = BootCache.of(m.sync);
+    expect(bc.hc_reserved).to.equal(4); // ceil(10 / 4) + 1
+    for (let k = 0; k < 16; k++) bc.BC_add_history(k * 512, 0, BC_HE_TAG);
+    expect(() => bc.BC_add_history(16 * 512, 0, BC_HE_TAG)).to.throw(/cluster 5 is past the 4 the arena reserved/);
+    expect(bc.S.load(bc.st, 'ss_history_clusters'), 'the failed allocation is not counted').to.equal(4);
+  });
+
+  it("by default reserves all the seed could allocate, and stops as the seed does (HTRUNCATED at BC_HISTORY_MAXCLUSTERS)", () => {
+    const m = machine({ historyMaxClusters: 3 });
+    const bc = BootCache.of(m.sync);
+    expect(bc.hc_reserved).to.equal(2);
+    for (let k = 0; k < 20; k++) bc.BC_add_history(k * 512, 0, BC_HE_TAG);
+    expect(bc.cflags() & BC_FLAG_HTRUNCATED).to.not.equal(0);
+    expect(bc.S.load(bc.st, 'ss_history_clusters')).to.equal(2);
+  });
+
+  it('bench bootcache reserves one entry a request of its boot: metadata under 5% of the page memory', async () => {
+    const { report } = await runBench<RunReport>('bootcache', { ops: 64, locking: 'fine' });
+    const a = report.machine.arena!;
+    expect(a.metadataShare).to.be.below(0.05);
   });
 });

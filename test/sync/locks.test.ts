@@ -103,3 +103,36 @@ describe('sync: locks', () => {
     expect(r.spinTrylockAfter).to.equal(true);
   });
 });
+
+describe('sync: the lock registry', () => {
+  it('is threaded through the locks: each lock once, in the order of its first init, a re-init keeps its one link, and no region of its own', () => {
+    const m = new Machine({ ncpu: 2, lab: true, devices: [{ name: 'md0', blocks: 256 }], bufcache: { nbuf: 32, files: 2, fileBlocks: 8, bsize: 4096 } });
+    const s = m.sync;
+    const locks = s.registeredLocks();
+    expect(new Set(locks).size, 'no lock twice').to.equal(locks.length);
+    const classes = locks.map((lk) => s.nameOf(s.L.load(lk, 'lk_class')));
+    expect(classes[0], 'the first lock Sync.init makes').to.equal('names');
+    expect(classes.filter((c) => c === 'buf'), 'nbuf + 2 headers').to.have.length(34);
+    expect(classes.filter((c) => c === 'v_token')).to.have.length(2);
+    expect(classes.filter((c) => c === 'bufpcpu')).to.have.length(2);
+    expect(m.arena.hasRegion('sync.lockreg'), 'no registry region').to.equal(false);
+    // A re-init of an idle lock resets it and keeps its single registration.
+    const buf = locks[classes.indexOf('buf')];
+    s.lock(buf);
+    s.unlock(buf);
+    s.lock_init(buf, 'buf_again', 2);
+    const after = s.registeredLocks();
+    expect(after).to.deep.equal(locks);
+    expect(s.nameOf(s.L.load(buf, 'lk_class'))).to.equal('buf_again');
+    expect(lockTable(s).find((t) => t.className === 'buf_again')!.acquisitions, 'reset').to.equal(0);
+  });
+
+  it('names a broken link instead of walking into the weeds', () => {
+    const m = new Machine({ ncpu: 1, lab: true });
+    const s = m.sync;
+    const locks = s.registeredLocks();
+    const last = locks[locks.length - 1];
+    s.L.store(last, 'lk_next', 7); // a link no lock can have (not word aligned)
+    expect(() => s.registeredLocks()).to.throw(/lock registry: a link points outside the arena \(7\)/);
+  });
+});
