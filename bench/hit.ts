@@ -213,8 +213,11 @@ export async function benchBootCacheHit({ scale, reps }: BenchmarkOptions, progr
     const costSpread = (m: string) => spreadOf(pairedRatios(spans, 'raw', m).ratios);
     const size = `${reqBytes / KiB} KiB`;
     const hr = costRatio('kiolab');
-    figures.push({ name: `BootCache hit, ${size} read`, unit: 'ns/op', baseline: raw, value: hit, ratio: hr, target: '<= 10x raw copy', ok: hr <= 10, spread: costSpread('kiolab') });
-    figures.push({ name: `bio layer floor, ${size} (no BootCache)`, unit: 'ns/op', baseline: raw, value: floor, ratio: costRatio('bio'), spread: costSpread('bio') });
+    // Issue 20's goals for a 4 KiB request: a hit within 4 raw copies, the bio layer within 2.
+    const hitGoal = small ? 4 : 10;
+    figures.push({ name: `BootCache hit, ${size} read`, unit: 'ns/op', baseline: raw, value: hit, ratio: hr, target: `<= ${hitGoal}x raw copy`, ok: hr <= hitGoal, spread: costSpread('kiolab') });
+    const fr = costRatio('bio');
+    figures.push({ name: `bio layer floor, ${size} (no BootCache)`, unit: 'ns/op', baseline: raw, value: floor, ratio: fr, ...(small ? { target: '<= 2x raw copy', ok: fr <= 2 } : {}), spread: costSpread('bio') });
     const pbuf = small ? nsPerOp(spans, 'kiolab-pbuf') : undefined;
     if (pbuf !== undefined) figures.push({ name: `BootCache hit, ${size}, pbuf per request`, unit: 'ns/op', baseline: raw, value: pbuf, ratio: costRatio('kiolab-pbuf'), spread: costSpread('kiolab-pbuf') });
     if (small) text.push(...breakdown(raw, floor, hit, pbuf));
@@ -250,7 +253,7 @@ export async function benchPostMessage({ scale, reps }: BenchmarkOptions, progre
   // Per repetition: each mode's rate over the baseline's of the same repetition.
   const perRep = (m: string, base: string) => spreadOf(pairedRatios(spans, m, base).ratios);
   const figures: Figure[] = [
-    { name: 'shared memory vs postMessage, 4 KiB hits', unit: 'requests/s', baseline: pm, value: sh, ratio: sh / pm, target: '>= 20x postMessage', ok: sh / pm >= 20, spread: perRep('kiolab', 'postmessage') },
+    { name: 'shared memory vs postMessage, 4 KiB hits', unit: 'requests/s', baseline: pm, value: sh, ratio: sh / pm, target: '>= 50x postMessage', ok: sh / pm >= 50, spread: perRep('kiolab', 'postmessage') },
     { name: 'shared memory vs postMessage, 16 in flight', unit: 'requests/s', baseline: pp, value: sh, ratio: sh / pp, spread: perRep('kiolab', 'postmessage-pipelined') },
     { name: 'bio layer floor vs postMessage (no BootCache)', unit: 'requests/s', baseline: pm, value: floor, ratio: floor / pm, spread: perRep('bio', 'postmessage') },
   ];
@@ -258,10 +261,10 @@ export async function benchPostMessage({ scale, reps }: BenchmarkOptions, progre
     formatFigures('bootcache-postmessage', figures),
     "baseline: [offset, length] posted to a server worker holding the bytes, which answers with a transferred copy; the caller copies it into its buffer. The target compares like with like: one request in flight, as a strategy caller waits in biowait; the second line (no target) gives postMessage 16 requests in flight against the same one-at-a-time kiolab caller.",
   ];
-  if (sh / pm < 20) {
-    const need = 1e9 / (20 * pm);
+  if (sh / pm < 50) {
+    const need = 1e9 / (50 * pm);
     text.push(
-      `why the target is missed: 20x needs a hit in ${Math.round(need).toLocaleString('en-US')} ns; the bio layer alone (the same request set up, completed and waited for, the copy inline, no BootCache) takes ${Math.round(1e9 / floor).toLocaleString('en-US')} ns, ${(floor / pm).toFixed(1)}x postMessage at best.`,
+      `why the target is missed: 50x needs a hit in ${Math.round(need).toLocaleString('en-US')} ns; the bio layer alone (the same request set up, completed and waited for, the copy inline, no BootCache) takes ${Math.round(1e9 / floor).toLocaleString('en-US')} ns, ${(floor / pm).toFixed(1)}x postMessage at best.`,
       ...breakdown(nsPerOp(spans, 'raw'), 1e9 / floor, 1e9 / sh),
     );
   }
@@ -410,18 +413,28 @@ function bufSizes(scale: number): { ops: number; passes: number; nblocks: number
 
 export async function benchBufCacheHit({ scale, reps }: BenchmarkOptions, progress: (s: string) => void): Promise<BenchmarkResult> {
   const s = bufSizes(scale);
-  progress('bufcache-hit: raw lock+lookup, getblk+bqrelse, getblk+brelse, 1 worker');
-  const r = await runBufCacheMachine({ callers: 1, ...s, modes: ['raw', 'bqrelse', 'brelse'], reps });
+  progress('bufcache-hit: raw lock+lookup, the seed\'s atomics alone, getblk+bqrelse, getblk+brelse, 1 worker');
+  const r = await runBufCacheMachine({ callers: 1, ...s, modes: ['raw', 'protocol', 'bqrelse', 'brelse'], reps });
   const spans = r.callers.map((c) => c.spans);
   const raw = nsPerOp(spans, 'raw');
+  const protocol = nsPerOp(spans, 'protocol');
   const figures: Figure[] = (['bqrelse', 'brelse'] as const).map((m) => {
     const v = nsPerOp(spans, m);
-    return { name: `getblk + ${m} of a resident buffer`, unit: 'ns/op', baseline: raw, value: v, ratio: v / raw, target: '<= 10x raw lock+lookup', ok: v / raw <= 10, spread: spreadOf(pairedRatios(spans, 'raw', m).ratios) };
+    const ratio = median(pairedRatios(spans, 'raw', m).ratios);
+    return { name: `getblk + ${m} of a resident buffer`, unit: 'ns/op', baseline: raw, value: v, ratio, ...(m === 'bqrelse' ? { target: '<= 1.5x raw lock+lookup', ok: ratio <= 1.5 } : {}), spread: spreadOf(pairedRatios(spans, 'raw', m).ratios) };
   });
+  const floorRatio = median(pairedRatios(spans, 'raw', 'protocol').ratios);
+  figures.push({ name: "the seed's 13 atomic operations alone", unit: 'ns/op', baseline: raw, value: protocol, ratio: floorRatio, spread: spreadOf(pairedRatios(spans, 'raw', 'protocol').ratios) });
+  const overFloor = median(pairedRatios(spans, 'protocol', 'bqrelse').ratios);
+  figures.push({ name: 'getblk + bqrelse against those atomics alone', unit: 'ns/op', baseline: protocol, value: nsPerOp(spans, 'bqrelse'), ratio: overFloor, target: '<= 2x the seed\'s atomics', ok: overFloor <= 2, spread: spreadOf(pairedRatios(spans, 'protocol', 'bqrelse').ratios) });
   return {
     figures,
-    details: { ...s, reps, bsize: 16384, rawNs: repRates(spans, 'raw').map((x) => 1e9 / x) },
-    text: `${formatFigures('bufcache-hit', figures)}\nbaseline: a CAS spinlock (plain Atomics) around a walk of the same vnode hash chain to the same buffer, same worker, same run.`,
+    details: { ...s, reps, bsize: 16384, rawNs: repRates(spans, 'raw').map((x) => 1e9 / x), protocolNs: repRates(spans, 'protocol').map((x) => 1e9 / x) },
+    text: [
+      formatFigures('bufcache-hit', figures),
+      'baseline: a CAS spinlock (plain Atomics) around a walk of the same vnode hash chain to the same buffer, same worker, same run.',
+      `the seed's floor: a getblk+bqrelse hit in vfs_bio.c takes v_token shared (findblk), holds the buffer (bqhold/bqdrop), try-locks it, takes the queue spinlock twice (bremfree, bqrelse), reads needsbuffer and unlocks the buffer: 13 atomic operations, which alone cost ${floorRatio.toFixed(2)}x the raw lock+lookup (2 atomics and a walk) here, since each Atomics call is a builtin call in this V8. So 1.5x is out of reach of a faithful getblk: the second figure is kiolab's own code on top of the seed's synchronization.`,
+    ].join('\n'),
   };
 }
 

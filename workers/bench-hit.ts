@@ -29,6 +29,7 @@ import { BufCache } from '../src/bufcache/core.js';
 import { getblk } from '../src/bufcache/getblk.js';
 import { bqrelse, brelse, bread } from '../src/bufcache/io.js';
 import { VHASH_SIZE } from '../src/bufcache/layout.js';
+import { LockLayout, TOK_EXCLUSIVE, TOK_INCR } from '../src/sync/layouts.js';
 import { PINTERLOCKED } from '../src/sync/sync.js';
 import { LabLayout } from './lab.js';
 import { registerRoles } from '../src/engine/roles.js';
@@ -83,7 +84,8 @@ export interface BufCacheHitArgs {
   /** Operations per pass. */
   ops: number;
   /** `bqrelse-solo`: bqrelse passes of caller 0 alone (the others wait), paired in time with the `bqrelse` passes. */
-  modes: ('bqrelse' | 'bqrelse-solo' | 'brelse' | 'raw')[];
+  /** `protocol`: the seed's atomic operations of a getblk+bqrelse hit alone, on the same words (the floor its locking sets). */
+  modes: ('bqrelse' | 'bqrelse-solo' | 'brelse' | 'raw' | 'protocol')[];
   reps: number;
   passes: number;
   /** Untimed warm-up operations per mode (whole passes, at least one). */
@@ -481,7 +483,50 @@ function bufcacheHit(k: Kernel, a: BufCacheHitArgs): BufCacheHitResult {
   };
   for (let lbn = 0; lbn < a.nblocks; lbn++) if (rawLookup(lbn * bsize) !== bufOf[lbn]) res.rawMismatches++;
 
-  const run = (m: BufCacheHitArgs['modes'][number]): Span => (m === 'raw' ? rawPass() : m === 'bqrelse-solo' ? kiolabPass('bqrelse', true) : kiolabPass(m));
+  /**
+   * The seed's synchronization of a getblk+bqrelse hit and nothing else, as plain Atomics on the
+   * same words: v_token taken shared (load, CAS, the acquisition count) and released, the bqhold
+   * and bqdrop of b_refs, the buffer lock's try-lock CAS and its release, the queue spinlock
+   * taken and released twice (bremfree, bqrelse) and the load of needsbuffer, around the same
+   * hash walk. Thirteen atomic operations: the floor that the seed's locking sets in this V8
+   * (an Atomics call is a builtin call), whatever code surrounds it.
+   */
+  const tokWord = bc.vnode(vp) >>> 2; // v_token is the vnode's first field; lk_word the lock's
+  const tokAcq = tokWord + LockLayout.off.lk_acq_lo;
+  const offRefs = bc.B.idx(0, 'b_refs');
+  const offLock = bc.B.idx(0, 'b_lock'); // lk_word is the embedded lock's first word
+  const qspin = bc.spinOf(bc.b_qcpu.get(bufOf[0])) >>> 2;
+  const needs = bc.g_needsbuffer.idx(bc.g);
+  const protocolPass = (): Span => {
+    barrier(true);
+    const t0 = wall();
+    let s = 0;
+    for (let j = 0; j < a.ops; j++) {
+      const loffset = offs[j];
+      const w = Atomics.load(i32, tokWord);
+      if (Atomics.compareExchange(i32, tokWord, w, w + TOK_INCR) !== w) res.rawMismatches++;
+      Atomics.add(i32, tokAcq, 1);
+      let bp = i32[hashBase + hashSlot(loffset)];
+      while (bp !== 0 && i32[(bp >>> 2) + offLoffset] !== loffset) bp = i32[(bp >>> 2) + offHnext];
+      Atomics.add(i32, (bp >>> 2) + offRefs, 1);
+      Atomics.sub(i32, tokWord, TOK_INCR);
+      if (Atomics.compareExchange(i32, (bp >>> 2) + offLock, 0, 1) !== 0) res.rawMismatches++;
+      Atomics.sub(i32, (bp >>> 2) + offRefs, 1);
+      if (Atomics.compareExchange(i32, qspin, 0, TOK_EXCLUSIVE) !== 0) res.rawMismatches++;
+      Atomics.store(i32, qspin, 0);
+      if (Atomics.compareExchange(i32, qspin, 0, TOK_EXCLUSIVE) !== 0) res.rawMismatches++;
+      Atomics.store(i32, qspin, 0);
+      s += Atomics.load(i32, needs);
+      Atomics.exchange(i32, (bp >>> 2) + offLock, 0);
+      s += bp;
+    }
+    const t1 = wall();
+    res.sink += s;
+    barrier();
+    return { t0, t1, ops: a.ops };
+  };
+
+  const run = (m: BufCacheHitArgs['modes'][number]): Span => (m === 'raw' ? rawPass() : m === 'protocol' ? protocolPass() : m === 'bqrelse-solo' ? kiolabPass('bqrelse', true) : kiolabPass(m));
   // Warm-up (untimed): whole passes, the same count in every caller (the barriers), the modes
   // taking turns as in the timed loop.
   for (let p = Math.max(1, Math.ceil(a.warmOps / a.ops)); p > 0; p--) for (const m of a.modes) run(m);

@@ -11,7 +11,7 @@ import type { Arena } from '../shm/arena.js';
 import { defineStruct } from '../shm/layout.js';
 import type { Field, StructView } from '../shm/view.js';
 import { ContractError, EIO } from '../sync/errno.js';
-import { PINTERLOCKED, type Sync } from '../sync/sync.js';
+import { PINTERLOCKED, PIOWAIT, type Sync } from '../sync/sync.js';
 import { bugs } from '../sync/switches.js'; // race lab bug switches (all off: the correct code runs)
 import {
   BIO_DONE,
@@ -264,7 +264,7 @@ export class BioLayer {
         // set after the check, not by CAS on the word just read, and the sleep is not
         // interlocked, so a biodone_sync in between finds no want or no sleeper: lost wakeup.
         F.or(bio, BIO_WANT);
-        const error = s.tsleep(bio, 0, wmesg ?? (this.b_cmd.load(bp) === BUF_CMD_READ ? 'biord' : 'biowr'), timeoutMs);
+        const error = s.tsleep(bio, PIOWAIT, wmesg ?? (this.b_cmd.load(bp) === BUF_CMD_READ ? 'biord' : 'biowr'), timeoutMs);
         if (error) return error;
         continue;
       }
@@ -272,7 +272,7 @@ export class BioLayer {
       // Register the want on the very word biodone_sync swaps: no window for a lost wakeup.
       if (F.cas(bio, flags, flags | BIO_WANT) === flags) {
         const wm = wmesg ?? (this.b_cmd.load(bp) === BUF_CMD_READ ? 'biord' : 'biowr');
-        const error = s.tsleep(bio, PINTERLOCKED, wm, timeoutMs);
+        const error = s.tsleep(bio, PINTERLOCKED | PIOWAIT, wm, timeoutMs);
         if (error) return error;
       } else {
         s.tsleep_remove();
@@ -409,7 +409,7 @@ export class BioLayer {
     while ((active = A.load(track)) !== 0) {
       this.sync.tsleep_interlock(track);
       if (A.cas(track, active, active | BK_WANT) === active) {
-        const error = this.sync.tsleep(track, PINTERLOCKED, 'trwait', timeoutMs);
+        const error = this.sync.tsleep(track, PINTERLOCKED | PIOWAIT, 'trwait', timeoutMs);
         if (error) return error;
       } else {
         this.sync.tsleep_remove();

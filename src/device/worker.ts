@@ -57,7 +57,9 @@ export function deviceWorker(dev: Devices, unit: number, stop: () => boolean): D
     last = blk + bytes / d.blockSize;
     if (fate.bytes > 0) dev.transferMemory(unit, bio, fate.bytes);
     sleepMs(model - (performance.now() - t0));
-    dev.complete(unit, bio, fate, performance.now() - t0);
+    const serviceMs = performance.now() - t0;
+    s.device_busy(serviceMs * 1000);
+    dev.complete(unit, bio, fate, serviceMs);
     s.progress();
     served++;
   }

@@ -26,6 +26,7 @@ export async function runRole(task: RoleTask): Promise<unknown> {
     // Start barrier: every worker begins its role at the same moment.
     const go = M.field('m_go');
     while (go.load(k.machine) === 0) go.wait(k.machine, 0, 1000);
+    sync.thread_running();
     return await fn(k, args);
   } finally {
     sync.thread_exit();

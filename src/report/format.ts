@@ -5,7 +5,7 @@
  * their kernel names, and the checks.
  */
 import type { ClatNs, DirStats, JobStats } from './types.js';
-import type { ReportTable, RunReport } from './run-report.js';
+import type { ReportTable, RoleTime, RunReport } from './run-report.js';
 import type { DeviceStats } from '../device/disk.js';
 
 /** 1234 → "1234", 123456 → "123k", 1.5e6 → "1.50M" (fio's IOPS style). */
@@ -183,6 +183,28 @@ export function lockLines(r: RunReport): string[] {
   return ['locks (per class; wait is per contended acquisition):', ...table(['class', 'kind', 'locks', 'acquisitions', 'contended', 'spins', 'sleeps', 'mean wait', 'max wait'], rows).map((l) => `  ${l}`)];
 }
 
+/** The per-role time table (text and HTML reports): shares of each role's workers' time, and its ops per worker-second. */
+export const TIME_HEAD = ['role', 'workers', 'ops/s/worker', 'own code', 'lock waits', 'device', 'other sleeps', 'largest sleeps'];
+export function timeRows(r: RunReport): string[][] {
+  const share = (us: number, t: RoleTime) => `${((100 * us) / t.wallUs).toFixed(1)}%`;
+  return (r.timeByRole ?? []).filter((t) => t.wallUs > 0).map((t) => [
+    t.role,
+    num(t.workers),
+    t.opsPerWorkerS !== undefined ? humanCount(t.opsPerWorkerS) : '-',
+    share(t.ownUs, t),
+    share(t.lockWaitUs, t),
+    share(t.deviceUs, t),
+    share(t.otherSleepUs, t),
+    t.topSleeps.filter(([, us]) => us >= t.wallUs / 100).map(([w, us]) => `${w} ${share(us, t)}`).join(', ') || '-',
+  ]);
+}
+
+export function timeLines(r: RunReport): string[] {
+  const rows = timeRows(r);
+  if (rows.length === 0) return [];
+  return ["where the time goes (per role, shares of its workers' time; device: asleep for an I/O to complete, or a device worker serving one):", ...table(TIME_HEAD, rows).map((l) => `  ${l}`)];
+}
+
 export function sleepLines(r: RunReport): string[] {
   if (r.sleeps.length === 0) return [];
   const rows = r.sleeps.map((s) => [rowName(s.wmesg, s.run), num(s.sleeps), num(s.wakeups), num(s.timeouts), humanUs(s.totalUs), humanUs(s.maxUs), s.sleeps ? humanUs(s.totalUs / s.sleeps) : '-']);
@@ -282,6 +304,7 @@ export function formatRunReport(r: RunReport): string {
   for (const block of [
     ...(r.tables ?? []).map(reportTableLines),
     timelineLines(r),
+    timeLines(r),
     lockLines(r),
     sleepLines(r),
     deviceLines(r),

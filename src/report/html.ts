@@ -5,7 +5,7 @@
  * from the report's JSON embedded in the page. When the script has drawn every chart it sets
  * `data-charts` on <body> (a headless browser test checks it); an error sets `data-error`.
  */
-import { contendedPct, deviceBacking, humanBytes, humanCount, humanUs, latencyUnit, rowName, serviceQuantileUs } from './format.js';
+import { TIME_HEAD, contendedPct, deviceBacking, humanBytes, humanCount, humanUs, latencyUnit, rowName, serviceQuantileUs, timeRows } from './format.js';
 import type { RunReport } from './run-report.js';
 import type { DirStats } from './types.js';
 
@@ -178,6 +178,7 @@ ${fair.length ? `<h3>Ops per worker</h3>${tableHtml(['job', 'workers', 'min', 'm
 ${hits.length ? `<h3>Cache hits</h3>${tableHtml(['job', 'cache', 'hit ratio', 'hits', 'misses'], hits)}` : ''}
 <h2>Charts</h2>
 <div class="charts"><div id="chart-throughput"></div><div id="chart-latency"></div><div id="chart-locks"></div><div id="chart-sleeps"></div></div>
+${timeRows(r).length ? `<h2>Where the time goes (per role)</h2>${tableHtml(TIME_HEAD, timeRows(r), 'time')}` : ''}
 <h2>Locks (per class)</h2>
 ${tableHtml(['class', 'kind', 'locks', 'acquisitions', 'contended', 'spins', 'sleeps', 'mean wait', 'max wait'], locks, 'locks')}
 <h2>Sleeps (per wmesg)</h2>

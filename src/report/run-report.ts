@@ -20,7 +20,7 @@ import { availableParallelism, cpus as hostCpus } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Arena } from '../shm/arena.js';
 import type { Sync } from '../sync/sync.js';
-import { type LockClassStats, type SleepStats, lockTable, sleepTable } from '../sync/snapshot.js';
+import { type LockClassStats, type SleepStats, type ThreadTime, lockTable, sleepTable, threadTimes } from '../sync/snapshot.js';
 import { type DeviceStats, deviceStats } from '../device/disk.js';
 import type { MachineSpec } from '../engine/spec.js';
 import type { RoleResult } from '../engine/protocol.js';
@@ -88,6 +88,8 @@ export interface RunReport {
   locks: LockRow[];
   sleeps: SleepRow[];
   devices: DeviceStats[];
+  /** Where each role's workers spent their time (own code, lock waits, the device, other sleeps). */
+  timeByRole?: RoleTime[];
   /** The subsystem's own tables (see ReportTable). */
   tables?: ReportTable[];
   sysctl?: Record<string, number | string>;
@@ -105,6 +107,57 @@ export interface RunReport {
   verdict?: { pass: boolean; checks: number; failed: string[]; line: string };
   /** Set when Ctrl-C stopped the load: the figures cover what ran until then. */
   partial?: { reason: string; afterS: number };
+}
+
+/**
+ * Where one role's workers spent their time, summed over them (µs), from each worker's start to
+ * its end: lock waits (spinning, or asleep on a sleep lock); the device (asleep for an I/O to
+ * complete, in biowait or bio_track_wait; for a device worker, serving requests: the transfer
+ * and the latency model); the other sleeps (a daemon's idle wait, a buffer or pbuf shortage,
+ * readahead); and the rest, the role's own code, the model's included (a copy, a lookup, the
+ * lock and unlock calls themselves, a completion run on the device worker).
+ */
+export interface RoleTime {
+  role: string;
+  workers: number;
+  wallUs: number;
+  lockWaitUs: number;
+  deviceUs: number;
+  otherSleepUs: number;
+  ownUs: number;
+  /** The role's ops (reads + writes, ramp excluded) per second of one worker's time; absent for roles that record none. */
+  opsPerWorkerS?: number;
+  /** The other sleeps' largest wait messages (µs), most first. */
+  topSleeps: [string, number][];
+}
+
+/** Sum per-cpu times by role (named by `jobName`), with each job's ops per worker-second. */
+export function roleTimes(threads: ThreadTime[], jobs: JobStats[], jobName: (role: string) => string = (r) => r): RoleTime[] {
+  const by = new Map<string, RoleTime & { sleeps: Map<string, number> }>();
+  for (const t of threads) {
+    const name = jobName(t.role);
+    let r = by.get(name);
+    if (!r) {
+      r = { role: name, workers: 0, wallUs: 0, lockWaitUs: 0, deviceUs: 0, otherSleepUs: 0, ownUs: 0, topSleeps: [], sleeps: new Map() };
+      by.set(name, r);
+    }
+    r.workers++;
+    r.wallUs += t.wallUs;
+    r.lockWaitUs += t.lockWaitUs;
+    r.deviceUs += t.ioWaitUs + t.deviceBusyUs;
+    r.otherSleepUs += Math.max(0, t.sleepUs - t.ioWaitUs);
+    r.ownUs += Math.max(0, t.wallUs - t.lockWaitUs - t.sleepUs - t.deviceBusyUs);
+    for (const [w, us] of Object.entries(t.sleeps)) r.sleeps.set(w, (r.sleeps.get(w) ?? 0) + us);
+  }
+  return [...by.values()].map(({ sleeps, ...r }) => {
+    const job = jobs.find((j) => j.jobname === r.role);
+    const ops = job ? job.read.total_ios + job.write.total_ios : 0;
+    return {
+      ...r,
+      ...(ops > 0 && r.wallUs > 0 ? { opsPerWorkerS: ops / (r.wallUs / 1e6) } : {}),
+      topSleeps: [...sleeps].sort((a, b) => b[1] - a[1]).slice(0, 3),
+    };
+  });
 }
 
 export function isRunReport(r: unknown): r is RunReport {
@@ -280,6 +333,7 @@ export function buildRunReport(a: BuildArgs): RunReport {
     locks: lockTable(a.machine.sync),
     sleeps: sleepTable(a.machine.sync),
     devices: deviceStats(a.machine.arena, a.machine.sync, a.machine.spec),
+    timeByRole: roleTimes(threadTimes(a.machine.sync), jobs, a.jobName),
     timeline: mergeTimelines(by, (common.ramp ?? 0) * 1000),
   };
   if (a.jobName) for (const t of report.timeline.roles) t.role = a.jobName(t.role);
@@ -317,6 +371,7 @@ export function combineRuns(runs: { name: string; report: RunReport }[], top: Pa
     locks: runs.flatMap(({ name, report: r }) => r.locks.map((l) => ({ ...l, run: name }))),
     sleeps: runs.flatMap(({ name, report: r }) => r.sleeps.map((s) => ({ ...s, run: name }))),
     devices: runs.flatMap(({ name, report: r }) => r.devices.map((d) => ({ ...d, name: tag(d.name, name) }))),
+    timeByRole: runs.flatMap(({ name, report: r }) => (r.timeByRole ?? []).map((t) => ({ ...t, role: tag(t.role, name) }))),
     tables: runs.flatMap(({ name, report: r }) => (r.tables ?? []).map((t) => ({ ...t, title: tag(t.title, name) }))),
     sysctl: undefined,
     bootcache: undefined,

@@ -81,6 +81,8 @@ export class SyncLocks {
   private readonly td_blockkind;
   private readonly td_blocksince;
   private readonly td_yield;
+  private readonly td_lockwait;
+  private readonly td_devbusy;
 
   /** Attach cpu `cpu` (or -1 for the main thread) to an initialized arena. */
   constructor(
@@ -114,11 +116,24 @@ export class SyncLocks {
     this.td_blockkind = T.field('td_blockkind');
     this.td_blocksince = T.field('td_blocksince');
     this.td_yield = T.field('td_yield');
+    this.td_lockwait = T.field('td_lockwait_lo');
+    this.td_devbusy = T.field('td_devbusy_lo');
   }
 
   /** This cpu's thread record address. */
   get curthread(): number {
     return this.td;
+  }
+
+  /** This cpu's role starts its work now (after the machine's start barrier): the start of its time breakdown. */
+  thread_running(): void {
+    this.requireThread('thread_running');
+    this.T.set(this.td, 'td_runstart', Math.max(1, this.arena.now()));
+  }
+
+  /** Count `us` of this cpu's time as a device's service (a device worker's transfer and latency model). */
+  device_busy(us: number): void {
+    if (this.td >= 0) this.td_devbusy.bump64(this.td, Math.round(us));
   }
 
   /** Mark this cpu alive and record its role (for snapshots) and its host thread id (for the race lab's watchdog). */
@@ -426,6 +441,7 @@ export class SyncLocks {
 
   /** Contention counters; the caller holds `lk` (`shared`: shared, beside other holders). */
   private lock_account(lk: number, t0: number, spins: number, sleeps: number, shared = false): void {
+    if (this.td >= 0) this.td_lockwait.bump64(this.td, Math.round((performance.now() - t0) * 1000));
     this.count64(this.lk_contended, lk, 1, shared);
     this.count64(this.lk_spins, lk, spins, shared);
     this.count64(this.lk_sleeps, lk, sleeps, shared);

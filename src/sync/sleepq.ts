@@ -35,6 +35,8 @@ import { MAX_NAMES, SyncLocks } from './locks.js';
 
 /** tsleep flag: the caller already did `tsleep_interlock(ident)`. */
 export const PINTERLOCKED = 0x400;
+/** kiolab's: the sleep waits for an I/O to complete (biowait, bio_track_wait); reports count it as device time. */
+export const PIOWAIT = 0x10000;
 
 export const SLPQUE_BUCKETS = 64;
 
@@ -64,6 +66,8 @@ export class Sync extends SyncLocks {
   private readonly ss_timeouts;
   private readonly ss_maxus;
   private readonly ss_totalus_lo;
+  private readonly td_sleepus;
+  private readonly td_iowait;
   private readonly ss_totalus_hi;
   private readonly timeOrigin = performance.timeOrigin;
   /** Channel of the interlock this cpu holds (0 when none). */
@@ -110,6 +114,8 @@ export class Sync extends SyncLocks {
     this.ss_wakeups = S.field('ss_wakeups');
     this.ss_timeouts = S.field('ss_timeouts');
     this.ss_maxus = S.field('ss_maxus');
+    this.td_sleepus = this.T.field('td_sleepus_lo');
+    this.td_iowait = this.T.field('td_iowait_lo');
     this.ss_totalus_lo = S.field('ss_totalus_lo');
     this.ss_totalus_hi = S.field('ss_totalus_hi');
   }
@@ -148,6 +154,7 @@ export class Sync extends SyncLocks {
   /** Mark this cpu dead (undoes `thread_start`), dropping an interlock it still holds. */
   thread_exit(): void {
     if (this.td < 0) return;
+    if (this.T.get(this.td, 'td_runstart') !== 0) this.T.set(this.td, 'td_runend', Math.max(1, this.arena.now()));
     this.tsleep_remove();
     this.T.store(this.td, 'td_alive', 0);
   }
@@ -232,6 +239,8 @@ export class Sync extends SyncLocks {
     this.sq_count.sub(this.bucketOf(ident), 1);
     this.ilIdent = 0;
     const us = Math.round((performance.now() - t0) * 1000);
+    this.td_sleepus.bump64(td, us);
+    if (flags & PIOWAIT) this.td_iowait.bump64(td, us);
     this.td_nsleeps.set(td, this.td_nsleeps.get(td) + 1);
     if (result === 0) this.td_nwoken.set(td, this.td_nwoken.get(td) + 1);
     else this.td_ntimeouts.set(td, this.td_ntimeouts.get(td) + 1);

@@ -3,7 +3,7 @@
  * checker). It takes no lock; each record is read atomically field by field, so a snapshot of a
  * running machine is a sample, exact only at quiescent points.
  */
-import { LK_MTX, LK_SPIN, LockLayout, TDF_SLEEPING } from './layouts.js';
+import { LK_MTX, LK_SPIN, LockLayout, TDF_SLEEPING, type ThreadField } from './layouts.js';
 import { MAX_NAMES, type Sync, read64 } from './sync.js';
 
 export interface SleeperInfo {
@@ -131,4 +131,54 @@ export function sleepTable(s: Sync): SleepStats[] {
     if (row.sleeps > 0) out.push(row);
   }
   return out.sort((a, b) => b.totalUs - a.totalUs);
+}
+
+/** Where one cpu's time went since its role started (µs; see ThreadLayout's time words). */
+export interface ThreadTime {
+  cpu: number;
+  role: string;
+  /** From the role's start to its end (or to now, while it runs); 0 if it never started. */
+  wallUs: number;
+  /** Waiting for locks: spinning, or asleep on a sleep lock. */
+  lockWaitUs: number;
+  /** Asleep in tsleep, all wait messages. */
+  sleepUs: number;
+  /** The part of sleepUs spent waiting for an I/O to complete (PIOWAIT: biowait, bio_track_wait). */
+  ioWaitUs: number;
+  /** A device worker serving requests (the transfer and the latency model): not in sleepUs. */
+  deviceBusyUs: number;
+  /** Asleep per wait message (µs), this cpu's share of the sleep table. */
+  sleeps: Record<string, number>;
+}
+
+/** Per-cpu time accounting of every cpu whose role started (a sample while the machine runs). */
+export function threadTimes(s: Sync): ThreadTime[] {
+  const T = s.T;
+  const S = s.S;
+  const w64 = (td: number, lo: ThreadField, hi: ThreadField) => (T.load(td, lo) >>> 0) + T.load(td, hi) * 4294967296;
+  const now = s.arena.now();
+  const out: ThreadTime[] = [];
+  for (let c = 0; c < s.ncpu; c++) {
+    const td = s.threads.addr(c);
+    const start = T.load(td, 'td_runstart');
+    if (start === 0) continue;
+    const end = T.load(td, 'td_runend') || now;
+    const sleeps: Record<string, number> = {};
+    for (let id = 1; id <= s.nameCount(); id++) {
+      const st = s.sleepstats.addr(c * MAX_NAMES + id);
+      const us = (S.load(st, 'ss_totalus_lo') >>> 0) + S.load(st, 'ss_totalus_hi') * 4294967296;
+      if (us > 0) sleeps[s.nameOf(id)] = us;
+    }
+    out.push({
+      cpu: c,
+      role: s.nameOf(T.load(td, 'td_role')),
+      wallUs: Math.max(0, end - start) * 1000,
+      lockWaitUs: w64(td, 'td_lockwait_lo', 'td_lockwait_hi'),
+      sleepUs: w64(td, 'td_sleepus_lo', 'td_sleepus_hi'),
+      ioWaitUs: w64(td, 'td_iowait_lo', 'td_iowait_hi'),
+      deviceBusyUs: w64(td, 'td_devbusy_lo', 'td_devbusy_hi'),
+      sleeps,
+    });
+  }
+  return out;
 }

@@ -20,4 +20,4 @@
  *    the object's prototype to `HookedSync` (in the same file, as the switch names both classes).
  */
 export { MAX_NAMES, MTX_SPIN_TRIES, SPIN_BACKOFF_MAX, SPIN_YIELD_EVERY, read64 } from './locks.js';
-export { PINTERLOCKED, SLPQUE_BUCKETS, Sync, type SyncConfig } from './sleepq.js';
+export { PINTERLOCKED, PIOWAIT, SLPQUE_BUCKETS, Sync, type SyncConfig } from './sleepq.js';

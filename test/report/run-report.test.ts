@@ -6,7 +6,13 @@ import { ProgressLine } from '../../src/report/progress.js';
 import { withReport } from '../../src/report/run-machine.js';
 import type { RoleResult } from '../../src/engine/protocol.js';
 import { Histogram } from '../../src/report/histogram.js';
-import { buildRunReport, groupByRole, isRunReport, mergeTimelines, recorderOf, runReportExitCode } from '../../src/report/run-report.js';
+import { type RunReport, buildRunReport, groupByRole, isRunReport, mergeTimelines, recorderOf, roleTimes, runReportExitCode } from '../../src/report/run-report.js';
+import type { ThreadTime } from '../../src/sync/snapshot.js';
+import type { JobStats } from '../../src/report/types.js';
+import { runBench } from '../../src/cli/bench.js';
+import { formatRunReport } from '../../src/report/format.js';
+import { renderHtml } from '../../src/report/html.js';
+import '../../src/cli/all.js';
 import { type RecorderJSON, OpRecorder, hitStats } from '../../src/report/types.js';
 
 /** A recorder output made by hand: `n` ops of `lat` ns each, `bytes` each, on a timeline. */
@@ -135,5 +141,46 @@ describe('report: run report from synthetic samples', () => {
     expect(spec.devices[0].latency).to.deep.equal({ seekUs: 5 }); // the caller's spec is untouched
     const plain = withReport(spec, { ...ctx, common: { json: false } });
     expect(plain).to.equal(spec);
+  });
+});
+
+describe('report: where the time goes, per role', () => {
+  const t = (cpu: number, role: string, x: Partial<ThreadTime>): ThreadTime => ({ cpu, role, wallUs: 0, lockWaitUs: 0, sleepUs: 0, ioWaitUs: 0, deviceBusyUs: 0, sleeps: {}, ...x });
+
+  it('sums the workers of a role and splits their time into own code, lock waits, the device and other sleeps', () => {
+    const jobs = [{ jobname: 'caller', workers: 2, read: { total_ios: 3000 }, write: { total_ios: 1000 } }] as unknown as JobStats[];
+    const rows = roleTimes(
+      [
+        t(0, 'caller', { wallUs: 1_000_000, lockWaitUs: 100_000, sleepUs: 500_000, ioWaitUs: 400_000, sleeps: { biord: 400_000, newbuf: 100_000 } }),
+        t(1, 'caller', { wallUs: 1_000_000, lockWaitUs: 0, sleepUs: 200_000, ioWaitUs: 200_000, sleeps: { biord: 200_000 } }),
+        t(2, 'device:worker', { wallUs: 2_000_000, sleepUs: 1_000_000, deviceBusyUs: 600_000, sleeps: { devidle: 1_000_000 } }),
+      ],
+      jobs,
+    );
+    const c = rows.find((r) => r.role === 'caller')!;
+    expect(c).to.deep.include({ workers: 2, wallUs: 2_000_000, lockWaitUs: 100_000, deviceUs: 600_000, otherSleepUs: 100_000, ownUs: 1_200_000 });
+    expect(c.opsPerWorkerS, '4000 ops in 2 worker-seconds').to.equal(2000);
+    expect(c.topSleeps).to.deep.equal([['biord', 600_000], ['newbuf', 100_000]]);
+    const d = rows.find((r) => r.role === 'device:worker')!;
+    expect(d).to.deep.include({ deviceUs: 600_000, otherSleepUs: 1_000_000, ownUs: 400_000 });
+    expect(d.opsPerWorkerS, 'a role that records no ops').to.equal(undefined);
+  });
+
+  it('a real run: every worker of every role is counted, its parts add up to its time, and callers that read a disk wait for it', async () => {
+    const { report } = await runBench<RunReport>('bufcache', { duration: 0.5, cpus: 2 });
+    const rows = report.timeByRole!;
+    const caller = rows.find((r) => r.role === 'bufcache caller')!;
+    expect(caller.workers).to.equal(2);
+    expect(caller.deviceUs, 'the callers read the disk (biord)').to.be.greaterThan(0);
+    expect(caller.opsPerWorkerS).to.be.greaterThan(0);
+    expect(rows.find((r) => r.role === 'device:worker')!.deviceUs, 'the device worker served requests').to.be.greaterThan(0);
+    for (const r of rows) {
+      expect(r.ownUs + r.lockWaitUs + r.deviceUs + r.otherSleepUs, r.role).to.be.at.most(r.wallUs * 1.01 + 1000);
+      expect(r.wallUs, r.role).to.be.greaterThan(0);
+    }
+    const text = formatRunReport(report);
+    expect(text).to.match(/^where the time goes \(per role/m);
+    expect(text).to.match(/^ {2}bufcache caller +2 +\d+ +[\d.]+% +[\d.]+% +[\d.]+% +[\d.]+%/m);
+    expect(renderHtml(report)).to.contain('Where the time goes (per role)');
   });
 });
