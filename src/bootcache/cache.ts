@@ -109,6 +109,8 @@ export class BootCache {
   readonly c_gen: Field;
   readonly c_history: Field;
   readonly t_mem_mb: Field;
+  /** c_history_bytes (i64, lo/hi words): plain under c_hlock. */
+  readonly c_history_bytes: Field;
   readonly t_hist_entries: Field;
   readonly t_hist_maxclusters: Field;
   readonly s_strategy_calls: Field;
@@ -204,6 +206,7 @@ export class BootCache {
     this.c_gen = C.field('c_gen');
     this.c_history = C.field('c_history');
     this.t_mem_mb = C.field('t_mem_mb');
+    this.c_history_bytes = C.field64('c_history_bytes');
     this.t_hist_entries = C.field('t_hist_entries');
     this.t_hist_maxclusters = C.field('t_hist_maxclusters');
     this.poisonFreed = C.load(this.c, 't_poison') !== 0;

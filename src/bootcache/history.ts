@@ -32,9 +32,9 @@ export function add_history(bc: BootCache, offset: number, length: number, flags
     // atomically under other locks: a relaxed read.
     const f = bc.c_flags.peek(c);
     if (f & BC_FLAG_HTRUNCATED || (f & need) !== need) return;
-    const bytes = bc.C.get64(c, 'c_history_bytes') + length;
+    const bytes = bc.c_history_bytes.get64(c) + length;
     if (bytes > (bc.t_mem_mb.get(c) * 1024 * 1024) / 2) return;
-    bc.C.set64(c, 'c_history_bytes', bytes);
+    bc.c_history_bytes.set64(c, bytes);
     const per = bc.t_hist_entries.get(c);
     let cur = bc.c_history.get(c);
     if (cur === 0 || bc.hc_entries.get(bc.cluster(cur)) >= per) {

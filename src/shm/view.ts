@@ -31,6 +31,12 @@ export class StructView<F extends string> {
     return new Field(this.i32, this.off[f]);
   }
 
+  /** Bind 64-bit field `f` once for hot paths: its lo word, for `get64` / `set64` / `load64` / `bump64`. */
+  field64(f: F): Field {
+    if (this.layout.fields[f].kind !== 'i64') throw new TypeError(`${this.layout.name}.${f} is not 64-bit; use field()`);
+    return new Field(this.i32, this.off[f]);
+  }
+
   /** Index into the Int32Array of field `f` (for Atomics.wait / notify). */
   idx(addr: number, f: F): number {
     return (addr >>> 2) + this.off[f];
@@ -207,6 +213,17 @@ export class Field {
       this.i32[i] = v;
     }
   }
+  /** Plain read of a lo/hi 64-bit value (this field is lo): the caller holds the lock that protects it. */
+  get64(addr: number): number {
+    const i = (addr >>> 2) + this.w;
+    return (this.i32[i] >>> 0) + this.i32[i + 1] * 4294967296;
+  }
+  /** Plain write of a lo/hi 64-bit value (|v| < 2^53), under the lock that protects it. */
+  set64(addr: number, v: number): void {
+    const i = (addr >>> 2) + this.w;
+    this.i32[i] = v | 0; // ToInt32 keeps the low 32 bits
+    this.i32[i + 1] = Math.floor(v / 4294967296);
+  }
   /** Read a lo/hi 64-bit counter. */
   load64(addr: number): number {
     const i = (addr >>> 2) + this.w;
@@ -221,6 +238,11 @@ export class Field {
 export class HookedStructView<F extends string> extends StructView<F> {
   override field(f: F): Field {
     if (this.layout.fields[f].kind === 'i64') throw new TypeError(`${this.layout.name}.${f} is 64-bit; use load64/add64`);
+    const w = this.layout.off[f];
+    return this.layout.quietWords[w] ? new Field(this.i32, w) : new HookedField(this.i32, w);
+  }
+  override field64(f: F): Field {
+    if (this.layout.fields[f].kind !== 'i64') throw new TypeError(`${this.layout.name}.${f} is not 64-bit; use field()`);
     const w = this.layout.off[f];
     return this.layout.quietWords[w] ? new Field(this.i32, w) : new HookedField(this.i32, w);
   }
@@ -392,6 +414,14 @@ export class HookedField extends Field {
   override load64(addr: number): number {
     this.at(ACC_ATOMIC_READ, addr, 8);
     return super.load64(addr);
+  }
+  override get64(addr: number): number {
+    this.at(ACC_READ, addr, 8);
+    return super.get64(addr);
+  }
+  override set64(addr: number, v: number): void {
+    this.at(ACC_WRITE, addr, 8);
+    super.set64(addr, v);
   }
 }
 

@@ -110,3 +110,20 @@ describe('shm: arena', () => {
     expect(() => a.pool('nope', Small)).to.throw(/no region named nope/);
   });
 });
+
+describe('shm: bound 64-bit fields (field64)', () => {
+  it('reads and writes a value past 2^32 as its lo/hi words, and binds only 64-bit fields', () => {
+    const L = defineStruct('f64test', { a: 'i32', big: 'i64' });
+    const arena = Arena.create(new ArenaPlan().pool('p', L, 2));
+    const V = arena.view(L);
+    const at = arena.pool('p', L).addr(1);
+    const big = V.field64('big');
+    big.set64(at, 2 ** 40 + 12345);
+    expect(big.get64(at)).to.equal(2 ** 40 + 12345);
+    expect(V.load64(at, 'big'), 'the same words as the view sees').to.equal(2 ** 40 + 12345);
+    big.set64(at, 7);
+    expect(big.get64(at)).to.equal(7);
+    expect(() => V.field64('a')).to.throw(TypeError, /not 64-bit/);
+    expect(() => V.field('big')).to.throw(TypeError, /64-bit/);
+  });
+});
