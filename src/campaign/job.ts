@@ -79,8 +79,8 @@ export function raceArgv(job: CampaignJob, savePath: string, modulePath?: string
   if (j.module && !modulePath) throw new Error(`campaign job ${j.scenario}: needs module ${j.module.name} (sha256 ${j.module.sha256.slice(0, 12)}), which this machine was not given`);
   return [
     CLI_PATH,
-    ...(j.module ? ['--module', modulePath!] : []),
     'race',
+    ...(j.module ? ['--module', modulePath!] : []),
     j.scenario,
     ...(j.bug !== null ? ['--bug', j.bug] : []),
     '--mode',
@@ -182,7 +182,7 @@ export async function runJob(id: string, job: CampaignJob, o: RunJobOptions = {}
     if (r.savedTo) {
       replayText = readFileSync(save, 'utf8');
       if (job.replays > 0) {
-        const rp = await runChild([CLI_PATH, ...(job.module ? ['--module', o.modulePath!] : []), 'replay', save, '--times', String(job.replays), '--json'], dir, limitMs, o.signal);
+        const rp = await runChild([CLI_PATH, 'replay', save, '--times', String(job.replays), '--json'], dir, limitMs, o.signal);
         try {
           const j = JSON.parse(rp.out) as { reproduced: number; times: number };
           replayed = { reproduced: j.reproduced, times: j.times };

@@ -5,6 +5,7 @@
  * uses the masked form (`redis://:***@host:6379/0`), and `scrub` takes it out of any text
  * (a client library's error message, say) before it is shown.
  */
+import { isIP } from 'node:net';
 
 export interface RedisTarget {
   tls: boolean;
@@ -58,7 +59,7 @@ export function redisOptions(t: RedisTarget): {
   db: number;
   username?: string;
   password?: string;
-  tls?: { servername: string };
+  tls?: { servername?: string };
   maxRetriesPerRequest: null;
 } {
   return {
@@ -67,7 +68,8 @@ export function redisOptions(t: RedisTarget): {
     db: t.db,
     ...(t.username !== null ? { username: t.username } : {}),
     ...(t.password !== null ? { password: t.password } : {}),
-    ...(t.tls ? { tls: { servername: t.host } } : {}),
+    // The certificate is checked against the host; SNI names a host, never an address.
+    ...(t.tls ? { tls: isIP(t.host) ? {} : { servername: t.host } } : {}),
     // BullMQ's workers wait on blocking commands; they must not give up after N retries.
     maxRetriesPerRequest: null,
   };

@@ -46,7 +46,8 @@ a job already in the queue is not added again. It then waits and reports as a lo
 (--no-wait: submit and exit; a coordinator started again resumes). \`campaign worker\` takes
 jobs, on any number of machines: it runs only campaign jobs (never a command from the queue),
 and a user module's jobs only when it was given the same module (--module FILE, same content).
-A worker that dies loses nothing: after --stall-timeout S (default 30) another takes its job.
+A worker that dies loses nothing: after --stall-timeout S (default 30; give every worker of a
+queue the same) another takes its job.
 \`campaign report\` gathers the results: the matrix, the failures with their replay commands,
 the iterations run per scenario and mode; --out DIR writes them with the replay files.
 
