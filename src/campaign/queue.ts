@@ -204,7 +204,6 @@ export async function runWorker(t: RedisTarget, o: WorkerOptions): Promise<{ don
     stalledInterval: o.stallTimeoutS * 1000,
     // A job whose worker died twice is not given out a third time: it is failed, and reported.
     maxStalledCount: 2,
-    drainDelay: 1,
   });
   w.on('error', (e) => o.log(`error: ${scrub(msg(e), t)}`));
   w.on('completed', (job, r: JobResult) => {
