@@ -41,7 +41,7 @@ describe('campaign: a local run', function () {
     for (const x of rep.results.filter((y) => y.status === 'clean')) expect(x, x.id).to.include({ iterations: 100, capped: true });
     expect(rep.iterations.find((x) => x.scenario === 'bc-history')).to.deep.equal({ scenario: 'bc-history', mode: 'explore', jobs: 2, iterations: rep.results.filter((x) => x.scenario === 'bc-history').reduce((n, x) => n + x.iterations!, 0) });
     // One progress line per job, each with an ETA.
-    expect(r.err.match(/^campaign: \[\d\/8\] .*— (ETA \d+s|all done)$/gm)).to.have.length(8);
+    expect(r.err.match(/^campaign: \[\d\/8\] .*— (ETA [0-9hms]+|all done)$/gm)).to.have.length(8);
 
     const out = join(dir, 'campaign-results', 'small');
     expect(readdirSync(join(out, 'jobs'))).to.have.length(8);

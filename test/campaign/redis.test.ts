@@ -114,6 +114,8 @@ const allFiles = (d: string): string[] => readdirSync(d).flatMap((f) => (statSyn
     expect([0, 1], local.err).to.include(local.code);
     const l = JSON.parse(local.out) as CampaignReport;
     const [a, b] = [worker(), worker()];
+    // Both ready before the jobs come, so that both take some.
+    await Promise.all([a.waitFor(/taking jobs of queue/), b.waitFor(/taking jobs of queue/)]);
     const q = await run(['campaign', 'small.json', '--queue', redis.url, '--out', 'queued', '--json']);
     expect(q.code, q.err).to.equal(local.code);
     const r = JSON.parse(q.out) as CampaignReport;
@@ -143,8 +145,8 @@ const allFiles = (d: string): string[] => readdirSync(d).flatMap((f) => (statSyn
   });
 
   it('a worker killed (-9) while it holds a job loses nothing: every job completes exactly once', async () => {
-    // Clean explore runs of 1 s each (no iteration cap): the victim is killed as soon as it says it took one.
-    writeFileSync(join(dir, 'kill.json'), JSON.stringify({ name: 'kill', scenarios: [{ scenario: 'biowait', switches: [], clean: true }], modes: ['explore'], seeds: [1, 2, 3], budget: 1, replays: 0 }));
+    // Clean explore runs of 2 s each (no iteration cap): the victim is killed as soon as it says it took one.
+    writeFileSync(join(dir, 'kill.json'), JSON.stringify({ name: 'kill', scenarios: [{ scenario: 'biowait', switches: [], clean: true }], modes: ['explore'], seeds: [1, 2, 3], budget: 2, replays: 0 }));
     const sub = await run(['campaign', 'kill.json', '--queue', redis.url, '--no-wait']);
     expect(sub.code, sub.err).to.equal(0);
     // The victim alone first, so that it surely takes a job; killed as soon as it has one.
