@@ -6,3 +6,4 @@ import './bufcache.js';
 import './swap.js';
 import './race.js';
 import './mixed.js';
+import './campaign.js';
