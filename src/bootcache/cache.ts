@@ -338,9 +338,10 @@ export class BootCache {
    * extent poisoned (RACES.md `bc-drain-order`). Throws a ContractError naming the extent.
    */
   assertExtentLive(i: number): void {
-    if (this.ce_flags.peek(this.eaddr[i]) === POISON) {
-      assertLive(this.arena, this.eaddr[i] + BCExtentLayout.off.ce_flags * 4, `BC_cache_extent ${i} (touched by cpu ${this.sync.cpu})`, 1);
-    }
+    if (this.ce_flags.peek(this.eaddr[i]) === POISON) this.extentPoisoned(i);
+  }
+  private extentPoisoned(i: number): void {
+    assertLive(this.arena, this.eaddr[i] + BCExtentLayout.off.ce_flags * 4, `BC_cache_extent ${i} (touched by cpu ${this.sync.cpu})`, 1);
   }
 
   /** Reload this cpu's copy of the extent table if BC_init_cache rebuilt it. */
@@ -348,7 +349,11 @@ export class BootCache {
     // A plain read: c_gen changes only with the table, before CACHEACTIVE is set (BC_init_cache,
     // whose atomic flag the caller has read) or after the callers drained (BC_free_pagebuffer).
     const g = this.c_gen.get(this.c);
-    if (g === this.gen) return;
+    if (g !== this.gen) this.reload_extents(g);
+  }
+
+  /** sync_extents' reload of generation `g` (rare: the lookup's inlined check stays small). */
+  private reload_extents(g: number): void {
     this.gen = g;
     const n = this.C.load(this.c, 'c_extent_count');
     this.n = n;
@@ -521,7 +526,7 @@ export class BootCache {
    * pages the reference's block-by-block loop frees.
    */
   BC_discard_blocks(i: number, offset: number, length: number): number {
-    if (!this.extentOwned(i)) throw new ContractError(`BC_discard_blocks: extent ${i} (${ceflagsToString(this.ceFlags(i))}) is not locked by cpu ${this.sync.cpu}`);
+    if (!this.extentOwned(i)) this.notOwned('BC_discard_blocks', i);
     if (this.ceFlagsLocked(i) & CE_ABORTED) return 0;
     const estart = this.eoff[i];
     const eend = estart + this.elen[i];
@@ -556,6 +561,10 @@ export class BootCache {
       b += n;
     }
     return discarded;
+  }
+
+  private notOwned(fn: string, i: number): never {
+    throw new ContractError(`${fn}: extent ${i} (${ceflagsToString(this.ceFlags(i))}) is not locked by cpu ${this.sync.cpu}`);
   }
 
   /** BC_free_page: give page `page` of extent `i` back (poisoned when the spec asks, so a stale use shows). Extent lock held. */

@@ -37,20 +37,14 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
     dev.strategyById(bc.c_strategy.get(c))(dev, unit, bio);
     return;
   }
+  // The hit path is kept small (cold paths in functions of their own) so that V8 inlines what
+  // it calls: a function past its inlining budget pays a call per helper.
   const prev = bc.funnel_enter();
   try {
     let i = NOT_LOOKED_UP;
     if (bugs.any && bugs.enabled('bc-drain-order')) {
-      // The historical order: test CACHEACTIVE and look the extent up, then count. Safe only
-      // under a funnel the terminator holds too; here a teardown that runs in between drains
-      // without this caller and frees the extent under it.
-      if (!(bc.cflags() & BC_FLAG_CACHEACTIVE)) {
-        BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount);
-        return;
-      }
-      if (isRead) i = bc.BC_find_extent(offset, bcount, true);
-      bc.sync.point(bc.pt.strategyCounted, c);
-      bc.c_strategycalls.add(c, 1);
+      i = BC_strategy_count_late(bc, dev, unit, bio, isRead, offset, bcount);
+      if (i === BYPASSED) return;
     } else {
       bc.c_strategycalls.add(c, 1);
       bc.sync.point(bc.pt.strategyCounted, c);
@@ -62,11 +56,7 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
     }
     bc.count_strategy_call();
     if (!isRead) {
-      BC_handle_write(bc, offset, bcount);
-      bc.BC_add_history(offset, bcount, BC_HE_WRITE);
-      bc.stat('ss_strategy_nonread');
-      bc.enter_bypass();
-      BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount, true);
+      BC_strategy_write(bc, dev, unit, bio, offset, bcount);
       return;
     }
     bc.pcount(bc.p_requested_blocks, Math.floor(bcount / (bc.c_blocksize.get(c) || 512)));
@@ -83,6 +73,35 @@ export function BC_strategy(bc: BootCache, dev: Devices, unit: number, bio: numb
   } finally {
     bc.funnel_exit(prev);
   }
+}
+
+/** BC_strategy_count_late's answer when it bypassed the cache (an extent index is >= 0, a miss -1). */
+const BYPASSED = -3;
+
+/**
+ * RACES.md `bc-drain-order`, the historical order: test CACHEACTIVE and look the extent up, then
+ * count. Safe only under a funnel the terminator holds too; here a teardown that runs in between
+ * drains without this caller and frees the extent under it. Returns the extent looked up (a read),
+ * NOT_LOOKED_UP (a write), or BYPASSED when the cache was not active (the request was passed on).
+ */
+function BC_strategy_count_late(bc: BootCache, dev: Devices, unit: number, bio: number, isRead: boolean, offset: number, bcount: number): number {
+  if (!(bc.cflags() & BC_FLAG_CACHEACTIVE)) {
+    BC_strategy_bypass(bc, dev, unit, bio, isRead, offset, bcount);
+    return BYPASSED;
+  }
+  const i = isRead ? bc.BC_find_extent(offset, bcount, true) : NOT_LOOKED_UP;
+  bc.sync.point(bc.pt.strategyCounted, bc.c);
+  bc.c_strategycalls.add(bc.c, 1);
+  return i;
+}
+
+/** BC_strategy's write: discard the cached blocks, record it, and pass it on (counted in c_strategycalls). */
+function BC_strategy_write(bc: BootCache, dev: Devices, unit: number, bio: number, offset: number, bcount: number): void {
+  BC_handle_write(bc, offset, bcount);
+  bc.BC_add_history(offset, bcount, BC_HE_WRITE);
+  bc.stat('ss_strategy_nonread');
+  bc.enter_bypass();
+  BC_strategy_bypass(bc, dev, unit, bio, false, offset, bcount, true);
 }
 
 /**

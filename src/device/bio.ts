@@ -253,12 +253,40 @@ export class BioLayer {
    */
   biowait(bio: number, wmesg: string | null, timeoutMs = 0): number {
     const bp = this.bio_buf.get(bio); // set when the buffer was made
-    if (bio !== b_bio1(bp)) throw new ContractError(`biowait: bio ${bio} is not b_bio1 of buffer ${bp}`);
+    if (bio !== b_bio1(bp)) this.notBio1('biowait', bio, bp);
+    const F = this.bio_flags;
+    // Done already (a cache hit completes in the caller's own strategy call): no sleep. The
+    // sleeping loop is a function of its own, which keeps this one small enough for V8 to inline.
+    if ((F.load(bio) & BIO_DONE) === 0) {
+      const error = this.biowait_sleep(bio, bp, wmesg, timeoutMs);
+      if (error) return error;
+    }
+    // BIO_DONE was read atomically: what the completer wrote before its CAS (b_cmd, b_flags,
+    // b_error, b_resid) is visible, and nobody else writes the words now, so plain accesses.
+    const cmd = this.b_cmd.get(bp);
+    if (cmd !== BUF_CMD_DONE) this.doneButBusy(bp, cmd);
+    F.set(bio, F.get(bio) & ~(BIO_DONE | BIO_SYNC));
+    const bflags = this.b_flags.get(bp);
+    if (bflags & B_EINTR) return 4; // EINTR
+    if (bflags & B_ERROR) return this.b_error.get(bp) || EIO;
+    return 0;
+  }
+
+  private notBio1(fn: string, bio: number, bp: number): never {
+    throw new ContractError(`${fn}: bio ${bio} is not b_bio1 of buffer ${bp}`);
+  }
+
+  private doneButBusy(bp: number, cmd: number): never {
+    throw new ContractError(`biowait: buffer ${bp} saw BIO_DONE but b_cmd is ${BUF_CMD_NAMES[cmd] ?? cmd}, not DONE`);
+  }
+
+  /** biowait's sleep until BIO_DONE: 0 once it is set, else the sleep's error. */
+  private biowait_sleep(bio: number, bp: number, wmesg: string | null, timeoutMs: number): number {
     const s = this.sync;
     const F = this.bio_flags;
     for (;;) {
       const flags = F.load(bio);
-      if (flags & BIO_DONE) break;
+      if (flags & BIO_DONE) return 0;
       if (bugs.any && bugs.enabled('vfs-biowait-no-interlock')) {
         // RACE SWITCH vfs-biowait-no-interlock (historical variant, off by default): BIO_WANT is
         // set after the check, not by CAS on the word just read, and the sleep is not
@@ -278,17 +306,6 @@ export class BioLayer {
         s.tsleep_remove();
       }
     }
-    // BIO_DONE was read atomically: what the completer wrote before its CAS (b_cmd, b_flags,
-    // b_error, b_resid) is visible, and nobody else writes the words now, so plain accesses.
-    const cmd = this.b_cmd.get(bp);
-    if (cmd !== BUF_CMD_DONE) {
-      throw new ContractError(`biowait: buffer ${bp} saw BIO_DONE but b_cmd is ${BUF_CMD_NAMES[cmd] ?? cmd}, not DONE`);
-    }
-    F.set(bio, F.get(bio) & ~(BIO_DONE | BIO_SYNC));
-    const bflags = this.b_flags.get(bp);
-    if (bflags & B_EINTR) return 4; // EINTR
-    if (bflags & B_ERROR) return this.b_error.get(bp) || EIO;
-    return 0;
   }
 
   biowait_timeout(bio: number, wmesg: string | null, timeoutMs: number): number {
@@ -349,7 +366,7 @@ export class BioLayer {
    */
   biodone_sync(bio: number): void {
     const bp = this.bio_buf.get(bio);
-    if (bio !== b_bio1(bp)) throw new ContractError(`biodone_sync: bio ${bio} is not b_bio1 of buffer ${bp}`);
+    if (bio !== b_bio1(bp)) this.notBio1('biodone_sync', bio, bp);
     const early = bugs.any && bugs.enabled('vfs-biodone-early-done');
     // RACE SWITCH vfs-biodone-early-done (off by default): BIO_DONE is published and the waiter
     // woken before bpdone has finished the buffer.
