@@ -17,11 +17,12 @@ const SWITCHES: { bug: string; scenario: string; kind: string; message: RegExp; 
   { bug: 'swap-off-stale-slots', scenario: 'swap-off', kind: 'assertion', message: /double free of drum slot|wrong bytes/, stress: /double free of drum slot|wrong bytes|went negative|swap invariants/ },
   // A child left queued: its pager never returns from biowait (explore: nobody can run; stress: the progress watchdog),
   // or, for an async pageout's child, the iteration ends with it still queued (the vnodes' output counts show it).
-  // Seed 3 finds it in 7 iterations in today's code (seed 7 needed 281 after issue 19's I/O path
-  // reshuffled the schedules; each of the ten replays reruns them).
+  // Seed 2 finds it in 14 iterations in today's code (seed 3 needed 51 after issue 20's changes to
+  // the bio layer reshuffled the schedules, seed 7 281 after issue 19's; each of the ten replays
+  // reruns them).
   // Stress: 14-18 s on a quiet host (every shared access is a perturbation point, and the hang
   // needs the watchdog's 3 s), so it gets a longer budget than the others.
-  { bug: 'swap-busy-flag-race', scenario: 'swap-start', kind: 'hang', message: /hang: .*"swp(in|out)"/, stress: /hang: .*"swp(in|out)"|swap invariants: .*(I\/O activ|at a quiescent point)/, seed: 3, stressBudgetMs: 90_000 },
+  { bug: 'swap-busy-flag-race', scenario: 'swap-start', kind: 'hang', message: /hang: .*"swp(in|out)"/, stress: /hang: .*"swp(in|out)"|swap invariants: .*(I\/O activ|at a quiescent point)/, seed: 2, stressBudgetMs: 90_000 },
 ];
 
 describe('race: the BootCache and swap switches', function () {
