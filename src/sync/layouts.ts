@@ -89,15 +89,13 @@ export const ThreadLayout = defineStruct(
     td_tid: 'i32',
     // where this cpu's time went (the report's per-role breakdown): its role's start and end
     // (ms since the arena's epoch, 0 while it has not started or not ended), and µs spent
-    // waiting for locks (spinning or asleep on a sleep lock), asleep in tsleep, the part of that
-    // asleep for an I/O to complete (PIOWAIT sleeps), and serving requests as a device worker
-    // (the transfer and the latency model; not a tsleep); lo/hi word pairs
+    // waiting for locks (spinning or asleep on a sleep lock), asleep for an I/O to complete
+    // (PIOWAIT sleeps), and serving requests as a device worker (the transfer and the latency
+    // model; not a tsleep); lo/hi word pairs. Its time asleep is its sleep statistics' sum.
     td_runstart: 'i32',
     td_runend: 'i32',
     td_lockwait_lo: 'i32',
     td_lockwait_hi: 'i32',
-    td_sleepus_lo: 'i32',
-    td_sleepus_hi: 'i32',
     td_iowait_lo: 'i32',
     td_iowait_hi: 'i32',
     td_devbusy_lo: 'i32',

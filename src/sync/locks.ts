@@ -441,11 +441,11 @@ export class SyncLocks {
 
   /** Contention counters; the caller holds `lk` (`shared`: shared, beside other holders). */
   private lock_account(lk: number, t0: number, spins: number, sleeps: number, shared = false): void {
-    if (this.td >= 0) this.td_lockwait.bump64(this.td, Math.round((performance.now() - t0) * 1000));
+    const us = Math.round((performance.now() - t0) * 1000);
+    if (this.td >= 0) this.td_lockwait.bump64(this.td, us);
     this.count64(this.lk_contended, lk, 1, shared);
     this.count64(this.lk_spins, lk, spins, shared);
     this.count64(this.lk_sleeps, lk, sleeps, shared);
-    const us = Math.round((performance.now() - t0) * 1000);
     this.count64(this.lk_waitus, lk, us, shared);
     const max = this.lk_maxwaitus;
     if (!shared) {

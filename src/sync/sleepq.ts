@@ -66,7 +66,6 @@ export class Sync extends SyncLocks {
   private readonly ss_timeouts;
   private readonly ss_maxus;
   private readonly ss_totalus_lo;
-  private readonly td_sleepus;
   private readonly td_iowait;
   private readonly ss_totalus_hi;
   private readonly timeOrigin = performance.timeOrigin;
@@ -114,7 +113,6 @@ export class Sync extends SyncLocks {
     this.ss_wakeups = S.field('ss_wakeups');
     this.ss_timeouts = S.field('ss_timeouts');
     this.ss_maxus = S.field('ss_maxus');
-    this.td_sleepus = this.T.field('td_sleepus_lo');
     this.td_iowait = this.T.field('td_iowait_lo');
     this.ss_totalus_lo = S.field('ss_totalus_lo');
     this.ss_totalus_hi = S.field('ss_totalus_hi');
@@ -239,7 +237,6 @@ export class Sync extends SyncLocks {
     this.sq_count.sub(this.bucketOf(ident), 1);
     this.ilIdent = 0;
     const us = Math.round((performance.now() - t0) * 1000);
-    this.td_sleepus.bump64(td, us);
     if (flags & PIOWAIT) this.td_iowait.bump64(td, us);
     this.td_nsleeps.set(td, this.td_nsleeps.get(td) + 1);
     if (result === 0) this.td_nwoken.set(td, this.td_nwoken.get(td) + 1);

@@ -141,7 +141,7 @@ export interface ThreadTime {
   wallUs: number;
   /** Waiting for locks: spinning, or asleep on a sleep lock. */
   lockWaitUs: number;
-  /** Asleep in tsleep, all wait messages. */
+  /** Asleep in tsleep, all wait messages (the sum of this cpu's sleep statistics). */
   sleepUs: number;
   /** The part of sleepUs spent waiting for an I/O to complete (PIOWAIT: biowait, bio_track_wait). */
   ioWaitUs: number;
@@ -164,17 +164,19 @@ export function threadTimes(s: Sync): ThreadTime[] {
     if (start === 0) continue;
     const end = T.load(td, 'td_runend') || now;
     const sleeps: Record<string, number> = {};
+    let sleepUs = 0;
     for (let id = 1; id <= s.nameCount(); id++) {
       const st = s.sleepstats.addr(c * MAX_NAMES + id);
       const us = (S.load(st, 'ss_totalus_lo') >>> 0) + S.load(st, 'ss_totalus_hi') * 4294967296;
       if (us > 0) sleeps[s.nameOf(id)] = us;
+      sleepUs += us;
     }
     out.push({
       cpu: c,
       role: s.nameOf(T.load(td, 'td_role')),
       wallUs: Math.max(0, end - start) * 1000,
       lockWaitUs: w64(td, 'td_lockwait_lo', 'td_lockwait_hi'),
-      sleepUs: w64(td, 'td_sleepus_lo', 'td_sleepus_hi'),
+      sleepUs,
       ioWaitUs: w64(td, 'td_iowait_lo', 'td_iowait_hi'),
       deviceBusyUs: w64(td, 'td_devbusy_lo', 'td_devbusy_hi'),
       sleeps,
