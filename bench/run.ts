@@ -18,6 +18,10 @@ import './instrumentation.js';
 import './mutants.js';
 import './memory.js';
 import { benchmarks, formatFigures } from './registry.js';
+import { tuneV8 } from '../src/engine/v8.js';
+
+// As the command does: V8's inlining budget for the hot paths (src/engine/v8.ts).
+tuneV8();
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {

@@ -57,6 +57,7 @@ export { Machine, MachineError, type RoleSpec, type RunOptions } from './engine/
 export type { RoleResult, WorkerMessage } from './engine/protocol.js';
 export { onWorkerAttach, registerRoles, type RoleFn, roleNames, workerModule } from './engine/roles.js';
 export { type Initializer, type Kernel, type MachineSpec, type Planner, registerInitializer, registerPlanner } from './engine/spec.js';
+export { tuneV8 } from './engine/v8.js';
 
 // ---- the race lab --------------------------------------------------------------------------
 export { type RaceDaemon, type RaceScenario, raceScenarios, raceState, registerRaceScenario } from './race/scenario.js';

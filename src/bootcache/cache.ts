@@ -37,6 +37,7 @@ import {
   type BCPcpuStatsField,
   BCStatsLayout,
   type BCStatsField,
+  BC_CALLS_MASK,
   BC_FLAG_CACHEACTIVE,
   CE_ABORTED,
   PAGE_SIZE,
@@ -632,8 +633,28 @@ export class BootCache {
     this.strategy_done();
   }
 
-  /** Leave BC_strategy's count; in fine mode the last one out wakes a terminator draining it (kiolab's wakeup). */
+  /** Leave BC_strategy's count (c_strategycalls). Never sleeps. */
   strategy_done(): void {
-    if (this.c_strategycalls.sub(this.c, 1) === 1) this.fine_wakeup(this.c);
+    this.leave(this.c_strategycalls);
+  }
+
+  /** Leave BC_strategy_bypass's count (c_bypasscalls). Never sleeps. */
+  bypass_done(): void {
+    this.leave(this.c_bypasscalls);
+  }
+
+  /**
+   * Leave the count `f` (c_strategycalls or c_bypasscalls): the last caller out wakes the
+   * fine-mode drains asleep on it (kiolab's wakeup), which its one atomic operation tells it of
+   * (BC_DRAIN_WAITER). Never sleeps.
+   */
+  private leave(f: Field): void {
+    const old = f.sub(this.c, 1);
+    if ((old & BC_CALLS_MASK) === 1 && old > BC_CALLS_MASK) this.fine_wakeup(this.c);
+  }
+
+  /** The callers inside count `f` (c_strategycalls or c_bypasscalls), without the drains' bits. */
+  calls(f: 'c_strategycalls' | 'c_bypasscalls'): number {
+    return this.C.load(this.c, f) & BC_CALLS_MASK;
   }
 }

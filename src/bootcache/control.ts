@@ -16,6 +16,7 @@ import { BootCache } from './cache.js';
 import {
   BCHistClusterLayout,
   BCStatsLayout,
+  BC_CALLS_MASK,
   BC_FLAG_CACHEACTIVE,
   BC_FLAG_HTRUNCATED,
   BC_FLAG_IOBUSY,
@@ -261,8 +262,11 @@ export class BootCacheControl {
     const s = this.readStats() as Record<string, number>;
     const out: string[] = [];
     const f = bc.cflags();
-    if (C.load(c, 'c_strategycalls') < 0) out.push(`c_strategycalls is ${C.load(c, 'c_strategycalls')} < 0`);
-    if (C.load(c, 'c_bypasscalls') < 0) out.push(`c_bypasscalls is ${C.load(c, 'c_bypasscalls')} < 0`);
+    for (const f of ['c_strategycalls', 'c_bypasscalls'] as const) {
+      // A count that went below zero wraps into the drains' bits, or below zero altogether.
+      const v = C.load(c, f);
+      if (v < 0 || bc.calls(f) > BC_CALLS_MASK >> 1) out.push(`${f} is ${v < 0 ? v : `${bc.calls(f)} (${v})`}: it went below zero`);
+    }
     if (s.ss_extent_hits > s.ss_extent_lookups) out.push(`ss_extent_hits ${s.ss_extent_hits} > ss_extent_lookups ${s.ss_extent_lookups}`);
     if (s.ss_hit_blocks > s.ss_read_blocks) out.push(`ss_hit_blocks ${s.ss_hit_blocks} > ss_read_blocks ${s.ss_read_blocks}`);
     bc.sync_extents();
@@ -300,7 +304,7 @@ export class BootCacheControl {
     const C = bc.C;
     const c = bc.c;
     if (C.load(c, 'c_flags') !== 0) throw new KernelError(EBUSY, `BC_init_cache: the cache is already running (${cflagsToString(C.load(c, 'c_flags'))})`);
-    if (C.load(c, 'c_strategycalls') !== 0 || C.load(c, 'c_bypasscalls') !== 0) throw new KernelError(EBUSY, 'BC_init_cache: callers are still inside the previous cache');
+    if (bc.calls('c_strategycalls') !== 0 || bc.calls('c_bypasscalls') !== 0) throw new KernelError(EBUSY, 'BC_init_cache: callers are still inside the previous cache');
     // bzero the control structure (not its locks and tunables) and the statistics.
     for (const f of ['c_extent_count', 'c_batch_count', 'c_buffer', 'c_mapsize', 'c_history'] as const) C.store(c, f, 0);
     C.store64(c, 'c_history_bytes', 0);

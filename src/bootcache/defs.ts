@@ -44,6 +44,16 @@ export const BC_FLAG_RECORDING = 1 << 5;
 /** kiolab: BC_terminate_cache is tearing the extents down. */
 export const BC_FLAG_TEARDOWN = 1 << 6;
 
+/**
+ * c_strategycalls and c_bypasscalls: the callers inside, in the low bits (the seed's counts);
+ * above them, kiolab's count of fine-mode drains asleep on the word (BC_DRAIN_WAITER each). The
+ * caller leaving sees both in the one atomic it leaves with, so it wakes the drain when it is the
+ * last one out and someone waits, and pays no wakeup otherwise (funnel mode, like the seed, wakes
+ * nobody: its drains poll).
+ */
+export const BC_CALLS_MASK = (1 << 24) - 1;
+export const BC_DRAIN_WAITER = 1 << 24;
+
 /** he_flags */
 export const BC_HE_HIT = 0;
 export const BC_HE_MISS = 1;
@@ -191,8 +201,9 @@ export function resolveBootCache(s: BootCacheSpec): ResolvedBootCache {
  *  c_funnel          the kernel funnel (funnel mode): a sleep lock held through strategy and reader paths.
  *  c_hlock           spinlock: the history list (c_history, clusters, c_history_bytes, HTRUNCATED set).
  *  c_flags           atomic (or/and); BC_FLAG_*.
- *  c_strategycalls   atomic: callers inside BC_strategy (counted before CACHEACTIVE is tested).
- *  c_bypasscalls     atomic: callers inside BC_strategy_bypass.
+ *  c_strategycalls   atomic: callers inside BC_strategy (counted before CACHEACTIVE is tested),
+ *                    BC_CALLS_MASK bits; BC_DRAIN_WAITER per fine-mode drain waiting above them.
+ *  c_bypasscalls     atomic: callers inside BC_strategy_bypass; its drains as c_strategycalls.
  *  c_reader_go       atomic: bumped by BC_init_cache to start the reader (kernel_thread_start).
  *  c_gen             atomic: bumped each time the extent table is (re)built; workers reload on change.
  *  c_history, c_history_bytes  c_hlock (their own line: every hit writes them).

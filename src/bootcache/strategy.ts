@@ -210,7 +210,7 @@ export function BC_strategy_bypass(bc: BootCache, dev: Devices, unit: number, bi
     if (isRead && !(bugs.any && bugs.enabled('bc-inline-hitrate-terminate')) && BC_hitrate_low(bc)) BC_hitrate_terminate(bc);
     dev.strategyById(bc.c_strategy.get(bc.c))(dev, unit, bio);
   } finally {
-    if (bc.c_bypasscalls.sub(bc.c, 1) === 1) bc.fine_wakeup(bc.c);
+    bc.bypass_done();
   }
 }
 

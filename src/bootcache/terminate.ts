@@ -15,6 +15,7 @@ import { bugs } from '../sync/switches.js';
 import { type BootCache, poison_pages } from './cache.js';
 import {
   BCExtentLayout,
+  BC_DRAIN_WAITER,
   BC_FLAG_CACHEACTIVE,
   BC_FLAG_IOBUSY,
   BC_FLAG_RECORDING,
@@ -40,6 +41,16 @@ export type TermGen = Generator<BlockOp, number, number>;
 
 /** Drive a termination in a worker: real sleeps and locks; the funnel is dropped across them. May sleep. */
 export function runSync(bc: BootCache, g: TermGen): number {
+  try {
+    return driveSync(bc, g);
+  } finally {
+    // A wait that threw (a machine stopping, the race lab ending an iteration) leaves the
+    // generator suspended: return() runs its finally blocks (a drain's BC_DRAIN_WAITER).
+    g.return(0);
+  }
+}
+
+function driveSync(bc: BootCache, g: TermGen): number {
   const s = bc.sync;
   let r = g.next(0);
   while (!r.done) {
@@ -81,6 +92,14 @@ const LOCK_WAIT_MS = 30_000;
  * retaking it before it goes on, as a sleeping thread does.
  */
 export async function runAsync(bc: BootCache, g: TermGen, pollMs = 2): Promise<number> {
+  try {
+    return await driveAsync(bc, g, pollMs);
+  } finally {
+    g.return(0); // as runSync
+  }
+}
+
+async function driveAsync(bc: BootCache, g: TermGen, pollMs: number): Promise<number> {
   const s = bc.sync;
   let r = g.next(0);
   while (!r.done) {
@@ -140,20 +159,35 @@ export function* BC_terminate_readahead(bc: BootCache): TermGen {
 }
 
 /**
- * A drain: sleep in slices of t_drain_slice_ms while `calls()` > 0 and give up (true) after the
- * seed's count of slices (`retry++ > t_drain_retries`, tested after each slice with no recheck
- * of the count). In funnel mode the slices are blind polls, as the seed's (nobody does
- * wakeup(BC_cache)); fine mode wakes the drain when the last caller leaves (kiolab's wakeup).
+ * A drain: sleep in slices of t_drain_slice_ms while callers are counted in `f` and give up
+ * (true) after the seed's count of slices (`retry++ > t_drain_retries`, tested after each slice
+ * with no recheck of the count). In funnel mode the slices are blind polls, as the seed's (nobody
+ * does wakeup(BC_cache)); in fine mode the last caller out wakes the drain (kiolab's wakeup),
+ * which counts itself in `f` as a BC_DRAIN_WAITER meanwhile.
  */
-function* drain(bc: BootCache, wmesg: string, calls: () => number): Generator<BlockOp, boolean, number> {
+function* drain(bc: BootCache, wmesg: string, f: 'c_strategycalls' | 'c_bypasscalls'): Generator<BlockOp, boolean, number> {
   const slice = bc.tun('t_drain_slice_ms');
   const retries = bc.tun('t_drain_retries');
-  const until = bc.funnelMode ? undefined : () => calls() === 0;
-  for (let retry = 0; calls() > 0; ) {
-    yield { op: 'sleep', ident: bc.c, wmesg, ms: slice, until };
-    if (retry++ > retries) return true;
+  const calls = () => bc.calls(f);
+  if (bc.funnelMode) {
+    for (let retry = 0; calls() > 0; ) {
+      yield { op: 'sleep', ident: bc.c, wmesg, ms: slice };
+      if (retry++ > retries) return true;
+    }
+    return false;
   }
-  return false;
+  // Fine mode: say a drain waits (BC_DRAIN_WAITER) before the first look at the count, so the
+  // caller that leaves after that look sees it and wakes us; one that left before it was seen gone.
+  bc.C.add(bc.c, f, BC_DRAIN_WAITER);
+  try {
+    for (let retry = 0; calls() > 0; ) {
+      yield { op: 'sleep', ident: bc.c, wmesg, ms: slice, until: () => calls() === 0 };
+      if (retry++ > retries) return true;
+    }
+    return false;
+  } finally {
+    bc.C.sub(bc.c, f, BC_DRAIN_WAITER);
+  }
 }
 
 /**
@@ -175,9 +209,8 @@ export function* BC_terminate_cache(bc: BootCache): TermGen {
     if (!(bugs.any && bugs.enabled('bc-abort-no-wakeup'))) bc.sync.wakeup(bc.eaddr[i]);
     bc.stat('ss_spurious_blocks', bc.presentCount(i));
   }
-  const calls = () => bc.C.load(bc.c, 'c_strategycalls');
-  if (yield* drain(bc, 'BC_terminate_cache', calls)) {
-    bc.message(`could not terminate cache, timed out with ${calls()} caller(s) in BC_strategy`);
+  if (yield* drain(bc, 'BC_terminate_cache', 'c_strategycalls')) {
+    bc.message(`could not terminate cache, timed out with ${bc.calls('c_strategycalls')} caller(s) in BC_strategy`);
     bc.setFlag(BC_FLAG_CACHEACTIVE);
     bc.clearFlag(BC_FLAG_TEARDOWN);
     return EBUSY;
@@ -225,9 +258,8 @@ export function* BC_terminate_history(bc: BootCache): TermGen {
     const unit = C.load(c, 'c_dev');
     dev.D.cas(dev.disk(unit), 'd_strategy', self, C.load(c, 'c_strategy'));
   }
-  const calls = () => C.load(c, 'c_bypasscalls');
-  if (yield* drain(bc, 'BC_terminate_history', calls)) {
-    bc.message(`could not terminate history, timed out with ${calls()} caller(s) in BC_strategy_bypass`);
+  if (yield* drain(bc, 'BC_terminate_history', 'c_bypasscalls')) {
+    bc.message(`could not terminate history, timed out with ${bc.calls('c_bypasscalls')} caller(s) in BC_strategy_bypass`);
     return EBUSY;
   }
   // Recording stops once the last bypass is out, so a caller that slept through the teardown is still recorded.

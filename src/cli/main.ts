@@ -6,6 +6,7 @@
  * its common options live in src/engine/bench-command.ts.
  */
 import { readFileSync } from 'node:fs';
+import { tuneV8 } from '../engine/v8.js';
 import '../../workers/index.js';
 import './all.js';
 import './locks.js';
@@ -14,6 +15,8 @@ import { loadUserModule, takeModuleOptions } from './modules.js';
 import { interruptMachines, machinesInterrupted } from '../engine/machine.js';
 import { OutputError } from './outputs.js';
 import { UsageError, commands, listSections, scenarios } from './registry.js';
+
+tuneV8();
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 

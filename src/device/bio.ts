@@ -373,7 +373,9 @@ export class BioLayer {
     if (!early) this.bpdone(bp, false);
     const F = this.bio_flags;
     for (;;) {
-      const flags = F.load(bio);
+      // The seed's plain read before its cmpset: a relaxed read does, since the CAS checks it (a
+      // stale value only fails the CAS and reads again); the CAS is what publishes.
+      const flags = F.peek(bio);
       const nflags = (flags | BIO_DONE) & ~BIO_WANT;
       if (F.cas(bio, flags, nflags) === flags) {
         if (flags & BIO_WANT) this.sync.wakeup(bio);

@@ -17,7 +17,7 @@ describe('api: import from kiolab', () => {
         'formatRace', 'formatRunReport', 'isPoisoned', 'loadReplay', 'lockTable', 'onWorkerAttach', 'poison', 'raceScenarios', 'raceState',
         'registerBenchScenario', 'registerBugSwitch', 'registerInitializer', 'registerPlanner', 'registerRaceScenario', 'registerRoles',
         'registerWakeCondition', 'replayOnce', 'replayTimes', 'roleJob', 'roleNames', 'runBench', 'runMachine', 'runRace', 'runReportExitCode',
-        'saveReplay', 'shrink', 'sleepTable', 'snapshot', 'withReport', 'workerModule',
+        'saveReplay', 'shrink', 'sleepTable', 'snapshot', 'tuneV8', 'withReport', 'workerModule',
       ].sort(),
     );
   });

@@ -4,7 +4,7 @@
  */
 import './seed-fixture.js';
 import { expect } from 'chai';
-import { BC_FLAG_CACHEACTIVE, BC_FLAG_IOBUSY, BC_FLAG_RECORDING, BC_FLAG_STARTED, BC_HE_TAG, CE_ABORTED, STAT_BATCHMAX } from '../../src/bootcache/defs.js';
+import { BC_DRAIN_WAITER, BC_FLAG_CACHEACTIVE, BC_FLAG_IOBUSY, BC_FLAG_RECORDING, BC_FLAG_STARTED, BC_HE_TAG, CE_ABORTED, STAT_BATCHMAX } from '../../src/bootcache/defs.js';
 import { BC_handle_write } from '../../src/bootcache/strategy.js';
 import { BC_terminate_cache, BC_terminate_history, BC_terminate_readahead, type BlockOp, type TermGen } from '../../src/bootcache/terminate.js';
 import { runBootCacheBench } from '../../src/cli/bootcache.js';
@@ -70,7 +70,7 @@ describe('bootcache: the seed by default (kext.c)', () => {
       ctl.untimeout();
     });
 
-    it(`a write that aborts an extent, and the last caller out of BC_strategy or the bypass, wake ${locking === 'funnel' ? 'nobody (the seed)' : "the sleepers (fine mode's own wakeups)"}`, async () => {
+    it(`a write that aborts an extent, and the last caller out of BC_strategy or the bypass while a drain waits, wake ${locking === 'funnel' ? 'nobody (the seed)' : "the sleepers (fine mode's own wakeups)"}`, async () => {
       const { ctl } = makeMachine({ ncpu: 2, bootcache: { locking } });
       await ctl.start(playlist([[0, 8 * KB, 0]]));
       const bc = ctl.bc;
@@ -87,9 +87,21 @@ describe('bootcache: the seed by default (kext.c)', () => {
         bc.UNLOCK_EXTENT(0);
         expect(bc.ceFlags(0) & CE_ABORTED).to.equal(CE_ABORTED);
         expect(woken.includes(bc.eaddr[0])).to.equal(locking === 'fine');
-        bc.C.store(bc.c, 'c_strategycalls', 1);
-        bc.strategy_done();
-        expect(woken.includes(bc.c)).to.equal(locking === 'fine');
+        // With no drain waiting, the last caller out wakes nobody; with one, fine mode wakes it.
+        for (const f of ['c_strategycalls', 'c_bypasscalls'] as const) {
+          const leave = () => (f === 'c_strategycalls' ? bc.strategy_done() : bc.bypass_done());
+          woken.length = 0;
+          bc.C.store(bc.c, f, 1);
+          leave();
+          expect(woken.includes(bc.c), `${f}, no drain`).to.equal(false);
+          bc.C.store(bc.c, f, 2 | BC_DRAIN_WAITER);
+          leave();
+          expect(woken.includes(bc.c), `${f}, not the last one`).to.equal(false);
+          leave();
+          expect(woken.includes(bc.c), `${f}, the last one, a drain waiting`).to.equal(locking === 'fine');
+          expect(bc.calls(f)).to.equal(0);
+          bc.C.store(bc.c, f, 0);
+        }
       } finally {
         bc.sync.wakeup = wakeup;
       }

@@ -33,6 +33,7 @@ import {
   BCControlLayout,
   BCExtentLayout,
   BCHistClusterLayout,
+  BC_CALLS_MASK,
   BC_FLAG_CACHEACTIVE,
   BC_FLAG_HTRUNCATED,
   BC_FLAG_IOBUSY,
@@ -68,8 +69,8 @@ const SLICE = 8 * KB;
 const ctlWord = (arena: Arena, c: number, f: keyof typeof BCControlLayout.off) => arena.word().load(BCControlLayout.addrOf(c, f));
 registerWakeCondition('BC_terminate_readahead', (arena, flags) => (arena.word().load(flags) & BC_FLAG_IOBUSY) === 0);
 registerWakeCondition('BC_strategy', (arena, ce) => (arena.word().load(BCExtentLayout.addrOf(ce, 'ce_flags')) & (CE_ABORTED | CE_IODONE)) !== 0);
-registerWakeCondition('BC_terminate_cache', (arena, c) => ctlWord(arena, c, 'c_strategycalls') === 0);
-registerWakeCondition('BC_terminate_history', (arena, c) => ctlWord(arena, c, 'c_bypasscalls') === 0);
+registerWakeCondition('BC_terminate_cache', (arena, c) => (ctlWord(arena, c, 'c_strategycalls') & BC_CALLS_MASK) === 0);
+registerWakeCondition('BC_terminate_history', (arena, c) => (ctlWord(arena, c, 'c_bypasscalls') & BC_CALLS_MASK) === 0);
 // A caller waiting for readahead to finish (on c_flags).
 registerWakeCondition('BC_warm', (arena, flags) => (arena.word().load(flags) & BC_FLAG_IOBUSY) === 0);
 
@@ -149,7 +150,8 @@ function startCache(c: BcCtx, pl: Playlist): void {
   if (dev.D.load(d, 'd_strategy') === C.load(bc.c, 'c_self')) dev.D.store(d, 'd_strategy', C.load(bc.c, 'c_strategy'));
   const calls = C.load(bc.c, 'c_strategycalls');
   const bypass = C.load(bc.c, 'c_bypasscalls');
-  if (calls !== 0 || bypass !== 0) throw new ContractError(`bootcache scenario: ${calls} strategy and ${bypass} bypass caller(s) left after the iteration`);
+  // Neither a caller nor a drain's BC_DRAIN_WAITER may be left.
+  if (calls !== 0 || bypass !== 0) throw new ContractError(`bootcache scenario: c_strategycalls ${calls} and c_bypasscalls ${bypass} (callers and drains) left after the iteration`);
   C.store(bc.c, 'c_flags', 0);
   (c.ctl as unknown as { BC_init_cache(p: Playlist): unknown }).BC_init_cache(pl);
 }
