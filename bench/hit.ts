@@ -190,7 +190,7 @@ function breakdown(rawNs: number, floorNs: number, hitNs: number, pbufNs?: numbe
   const f = (x: number) => `${Math.round(x).toLocaleString('en-US')} ns`;
   return [
     `where a hit's time goes (medians): raw copy ${f(rawNs)}; bio layer floor ${f(floorNs)} (setupRaw, setup_sync, the copy, biodone, biowait — no BootCache); BootCache's own share ${f(hitNs - floorNs)} (BC_strategy: the drain count, lookup, extent lock, blockmap test and discard, BC_free_page, history, counters; freed pages are poisoned only under the race lab and --check)${pbufNs !== undefined ? `; getpbuf/relpbuf per request would add ${f(pbufNs - hitNs)}` : ''}.`,
-    "  In Node 20's V8 an Atomics call is a builtin call of ~15 ns, not an inlined instruction: the bio layer's StructView accessors (one Atomics call per field, by name) make most of its floor.",
+    "  In Node 20's V8 an Atomics call is a builtin call of ~15 ns, not an inlined instruction: past the copy, the bio layer's floor is mostly its three (b_cmd's store in bpdone, biodone_sync's CAS of BIO_DONE, biowait's load of it); a hit adds eight (the device's strategy routine, the drain count in and out, CACHEACTIVE, the extent lock and c_hlock, each taken and dropped) and the history entry.",
   ];
 }
 
