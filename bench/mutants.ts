@@ -221,6 +221,14 @@ export const MUTANTS: readonly Mutant[] = [
   ),
   // ---------------------------------------------------------------- src/bootcache
   M(
+    'bc-leave-ignores-drain-waiter',
+    'src/bootcache/cache.ts',
+    "the last caller out of c_strategycalls / c_bypasscalls no longer wakes a fine-mode drain that counted itself in the word (BC_DRAIN_WAITER): the terminator sleeps its whole slice with the count at zero",
+    ['bc-teardown', 'bc-drain'],
+    `    if ((old & BC_CALLS_MASK) === 1 && old > BC_CALLS_MASK) this.fine_wakeup(this.c);`,
+    `    if ((old & BC_CALLS_MASK) === 1 && old === BC_CALLS_MASK) this.fine_wakeup(this.c);`,
+  ),
+  M(
     'bc-msleep-extent-no-recheck',
     'src/bootcache/cache.ts',
     "msleep_extent no longer tests the extent's flags after the interlock: a write's CE_ABORTED and wakeup (sent without the extent lock) land before the sleep",
