@@ -169,24 +169,19 @@ function* drain(bc: BootCache, wmesg: string, f: 'c_strategycalls' | 'c_bypassca
   const slice = bc.tun('t_drain_slice_ms');
   const retries = bc.tun('t_drain_retries');
   const calls = () => bc.calls(f);
-  if (bc.funnelMode) {
-    for (let retry = 0; calls() > 0; ) {
-      yield { op: 'sleep', ident: bc.c, wmesg, ms: slice };
-      if (retry++ > retries) return true;
-    }
-    return false;
-  }
   // Fine mode: say a drain waits (BC_DRAIN_WAITER) before the first look at the count, so the
   // caller that leaves after that look sees it and wakes us; one that left before it was seen gone.
-  bc.C.add(bc.c, f, BC_DRAIN_WAITER);
+  const fine = !bc.funnelMode;
+  const until = fine ? () => calls() === 0 : undefined;
+  if (fine) bc.C.add(bc.c, f, BC_DRAIN_WAITER);
   try {
     for (let retry = 0; calls() > 0; ) {
-      yield { op: 'sleep', ident: bc.c, wmesg, ms: slice, until: () => calls() === 0 };
+      yield { op: 'sleep', ident: bc.c, wmesg, ms: slice, until };
       if (retry++ > retries) return true;
     }
     return false;
   } finally {
-    bc.C.sub(bc.c, f, BC_DRAIN_WAITER);
+    if (fine) bc.C.sub(bc.c, f, BC_DRAIN_WAITER);
   }
 }
 

@@ -63,6 +63,10 @@ const attached = new WeakMap<Sync, BioLayer>();
 function decodeOffset(lo: number, hi: number): number {
   return hi === -1 && lo === -1 ? NOOFFSET : (lo >>> 0) + hi * 4294967296;
 }
+/** The lo word of offset `off` (decodeOffset's inverse). */
+const offsetLo = (off: number): number => (off === NOOFFSET ? -1 : off >>> 0);
+/** The hi word of offset `off`. */
+const offsetHi = (off: number): number => (off === NOOFFSET ? -1 : Math.floor(off / 4294967296));
 
 export class BioLayer {
   readonly B: StructView<BufIoField>;
@@ -220,23 +224,13 @@ export class BioLayer {
 
   /** set_offset() of a bio this thread owns and has not published yet (push_bio's rule): plain writes. */
   set_offset_own(bio: number, off: number): void {
-    if (off === NOOFFSET) {
-      this.bio_offset_lo.set(bio, -1);
-      this.bio_offset_hi.set(bio, -1);
-    } else {
-      this.bio_offset_lo.set(bio, off >>> 0);
-      this.bio_offset_hi.set(bio, Math.floor(off / 4294967296));
-    }
+    this.bio_offset_lo.set(bio, offsetLo(off));
+    this.bio_offset_hi.set(bio, offsetHi(off));
   }
 
   set_offset(bio: number, off: number): void {
-    if (off === NOOFFSET) {
-      this.bio_offset_lo.store(bio, -1);
-      this.bio_offset_hi.store(bio, -1);
-    } else {
-      this.bio_offset_lo.store(bio, off >>> 0);
-      this.bio_offset_hi.store(bio, Math.floor(off / 4294967296));
-    }
+    this.bio_offset_lo.store(bio, offsetLo(off));
+    this.bio_offset_hi.store(bio, offsetHi(off));
   }
 
   /** Set the bio's completion callback by name ('' clears it). */
